@@ -1,0 +1,25 @@
+/* gemm.h - single-precision matrix multiply, the engine under every layer.
+ *
+ *   C = alpha * op(A) * op(B) + beta * C
+ *
+ * Row-major.  op(A) is M x K (A is M x K with lda >= K, or K x M with
+ * lda >= M when transa), op(B) is K x N (B is K x N with ldb >= N, or
+ * N x K with ldb >= K when transb), C is M x N with ldc >= N.  beta == 0
+ * means C is written without being read (NaNs in C do not propagate).
+ *
+ * Blocked and packed (BLIS-style) with a register-blocked micro-kernel per
+ * SIMD path (see cpu.h), parallel with OpenMP.  Determinism: every element
+ * of C is summed over K in the same order whatever the number of threads,
+ * so results are bit-identical for any thread count on the same SIMD path.
+ */
+#ifndef DM_GEMM_H
+#define DM_GEMM_H
+
+void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+/* The plain triple loop (double accumulation), the reference for tests. */
+void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif
