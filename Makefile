@@ -23,7 +23,7 @@ DEB_libavformat  := libavformat-dev
 DEB_libavutil    := libavutil-dev
 DEB_libswscale   := libswscale-dev
 
-NODEPS_GOALS := clean uninstall help
+NODEPS_GOALS := clean uninstall help demo
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
   ifeq ($(shell command -v pkg-config),)
     $(error pkg-config not found: apt-get install pkg-config)
