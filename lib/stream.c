@@ -735,7 +735,7 @@ static int rd_tensor(dm_reader *r, dm_frame *out, dm_error *err)
 	if ((rc = rd_exact(r, name, nlen, 0, err)) < 0)
 		return rc;
 	name[nlen] = '\0';
-	if (!valid_name(name))
+	if (memchr(name, '\0', nlen) || !valid_name(name))
 		return rd_fail(r, err, start + 1, "tensor name has a control character");
 	uint64_t foff = r->off;
 	if ((rc = rd_exact(r, b, 4, 0, err)) < 0)
@@ -773,6 +773,11 @@ static int rd_tensor(dm_reader *r, dm_frame *out, dm_error *err)
 	if (comp == 1 && stored > nbytes + nbytes / 500 + 64)
 		return rd_fail(r, err, r->off - 8, "tensor '%s': compressed payload of %llu bytes is larger than zlib can produce",
 		               name, (unsigned long long)stored);
+	/* deflate expands at most 1032:1; this bounds the allocation below by
+	 * the bytes actually present, not by what the header claims */
+	if (comp == 1 && nbytes / 1032 > stored)
+		return rd_fail(r, err, r->off - 8, "tensor '%s': compressed payload of %llu bytes cannot hold %llu bytes (zlib expands at most 1032:1)",
+		               name, (unsigned long long)stored, (unsigned long long)nbytes);
 	uint64_t poff = r->off;
 	unsigned char *payload = NULL;
 	if ((rc = rd_payload(r, &payload, stored, err)) < 0)
