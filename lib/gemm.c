@@ -1,0 +1,279 @@
+/* gemm.c - the blocked, packed SGEMM driver shared by every SIMD path.
+ *
+ * The loops are BLIS's (Van Zee & van de Geijn, "BLIS: A Framework for
+ * Rapidly Instantiating BLAS Functionality", ACM TOMS 2015): over NC-wide
+ * column blocks of C, KC-deep slices of K (B slice packed into NR-wide
+ * panels, kept in L3/L2), MC-tall row blocks (A packed into MR-tall panels,
+ * kept in L2), then NR x MR micro-tiles computed by the path's micro-kernel
+ * from L1.  Only the micro-kernel is ISA-specific; the block sizes of each
+ * path sit in one table below.
+ *
+ * Threads split C into a grid of rectangles aligned to the micro-tile grid;
+ * each thread runs the serial loops on its rectangle with its own pack
+ * buffers.  Every element of C therefore sees the same micro-tile and the
+ * same KC slices in the same order whatever the number of threads, which is
+ * what makes the result bit-identical for any thread count. */
+#include "gemm.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "simd/gemm_kernel.h"
+
+typedef struct gemm_path {
+	int mr, nr;     /* micro-tile (fixed by the kernel) */
+	int mc, kc, nc; /* cache blocks: A block mc x kc in L2, B slice kc x nc */
+	dm_gemm_ukernel kernel;
+} gemm_path;
+
+/* Block sizes per SIMD path, measured on Zen 4 (32 KiB L1d, 1 MiB L2). */
+static const gemm_path paths[] = {
+	[DM_SIMD_SCALAR] = { DM_GEMM_SCALAR_MR, DM_GEMM_SCALAR_NR, 64, 256, 2048,
+	                     dm_gemm_ukernel_scalar },
+	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 384, 3072,
+	                   dm_gemm_ukernel_avx2 },
+	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 126, 384, 3072,
+	                     dm_gemm_ukernel_avx512 },
+};
+
+/* Pack buffers, one pair per thread, grown as needed and kept for the life
+ * of the thread (no allocation per call once warm). */
+static _Thread_local float *pack_a, *pack_b;
+static _Thread_local size_t pack_a_cap, pack_b_cap;
+
+static float *grow(float **buf, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		free(*buf);
+		size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+		*buf = aligned_alloc(64, bytes);
+		*cap = *buf ? n : 0;
+	}
+	return *buf;
+}
+
+typedef struct gemm_args {
+	int transa, transb;
+	int m, n, k;
+	float alpha;
+	const float *a;
+	long lda;
+	const float *b;
+	long ldb;
+	float beta;
+	float *c;
+	long ldc;
+} gemm_args;
+
+/* op(A)[i0.., p0..] (mc x kc) into MR-tall panels, zero-padded. */
+static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int kc, float *dst)
+{
+	for (int ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
+		int rows = mc - ir < mr ? mc - ir : mr;
+		if (g->transa) {
+			for (int p = 0; p < kc; p++) {
+				const float *src = g->a + (long)(p0 + p) * g->lda + i0 + ir;
+				float *d = dst + (size_t)p * mr;
+				for (int i = 0; i < rows; i++)
+					d[i] = src[i];
+				for (int i = rows; i < mr; i++)
+					d[i] = 0.0f;
+			}
+		} else {
+			for (int i = 0; i < rows; i++) {
+				const float *src = g->a + (long)(i0 + ir + i) * g->lda + p0;
+				for (int p = 0; p < kc; p++)
+					dst[(size_t)p * mr + i] = src[p];
+			}
+			for (int i = rows; i < mr; i++)
+				for (int p = 0; p < kc; p++)
+					dst[(size_t)p * mr + i] = 0.0f;
+		}
+	}
+}
+
+/* op(B)[p0.., j0..] (kc x nc) into NR-wide panels, zero-padded. */
+static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
+{
+	for (int jr = 0; jr < nc; jr += nr, dst += (size_t)nr * kc) {
+		int cols = nc - jr < nr ? nc - jr : nr;
+		if (!g->transb) {
+			for (int p = 0; p < kc; p++) {
+				const float *src = g->b + (long)(p0 + p) * g->ldb + j0 + jr;
+				float *d = dst + (size_t)p * nr;
+				for (int j = 0; j < cols; j++)
+					d[j] = src[j];
+				for (int j = cols; j < nr; j++)
+					d[j] = 0.0f;
+			}
+		} else {
+			for (int j = 0; j < cols; j++) {
+				const float *src = g->b + (long)(j0 + jr + j) * g->ldb + p0;
+				for (int p = 0; p < kc; p++)
+					dst[(size_t)p * nr + j] = src[p];
+			}
+			for (int j = cols; j < nr; j++)
+				for (int p = 0; p < kc; p++)
+					dst[(size_t)p * nr + j] = 0.0f;
+		}
+	}
+}
+
+/* A partial tile: the kernel writes alpha*AB into a scratch tile, then
+ * beta*C is added with the same rounding as inside the kernel. */
+static void edge_tile(const gemm_path *P, long kc, const float *a, const float *b, float *c,
+                      long ldc, int rows, int cols, float alpha, float beta)
+{
+	_Alignas(64) float t[16 * 64];
+	P->kernel(kc, a, b, t, P->nr, alpha, 0.0f);
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++) {
+			float v = t[i * P->nr + j];
+			if (beta != 0.0f)
+				v += beta * c[i * ldc + j];
+			c[i * ldc + j] = v;
+		}
+}
+
+/* Make this thread's pack buffers big enough for its rectangle; 0 or -1. */
+static int gemm_buffers(const gemm_path *P, int k, int m0, int m1, int n0, int n1)
+{
+	int mr = P->mr, nr = P->nr;
+	size_t kcmax = (size_t)(k < P->kc ? k : P->kc);
+	int ncmax = n1 - n0 < P->nc ? n1 - n0 : P->nc;
+	int mcmax = m1 - m0 < P->mc ? m1 - m0 : P->mc;
+	float *pa = grow(&pack_a, &pack_a_cap, kcmax * (size_t)((mcmax + mr - 1) / mr * mr));
+	float *pb = grow(&pack_b, &pack_b_cap, kcmax * (size_t)((ncmax + nr - 1) / nr * nr));
+	return pa && pb ? 0 : -1;
+}
+
+/* The serial BLIS loops over the rectangle [m0,m1) x [n0,n1) of C. */
+static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+	int mr = P->mr, nr = P->nr;
+	float *pa = pack_a, *pb = pack_b;
+	for (int jc = n0; jc < n1; jc += P->nc) {
+		int nc = n1 - jc < P->nc ? n1 - jc : P->nc;
+		for (int pc = 0; pc < g->k; pc += P->kc) {
+			int kc = g->k - pc < P->kc ? g->k - pc : P->kc;
+			float beta = pc == 0 ? g->beta : 1.0f;
+			pack_b_block(g, nr, pc, kc, jc, nc, pb);
+			for (int ic = m0; ic < m1; ic += P->mc) {
+				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
+				pack_a_block(g, mr, ic, mc, pc, kc, pa);
+				for (int jr = 0; jr < nc; jr += nr) {
+					const float *bp = pb + (size_t)jr * kc;
+					int cols = nc - jr < nr ? nc - jr : nr;
+					for (int ir = 0; ir < mc; ir += mr) {
+						const float *ap = pa + (size_t)ir * kc;
+						float *cp = g->c + (long)(ic + ir) * g->ldc + jc + jr;
+						int rows = mc - ir < mr ? mc - ir : mr;
+						if (rows == mr && cols == nr)
+							P->kernel(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+						else
+							edge_tile(P, kc, ap, bp, cp, g->ldc, rows, cols,
+							          g->alpha, beta);
+					}
+				}
+			}
+		}
+	}
+}
+
+/* The thread grid tm x tn (tm * tn == nt) that minimises the largest
+ * rectangle, counted in whole micro-tiles; ties go to splitting N, which
+ * shares A (the smaller operand in the convolution shapes). */
+static void thread_grid(int nt, int mt, int ntl, int *tm, int *tn)
+{
+	long bestc = -1;
+	for (int a = 1; a <= nt; a++) {
+		if (nt % a)
+			continue;
+		int b = nt / a;
+		long cost = (long)((mt + a - 1) / a) * ((ntl + b - 1) / b);
+		if (a > mt || b > ntl)
+			cost += 1L << 40;
+		if (bestc < 0 || cost < bestc || (cost == bestc && b > *tn)) {
+			bestc = cost;
+			*tm = a;
+			*tn = b;
+		}
+	}
+}
+
+static void scale_c(int m, int n, float beta, float *c, int ldc)
+{
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++)
+			c[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(long)i * ldc + j];
+}
+
+void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0 || alpha == 0.0f) {
+		scale_c(m, n, beta, c, ldc);
+		return;
+	}
+	const gemm_path *P = &paths[dm_simd()];
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
+	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
+	/* Below ~1 MFLOP a second thread costs more than it brings. */
+	int nt = 1;
+	if (!omp_in_parallel() && (double)m * n * k >= 5e5)
+		nt = omp_get_max_threads();
+	if (nt > mt * ntl)
+		nt = mt * ntl;
+	int tm = 1, tn = 1;
+	thread_grid(nt, mt, ntl, &tm, &tn);
+	int fail = 0;
+#pragma omp parallel num_threads(tm * tn) if (tm * tn > 1)
+	{
+		int t = omp_get_thread_num(), nth = omp_get_num_threads();
+		/* The runtime may give fewer threads than asked: fall back to one
+		 * rectangle per thread in order (results do not change). */
+		int gm = tm, gn = tn;
+		if (nth != tm * tn)
+			thread_grid(nth, mt, ntl, &gm, &gn);
+		int ti = t / gn, tj = t % gn;
+		int mt0 = (int)((long)mt * ti / gm), mt1 = (int)((long)mt * (ti + 1) / gm);
+		int nt0 = (int)((long)ntl * tj / gn), nt1 = (int)((long)ntl * (tj + 1) / gn);
+		int m0 = mt0 * P->mr, m1 = mt1 * P->mr < m ? mt1 * P->mr : m;
+		int n0 = nt0 * P->nr, n1 = nt1 * P->nr < n ? nt1 * P->nr : n;
+		int mine = m0 < m1 && n0 < n1;
+		/* Allocate everywhere before anyone touches C, so that a failure
+		 * can still fall back to the plain loops on the untouched C. */
+		if (mine && gemm_buffers(P, k, m0, m1, n0, n1) < 0) {
+#pragma omp atomic write
+			fail = 1;
+		}
+#pragma omp barrier
+		int failed;
+#pragma omp atomic read
+		failed = fail;
+		if (mine && !failed)
+			gemm_rect(P, &g, m0, m1, n0, n1);
+	}
+	if (fail) /* out of memory for pack buffers: the plain loops, correct if slow */
+		dm_sgemm_ref(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++) {
+			double s = 0.0;
+			for (int p = 0; p < k; p++) {
+				double x = transa ? a[(long)p * lda + i] : a[(long)i * lda + p];
+				double y = transb ? b[(long)j * ldb + p] : b[(long)p * ldb + j];
+				s += x * y;
+			}
+			float *cij = &c[(long)i * ldc + j];
+			*cij = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *cij));
+		}
+}
