@@ -1,0 +1,327 @@
+/* dm-info - what a dm stream (data, samples, a checkpoint) holds: the
+ * header, each frame's tags and tensors with statistics, and totals. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/stream.h"
+#include "common.h"
+
+static const char usage[] =
+	"Usage: dm-info [OPTION]... [FILE]...\n"
+	"Describe dm tensor streams (stdin when no FILE, or FILE is -): the header\n"
+	"metadata, every frame's tags and tensors (name, dtype, shape, min, max, mean,\n"
+	"std), and totals.  Checks every CRC and field; a corrupt stream gives one\n"
+	"error line with its byte offset and exit status 1.\n"
+	"\n"
+	"  -j, --json        print JSON: {\"streams\": [{name, meta, frames, totals}]}\n"
+	"  -q, --quiet       print nothing; only validate (exit 0 valid, 1 not)\n"
+	"  -n, --frames N    describe only the first N frames (the rest are still\n"
+	"                    read, checked and counted in the totals)\n"
+	"  -s, --summary     header and totals only (same as --frames 0)\n"
+	"      --no-stats    leave out the statistics (faster on big streams)\n"
+	"  -h, --help        show this help and exit\n"
+	"  -V, --version     show the version and exit\n"
+	"\n"
+	"Statistics are computed in double over the finite values; NaN and infinite\n"
+	"values are counted apart (\"nonfinite\").  std is the population standard\n"
+	"deviation.\n"
+	"\n"
+	"Example: dm-load toy:swissroll --n 1000 | dm-info\n";
+
+typedef struct stats {
+	int64_t n, nonfinite;
+	double min, max, mean, std;
+} stats;
+
+static void f32_stats(const float *p, int64_t n, stats *s)
+{
+	double sum = 0, lo = INFINITY, hi = -INFINITY;
+	int64_t k = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double v = p[i];
+		if (!isfinite(v))
+			continue;
+		sum += v;
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+		k++;
+	}
+	double mean = k ? sum / (double)k : 0, ss = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double v = p[i];
+		if (isfinite(v))
+			ss += (v - mean) * (v - mean);
+	}
+	s->n = k;
+	s->nonfinite = n - k;
+	s->min = lo;
+	s->max = hi;
+	s->mean = mean;
+	s->std = k ? sqrt(ss / (double)k) : 0;
+}
+
+static void tensor_stats(const dm_tensor *t, stats *s)
+{
+	int64_t n = dm_tensor_numel(t);
+	if (t->dtype == DM_F32) {
+		f32_stats(t->data, n, s);
+		return;
+	}
+	double sum = 0, lo = INFINITY, hi = -INFINITY;
+	int64_t k = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double v = dm_tensor_get(t, i);
+		if (!isfinite(v))
+			continue;
+		sum += v;
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+		k++;
+	}
+	double mean = k ? sum / (double)k : 0, ss = 0;
+	for (int64_t i = 0; i < n; i++) {
+		double v = dm_tensor_get(t, i);
+		if (isfinite(v))
+			ss += (v - mean) * (v - mean);
+	}
+	s->n = k;
+	s->nonfinite = n - k;
+	s->min = lo;
+	s->max = hi;
+	s->mean = mean;
+	s->std = k ? sqrt(ss / (double)k) : 0;
+}
+
+/* ---- JSON output ------------------------------------------------------ */
+
+/* Length of a valid UTF-8 sequence at s (1..4), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* A JSON string; bytes that are not valid UTF-8 are written as \u00XX
+ * (as if Latin-1) so that the output is always valid JSON. */
+static void json_str(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	putchar('"');
+	while (*s) {
+		int n = utf8_len(s);
+		if (*s == '"' || *s == '\\') {
+			printf("\\%c", *s);
+		} else if (*s < 0x20 || *s == 0x7F || n == 0) {
+			printf("\\u%04x", *s);
+			n = 1;
+		} else {
+			fwrite(s, 1, (size_t)n, stdout);
+		}
+		s += n ? n : 1;
+	}
+	putchar('"');
+}
+
+static void json_num(double v)
+{
+	if (isfinite(v))
+		printf("%.17g", v);
+	else
+		fputs("null", stdout);
+}
+
+static void json_kv(const dm_kv *kv)
+{
+	putchar('{');
+	for (int i = 0; i < kv->n; i++) {
+		if (i)
+			putchar(',');
+		json_str(kv->key[i]);
+		putchar(':');
+		json_str(kv->val[i]);
+	}
+	putchar('}');
+}
+
+/* ---- one stream ------------------------------------------------------- */
+
+enum { TEXT, JSON, QUIET };
+
+typedef struct opts {
+	int mode;
+	int64_t frames; /* describe at most this many frames; -1 all */
+	int stats;
+} opts;
+
+static void check_stdout(void)
+{
+	if (ferror(stdout) || fflush(stdout) != 0) {
+		if (errno == EPIPE)
+			exit(0);
+		dm_tool_die("stdout: write error: %s", strerror(errno));
+	}
+}
+
+static void describe_frame(const opts *o, const dm_frame *f, uint64_t index)
+{
+	if (o->mode == JSON) {
+		printf("%s\n    {\"index\":%llu,\"tags\":", index ? "," : "", (unsigned long long)index);
+		json_kv(&f->tags);
+		fputs(",\"tensors\":[", stdout);
+	} else {
+		printf("frame %llu:", (unsigned long long)index);
+		for (int i = 0; i < f->tags.n; i++)
+			printf(" %s=%s", f->tags.key[i], f->tags.val[i]);
+		putchar('\n');
+	}
+	for (int i = 0; i < f->n; i++) {
+		const dm_tensor *t = f->t[i];
+		stats s = {0};
+		if (o->stats)
+			tensor_stats(t, &s);
+		char shape[256];
+		dm_tensor_shape_str(t, shape, sizeof shape);
+		if (o->mode == JSON) {
+			printf("%s\n      {\"name\":", i ? "," : "");
+			json_str(t->name);
+			printf(",\"dtype\":\"%s\",\"shape\":[", dm_dtype_name(t->dtype));
+			for (int k = 0; k < t->rank; k++)
+				printf(k ? ",%lld" : "%lld", (long long)t->dims[k]);
+			printf("],\"bytes\":%zu,\"compressed\":%s", dm_tensor_nbytes(t),
+			       t->compress ? "true" : "false");
+			if (o->stats) {
+				fputs(",\"min\":", stdout);
+				json_num(s.n ? s.min : NAN);
+				fputs(",\"max\":", stdout);
+				json_num(s.n ? s.max : NAN);
+				fputs(",\"mean\":", stdout);
+				json_num(s.n ? s.mean : NAN);
+				fputs(",\"std\":", stdout);
+				json_num(s.n ? s.std : NAN);
+				printf(",\"nonfinite\":%lld", (long long)s.nonfinite);
+			}
+			putchar('}');
+		} else {
+			printf("  %-8s %-4s %-16s", t->name, dm_dtype_name(t->dtype), shape);
+			if (o->stats && s.n)
+				printf(" min %-10.6g max %-10.6g mean %-10.6g std %.6g", s.min, s.max, s.mean, s.std);
+			else if (o->stats)
+				printf(" (no finite values)");
+			if (o->stats && s.nonfinite)
+				printf(" nonfinite %lld", (long long)s.nonfinite);
+			if (t->compress)
+				printf(" zlib");
+			putchar('\n');
+		}
+	}
+	if (o->mode == JSON)
+		fputs("]}", stdout);
+}
+
+static void info(const opts *o, const char *path, int first)
+{
+	dm_error err;
+	dm_reader *r;
+	dm_tool_check(dm_reader_open_path(&r, path, &err), &err);
+	const char *name = dm_reader_name(r);
+	const dm_kv *meta = dm_reader_meta(r);
+	if (o->mode == JSON) {
+		printf("%s\n  {\"name\":", first ? "" : ",");
+		json_str(name);
+		fputs(",\"meta\":", stdout);
+		json_kv(meta);
+		fputs(",\"frames\":[", stdout);
+	} else if (o->mode == TEXT) {
+		printf("%s:\n", name);
+		for (int i = 0; i < meta->n; i++)
+			printf("  %s=%s\n", meta->key[i], meta->val[i]);
+	}
+	dm_frame f;
+	dm_frame_init(&f);
+	uint64_t tensors = 0, bytes = 0, shown = 0;
+	int rc;
+	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
+		uint64_t index = dm_reader_frames(r) - 1;
+		tensors += (uint64_t)f.n;
+		for (int i = 0; i < f.n; i++)
+			bytes += dm_tensor_nbytes(f.t[i]);
+		if (o->mode != QUIET && (o->frames < 0 || (int64_t)index < o->frames)) {
+			describe_frame(o, &f, index);
+			shown++;
+			check_stdout();
+		}
+	}
+	dm_frame_free(&f);
+	if (rc < 0) {
+		fflush(stdout);
+		dm_reader_close(r);
+		dm_tool_check(rc, &err);
+	}
+	uint64_t frames = dm_reader_frames(r), sbytes = dm_reader_offset(r);
+	if (o->mode == JSON) {
+		printf("%s],\"totals\":{\"frames\":%llu,\"tensors\":%llu,\"data_bytes\":%llu,\"stream_bytes\":%llu}}",
+		       shown ? "\n  " : "", (unsigned long long)frames, (unsigned long long)tensors,
+		       (unsigned long long)bytes, (unsigned long long)sbytes);
+	} else if (o->mode == TEXT) {
+		if (shown < frames)
+			printf("(%llu more frames not shown)\n", (unsigned long long)(frames - shown));
+		printf("total: %llu frames, %llu tensors, %llu data bytes, %llu stream bytes\n",
+		       (unsigned long long)frames, (unsigned long long)tensors, (unsigned long long)bytes,
+		       (unsigned long long)sbytes);
+	}
+	dm_reader_close(r);
+	check_stdout();
+}
+
+int main(int argc, char **argv)
+{
+	dm_tool_init(argv[0]);
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"frames", required_argument, NULL, 'n'},
+		{"summary", no_argument, NULL, 's'},
+		{"no-stats", no_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	opts o = {TEXT, -1, 1};
+	int quiet = 0, json = 0, c;
+	while ((c = getopt_long(argc, argv, "jqn:shV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'n': o.frames = dm_tool_int("--frames", optarg, 0, INT64_MAX); break;
+		case 's': o.frames = 0; break;
+		case 'S': o.stats = 0; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': dm_tool_version();
+		default:
+			return 1; /* getopt has printed the one line */
+		}
+	}
+	if (quiet && json)
+		dm_tool_die("--quiet and --json exclude each other");
+	o.mode = quiet ? QUIET : json ? JSON : TEXT;
+	if (quiet)
+		o.stats = 0;
+	if (o.mode == JSON)
+		fputs("{\"streams\":[", stdout);
+	if (optind == argc)
+		info(&o, "-", 1);
+	for (int i = optind; i < argc; i++)
+		info(&o, argv[i], i == optind);
+	if (o.mode == JSON)
+		fputs("\n]}\n", stdout);
+	check_stdout();
+	return 0;
+}
