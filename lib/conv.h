@@ -1,0 +1,62 @@
+/* conv.h - 2-D convolution (cross-correlation, as PyTorch's Conv2d) with
+ * its two backward passes, for the square kernels the models use (3x3 and
+ * 1x1; any kh, kw works), stride 1 or 2 (any >= 1), zero padding.
+ *
+ * Layouts: activations NCHW (B x C x H x W, contiguous), weights OIHW
+ * (Cout x Cin x kh x kw, contiguous, as torch.nn.Conv2d.weight), bias Cout.
+ * The output is B x Cout x Ho x Wo with Ho = dm_conv2d_out_size(H, kh,
+ * stride, pad), likewise Wo.
+ *
+ * Method: per image, im2col (Cin*kh*kw rows x Ho*Wo columns) then one
+ * dm_sgemm; a 1x1 convolution with stride 1 and no padding skips im2col.
+ * The im2col matrix lives in a caller-supplied workspace of
+ * dm_conv2d_workspace(...) floats (allocate once per shape and reuse it in
+ * every step; the size does not depend on B or on the thread count).  It
+ * may be NULL when that function returns 0.  The workspace is scratch: its
+ * contents on return mean nothing, and two calls running at the same time
+ * need two workspaces.
+ *
+ * Threads: OpenMP inside (dm_sgemm and the im2col loops).  Every result is
+ * bit-identical for any thread count: GEMM sums each element in one fixed
+ * order, the batch is summed image 0, 1, ... in the weight gradient, and
+ * the bias gradient is a fixed-order double sum.  Results depend on the
+ * SIMD path (cpu.h) only through rounding.
+ *
+ * Sizes are not validated here (these are inner-loop kernels): callers
+ * pass positive sizes with Ho, Wo >= 1, and buffers that do not overlap.
+ */
+#ifndef DM_CONV_H
+#define DM_CONV_H
+
+#include <stddef.h>
+
+/* Output extent along one axis: (n + 2*pad - k) / stride + 1. */
+int dm_conv2d_out_size(int n, int k, int stride, int pad);
+
+/* Floats of workspace that the three functions below need for this shape
+ * (the largest of the three; 0 for 1x1/stride 1/pad 0). */
+size_t dm_conv2d_workspace(int Cin, int H, int W, int Cout, int kh, int kw, int stride,
+                           int pad);
+
+/* out = conv(in, weight) + bias.  out is overwritten.  bias may be NULL
+ * (no bias). */
+void dm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
+                       int B, int Cin, int H, int W, int Cout, int kh, int kw, int stride,
+                       int pad, float *workspace);
+
+/* Gradient with respect to the input: din (B x Cin x H x W) is overwritten
+ * when accumulate == 0, or ADDED TO (din += ...) when accumulate != 0 (for
+ * inputs that also feed a skip connection). */
+void dm_conv2d_backward_input(float *din, const float *dout, const float *weight, int B,
+                              int Cin, int H, int W, int Cout, int kh, int kw, int stride,
+                              int pad, int accumulate, float *workspace);
+
+/* Gradients with respect to the weights and bias.  They ACCUMULATE:
+ * dweight += dL/dweight (Cout x Cin x kh x kw), dbias += dL/dbias (Cout),
+ * so that gradients add up over micro-batches; zero them at the start of a
+ * step.  dbias may be NULL (no bias).  in is the forward input. */
+void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
+                               const float *in, int B, int Cin, int H, int W, int Cout,
+                               int kh, int kw, int stride, int pad, float *workspace);
+
+#endif
