@@ -1,0 +1,499 @@
+/* layers.c - forward and backward passes of the network layers (layers.h).
+ *
+ * Plain C that gcc vectorises at -O2; the heavy products go through
+ * dm_sgemm.  Parallel loops split over independent outputs only, so no
+ * floating-point sum depends on the thread count. */
+#include "layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "rng.h"
+
+/* ---- GroupNorm ------------------------------------------------------- */
+
+static void gn_stats(float *mean, float *rstd, const float *x, int B, int C, int HW, int G,
+                     float eps)
+{
+	size_t n = (size_t)(C / G) * (size_t)HW;
+#pragma omp parallel for schedule(static)
+	for (long bg = 0; bg < (long)B * G; bg++) {
+		const float *p = x + (size_t)bg * n; /* a group is contiguous in NCHW */
+		double s = 0;
+		for (size_t i = 0; i < n; i++)
+			s += p[i];
+		double mu = s / (double)n, ss = 0;
+		for (size_t i = 0; i < n; i++) {
+			double d = p[i] - mu;
+			ss += d * d;
+		}
+		mean[bg] = (float)mu;
+		rstd[bg] = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
+	}
+}
+
+static inline float silu(float y) { return y / (1.0f + expf(-y)); }
+
+/* d silu(y) / dy = s (1 + y (1 - s)), s = sigmoid(y). */
+static inline float silu_grad(float y)
+{
+	float s = 1.0f / (1.0f + expf(-y));
+	return s * (1.0f + y * (1.0f - s));
+}
+
+static void gn_forward(float *out, float *mean, float *rstd, const float *x,
+                       const float *weight, const float *bias, int B, int C, int HW, int G,
+                       float eps, int fuse_silu)
+{
+	gn_stats(mean, rstd, x, B, C, HW, G, eps);
+	int cg = C / G;
+#pragma omp parallel for schedule(static)
+	for (long bc = 0; bc < (long)B * C; bc++) {
+		int c = (int)(bc % C);
+		long bg = bc / C * G + c / cg;
+		float a = rstd[bg] * weight[c];
+		float s = bias[c] - mean[bg] * a;
+		const float *xp = x + (size_t)bc * HW;
+		float *op = out + (size_t)bc * HW;
+		if (fuse_silu)
+			for (int i = 0; i < HW; i++)
+				op[i] = silu(xp[i] * a + s);
+		else
+			for (int i = 0; i < HW; i++)
+				op[i] = xp[i] * a + s;
+	}
+}
+
+void dm_groupnorm_forward(float *out, float *mean, float *rstd, const float *x,
+                          const float *weight, const float *bias, int B, int C, int HW, int G,
+                          float eps)
+{
+	gn_forward(out, mean, rstd, x, weight, bias, B, C, HW, G, eps, 0);
+}
+
+void dm_groupnorm_silu_forward(float *out, float *mean, float *rstd, const float *x,
+                               const float *weight, const float *bias, int B, int C, int HW,
+                               int G, float eps)
+{
+	gn_forward(out, mean, rstd, x, weight, bias, B, C, HW, G, eps, 1);
+}
+
+/* The gradient reaching the normalised value y = xhat * w + b: dout itself,
+ * or, fused with SiLU, dout * silu'(y) with y recomputed. */
+static inline float gn_dy(float dout, float xhat, float w, float b, int fuse_silu)
+{
+	return fuse_silu ? dout * silu_grad(xhat * w + b) : dout;
+}
+
+/* Backward of y = xhat w + b, xhat = (x - mean) rstd (Wu & He 2018):
+ *   dw[c] += sum dy xhat,  db[c] += sum dy
+ *   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = dy w
+ * with the means over the group.  Parameter gradients: one channel per
+ * iteration, summing over the batch serially; dx: one (sample, group) per
+ * iteration.  Both orders are fixed. */
+static void gn_backward(float *dx, float *dweight, float *dbias, const float *dout,
+                        const float *x, const float *mean, const float *rstd,
+                        const float *weight, const float *bias, int B, int C, int HW, int G,
+                        int fuse_silu)
+{
+	int cg = C / G;
+	if (dweight || dbias) {
+#pragma omp parallel for schedule(static)
+		for (int c = 0; c < C; c++) {
+			double sw = 0, sb = 0;
+			float w = weight[c], bb = fuse_silu ? bias[c] : 0.0f;
+			for (int b = 0; b < B; b++) {
+				long bg = (long)b * G + c / cg;
+				float mu = mean[bg], rs = rstd[bg];
+				const float *xp = x + ((size_t)b * C + c) * HW;
+				const float *dp = dout + ((size_t)b * C + c) * HW;
+				for (int i = 0; i < HW; i++) {
+					float xh = (xp[i] - mu) * rs;
+					float dy = gn_dy(dp[i], xh, w, bb, fuse_silu);
+					sw += (double)dy * xh;
+					sb += dy;
+				}
+			}
+			if (dweight)
+				dweight[c] += (float)sw;
+			if (dbias)
+				dbias[c] += (float)sb;
+		}
+	}
+	if (!dx)
+		return;
+	size_t n = (size_t)cg * HW;
+#pragma omp parallel for schedule(static)
+	for (long bg = 0; bg < (long)B * G; bg++) {
+		int g = (int)(bg % G);
+		float mu = mean[bg], rs = rstd[bg];
+		const float *xp = x + (size_t)bg * n, *dp = dout + (size_t)bg * n;
+		float *dxp = dx + (size_t)bg * n;
+		double s1 = 0, s2 = 0;
+		for (int cc = 0; cc < cg; cc++) {
+			int c = g * cg + cc;
+			float w = weight[c], bb = fuse_silu ? bias[c] : 0.0f;
+			for (int i = 0; i < HW; i++) {
+				size_t j = (size_t)cc * HW + i;
+				float xh = (xp[j] - mu) * rs;
+				float dxh = gn_dy(dp[j], xh, w, bb, fuse_silu) * w;
+				s1 += dxh;
+				s2 += (double)dxh * xh;
+			}
+		}
+		float m1 = (float)(s1 / (double)n), m2 = (float)(s2 / (double)n);
+		for (int cc = 0; cc < cg; cc++) {
+			int c = g * cg + cc;
+			float w = weight[c], bb = fuse_silu ? bias[c] : 0.0f;
+			for (int i = 0; i < HW; i++) {
+				size_t j = (size_t)cc * HW + i;
+				float xh = (xp[j] - mu) * rs;
+				float dxh = gn_dy(dp[j], xh, w, bb, fuse_silu) * w;
+				dxp[j] += rs * (dxh - m1 - xh * m2);
+			}
+		}
+	}
+}
+
+void dm_groupnorm_backward(float *dx, float *dweight, float *dbias, const float *dout,
+                           const float *x, const float *mean, const float *rstd,
+                           const float *weight, int B, int C, int HW, int G)
+{
+	gn_backward(dx, dweight, dbias, dout, x, mean, rstd, weight, NULL, B, C, HW, G, 0);
+}
+
+void dm_groupnorm_silu_backward(float *dx, float *dweight, float *dbias, const float *dout,
+                                const float *x, const float *mean, const float *rstd,
+                                const float *weight, const float *bias, int B, int C, int HW,
+                                int G)
+{
+	gn_backward(dx, dweight, dbias, dout, x, mean, rstd, weight, bias, B, C, HW, G, 1);
+}
+
+/* ---- SiLU -------------------------------------------------------------- */
+
+void dm_silu_forward(float *out, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+	for (size_t i = 0; i < n; i++)
+		out[i] = silu(x[i]);
+}
+
+void dm_silu_backward(float *dx, const float *dout, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+	for (size_t i = 0; i < n; i++)
+		dx[i] += dout[i] * silu_grad(x[i]);
+}
+
+/* ---- Linear ------------------------------------------------------------ */
+
+void dm_linear_forward(float *out, const float *x, const float *W, const float *b, int B,
+                       int in, int outf)
+{
+	dm_sgemm(0, 1, B, outf, in, 1.0f, x, in, W, in, 0.0f, out, outf);
+	if (!b)
+		return;
+	for (int r = 0; r < B; r++)
+		for (int o = 0; o < outf; o++)
+			out[(size_t)r * outf + o] += b[o];
+}
+
+void dm_linear_backward(float *dx, float *dW, float *db, const float *dout, const float *x,
+                        const float *W, int B, int in, int outf)
+{
+	if (dx) /* dx (B x in) += dout (B x outf) W (outf x in) */
+		dm_sgemm(0, 0, B, in, outf, 1.0f, dout, outf, W, in, 1.0f, dx, in);
+	if (dW) /* dW (outf x in) += dout^T x */
+		dm_sgemm(1, 0, outf, in, B, 1.0f, dout, outf, x, in, 1.0f, dW, in);
+	if (db)
+		for (int o = 0; o < outf; o++) {
+			double s = 0;
+			for (int r = 0; r < B; r++)
+				s += dout[(size_t)r * outf + o];
+			db[o] += (float)s;
+		}
+}
+
+/* ---- Attention --------------------------------------------------------- */
+
+/* Row-wise softmax of an N x N block, in place (max subtracted; sum in
+ * double).  Rows are independent, so the split over threads is free. */
+static void softmax_rows(float *a, int N)
+{
+#pragma omp parallel for schedule(static) if ((long)N * N > 16384)
+	for (int i = 0; i < N; i++) {
+		float *r = a + (size_t)i * N;
+		float mx = r[0];
+		for (int j = 1; j < N; j++)
+			mx = r[j] > mx ? r[j] : mx;
+		double s = 0;
+		for (int j = 0; j < N; j++) {
+			r[j] = expf(r[j] - mx);
+			s += r[j];
+		}
+		float inv = (float)(1.0 / s);
+		for (int j = 0; j < N; j++)
+			r[j] *= inv;
+	}
+}
+
+void dm_attention_forward(float *out, float *att, const float *q, const float *k,
+                          const float *v, int B, int C, int N)
+{
+	float scale = (float)(1.0 / sqrt((double)C));
+	size_t cn = (size_t)C * N, nn = (size_t)N * N;
+	for (int b = 0; b < B; b++) {
+		float *a = att + b * nn;
+		/* S (N x N) = q^T k / sqrt(C) */
+		dm_sgemm(1, 0, N, N, C, scale, q + b * cn, N, k + b * cn, N, 0.0f, a, N);
+		softmax_rows(a, N);
+		/* out (C x N) = v (C x N) A^T */
+		dm_sgemm(0, 1, C, N, N, 1.0f, v + b * cn, N, a, N, 0.0f, out + b * cn, N);
+	}
+}
+
+/* dS = A * (dA - rowsum(A * dA)) (softmax backward), in place over dA. */
+static void softmax_rows_backward(float *da, const float *a, int N)
+{
+#pragma omp parallel for schedule(static) if ((long)N * N > 16384)
+	for (int i = 0; i < N; i++) {
+		float *d = da + (size_t)i * N;
+		const float *r = a + (size_t)i * N;
+		double s = 0;
+		for (int j = 0; j < N; j++)
+			s += (double)r[j] * d[j];
+		float fs = (float)s;
+		for (int j = 0; j < N; j++)
+			d[j] = r[j] * (d[j] - fs);
+	}
+}
+
+void dm_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                           const float *q, const float *k, const float *v, const float *att,
+                           int B, int C, int N)
+{
+	float scale = (float)(1.0 / sqrt((double)C));
+	size_t cn = (size_t)C * N, nn = (size_t)N * N;
+	for (int b = 0; b < B; b++) {
+		const float *a = att + b * nn, *dob = dout + b * cn;
+		/* dv (C x N) += dout (C x N) A */
+		if (dv)
+			dm_sgemm(0, 0, C, N, N, 1.0f, dob, N, a, N, 1.0f, dv + b * cn, N);
+		if (!dq && !dk)
+			continue;
+		/* dA (N x N) = dout^T v */
+		dm_sgemm(1, 0, N, N, C, 1.0f, dob, N, v + b * cn, N, 0.0f, scratch, N);
+		softmax_rows_backward(scratch, a, N);
+		/* dq (C x N) += k dS^T / sqrt(C);  dk (C x N) += q dS / sqrt(C) */
+		if (dq)
+			dm_sgemm(0, 1, C, N, N, scale, k + b * cn, N, scratch, N, 1.0f, dq + b * cn, N);
+		if (dk)
+			dm_sgemm(0, 0, C, N, N, scale, q + b * cn, N, scratch, N, 1.0f, dk + b * cn, N);
+	}
+}
+
+/* ---- Upsampling -------------------------------------------------------- */
+
+void dm_upsample2x_forward(float *out, const float *x, int B, int C, int H, int W)
+{
+	int W2 = 2 * W;
+#pragma omp parallel for schedule(static)
+	for (long bc = 0; bc < (long)B * C; bc++) {
+		const float *xp = x + (size_t)bc * H * W;
+		float *op = out + (size_t)bc * 4 * H * W;
+		for (int y = 0; y < H; y++) {
+			float *r0 = op + (size_t)(2 * y) * W2, *r1 = r0 + W2;
+			for (int xx = 0; xx < W; xx++) {
+				float val = xp[(size_t)y * W + xx];
+				r0[2 * xx] = r0[2 * xx + 1] = val;
+			}
+			memcpy(r1, r0, sizeof(float) * (size_t)W2);
+		}
+	}
+}
+
+void dm_upsample2x_backward(float *dx, const float *dout, int B, int C, int H, int W)
+{
+	int W2 = 2 * W;
+#pragma omp parallel for schedule(static)
+	for (long bc = 0; bc < (long)B * C; bc++) {
+		float *dxp = dx + (size_t)bc * H * W;
+		const float *dp = dout + (size_t)bc * 4 * H * W;
+		for (int y = 0; y < H; y++) {
+			const float *r0 = dp + (size_t)(2 * y) * W2, *r1 = r0 + W2;
+			for (int xx = 0; xx < W; xx++)
+				dxp[(size_t)y * W + xx] +=
+					(r0[2 * xx] + r0[2 * xx + 1]) + (r1[2 * xx] + r1[2 * xx + 1]);
+		}
+	}
+}
+
+/* ---- Concat / split ---------------------------------------------------- */
+
+void dm_concat_forward(float *out, const float *a, const float *b, int B, int Ca, int Cb,
+                       int HW)
+{
+	size_t na = (size_t)Ca * HW, nb = (size_t)Cb * HW;
+	for (int s = 0; s < B; s++) {
+		memcpy(out + s * (na + nb), a + s * na, na * sizeof(float));
+		memcpy(out + s * (na + nb) + na, b + s * nb, nb * sizeof(float));
+	}
+}
+
+static void add_to(float *d, const float *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		d[i] += s[i];
+}
+
+void dm_concat_backward(float *da, float *db, const float *dout, int B, int Ca, int Cb, int HW)
+{
+	size_t na = (size_t)Ca * HW, nb = (size_t)Cb * HW;
+#pragma omp parallel for schedule(static)
+	for (int s = 0; s < B; s++) {
+		if (da)
+			add_to(da + s * na, dout + s * (na + nb), na);
+		if (db)
+			add_to(db + s * nb, dout + s * (na + nb) + na, nb);
+	}
+}
+
+void dm_split_forward(float *a, float *b, const float *x, int B, int Ca, int Cb, int HW)
+{
+	size_t na = (size_t)Ca * HW, nb = (size_t)Cb * HW;
+	for (int s = 0; s < B; s++) {
+		memcpy(a + s * na, x + s * (na + nb), na * sizeof(float));
+		memcpy(b + s * nb, x + s * (na + nb) + na, nb * sizeof(float));
+	}
+}
+
+/* ---- Time embedding ---------------------------------------------------- */
+
+void dm_timestep_embedding(float *out, const float *t, int B, int dim)
+{
+	int half = dim / 2;
+	/* The twin: e = math.log(10000) / (half - 1) in Python (double), then
+	 * exp(arange(half) * -e) in float32. */
+	float e = half > 1 ? (float)(log(10000.0) / (double)(half - 1)) : 0.0f;
+	for (int b = 0; b < B; b++) {
+		float *o = out + (size_t)b * dim;
+		for (int i = 0; i < half; i++) {
+			float f = expf((float)i * -e);
+			float arg = t[b] * f;
+			o[i] = sinf(arg);
+			o[half + i] = cosf(arg);
+		}
+		if (dim & 1)
+			o[dim - 1] = 0.0f;
+	}
+}
+
+/* ---- Weighted MSE ------------------------------------------------------ */
+
+double dm_mse_forward(double *per_sample, const float *pred, const float *target,
+                      const float *w, int B, size_t D)
+{
+	double loss = 0;
+	for (int b = 0; b < B; b++) {
+		const float *p = pred + (size_t)b * D, *q = target + (size_t)b * D;
+		double s = 0;
+		for (size_t i = 0; i < D; i++) {
+			double d = (double)p[i] - q[i];
+			s += d * d;
+		}
+		s /= (double)D;
+		if (per_sample)
+			per_sample[b] = s;
+		loss += (w ? w[b] : 1.0) * s;
+	}
+	return loss / B;
+}
+
+void dm_mse_backward(float *dpred, const float *pred, const float *target, const float *w,
+                     int B, size_t D, float dloss)
+{
+#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++) {
+		float g = (float)(2.0 * dloss * (w ? w[b] : 1.0) / ((double)B * (double)D));
+		const float *p = pred + (size_t)b * D, *q = target + (size_t)b * D;
+		float *dp = dpred + (size_t)b * D;
+		for (size_t i = 0; i < D; i++)
+			dp[i] += g * (p[i] - q[i]);
+	}
+}
+
+/* ---- Dropout ----------------------------------------------------------- */
+
+#define DROP_CHUNK 1024
+
+/* Mask chunks are fixed blocks of element numbers, so each element's
+ * uniform is the same whoever computes it. */
+static void dropout_apply(float *out, const float *in, size_t n, float p, uint64_t seed,
+                          uint64_t index, int accumulate)
+{
+	float scale = 1.0f / (1.0f - p);
+	long nchunk = (long)((n + DROP_CHUNK - 1) / DROP_CHUNK);
+#pragma omp parallel for schedule(static)
+	for (long ch = 0; ch < nchunk; ch++) {
+		float u[DROP_CHUNK];
+		size_t first = (size_t)ch * DROP_CHUNK;
+		size_t m = n - first < DROP_CHUNK ? n - first : DROP_CHUNK;
+		dm_rng_uniform(seed, DM_RNG_DROPOUT, index, first, u, m);
+		for (size_t i = 0; i < m; i++) {
+			float val = u[i] >= p ? in[first + i] * scale : 0.0f;
+			if (accumulate)
+				out[first + i] += val;
+			else
+				out[first + i] = val;
+		}
+	}
+}
+
+void dm_dropout_forward(float *out, const float *x, size_t n, float p, uint64_t seed,
+                        uint64_t index)
+{
+	if (p <= 0.0f) {
+		if (out != x)
+			memcpy(out, x, n * sizeof(float));
+	} else if (p >= 1.0f) {
+		memset(out, 0, n * sizeof(float));
+	} else {
+		dropout_apply(out, x, n, p, seed, index, 0);
+	}
+}
+
+void dm_dropout_backward(float *dx, const float *dout, size_t n, float p, uint64_t seed,
+                         uint64_t index)
+{
+	if (p <= 0.0f)
+		add_to(dx, dout, n);
+	else if (p < 1.0f)
+		dropout_apply(dx, dout, n, p, seed, index, 1);
+}
+
+/* ---- Channel bias ------------------------------------------------------ */
+
+void dm_channel_bias_forward(float *x, const float *bias, int B, int C, int HW)
+{
+#pragma omp parallel for schedule(static)
+	for (long bc = 0; bc < (long)B * C; bc++) {
+		float v = bias[bc];
+		float *p = x + (size_t)bc * HW;
+		for (int i = 0; i < HW; i++)
+			p[i] += v;
+	}
+}
+
+void dm_channel_bias_backward(float *dbias, const float *dout, int B, int C, int HW)
+{
+#pragma omp parallel for schedule(static)
+	for (long bc = 0; bc < (long)B * C; bc++) {
+		const float *p = dout + (size_t)bc * HW;
+		double s = 0;
+		for (int i = 0; i < HW; i++)
+			s += p[i];
+		dbias[bc] += (float)s;
+	}
+}
