@@ -17,9 +17,13 @@
  *   m = beta1 m + (1 - beta1) g,  v = beta2 v + (1 - beta2) g^2
  *   param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * t is the step number counting from 1 (the first update has t = 1).
+ * The hyperparameters are doubles as in Python: every scalar is formed in
+ * double (1 - beta2, lr / (1 - beta1^t), ...) and rounded to float once,
+ * as torch's single-tensor implementation does, so the float arithmetic
+ * per element matches it.
  * m and v start zeroed and are updated in place. */
-void dm_adamw_step(float *param, const float *grad, float *m, float *v, size_t n, float lr,
-                   float beta1, float beta2, float eps, float weight_decay, long t);
+void dm_adamw_step(float *param, const float *grad, float *m, float *v, size_t n, double lr,
+                   double beta1, double beta2, double eps, double weight_decay, long t);
 
 /* The global L2 norm of grad (summed in double, fixed order). */
 double dm_grad_norm(const float *grad, size_t n);
