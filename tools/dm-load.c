@@ -1,0 +1,188 @@
+/* dm-load - data in: PNG, IDX (MNIST), Fashion-MNIST, NPY, CSV and toy 2-D
+ * sets as a dm tensor stream of frames (batches), optionally shuffled,
+ * repeated, sharded, flipped and scaled.  See dm-load(1). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/data.h"
+#include "../lib/outfile.h"
+#include "../lib/stream.h"
+#include "common.h"
+
+static void usage(void)
+{
+	printf("usage: dm-load [options] SOURCE...\n"
+	       "Read data sets and write them as a dm tensor stream on stdout.\n"
+	       "\n"
+	       "SOURCE is a PNG file, a folder of PNGs, a glob pattern, an IDX file\n"
+	       "(gzip or plain; its labels file is picked up), fashion-mnist:train,\n"
+	       "fashion-mnist:test, an .npy or .csv file, or toy:swissroll, toy:moons,\n"
+	       "toy:8gaussians, toy:checkerboard, toy:circles.  Several sources are\n"
+	       "concatenated (they must have the same sample shape).\n"
+	       "\n"
+	       "  -b, --batch N       samples per frame (default 64 for images, else all)\n"
+	       "  -e, --epochs N      passes over the data (default 1; 0 = forever)\n"
+	       "      --shuffle       a new permutation of the samples every epoch\n"
+	       "  -s, --seed S        seed of shuffles, flips and toy sets (default 0)\n"
+	       "  -l, --limit N       use only the first N samples\n"
+	       "  -r, --range LO:HI   value range (images: default -1:1; other data is\n"
+	       "                      passed as is unless given, then min..max -> LO..HI)\n"
+	       "      --flip          random horizontal flips (images)\n"
+	       "  -n, --n N           points of a toy set (default 10000)\n"
+	       "      --shard R/N     keep every N-th sample starting at R (after the shuffle)\n"
+	       "  -z, --compress L    zlib level 1..9 for the tensors (default 0: none)\n"
+	       "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
+	       "  -h, --help          this help\n"
+	       "  -V, --version       the version\n");
+	exit(0);
+}
+
+static void parse_range(const char *s, float *lo, float *hi)
+{
+	char *end;
+	double a = strtod(s, &end);
+	if (end == s || *end != ':')
+		dm_tool_die("--range: '%s' is not LO:HI", s);
+	const char *t = end + 1;
+	double b = strtod(t, &end);
+	if (end == t || *end || !(a < b))
+		dm_tool_die("--range: '%s' is not LO:HI with LO < HI", s);
+	*lo = (float)a;
+	*hi = (float)b;
+}
+
+static void parse_shard(const char *s, int64_t *r, int64_t *n)
+{
+	char *end;
+	long long a = strtoll(s, &end, 10);
+	if (end == s || *end != '/')
+		dm_tool_die("--shard: '%s' is not R/N", s);
+	const char *t = end + 1;
+	long long b = strtoll(t, &end, 10);
+	if (end == t || *end || b < 1 || a < 0 || a >= b)
+		dm_tool_die("--shard: '%s' is not R/N with 0 <= R < N", s);
+	*r = a;
+	*n = b;
+}
+
+int main(int argc, char **argv)
+{
+	dm_tool_init(argv[0]);
+	static const struct option opts[] = {
+		{"batch", required_argument, 0, 'b'},  {"epochs", required_argument, 0, 'e'},
+		{"shuffle", no_argument, 0, 'S'},      {"seed", required_argument, 0, 's'},
+		{"limit", required_argument, 0, 'l'},  {"range", required_argument, 0, 'r'},
+		{"flip", no_argument, 0, 'F'},         {"n", required_argument, 0, 'n'},
+		{"shard", required_argument, 0, 'R'},  {"compress", required_argument, 0, 'z'},
+		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},      {0, 0, 0, 0},
+	};
+	dm_loader_opts lo;
+	dm_loader_opts_default(&lo);
+	int64_t batch = 0, limit = -1, toy_n = 10000;
+	int compress = 0;
+	const char *output = "-";
+	int c;
+	while ((c = getopt_long(argc, argv, "b:e:s:l:r:n:z:o:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': batch = dm_tool_int("--batch", optarg, 1, (long long)1 << 40); break;
+		case 'e': lo.epochs = dm_tool_int("--epochs", optarg, 0, (long long)1 << 40); break;
+		case 'S': lo.shuffle = 1; break;
+		case 's': lo.seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
+		case 'l': limit = dm_tool_int("--limit", optarg, 1, INT64_MAX); break;
+		case 'r': parse_range(optarg, &lo.lo, &lo.hi); lo.has_range = 1; break;
+		case 'F': lo.flip = 1; break;
+		case 'n': toy_n = dm_tool_int("--n", optarg, 1, (long long)1 << 32); break;
+		case 'R': parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
+		case 'z': compress = (int)dm_tool_int("--compress", optarg, 0, 9); break;
+		case 'o': output = optarg; break;
+		case 'h': usage(); break;
+		case 'V': dm_tool_version();
+		default: dm_tool_die("try --help");
+		}
+	}
+	if (optind >= argc)
+		dm_tool_die("no SOURCE given (try --help)");
+
+	/* read every source; concatenate */
+	dm_error err;
+	dm_dataset all, one;
+	dm_dataset_init(&all);
+	char *sources = NULL;
+	size_t slen = 0;
+	for (int i = optind; i < argc; i++) {
+		dm_dataset_init(&one);
+		dm_tool_check(dm_data_open(&one, argv[i], toy_n, lo.seed, &err), &err);
+		if (argc - optind == 1) {
+			all = one;
+		} else {
+			dm_tool_check(dm_dataset_append(&all, &one, &err), &err);
+			dm_dataset_free(&one);
+		}
+		size_t al = strlen(argv[i]);
+		char *ns = realloc(sources, slen + al + 2);
+		if (!ns)
+			dm_tool_die("out of memory");
+		sources = ns;
+		memcpy(sources + slen, argv[i], al);
+		slen += al;
+		sources[slen++] = ' ';
+		sources[slen] = 0;
+	}
+	sources[slen - 1] = 0;
+	free(all.source);
+	all.source = sources;
+	if (limit > 0)
+		dm_dataset_truncate(&all, limit);
+
+	/* default batch: 64 images, else the whole (sharded) set in one frame */
+	if (batch)
+		lo.batch = batch;
+	else if (dm_dataset_is_image(&all))
+		lo.batch = 64;
+	else
+		lo.batch = (all.n + lo.shard_n - 1) / lo.shard_n;
+
+	dm_loader *l;
+	dm_tool_check(dm_loader_open(&l, &all, &lo, &err), &err);
+	dm_kv meta;
+	dm_kv_init(&meta);
+	if (dm_loader_meta(l, &meta))
+		dm_tool_die("out of memory");
+
+	dm_outfile out;
+	dm_tool_check(dm_outfile_open(&out, output, &err), &err);
+	const char *oname = strcmp(output, "-") ? output : "stdout";
+	dm_writer *w;
+	int rc = dm_writer_open(&w, out.f, oname, &meta, &err);
+	if (rc) {
+		dm_outfile_abort(&out);
+		dm_tool_check(rc, &err);
+	}
+	dm_frame f;
+	dm_frame_init(&f);
+	while ((rc = dm_loader_next(l, &f, &err)) == 1) {
+		for (int i = 0; i < f.n; i++)
+			f.t[i]->compress = compress;
+		if ((rc = dm_writer_write(w, &f, &err)) < 0)
+			break;
+	}
+	if (rc < 0) {
+		dm_writer_abort(w);
+		dm_outfile_abort(&out);
+		dm_tool_check(rc, &err);
+	}
+	rc = dm_writer_close(w, &err);
+	if (rc < 0) {
+		dm_outfile_abort(&out);
+		dm_tool_check(rc, &err);
+	}
+	dm_tool_check(dm_outfile_commit(&out, &err), &err);
+	dm_frame_free(&f);
+	dm_kv_free(&meta);
+	dm_loader_close(l);
+	dm_dataset_free(&all);
+	return 0;
+}
