@@ -1,0 +1,150 @@
+#include "mlp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "init.h"
+#include "layers.h"
+#include "rng.h"
+
+int dm_mlp_init(dm_mlp *m, const dm_net_config *cfg, dm_layout *L, dm_error *err)
+{
+	memset(m, 0, sizeof *m);
+	m->cfg = *cfg;
+	if (cfg->layers < 1 || cfg->layers > 62)
+		return dm_error_set(err, DM_ERR_ARG, "mlp: layers must be 1..62, not %d", cfg->layers);
+	m->nlin = cfg->layers + 1;
+	for (int i = 0; i < m->nlin; i++) {
+		int in = i == 0 ? cfg->dim + cfg->temb : cfg->hidden;
+		int outf = i == m->nlin - 1 ? cfg->dim : cfg->hidden;
+		char name[64];
+		m->in[i] = in;
+		m->outf[i] = outf;
+		snprintf(name, sizeof name, "lin.%d.weight", i);
+		m->w[i] = dm_layout_add(L, name, 2, outf, in, 0, 0);
+		snprintf(name, sizeof name, "lin.%d.bias", i);
+		m->b[i] = dm_layout_add(L, name, 1, outf, 0, 0, 0);
+	}
+	if (cfg->classes > 0)
+		m->label_emb = dm_layout_add(L, "label_emb.weight", 2, cfg->classes + 1, cfg->temb, 0, 0);
+	if (L->oom)
+		return dm_error_set(err, DM_ERR_NOMEM, "mlp: out of memory");
+	return 0;
+}
+
+void dm_mlp_init_params(const dm_mlp *m, float *p, uint64_t seed)
+{
+	for (int i = 0; i < m->nlin; i++)
+		dm_init_linear(p + m->w[i], p + m->b[i], m->outf[i], m->in[i], seed, (uint64_t)i);
+	if (m->cfg.classes > 0) /* nn.Embedding: N(0, 1) */
+		dm_rng_normal(seed, DM_RNG_INIT, (uint64_t)m->nlin, 0, p + m->label_emb,
+		              (size_t)(m->cfg.classes + 1) * (size_t)m->cfg.temb);
+}
+
+int dm_mlp_plan(dm_mlp *m, int B, dm_error *err)
+{
+	if (m->B == B)
+		return 0;
+	free(m->buf);
+	free(m->lab);
+	m->buf = NULL;
+	m->lab = NULL;
+	m->B = 0;
+	size_t Bz = (size_t)B, H = (size_t)m->cfg.hidden, D = (size_t)(m->cfg.dim + m->cfg.temb);
+	size_t wide = H > D ? H : D;
+	size_t n = Bz * (size_t)m->cfg.temb + Bz * D + 2 * (size_t)m->cfg.layers * Bz * H +
+	           2 * Bz * wide + Bz * D + Bz;
+	m->buf = malloc(n * sizeof(float));
+	m->lab = malloc(Bz * sizeof(int32_t));
+	if (!m->buf || !m->lab)
+		return dm_error_set(err, DM_ERR_NOMEM, "mlp: out of memory planning batch %d", B);
+	float *q = m->buf;
+	m->emb = q, q += Bz * (size_t)m->cfg.temb;
+	m->h0 = q, q += Bz * D;
+	for (int l = 0; l < m->cfg.layers; l++) {
+		m->pre[l] = q, q += Bz * H;
+		m->act[l] = q, q += Bz * H;
+	}
+	m->d0 = q, q += Bz * wide;
+	m->d1 = q, q += Bz * wide;
+	m->dh0 = q, q += Bz * D;
+	m->B = B;
+	return 0;
+}
+
+void dm_mlp_forward(dm_mlp *m, const float *p, const float *x, const float *t,
+                    const int32_t *label, int B, float *out)
+{
+	const dm_net_config *c = &m->cfg;
+	int temb = c->temb;
+	/* the scaled time goes through dh0 (free until backward) */
+	float *ts = m->dh0;
+	for (int b = 0; b < B; b++)
+		ts[b] = t[b] * c->t_scale;
+	dm_timestep_embedding(m->emb, ts, B, temb);
+	if (c->classes > 0) {
+		for (int b = 0; b < B; b++) {
+			int32_t l = label ? label[b] : c->classes;
+			if (l < 0 || l > c->classes)
+				l = c->classes;
+			m->lab[b] = l;
+			const float *e = p + m->label_emb + (size_t)l * (size_t)temb;
+			for (int j = 0; j < temb; j++)
+				m->emb[(size_t)b * (size_t)temb + (size_t)j] += e[j];
+		}
+	}
+	dm_concat_forward(m->h0, x, m->emb, B, c->dim, temb, 1);
+	const float *h = m->h0;
+	for (int l = 0; l < c->layers; l++) {
+		dm_linear_forward(m->pre[l], h, p + m->w[l], p + m->b[l], B, m->in[l], m->outf[l]);
+		dm_silu_forward(m->act[l], m->pre[l], (size_t)B * (size_t)c->hidden);
+		h = m->act[l];
+	}
+	int L = c->layers;
+	dm_linear_forward(out, h, p + m->w[L], p + m->b[L], B, m->in[L], m->outf[L]);
+}
+
+void dm_mlp_backward(dm_mlp *m, const float *p, float *g, const float *dout)
+{
+	const dm_net_config *c = &m->cfg;
+	int B = m->B, L = c->layers, temb = c->temb;
+	size_t BH = (size_t)B * (size_t)c->hidden;
+	/* d0: gradient at act[l]; d1: gradient at pre[l] */
+	memset(m->d0, 0, BH * sizeof(float));
+	dm_linear_backward(m->d0, g + m->w[L], g + m->b[L], dout, m->act[L - 1], p + m->w[L], B,
+	                   m->in[L], m->outf[L]);
+	for (int l = L - 1; l >= 0; l--) {
+		memset(m->d1, 0, BH * sizeof(float));
+		dm_silu_backward(m->d1, m->d0, m->pre[l], BH);
+		const float *in = l > 0 ? m->act[l - 1] : m->h0;
+		float *din = NULL;
+		if (l > 0) {
+			din = m->d0;
+			memset(din, 0, BH * sizeof(float));
+		} else if (c->classes > 0) {
+			din = m->dh0;
+			memset(din, 0, (size_t)B * (size_t)(c->dim + temb) * sizeof(float));
+		}
+		dm_linear_backward(din, g + m->w[l], g + m->b[l], m->d1, in, p + m->w[l], B,
+		                   m->in[l], m->outf[l]);
+	}
+	if (c->classes > 0) {
+		/* the embedding's gradient, summed over the batch in order */
+		for (int b = 0; b < B; b++) {
+			float *ge = g + m->label_emb + (size_t)m->lab[b] * (size_t)temb;
+			const float *d = m->dh0 + (size_t)b * (size_t)(c->dim + temb) + c->dim;
+			for (int j = 0; j < temb; j++)
+				ge[j] += d[j];
+		}
+	}
+}
+
+void dm_mlp_free(dm_mlp *m)
+{
+	free(m->buf);
+	free(m->lab);
+	m->buf = NULL;
+	m->lab = NULL;
+	m->B = 0;
+}
