@@ -165,9 +165,9 @@ double dm_schedule_beta(const dm_schedule *s, double t);
 /* SDE coefficients dx = f x dt + g dw at t (see above). */
 void dm_schedule_sde(const dm_schedule *s, double t, double *f, double *g);
 
-/* Inverses (monotone; by closed form or bisection to double precision),
- * clamped to [t_min, t_max] (discrete: [-1, T-1]); the result may be
- * fractional for discrete schedules (round it if you need a step). */
+/* Inverses (monotone; by bisection to double precision), clamped to
+ * [0, 1] (discrete: [-1, T-1]); the result may be fractional for discrete
+ * schedules (round it if you need a step). */
 double dm_schedule_t_from_logsnr(const dm_schedule *s, double logsnr);
 double dm_schedule_t_from_sigma_ve(const dm_schedule *s, double sigma_ve);
 
