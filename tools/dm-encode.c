@@ -1,0 +1,611 @@
+/* dm-encode - data out: PNG pictures (single, grids, numbered sequences),
+ * NPY and CSV numbers, and (lib/video.h) animated GIF, MP4, WebM and Y4M. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/image.h"
+#include "../lib/npy.h"
+#include "../lib/outfile.h"
+#include "../lib/render.h"
+#include "../lib/stream.h"
+#include "../lib/video.h"
+#include "common.h"
+
+static const char usage[] =
+	"Usage: dm-encode [OPTION]... [FILE]\n"
+	"Write the tensor stream FILE (default stdin) as pictures, video or numbers.\n"
+	"The format comes from the name given with -o (.png .npy .csv .gif .mp4\n"
+	".webm .y4m) or from --format.  Every output file is written atomically.\n"
+	"\n"
+	"  -o, --output PATH    output file (default -, stdout; needs --format)\n"
+	"  -f, --format FMT     png, npy, csv, gif, mp4, webm or y4m\n"
+	"  -t, --tensor NAME    the tensor to write (default x)\n"
+	"\n"
+	"Pictures (png and video).  Images are tensors N x C x H x W (C = 1 gray,\n"
+	"3 RGB; also C x H x W or H x W for one image):\n"
+	"  -g, --grid RxC       one montage per frame, R rows by C columns, filled\n"
+	"                       row-major with the frame's first R*C images (extra\n"
+	"                       images are left out, missing ones leave blank cells)\n"
+	"  -k, --scale K        integer upscaling, nearest neighbour (default 1)\n"
+	"      --gap N          N white pixels between grid cells (default 0)\n"
+	"  -r, --range LO:HI    values mapped to 0..255 (default -1:1; 0:255 for u8\n"
+	"                       tensors), clipped, rounded to nearest\n"
+	"      --scatter        draw N x D points (columns 0, 1) as a scatter plot\n"
+	"      --xlim LO:HI     fixed x axis of --scatter (default -4:4)\n"
+	"      --ylim LO:HI     fixed y axis of --scatter (default -4:4)\n"
+	"      --size WxH       --scatter picture size (default 512x512)\n"
+	"      --point R        --scatter point radius in pixels (default 1)\n"
+	"      --color RRGGBB   --scatter point colour (default 1f77b4)\n"
+	"      --caption        draw t=... and step=... from the frame tags\n"
+	"\n"
+	"PNG: one picture.  Without --grid, every image is its own picture; with\n"
+	"--grid, every frame is one picture.  More than one picture needs a numbered\n"
+	"name such as -o out_%04d.png (numbered by image, or by frame with --grid,\n"
+	"from 0).\n"
+	"\n"
+	"Video (one video frame per stream frame; a grid of its images, by default\n"
+	"as square as possible, or --scatter):\n"
+	"      --fps N          frames per second (default 10)\n"
+	"      --loop N         GIF: play N times, 0 forever (default 0)\n"
+	"      --hold-last S    show the last frame S seconds longer (default 0)\n"
+	"      --crf N          MP4/WebM quality (default 23 for H.264, 32 for VP9)\n"
+	"      --bitrate B      target bit rate in bits/s instead of --crf\n"
+	"\n"
+	"Numbers: NPY of all frames concatenated along the first axis (dtype kept;\n"
+	"bf16 written as f32); CSV with one row per sample (first axis), the rest\n"
+	"flattened into columns:\n"
+	"      --header         CSV: a first line naming the columns x_0,x_1,...\n"
+	"\n"
+	"  -h, --help           show this help and exit\n"
+	"  -V, --version        show the version and exit\n"
+	"\n"
+	"Examples:\n"
+	"  dm-load fashion-mnist:train --limit 64 --batch 64 | dm-encode --grid 8x8 --scale 2 -o grid.png\n"
+	"  dm-load a.npy | dm-encode -o b.npy\n";
+
+enum kind { K_PNG, K_NPY, K_CSV, K_VIDEO };
+
+typedef struct enc {
+	/* options */
+	const char *out_path, *format, *tensor;
+	int grid_rows, grid_cols, scale, gap, scatter, caption, header;
+	int range_set;
+	double lo, hi;
+	dm_scatter sc;
+	dm_video_opts vo;
+	/* state */
+	int kind;
+	int numbered;          /* the PNG name holds a %d */
+	dm_outfile out;        /* npy, csv, single png, video */
+	FILE *stage;           /* npy to a pipe: staged in a temporary file */
+	FILE *w;               /* where npy/csv bytes go: out.f or stage */
+	int64_t pictures;      /* PNG pictures made so far */
+	dm_canvas single;      /* the one picture of a non-numbered PNG */
+	int npy_dtype, npy_rank;
+	int64_t npy_dims[DM_MAX_RANK];
+	int64_t csv_cols;
+	dm_video *video;
+	dm_canvas last;        /* last video frame, for --hold-last */
+} enc;
+
+static const char *src_name = "stdin";
+
+static void die_err(enc *e, int rc, const dm_error *err);
+
+static void parse_pair(const char *opt, const char *s, char sep, double *a, double *b)
+{
+	char buf[128];
+	const char *p = strchr(s, sep);
+	if (!p || (size_t)(p - s) >= sizeof buf)
+		dm_tool_die("%s: '%s' is not of the form A%cB", opt, s, sep);
+	memcpy(buf, s, (size_t)(p - s));
+	buf[p - s] = '\0';
+	*a = dm_tool_double(opt, buf);
+	*b = dm_tool_double(opt, p + 1);
+}
+
+static void parse_dims(const char *opt, const char *s, int *a, int *b, int max)
+{
+	double x, y;
+	parse_pair(opt, s, 'x', &x, &y);
+	if (x != floor(x) || y != floor(y) || x < 1 || y < 1 || x > max || y > max)
+		dm_tool_die("%s: '%s' needs two whole numbers in 1..%d", opt, s, max);
+	*a = (int)x;
+	*b = (int)y;
+}
+
+/* A numbered name holds exactly one %d, %0Nd or %Nd (and %% for a literal
+ * percent sign); returns 1 if numbered, 0 if no conversion; dies otherwise. */
+static int check_pattern(const char *s)
+{
+	int n = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p != 'd')
+			dm_tool_die("%s: only %%d, %%0Nd and %%%% may appear in an output name", s);
+		n++;
+	}
+	if (n > 1)
+		dm_tool_die("%s: more than one %%d in the output name", s);
+	return n;
+}
+
+static const char *ext_format(const char *path)
+{
+	static const char *known[] = {"png", "npy", "csv", "gif", "mp4", "webm", "y4m"};
+	const char *dot = strrchr(path, '.');
+	if (!dot || strchr(dot, '/'))
+		return NULL;
+	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+		if (strcasecmp(dot + 1, known[i]) == 0)
+			return known[i];
+	return NULL;
+}
+
+/* ---- pictures --------------------------------------------------------- */
+
+static void caption(enc *e, dm_canvas *cv, const dm_frame *f)
+{
+	char text[160] = "";
+	size_t k = 0;
+	const char *keys[] = {"t", "step"};
+	for (int i = 0; i < 2; i++) {
+		const char *v = dm_kv_get(&f->tags, keys[i]);
+		if (v && k < sizeof text)
+			k += (size_t)snprintf(text + k, sizeof text - k, "%s%s=%.24s", k ? " " : "", keys[i], v);
+	}
+	if (!k)
+		return;
+	int s = cv->w >= 400 ? 2 : 1;
+	static const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
+	dm_render_text(cv, 2 * s, 2 * s, s, text, white, black);
+}
+
+/* Picture number `index` of the frame (images, grid or scatter) into cv. */
+static int render(enc *e, const dm_tensor *t, int64_t first, int rows, int cols, dm_canvas *cv,
+                  dm_error *err)
+{
+	if (e->scatter)
+		return dm_render_scatter(cv, t, &e->sc, err);
+	double lo = e->lo, hi = e->hi;
+	if (!e->range_set && t->dtype == DM_U8)
+		lo = 0, hi = 255;
+	dm_grid g = {.rows = rows, .cols = cols, .scale = e->scale, .gap = e->gap,
+	             .gap_fill = e->gap ? 255 : 0, .lo = lo, .hi = hi};
+	return dm_render_grid(cv, t, first, &g, err);
+}
+
+static void png_out(enc *e, dm_canvas *cv, int64_t number)
+{
+	dm_error err;
+	if (!e->numbered) {
+		if (e->single.px)
+			dm_tool_die("%s: the stream holds more than one picture: use --grid RxC or a numbered name such as out_%%04d.png",
+			            strcmp(e->out_path, "-") ? e->out_path : "stdout");
+		e->single = *cv; /* written at the end, once we know it is the only one */
+		cv->px = NULL;
+		return;
+	}
+	char name[4096];
+	if (snprintf(name, sizeof name, e->out_path, (long long)number) >= (int)sizeof name)
+		dm_tool_die("%s: output name too long", e->out_path);
+	dm_outfile o;
+	int rc = dm_outfile_open(&o, name, &err);
+	if (!rc)
+		rc = dm_png_write(o.f, name, cv->w, cv->h, cv->c, cv->px, &err);
+	if (!rc)
+		rc = dm_outfile_commit(&o, &err);
+	else
+		dm_outfile_abort(&o);
+	die_err(e, rc, &err);
+	dm_canvas_free(cv);
+}
+
+static void do_png(enc *e, const dm_frame *f, const dm_tensor *t, uint64_t index)
+{
+	dm_error err;
+	dm_canvas cv;
+	if (e->scatter || e->grid_rows) {
+		die_err(e, render(e, t, 0, e->grid_rows, e->grid_cols, &cv, &err), &err);
+		if (e->caption)
+			caption(e, &cv, f);
+		png_out(e, &cv, (int64_t)index);
+		return;
+	}
+	int64_t n;
+	int c, h, w;
+	die_err(e, dm_render_geometry(t, &n, &c, &h, &w, &err), &err);
+	for (int64_t i = 0; i < n; i++) {
+		die_err(e, render(e, t, i, 1, 1, &cv, &err), &err);
+		png_out(e, &cv, e->pictures++);
+	}
+}
+
+static void do_video(enc *e, const dm_frame *f, const dm_tensor *t)
+{
+	dm_error err;
+	dm_canvas cv;
+	int rows = e->grid_rows, cols = e->grid_cols;
+	if (!e->scatter && !rows) {
+		int64_t n;
+		int c, h, w;
+		die_err(e, dm_render_geometry(t, &n, &c, &h, &w, &err), &err);
+		cols = (int)ceil(sqrt((double)(n < 1 ? 1 : n > 4096 ? 4096 : n)));
+		rows = (int)((n + cols - 1) / cols);
+		if (rows < 1)
+			rows = 1;
+		e->grid_rows = rows; /* keep the layout (and size) of the first frame */
+		e->grid_cols = cols;
+	}
+	die_err(e, render(e, t, 0, rows, cols, &cv, &err), &err);
+	if (e->caption)
+		caption(e, &cv, f);
+	if (!e->video) {
+		int rc = dm_outfile_open(&e->out, e->out_path, &err);
+		if (!rc)
+			rc = dm_video_open(&e->video, e->out.f, e->out.path ? e->out.path : "stdout",
+			                   cv.w, cv.h, cv.c, &e->vo, &err);
+		die_err(e, rc, &err);
+	}
+	die_err(e, dm_video_frame(e->video, &cv, &err), &err);
+	dm_canvas_free(&e->last);
+	e->last = cv;
+}
+
+/* ---- numbers ---------------------------------------------------------- */
+
+static void write_bytes(enc *e, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, e->w) != n) {
+		dm_error err;
+		die_err(e, dm_error_set(&err, errno == EPIPE ? DM_ERR_EPIPE : DM_ERR_IO, "%s: write error: %s",
+		                        e->out_path, strerror(errno)), &err);
+	}
+}
+
+static void do_npy(enc *e, const dm_tensor *t, uint64_t index)
+{
+	dm_error err;
+	int dtype = t->dtype == DM_BF16 ? DM_F32 : t->dtype;
+	int rank = t->rank ? t->rank : 1;
+	int64_t dims[DM_MAX_RANK] = {1};
+	for (int i = 0; i < t->rank; i++)
+		dims[i] = t->dims[i];
+	if (index == 0) {
+		e->npy_dtype = dtype;
+		e->npy_rank = rank;
+		memcpy(e->npy_dims, dims, sizeof dims);
+		int rc = dm_outfile_open(&e->out, e->out_path, &err);
+		if (!rc && !e->out.path) { /* stdout may be a pipe: stage, to seek back */
+			e->stage = tmpfile();
+			if (!e->stage)
+				rc = dm_error_set(&err, DM_ERR_IO, "stdout: cannot make a temporary file: %s", strerror(errno));
+		}
+		e->w = e->stage ? e->stage : e->out.f;
+		if (!rc)
+			rc = dm_npy_write_header(e->w, e->out_path, dtype, rank, dims, &err);
+		die_err(e, rc, &err);
+	} else {
+		int same = dtype == e->npy_dtype && rank == e->npy_rank;
+		for (int i = 1; same && i < rank; i++)
+			same = dims[i] == e->npy_dims[i];
+		if (!same) {
+			char a[256], b[256];
+			dm_tensor first = {.dtype = e->npy_dtype, .rank = e->npy_rank};
+			memcpy(first.dims, e->npy_dims, sizeof first.dims);
+			dm_tool_die("%s: frame %" PRIu64 ": tensor '%s' is %s %s, but frame 0 had %s %s; NPY needs them alike but for the first axis",
+			            src_name, index, t->name, dm_dtype_name(t->dtype), dm_tensor_shape_str(t, a, sizeof a),
+			            dm_dtype_name(e->npy_dtype), dm_tensor_shape_str(&first, b, sizeof b));
+		}
+		e->npy_dims[0] += dims[0];
+	}
+	if (t->dtype == DM_BF16) {
+		int64_t n = dm_tensor_numel(t);
+		float buf[1024];
+		for (int64_t i = 0; i < n; i += 1024) {
+			int64_t k = n - i < 1024 ? n - i : 1024;
+			for (int64_t j = 0; j < k; j++)
+				buf[j] = (float)dm_tensor_get(t, i + j);
+			write_bytes(e, buf, (size_t)k * 4);
+		}
+	} else {
+		write_bytes(e, t->data, dm_tensor_nbytes(t));
+	}
+}
+
+static void npy_finish(enc *e)
+{
+	dm_error err;
+	int rc = 0;
+	if (fseek(e->w, 0, SEEK_SET) != 0)
+		rc = dm_error_set(&err, DM_ERR_IO, "%s: cannot seek back to the NPY header: %s", e->out_path, strerror(errno));
+	if (!rc)
+		rc = dm_npy_write_header(e->w, e->out_path, e->npy_dtype, e->npy_rank, e->npy_dims, &err);
+	die_err(e, rc, &err);
+	if (e->stage) {
+		char buf[65536];
+		size_t n;
+		if (fseek(e->stage, 0, SEEK_SET) != 0)
+			die_err(e, dm_error_set(&err, DM_ERR_IO, "stdout: temporary file: %s", strerror(errno)), &err);
+		e->w = e->out.f;
+		while ((n = fread(buf, 1, sizeof buf, e->stage)) > 0)
+			write_bytes(e, buf, n);
+		fclose(e->stage);
+		e->stage = NULL;
+	}
+}
+
+static void do_csv(enc *e, const dm_tensor *t, uint64_t index)
+{
+	dm_error err;
+	int64_t rows = t->rank ? t->dims[0] : 1, numel = dm_tensor_numel(t);
+	int64_t cols = rows ? numel / rows : 0;
+	if (t->rank > 1 && t->dims[0] == 0) {
+		cols = 1;
+		for (int i = 1; i < t->rank; i++)
+			cols *= t->dims[i];
+	}
+	if (index == 0) {
+		e->csv_cols = cols;
+		die_err(e, dm_outfile_open(&e->out, e->out_path, &err), &err);
+		e->w = e->out.f;
+		if (e->header) {
+			for (int64_t j = 0; j < cols; j++)
+				if (cols == 1)
+					fprintf(e->w, "%s", t->name);
+				else
+					fprintf(e->w, "%s%s_%" PRId64, j ? "," : "", t->name, j);
+			fputc('\n', e->w);
+		}
+	} else if (cols != e->csv_cols) {
+		dm_tool_die("%s: frame %" PRIu64 ": tensor '%s' has %" PRId64 " values per row, frame 0 had %" PRId64,
+		            src_name, index, t->name, cols, e->csv_cols);
+	}
+	int is_int = t->dtype == DM_U8 || t->dtype == DM_I8 || t->dtype == DM_I32 || t->dtype == DM_I64;
+	const char *ffmt = t->dtype == DM_F64 ? "%.17g" : "%.9g";
+	for (int64_t r = 0; r < rows; r++) {
+		for (int64_t j = 0; j < cols; j++) {
+			if (j)
+				fputc(',', e->w);
+			double v = dm_tensor_get(t, r * cols + j);
+			if (t->dtype == DM_I64) {
+				int64_t iv;
+				memcpy(&iv, (const char *)t->data + 8 * (r * cols + j), 8);
+				fprintf(e->w, "%" PRId64, iv);
+			} else if (is_int) {
+				fprintf(e->w, "%.0f", v);
+			} else {
+				fprintf(e->w, ffmt, v);
+			}
+		}
+		fputc('\n', e->w);
+	}
+	if (ferror(e->w))
+		die_err(e, dm_error_set(&err, errno == EPIPE ? DM_ERR_EPIPE : DM_ERR_IO, "%s: write error: %s",
+		                        e->out_path, strerror(errno)), &err);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static enc *cleanup_enc;
+
+/* On an error: remove what is half-written, then report (quietly for EPIPE). */
+static void die_err(enc *e, int rc, const dm_error *err)
+{
+	if (rc >= 0)
+		return;
+	if (e->video)
+		dm_video_abort(e->video);
+	e->video = NULL;
+	if (e->stage)
+		fclose(e->stage);
+	e->stage = NULL;
+	dm_outfile_abort(&e->out);
+	dm_tool_check(rc, err);
+}
+
+static void atexit_cleanup(void)
+{
+	/* dm_tool_die exits without passing through die_err: drop temporaries */
+	if (cleanup_enc) {
+		if (cleanup_enc->video)
+			dm_video_abort(cleanup_enc->video);
+		dm_outfile_abort(&cleanup_enc->out);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	dm_tool_init(argv[0]);
+	enum { O_GAP = 256, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
+	       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER };
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"tensor", required_argument, NULL, 't'},
+		{"grid", required_argument, NULL, 'g'},
+		{"scale", required_argument, NULL, 'k'},
+		{"range", required_argument, NULL, 'r'},
+		{"gap", required_argument, NULL, O_GAP},
+		{"scatter", no_argument, NULL, O_SCATTER},
+		{"xlim", required_argument, NULL, O_XLIM},
+		{"ylim", required_argument, NULL, O_YLIM},
+		{"size", required_argument, NULL, O_SIZE},
+		{"point", required_argument, NULL, O_POINT},
+		{"color", required_argument, NULL, O_COLOR},
+		{"caption", no_argument, NULL, O_CAPTION},
+		{"fps", required_argument, NULL, O_FPS},
+		{"loop", required_argument, NULL, O_LOOP},
+		{"hold-last", required_argument, NULL, O_HOLD},
+		{"crf", required_argument, NULL, O_CRF},
+		{"bitrate", required_argument, NULL, O_BITRATE},
+		{"header", no_argument, NULL, O_HEADER},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	static enc e;
+	e.out_path = "-";
+	e.tensor = "x";
+	e.scale = 1;
+	e.lo = -1;
+	e.hi = 1;
+	e.sc = (dm_scatter){.w = 512, .h = 512, .xlo = -4, .xhi = 4, .ylo = -4, .yhi = 4, .radius = 1,
+	                    .fg = {0x1f, 0x77, 0xb4}, .bg = {255, 255, 255}, .axes = 1};
+	e.vo = (dm_video_opts){.fps = 10, .loop = 0, .crf = -1, .bitrate = 0};
+	double hold = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "o:f:t:g:k:r:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': e.out_path = optarg; break;
+		case 'f': e.format = optarg; break;
+		case 't': e.tensor = optarg; break;
+		case 'g': parse_dims("--grid", optarg, &e.grid_rows, &e.grid_cols, 1024); break;
+		case 'k': e.scale = (int)dm_tool_int("--scale", optarg, 1, 64); break;
+		case 'r':
+			parse_pair("--range", optarg, ':', &e.lo, &e.hi);
+			if (!(e.lo != e.hi))
+				dm_tool_die("--range: '%s': LO and HI must differ", optarg);
+			e.range_set = 1;
+			break;
+		case O_GAP: e.gap = (int)dm_tool_int("--gap", optarg, 0, 64); break;
+		case O_SCATTER: e.scatter = 1; break;
+		case O_XLIM:
+		case O_YLIM: {
+			double *lo = c == O_XLIM ? &e.sc.xlo : &e.sc.ylo, *hi = c == O_XLIM ? &e.sc.xhi : &e.sc.yhi;
+			const char *name = c == O_XLIM ? "--xlim" : "--ylim";
+			parse_pair(name, optarg, ':', lo, hi);
+			if (!(*hi > *lo))
+				dm_tool_die("%s: '%s': HI must be above LO", name, optarg);
+			break;
+		}
+		case O_SIZE: parse_dims("--size", optarg, &e.sc.w, &e.sc.h, 8192); break;
+		case O_POINT: e.sc.radius = (int)dm_tool_int("--point", optarg, 0, 50); break;
+		case O_COLOR: {
+			char *end;
+			unsigned long v = strtoul(optarg[0] == '#' ? optarg + 1 : optarg, &end, 16);
+			if (*end || strlen(optarg) != (size_t)(optarg[0] == '#' ? 7 : 6))
+				dm_tool_die("--color: '%s' is not RRGGBB", optarg);
+			e.sc.fg[0] = (uint8_t)(v >> 16);
+			e.sc.fg[1] = (uint8_t)(v >> 8);
+			e.sc.fg[2] = (uint8_t)v;
+			break;
+		}
+		case O_CAPTION: e.caption = 1; break;
+		case O_FPS: e.vo.fps = (int)dm_tool_int("--fps", optarg, 1, 240); break;
+		case O_LOOP: e.vo.loop = (int)dm_tool_int("--loop", optarg, 0, 65535); break;
+		case O_HOLD:
+			hold = dm_tool_double("--hold-last", optarg);
+			if (!(hold >= 0 && hold <= 3600))
+				dm_tool_die("--hold-last: '%s' is not a number of seconds in 0..3600", optarg);
+			break;
+		case O_CRF: e.vo.crf = (int)dm_tool_int("--crf", optarg, 0, 63); break;
+		case O_BITRATE: e.vo.bitrate = dm_tool_int("--bitrate", optarg, 1000, 1000000000); break;
+		case O_HEADER: e.header = 1; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': dm_tool_version();
+		default: return 1; /* getopt has printed the one line */
+		}
+	}
+	if (argc - optind > 1)
+		dm_tool_die("one input stream at most (got %d)", argc - optind);
+	const char *in = optind < argc ? argv[optind] : "-";
+
+	const char *fmt = e.format;
+	if (!fmt)
+		fmt = ext_format(e.out_path);
+	if (!fmt)
+		dm_tool_die("%s: cannot tell the output format from the name: give --format (png, npy, csv, gif, mp4, webm, y4m)",
+		            strcmp(e.out_path, "-") ? e.out_path : "stdout");
+	if (!strcmp(fmt, "png"))
+		e.kind = K_PNG;
+	else if (!strcmp(fmt, "npy"))
+		e.kind = K_NPY;
+	else if (!strcmp(fmt, "csv"))
+		e.kind = K_CSV;
+	else if (dm_video_format_known(fmt))
+		e.kind = K_VIDEO;
+	else
+		dm_tool_die("--format: unknown format '%s' (png, npy, csv, gif, mp4, webm, y4m)", fmt);
+	e.vo.format = fmt;
+	e.numbered = check_pattern(e.out_path);
+	if (e.numbered && e.kind != K_PNG)
+		dm_tool_die("%s: a numbered name (%%d) is for PNG sequences only", e.out_path);
+	if (e.numbered && !strcmp(e.out_path, "-"))
+		dm_tool_die("-: cannot number stdout");
+	cleanup_enc = &e;
+	atexit(atexit_cleanup);
+
+	dm_error err;
+	dm_reader *r;
+	dm_tool_check(dm_reader_open_path(&r, in, &err), &err);
+	src_name = strdup(dm_reader_name(r)); /* outlives the reader, for messages */
+	if (!src_name)
+		dm_tool_die("out of memory");
+	dm_frame f;
+	dm_frame_init(&f);
+	int rc;
+	uint64_t index = 0;
+	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
+		const dm_tensor *t = dm_frame_get(&f, e.tensor);
+		if (!t)
+			dm_tool_die("%s: frame %" PRIu64 " has no tensor '%s' (choose one with --tensor)", src_name, index,
+			            e.tensor);
+		switch (e.kind) {
+		case K_PNG: do_png(&e, &f, t, index); break;
+		case K_NPY: do_npy(&e, t, index); break;
+		case K_CSV: do_csv(&e, t, index); break;
+		case K_VIDEO: do_video(&e, &f, t); break;
+		}
+		index++;
+	}
+	dm_frame_free(&f);
+	die_err(&e, rc, &err);
+	dm_reader_close(r);
+	if (index == 0)
+		dm_tool_die("%s: the stream has no frames: nothing to write", src_name);
+
+	switch (e.kind) {
+	case K_PNG:
+		if (!e.numbered) {
+			rc = dm_outfile_open(&e.out, e.out_path, &err);
+			if (!rc)
+				rc = dm_png_write(e.out.f, e.out.path ? e.out.path : "stdout", e.single.w, e.single.h,
+				                  e.single.c, e.single.px, &err);
+			die_err(&e, rc, &err);
+			dm_canvas_free(&e.single);
+		}
+		break;
+	case K_NPY: npy_finish(&e); break;
+	case K_CSV: break;
+	case K_VIDEO: {
+		int extra = (int)lround(hold * e.vo.fps);
+		for (int i = 0; i < extra; i++)
+			die_err(&e, dm_video_frame(e.video, &e.last, &err), &err);
+		dm_canvas_free(&e.last);
+		rc = dm_video_close(e.video, &err);
+		e.video = NULL;
+		die_err(&e, rc, &err);
+		break;
+	}
+	}
+	if (e.out.f)
+		die_err(&e, dm_outfile_commit(&e.out, &err), &err);
+	cleanup_enc = NULL;
+	return 0;
+}
