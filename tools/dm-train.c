@@ -1,0 +1,515 @@
+/* dm-train - a weighted regression learner: fits a network (mlp or unet of
+ * MODELS.md) to frames of (x = x_t, t, target, w, label) as dm-noise
+ * --train writes them, with AdamW, and writes checkpoints (train.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/outfile.h"
+#include "../lib/schedule.h"
+#include "../lib/stream.h"
+#include "../lib/train.h"
+#include "common.h"
+
+static const char usage[] =
+	"Usage: dm-train [OPTION]...\n"
+	"Fit a denoising network to the training stream on stdin (frames of x, t,\n"
+	"target, optional w and label, as `dm-noise --train` writes them) and write a\n"
+	"checkpoint stream.\n"
+	"\n"
+	"Model (see MODELS.md; the input shape comes from the first frame):\n"
+	"  -M, --model NAME       mlp-2d (default), unet-s, unet-m, or mlp / unet with\n"
+	"                         the sizes below\n"
+	"      --hidden N         mlp hidden width (256)\n"
+	"      --layers N         mlp hidden layers (3)\n"
+	"      --temb N           mlp time-embedding width (64)\n"
+	"      --ch N             unet base width (32)\n"
+	"      --ch-mult LIST     unet width multipliers per level (1,2,2)\n"
+	"      --res-blocks N     unet ResBlocks per level (2)\n"
+	"      --attn LIST        unet resolutions with self-attention (7; or none)\n"
+	"      --groups N         unet GroupNorm groups (8)\n"
+	"      --dropout P        unet dropout in ResBlocks (0)\n"
+	"      --classes N        class-conditional with N classes (labels 0..N-1;\n"
+	"                         label N is the null label)\n"
+	"      --label-dropout P  probability of training with the null label (0.1)\n"
+	"\n"
+	"Training:\n"
+	"  -n, --steps N          stop after optimiser step N (0 = when input ends)\n"
+	"  -b, --batch N          samples per micro-batch, re-batching frames (128)\n"
+	"      --grad-accum K     micro-batches per optimiser step (1)\n"
+	"      --lr X             peak learning rate (2e-4)\n"
+	"      --betas B1,B2      AdamW betas (0.9,0.999)\n"
+	"      --weight-decay X   AdamW decoupled weight decay (0)\n"
+	"      --warmup N         linear warm-up steps (0)\n"
+	"      --lr-decay KIND    none (default) or cosine (to 0 at --decay-steps)\n"
+	"      --decay-steps N    cosine horizon (default: --steps)\n"
+	"      --clip-grad X      clip the global gradient norm to X (1; 0 = off)\n"
+	"      --ema D            EMA decay of the weights (0.999)\n"
+	"  -s, --seed N           seed of initialisation, dropout, label dropout (0)\n"
+	"  -t, --threads N        threads (default: all cores)\n"
+	"\n"
+	"Checkpoints and output:\n"
+	"  -o, --output FILE      checkpoint path (model.dmt; with --resume, its path)\n"
+	"      --save-every N     also save every N steps (0 = only at the end)\n"
+	"      --resume FILE      continue from a checkpoint, bit-exactly: its model,\n"
+	"                         options and state are used (options given here\n"
+	"                         override the training options) and the first\n"
+	"                         `samples` input samples it already saw are skipped\n"
+	"      --log FILE         CSV log: step,loss,lr,grad_norm,seconds\n"
+	"  -q, --quiet            no progress line even on a terminal\n"
+	"  -h, --help             show this help and exit\n"
+	"  -V, --version          show the version and exit\n"
+	"\n"
+	"SIGINT/SIGTERM save the checkpoint and exit 0.  A non-finite loss stops with\n"
+	"exit 1 and keeps the last saved checkpoint.\n"
+	"\n"
+	"Example: dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train \\\n"
+	"           | dm-train --model mlp-2d --steps 2000 -o gauss.dmt\n";
+
+enum {
+	O_HIDDEN = 256, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
+	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG,
+};
+
+static const struct option longopts[] = {
+	{"model", required_argument, 0, 'M'},   {"hidden", required_argument, 0, O_HIDDEN},
+	{"layers", required_argument, 0, O_LAYERS}, {"temb", required_argument, 0, O_TEMB},
+	{"ch", required_argument, 0, O_CH},     {"ch-mult", required_argument, 0, O_CHMULT},
+	{"res-blocks", required_argument, 0, O_RESB}, {"attn", required_argument, 0, O_ATTN},
+	{"groups", required_argument, 0, O_GROUPS}, {"dropout", required_argument, 0, O_DROPOUT},
+	{"classes", required_argument, 0, O_CLASSES},
+	{"label-dropout", required_argument, 0, O_LABELDROP},
+	{"steps", required_argument, 0, 'n'},   {"batch", required_argument, 0, 'b'},
+	{"grad-accum", required_argument, 0, O_ACCUM}, {"lr", required_argument, 0, O_LR},
+	{"betas", required_argument, 0, O_BETAS}, {"weight-decay", required_argument, 0, O_WD},
+	{"warmup", required_argument, 0, O_WARMUP}, {"lr-decay", required_argument, 0, O_DECAY},
+	{"decay-steps", required_argument, 0, O_DECAYSTEPS},
+	{"clip-grad", required_argument, 0, O_CLIP}, {"ema", required_argument, 0, O_EMA},
+	{"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
+	{"output", required_argument, 0, 'o'},  {"save-every", required_argument, 0, O_SAVE},
+	{"resume", required_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
+	{"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+	{"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
+};
+
+static volatile sig_atomic_t stop_requested;
+static void on_stop(int sig) { stop_requested = sig; }
+
+/* ---- re-batching the input ------------------------------------------- */
+
+typedef struct batcher {
+	dm_reader *r;
+	dm_frame f;
+	int rank;                   /* rank of one sample */
+	int64_t dims[DM_MAX_RANK];  /* shape of one sample */
+	size_t S;                   /* values per sample */
+	int started, has_label;
+	float *x, *t, *tg, *w;      /* the current frame, converted */
+	int32_t *lab;
+	int n, pos;                 /* samples in it, next one */
+	size_t cap;
+} batcher;
+
+static int grow(batcher *b, int n)
+{
+	if ((size_t)n <= b->cap)
+		return 0;
+	free(b->x), free(b->t), free(b->tg), free(b->w), free(b->lab);
+	b->x = malloc((size_t)n * b->S * sizeof(float));
+	b->tg = malloc((size_t)n * b->S * sizeof(float));
+	b->t = malloc((size_t)n * sizeof(float));
+	b->w = malloc((size_t)n * sizeof(float));
+	b->lab = malloc((size_t)n * sizeof(int32_t));
+	b->cap = (size_t)n;
+	return b->x && b->tg && b->t && b->w && b->lab ? 0 : -1;
+}
+
+static const dm_tensor *need(const dm_frame *f, const char *name, const char *src)
+{
+	const dm_tensor *t = dm_frame_get(f, name);
+	if (!t)
+		dm_tool_die("%s: frame has no '%s' tensor; is this a `dm-noise --train` stream?", src,
+		            name);
+	return t;
+}
+
+/* Read the next frame; 1 read, 0 end of stream. */
+static int next_frame(batcher *b)
+{
+	dm_error err;
+	int rc = dm_reader_next(b->r, &b->f, &err);
+	if (rc < 0 && stop_requested)
+		return 0;
+	dm_tool_check(rc, &err);
+	if (rc == 0)
+		return 0;
+	const char *src = dm_reader_name(b->r);
+	const dm_tensor *x = need(&b->f, "x", src), *t = need(&b->f, "t", src);
+	const dm_tensor *tg = need(&b->f, "target", src), *w = dm_frame_get(&b->f, "w");
+	const dm_tensor *lab = dm_frame_get(&b->f, "label");
+	char s1[128], s2[128];
+	if (x->rank < 2 || x->dims[0] < 1)
+		dm_tool_die("%s: frame %llu: x has shape %s; need N x (sample shape)", src,
+		            (unsigned long long)dm_reader_frames(b->r),
+		            dm_tensor_shape_str(x, s1, sizeof s1));
+	if (!b->started) {
+		b->rank = x->rank - 1;
+		b->S = 1;
+		for (int i = 0; i < b->rank; i++)
+			b->S *= (size_t)(b->dims[i] = x->dims[i + 1]);
+		b->has_label = lab != NULL;
+		b->started = 1;
+	} else {
+		int same = x->rank - 1 == b->rank;
+		for (int i = 0; same && i < b->rank; i++)
+			same = x->dims[i + 1] == b->dims[i];
+		if (!same)
+			dm_tool_die("%s: frame %llu: x has shape %s but the first frame's samples were %s",
+			            src, (unsigned long long)dm_reader_frames(b->r),
+			            dm_tensor_shape_str(x, s1, sizeof s1),
+			            (dm_tensor_shape_str(x, s2, sizeof s2), s2));
+	}
+	int n = (int)x->dims[0];
+	if (dm_tensor_numel(tg) != dm_tensor_numel(x) || dm_tensor_numel(t) != n ||
+	    (w && dm_tensor_numel(w) != n) || (lab && dm_tensor_numel(lab) != n))
+		dm_tool_die("%s: frame %llu: t, target, w or label do not match x's %d samples", src,
+		            (unsigned long long)dm_reader_frames(b->r), n);
+	if (grow(b, n) < 0)
+		dm_tool_die("out of memory for a frame of %d samples", n);
+	dm_tensor_to_f32(x, b->x);
+	dm_tensor_to_f32(tg, b->tg);
+	dm_tensor_to_f32(t, b->t);
+	for (int i = 0; i < n; i++) {
+		b->w[i] = w ? (float)dm_tensor_get(w, i) : 1.0f;
+		b->lab[i] = lab ? (int32_t)dm_tensor_get(lab, i) : -1;
+	}
+	b->n = n;
+	b->pos = 0;
+	return 1;
+}
+
+/* Copy the next B samples into the batch arrays (x, t, target, w, label);
+ * skip samples first.  Returns 1, or 0 when the input ended first. */
+static int fill(batcher *b, int B, float *x, float *t, float *tg, float *w, int32_t *lab)
+{
+	for (int i = 0; i < B;) {
+		if (b->pos == b->n) {
+			if (!next_frame(b))
+				return 0;
+			continue;
+		}
+		int k = b->n - b->pos < B - i ? b->n - b->pos : B - i;
+		if (x) {
+			memcpy(x + (size_t)i * b->S, b->x + (size_t)b->pos * b->S, (size_t)k * b->S * 4);
+			memcpy(tg + (size_t)i * b->S, b->tg + (size_t)b->pos * b->S, (size_t)k * b->S * 4);
+			memcpy(t + i, b->t + b->pos, (size_t)k * 4);
+			memcpy(w + i, b->w + b->pos, (size_t)k * 4);
+			memcpy(lab + i, b->lab + b->pos, (size_t)k * 4);
+		}
+		b->pos += k;
+		i += k;
+	}
+	return 1;
+}
+
+/* ---- progress and log ------------------------------------------------- */
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(long step, long total, double sloss, float lr, double rate, int final)
+{
+	char eta[32] = "";
+	if (total > 0 && rate > 0) {
+		long s = (long)((double)(total - step) / rate);
+		snprintf(eta, sizeof eta, "  ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	}
+	char tot[32] = "";
+	if (total > 0)
+		snprintf(tot, sizeof tot, "/%ld", total);
+	fprintf(stderr, "\rstep %ld%s  loss %.5f  lr %.2e  %.1f it/s%s\033[K%s", step, tot, sloss,
+	        (double)lr, rate, eta, final ? "\n" : "");
+	fflush(stderr);
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static void save(const dm_trainer *tr, const char *path)
+{
+	dm_error err;
+	dm_tool_check(dm_trainer_save(tr, path, &err), &err);
+}
+
+static void check_schedule(const dm_kv *meta, float *t_scale)
+{
+	dm_schedule s;
+	dm_error err;
+	memset(&s, 0, sizeof s);
+	*t_scale = 1;
+	if (!dm_kv_get(meta, "schedule"))
+		return; /* a bare regression stream: t is used as it is */
+	if (dm_schedule_from_kv(meta, &s, &err) < 0)
+		dm_tool_die("stdin: %s", err.msg);
+	if (!dm_schedule_is_discrete(&s))
+		*t_scale = 999; /* MODELS.md: continuous t in [0,1] is embedded as 999 t */
+	dm_schedule_free(&s);
+}
+
+int main(int argc, char **argv)
+{
+	dm_tool_init(argv[0]);
+	dm_net_config cfg;
+	dm_train_opts o;
+	dm_error err;
+	dm_train_opts_default(&o);
+	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL;
+	long steps = 0, save_every = 0;
+	int quiet = 0, threads = 0;
+	/* explicit settings (so that --resume keeps the checkpoint's others) */
+	int set_model = 0, set[512] = {0};
+	int hidden = -1, layers = -1, temb = -1, ch = -1, resb = -1, groups = -1, classes = -1;
+	float dropout = -1;
+	const char *chmult = NULL, *attn = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "M:n:b:s:t:o:qhV", longopts, NULL)) != -1) {
+		const char *opt = NULL;
+		for (int i = 0; longopts[i].name; i++)
+			if (longopts[i].val == c)
+				opt = longopts[i].name;
+		char optbuf[64];
+		snprintf(optbuf, sizeof optbuf, "--%s", opt ? opt : "?");
+		switch (c) {
+		case 'M': model = optarg, set_model = 1; break;
+		case O_HIDDEN: hidden = (int)dm_tool_int(optbuf, optarg, 1, 65536), set_model = 1; break;
+		case O_LAYERS: layers = (int)dm_tool_int(optbuf, optarg, 1, 62), set_model = 1; break;
+		case O_TEMB: temb = (int)dm_tool_int(optbuf, optarg, 2, 65536), set_model = 1; break;
+		case O_CH: ch = (int)dm_tool_int(optbuf, optarg, 2, 4096), set_model = 1; break;
+		case O_CHMULT: chmult = optarg, set_model = 1; break;
+		case O_RESB: resb = (int)dm_tool_int(optbuf, optarg, 1, 16), set_model = 1; break;
+		case O_ATTN: attn = optarg, set_model = 1; break;
+		case O_GROUPS: groups = (int)dm_tool_int(optbuf, optarg, 1, 4096), set_model = 1; break;
+		case O_DROPOUT: dropout = (float)dm_tool_double(optbuf, optarg), set_model = 1; break;
+		case O_CLASSES: classes = (int)dm_tool_int(optbuf, optarg, 0, 1000000), set_model = 1;
+			break;
+		case O_LABELDROP: o.label_dropout = (float)dm_tool_double(optbuf, optarg); break;
+		case 'n': steps = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
+		case 'b': o.batch = (int)dm_tool_int(optbuf, optarg, 1, 1 << 20); break;
+		case O_ACCUM: o.grad_accum = (int)dm_tool_int(optbuf, optarg, 1, 1 << 16); break;
+		case O_LR: o.lr = (float)dm_tool_double(optbuf, optarg); break;
+		case O_BETAS:
+			if (sscanf(optarg, "%f,%f", &o.beta1, &o.beta2) != 2 || !(o.beta1 >= 0) ||
+			    !(o.beta1 < 1) || !(o.beta2 >= 0) || !(o.beta2 < 1))
+				dm_tool_die("--betas: '%s' is not B1,B2 with both in [0, 1)", optarg);
+			break;
+		case O_WD: o.weight_decay = (float)dm_tool_double(optbuf, optarg); break;
+		case O_WARMUP: o.warmup = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
+		case O_DECAY:
+			if (!strcmp(optarg, "cosine"))
+				o.lr_decay = DM_LR_COSINE;
+			else if (!strcmp(optarg, "none"))
+				o.lr_decay = DM_LR_NONE;
+			else
+				dm_tool_die("--lr-decay: '%s' is not cosine or none", optarg);
+			break;
+		case O_DECAYSTEPS: o.decay_steps = (long)dm_tool_int(optbuf, optarg, 1, 1LL << 40); break;
+		case O_CLIP: o.clip = (float)dm_tool_double(optbuf, optarg); break;
+		case O_EMA: o.ema = (float)dm_tool_double(optbuf, optarg); break;
+		case 's': o.seed = (uint64_t)dm_tool_int(optbuf, optarg, 0, INT64_MAX); break;
+		case 't': threads = (int)dm_tool_int(optbuf, optarg, 0, 4096); break;
+		case 'o': out = optarg; break;
+		case O_SAVE: save_every = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
+		case O_RESUME: resume = optarg; break;
+		case O_LOG: logpath = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': dm_tool_version();
+		default:
+			fprintf(stderr, "Try 'dm-train --help'.\n");
+			return 1;
+		}
+		if (c >= 0 && c < 512)
+			set[c] = 1;
+	}
+	if (optind < argc)
+		dm_tool_die("unexpected argument '%s' (the training stream is read from stdin)",
+		            argv[optind]);
+	if (!(o.lr > 0) || !(o.ema >= 0 && o.ema < 1) || !(o.clip >= 0) ||
+	    !(o.weight_decay >= 0) || !(o.label_dropout >= 0 && o.label_dropout <= 1))
+		dm_tool_die("--lr must be > 0, --ema in [0,1), --clip-grad and --weight-decay >= 0, "
+		            "--label-dropout in [0,1]");
+	dm_tool_threads(threads);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	batcher b;
+	memset(&b, 0, sizeof b);
+	dm_frame_init(&b.f);
+	dm_tool_check(dm_reader_open(&b.r, stdin, "-", &err), &err);
+	const dm_kv *inmeta = dm_reader_meta(b.r);
+
+	dm_trainer tr;
+	if (resume) {
+		if (set_model)
+			dm_tool_die("--resume: the model comes from %s; model options cannot change it",
+			            resume);
+		dm_tool_check(dm_trainer_load(&tr, resume, &err), &err);
+		/* options given now override the checkpoint's */
+		dm_train_opts *t = &tr.o;
+		if (set[O_LR]) t->lr = o.lr;
+		if (set[O_BETAS]) t->beta1 = o.beta1, t->beta2 = o.beta2;
+		if (set[O_WD]) t->weight_decay = o.weight_decay;
+		if (set[O_WARMUP]) t->warmup = o.warmup;
+		if (set[O_DECAY]) t->lr_decay = o.lr_decay;
+		if (set[O_DECAYSTEPS]) t->decay_steps = o.decay_steps;
+		if (set[O_CLIP]) t->clip = o.clip;
+		if (set[O_EMA]) t->ema = o.ema;
+		if (set[O_LABELDROP]) t->label_dropout = o.label_dropout;
+		if (set[O_ACCUM]) t->grad_accum = o.grad_accum;
+		if (set['b']) t->batch = o.batch;
+		if (!out)
+			out = resume;
+		/* skip what the checkpoint already saw, so that replaying the same
+		 * deterministic pipeline continues where it stopped */
+		uint64_t skip = tr.samples;
+		while (skip > 0) {
+			int k = skip > (1u << 20) ? 1 << 20 : (int)skip;
+			if (!fill(&b, k, NULL, NULL, NULL, NULL, NULL))
+				dm_tool_die("stdin: input ended while skipping the %llu samples %s already "
+				            "trained on",
+				            (unsigned long long)tr.samples, resume);
+			skip -= (uint64_t)k;
+		}
+		if (!b.started && !next_frame(&b))
+			dm_tool_die("stdin: empty training stream");
+		if (b.S != dm_net_sample_size(&tr.net.cfg))
+			dm_tool_die("stdin: samples have %zu values but %s was trained on %zu", b.S, resume,
+			            dm_net_sample_size(&tr.net.cfg));
+	} else {
+		if (!out)
+			out = "model.dmt";
+		dm_tool_check(dm_net_config_named(&cfg, model, &err), &err);
+		if (!next_frame(&b))
+			dm_tool_die("stdin: empty training stream (no frames)");
+		if (cfg.kind == DM_NET_MLP) {
+			cfg.dim = (int)b.S;
+			if (hidden > 0) cfg.hidden = hidden;
+			if (layers > 0) cfg.layers = layers;
+			if (temb > 0) cfg.temb = temb;
+			if (ch > 0 || chmult || resb > 0 || attn || groups > 0 || dropout >= 0)
+				dm_tool_die("--ch, --ch-mult, --res-blocks, --attn, --groups and --dropout "
+				            "are unet options");
+		} else {
+			if (b.rank != 3)
+				dm_tool_die("stdin: --model %s needs images N x C x H x W, got samples of "
+				            "rank %d", model, b.rank);
+			cfg.in_ch = (int)b.dims[0], cfg.H = (int)b.dims[1], cfg.W = (int)b.dims[2];
+			if (ch > 0) cfg.ch = ch;
+			if (resb > 0) cfg.res_blocks = resb;
+			if (groups > 0) cfg.groups = groups;
+			if (dropout >= 0) cfg.dropout = dropout;
+			if (chmult && (cfg.nmult = dm_net_parse_list(chmult, cfg.ch_mult,
+			                                             DM_NET_MAX_LEVELS)) < 1)
+				dm_tool_die("--ch-mult: '%s' is not a list like 1,2,2", chmult);
+			if (attn && (cfg.nattn = dm_net_parse_list(attn, cfg.attn_res,
+			                                           DM_NET_MAX_LEVELS)) < 0)
+				dm_tool_die("--attn: '%s' is not a list like 16,8 or none", attn);
+			if (hidden > 0 || layers > 0 || temb > 0)
+				dm_tool_die("--hidden, --layers and --temb are mlp options");
+		}
+		if (classes > 0)
+			cfg.classes = classes;
+		check_schedule(inmeta, &cfg.t_scale);
+		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
+			o.decay_steps = steps;
+		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
+			dm_tool_die("--lr-decay cosine needs --steps or --decay-steps");
+		if (dm_trainer_init(&tr, &cfg, &o, inmeta, &err) < 0)
+			dm_tool_die("%s", err.msg);
+	}
+	if (tr.net.cfg.classes > 0 && !b.has_label)
+		dm_tool_die("stdin: --classes needs a 'label' tensor in the training frames");
+
+	dm_outfile logf;
+	memset(&logf, 0, sizeof logf);
+	if (logpath) {
+		dm_tool_check(dm_outfile_open(&logf, logpath, &err), &err);
+		fprintf(logf.f, "step,loss,lr,grad_norm,seconds\n");
+	}
+
+	int B = tr.o.batch;
+	size_t S = b.S;
+	float *x = malloc((size_t)B * S * 4), *tg = malloc((size_t)B * S * 4);
+	float *t = malloc((size_t)B * 4), *w = malloc((size_t)B * 4);
+	int32_t *lab = malloc((size_t)B * 4);
+	if (!x || !tg || !t || !w || !lab)
+		dm_tool_die("out of memory for a batch of %d", B);
+
+	int show = !quiet && isatty(2);
+	double t0 = now(), last_show = 0, sloss = 0, sw = 0;
+	long step0 = tr.step;
+	int ended = 0;
+	while ((steps == 0 || tr.step < steps) && !stop_requested) {
+		double loss = 0, l;
+		for (int a = 0; a < tr.o.grad_accum; a++) {
+			if (!fill(&b, B, x, t, tg, w, lab)) {
+				ended = 1;
+				break;
+			}
+			if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l,
+			                     &err) < 0) {
+				if (show)
+					fputc('\n', stderr);
+				if (logpath)
+					dm_outfile_commit(&logf, &err);
+				dm_tool_die("%s", err.msg);
+			}
+			loss += l / tr.o.grad_accum;
+		}
+		if (ended)
+			break;
+		double gnorm;
+		float lr = dm_trainer_apply(&tr, &gnorm);
+		double el = now() - t0;
+		sloss = 0.98 * sloss + 0.02 * loss, sw = 0.98 * sw + 0.02;
+		if (logpath)
+			fprintf(logf.f, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, loss, (double)lr, gnorm, el);
+		if (save_every > 0 && tr.step % save_every == 0)
+			save(&tr, out);
+		if (show && (el - last_show > 0.2 || tr.step == steps)) {
+			progress(tr.step, steps, sloss / sw, lr, (double)(tr.step - step0) / el, 0);
+			last_show = el;
+		}
+	}
+	save(&tr, out);
+	if (show)
+		progress(tr.step, steps, sw > 0 ? sloss / sw : 0, dm_trainer_lr(&tr.o, tr.step),
+		         (double)(tr.step - step0) / (now() - t0 + 1e-9), 1);
+	if (logpath)
+		dm_tool_check(dm_outfile_commit(&logf, &err), &err);
+	(void)ended;
+	/* closing stdin makes the producers upstream stop quietly (EPIPE) */
+	dm_reader_close(b.r);
+	fclose(stdin);
+	dm_frame_free(&b.f);
+	free(x), free(tg), free(t), free(w), free(lab);
+	free(b.x), free(b.t), free(b.tg), free(b.w), free(b.lab);
+	dm_trainer_free(&tr);
+	return 0;
+}
