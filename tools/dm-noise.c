@@ -1,0 +1,659 @@
+/* dm-noise - the forward process q(x_t | x_0): pictures of it (--t,
+ * --sigma), training examples (--train) and prior samples (--prior).
+ * Formulas and conventions: lib/schedule.h and dm-noise(1). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/outfile.h"
+#include "../lib/rng.h"
+#include "../lib/schedule.h"
+#include "../lib/stream.h"
+#include "common.h"
+
+#define MAX_TLIST 100000
+
+enum mode { MODE_NONE, MODE_T, MODE_SIGMA, MODE_TRAIN, MODE_PRIOR };
+enum tsamp { TS_UNIFORM, TS_LOGSNR, TS_LOGNORMAL };
+
+typedef struct opts {
+	int mode;
+	dm_schedule s;
+	uint64_t seed;
+	double *tlist;
+	int nt;
+	double sigma;
+	int tsamp;
+	double ln_mean, ln_std;   /* lognormal t-sampling (EDM: -1.2, 1.2) */
+	int weighting;
+	double gamma;
+	int64_t shape[DM_MAX_RANK];
+	int rank;
+	int64_t count, batch, first;
+	const char *out, *in;
+	int compress;
+} opts;
+
+static void usage(void)
+{
+	printf(
+"Usage: dm-noise MODE [OPTION]... [FILE]\n"
+"The forward diffusion process x_t = alpha(t) x_0 + sigma(t) eps on the\n"
+"tensor `x` of a dm stream (FILE or stdin), written to stdout.\n"
+"\n"
+"Modes:\n"
+"  -t, --t LIST         per input frame, one output frame per t of LIST\n"
+"                       (\"0,100,250\" or START:STOP:STEP, STOP excluded)\n"
+"      --sigma S        one output frame per input frame with noise of level\n"
+"                       S in data units (x_t/alpha = x_0 + S eps)\n"
+"      --train          per sample a random t and eps; emits x (= x_t), t,\n"
+"                       target and w; other tensors (labels) pass through\n"
+"      --prior          prior samples, no input: needs --shape\n"
+"\n"
+"Schedule (written into the stream header):\n"
+"  -S, --schedule NAME  linear (default), scaled-linear, cosine, sigmoid\n"
+"                       (discrete); vp, subvp, ve, edm (continuous t in [0,1])\n"
+"  -T, --steps T        discrete steps (default 1000)\n"
+"      --beta-start B   --beta-end B   (linear 1e-4 0.02; scaled-linear\n"
+"                       0.00085 0.012; sigmoid 1e-4 0.02)\n"
+"      --cosine-s S     --max-beta B   (cosine: 0.008, 0.999)\n"
+"      --beta-min B     --beta-max B   (vp, subvp: 0.1, 20)\n"
+"      --sigma-min S    --sigma-max S  (ve 0.01 50; edm 0.002 80)\n"
+"      --rho R          edm (default 7)\n"
+"      --t-eps E        smallest continuous t (vp/subvp 1e-5; ve/edm 0)\n"
+"      --zero-snr       rescale to zero terminal SNR (Lin et al. 2024)\n"
+"  -p, --predict P      eps (default), x0 or v: the --train target\n"
+"\n"
+"Training (--train):\n"
+"      --t-sampling M   uniform (default), logsnr (uniform in log-SNR), or\n"
+"                       lognormal[:MEAN:STD] (ln sigma ~ N(MEAN, STD^2); EDM\n"
+"                       default -1.2:1.2)\n"
+"  -w, --weighting W    none (default), snr, min-snr:GAMMA, trunc-snr,\n"
+"                       edm[:SIGMA_DATA]\n"
+"\n"
+"Prior (--prior):\n"
+"      --shape NxCxHxW  or NxD: N samples per frame of that sample shape\n"
+"  -n, --count K        samples in all (default N)\n"
+"  -b, --batch B        samples per frame (default N)\n"
+"      --first-index I  emit samples I..I+K-1 of the run (split sampling)\n"
+"\n"
+"Common:\n"
+"  -s, --seed S         seed (default 0)\n"
+"  -o, --output FILE    write FILE (atomically) instead of stdout\n"
+"  -z, --compress L     zlib level 1..9 for the output tensors\n"
+"  -j, --threads N      threads (default: all cores)\n"
+"  -h, --help           this help\n"
+"  -V, --version        the version\n"
+"\n"
+"Sample i's noise depends only on (seed, i): on nothing else, so results do\n"
+"not depend on threads, batch sizes or ranges.  See dm-noise(1).\n");
+	exit(0);
+}
+
+/* ---- option parsing --------------------------------------------------- */
+
+static void parse_tlist(opts *o, const char *arg)
+{
+	o->tlist = malloc(MAX_TLIST * sizeof *o->tlist);
+	if (!o->tlist)
+		dm_tool_die("out of memory");
+	o->nt = 0;
+	char *copy = strdup(arg), *save = NULL;
+	if (!copy)
+		dm_tool_die("out of memory");
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *c1 = strchr(tok, ':');
+		if (!c1) {
+			if (o->nt >= MAX_TLIST)
+				dm_tool_die("--t: more than %d values", MAX_TLIST);
+			o->tlist[o->nt++] = dm_tool_double("--t", tok);
+			continue;
+		}
+		char *c2 = strchr(c1 + 1, ':');
+		*c1 = 0;
+		if (c2)
+			*c2 = 0;
+		double a = dm_tool_double("--t", tok), b = dm_tool_double("--t", c1 + 1);
+		double st = c2 ? dm_tool_double("--t", c2 + 1) : 1.0;
+		if (!(st > 0))
+			dm_tool_die("--t: the step of START:STOP:STEP must be positive");
+		for (long k = 0;; k++) {
+			double v = a + (double)k * st;
+			if (!(v < b - 1e-9 * st))
+				break;
+			if (o->nt >= MAX_TLIST)
+				dm_tool_die("--t: more than %d values", MAX_TLIST);
+			o->tlist[o->nt++] = v;
+		}
+	}
+	free(copy);
+	if (!o->nt)
+		dm_tool_die("--t: '%s' gives no timesteps", arg);
+}
+
+static void parse_shape(opts *o, const char *arg)
+{
+	const char *p = arg;
+	o->rank = 0;
+	for (;;) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 1 || v > ((int64_t)1 << 32) || o->rank == DM_MAX_RANK)
+			dm_tool_die("--shape: '%s' is not NxCxHxW or NxD (positive sizes)", arg);
+		o->shape[o->rank++] = v;
+		if (!*end)
+			break;
+		if (*end != 'x')
+			dm_tool_die("--shape: '%s' is not NxCxHxW or NxD (positive sizes)", arg);
+		p = end + 1;
+	}
+	if (o->rank < 2)
+		dm_tool_die("--shape: '%s' needs a batch size and a sample shape (NxD at least)", arg);
+}
+
+static void parse_weighting(opts *o, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	o->gamma = 0;
+	if (colon)
+		o->gamma = dm_tool_double("--weighting", colon + 1);
+	if (n == 4 && !strncmp(arg, "none", 4))
+		o->weighting = DM_WEIGHT_NONE;
+	else if (n == 3 && !strncmp(arg, "snr", 3))
+		o->weighting = DM_WEIGHT_SNR;
+	else if (n == 7 && !strncmp(arg, "min-snr", 7)) {
+		o->weighting = DM_WEIGHT_MIN_SNR;
+		if (!colon)
+			o->gamma = 5.0;
+	} else if (n == 9 && !strncmp(arg, "trunc-snr", 9))
+		o->weighting = DM_WEIGHT_TRUNC_SNR;
+	else if (n == 3 && !strncmp(arg, "edm", 3)) {
+		o->weighting = DM_WEIGHT_EDM;
+		if (!colon)
+			o->gamma = 0.5;
+	} else
+		dm_tool_die("--weighting: '%s' is not none, snr, min-snr:GAMMA, trunc-snr or edm[:SD]",
+		            arg);
+	if (!(o->gamma >= 0) || (colon && !(o->gamma > 0)))
+		dm_tool_die("--weighting: '%s': the parameter must be positive", arg);
+}
+
+static void parse_tsampling(opts *o, const char *arg)
+{
+	if (!strcmp(arg, "uniform"))
+		o->tsamp = TS_UNIFORM;
+	else if (!strcmp(arg, "logsnr"))
+		o->tsamp = TS_LOGSNR;
+	else if (!strncmp(arg, "lognormal", 9) && (!arg[9] || arg[9] == ':')) {
+		o->tsamp = TS_LOGNORMAL;
+		o->ln_mean = -1.2;
+		o->ln_std = 1.2;
+		if (arg[9]) {
+			char buf[128];
+			snprintf(buf, sizeof buf, "%s", arg + 10);
+			char *c = strchr(buf, ':');
+			if (!c)
+				dm_tool_die("--t-sampling: '%s' is not lognormal:MEAN:STD", arg);
+			*c = 0;
+			o->ln_mean = dm_tool_double("--t-sampling", buf);
+			o->ln_std = dm_tool_double("--t-sampling", c + 1);
+			if (!(o->ln_std > 0))
+				dm_tool_die("--t-sampling: STD must be positive");
+		}
+	} else
+		dm_tool_die("--t-sampling: '%s' is not uniform, logsnr or lognormal[:MEAN:STD]", arg);
+}
+
+enum {
+	O_SIGMA = 256, O_TRAIN, O_PRIOR, O_BSTART, O_BEND, O_COS_S, O_MAXB, O_BMIN, O_BMAX,
+	O_SMIN, O_SMAX, O_RHO, O_TEPS, O_ZSNR, O_TSAMP, O_SHAPE, O_FIRST,
+};
+
+static void parse(opts *o, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"t", required_argument, 0, 't'},        {"sigma", required_argument, 0, O_SIGMA},
+		{"train", no_argument, 0, O_TRAIN},      {"prior", no_argument, 0, O_PRIOR},
+		{"schedule", required_argument, 0, 'S'}, {"steps", required_argument, 0, 'T'},
+		{"beta-start", required_argument, 0, O_BSTART},
+		{"beta-end", required_argument, 0, O_BEND},
+		{"cosine-s", required_argument, 0, O_COS_S},
+		{"max-beta", required_argument, 0, O_MAXB},
+		{"beta-min", required_argument, 0, O_BMIN},
+		{"beta-max", required_argument, 0, O_BMAX},
+		{"sigma-min", required_argument, 0, O_SMIN},
+		{"sigma-max", required_argument, 0, O_SMAX},
+		{"rho", required_argument, 0, O_RHO},    {"t-eps", required_argument, 0, O_TEPS},
+		{"zero-snr", no_argument, 0, O_ZSNR},    {"predict", required_argument, 0, 'p'},
+		{"t-sampling", required_argument, 0, O_TSAMP},
+		{"weighting", required_argument, 0, 'w'},
+		{"shape", required_argument, 0, O_SHAPE}, {"count", required_argument, 0, 'n'},
+		{"batch", required_argument, 0, 'b'},    {"first-index", required_argument, 0, O_FIRST},
+		{"seed", required_argument, 0, 's'},     {"output", required_argument, 0, 'o'},
+		{"compress", required_argument, 0, 'z'}, {"threads", required_argument, 0, 'j'},
+		{"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	/* schedule parameters are applied after the kind is known */
+	struct sched_param { int opt; const char *val; } sp[64];
+	int nsp = 0, kind = DM_SCHED_LINEAR, predict = DM_PREDICT_EPS, zsnr = 0;
+	long long T = -1;
+	const char *targ = NULL;
+	int c;
+	memset(o, 0, sizeof *o);
+	o->out = "-";
+	o->weighting = DM_WEIGHT_NONE;
+	o->count = o->batch = -1;
+	while ((c = getopt_long(argc, argv, "t:S:T:p:w:n:b:s:o:z:j:hV", lo, NULL)) != -1) {
+		int m = MODE_NONE;
+		switch (c) {
+		case 't': m = MODE_T; targ = optarg; break;
+		case O_SIGMA: m = MODE_SIGMA; o->sigma = dm_tool_double("--sigma", optarg); break;
+		case O_TRAIN: m = MODE_TRAIN; break;
+		case O_PRIOR: m = MODE_PRIOR; break;
+		case 'S':
+			if (!(kind = dm_schedule_kind_parse(optarg)))
+				dm_tool_die("--schedule: unknown schedule '%s' (linear, scaled-linear, "
+				            "cosine, sigmoid, vp, subvp, ve, edm)", optarg);
+			break;
+		case 'T': T = dm_tool_int("--steps", optarg, 1, DM_SCHEDULE_MAX_T); break;
+		case O_BSTART: case O_BEND: case O_COS_S: case O_MAXB: case O_BMIN: case O_BMAX:
+		case O_SMIN: case O_SMAX: case O_RHO: case O_TEPS:
+			if (nsp < 64)
+				sp[nsp++] = (struct sched_param){c, optarg};
+			break;
+		case O_ZSNR: zsnr = 1; break;
+		case 'p':
+			if (!(predict = dm_predict_parse(optarg)))
+				dm_tool_die("--predict: '%s' is not eps, x0 or v", optarg);
+			break;
+		case O_TSAMP: parse_tsampling(o, optarg); break;
+		case 'w': parse_weighting(o, optarg); break;
+		case O_SHAPE: parse_shape(o, optarg); break;
+		case 'n': o->count = dm_tool_int("--count", optarg, 0, (long long)1 << 40); break;
+		case 'b': o->batch = dm_tool_int("--batch", optarg, 1, (long long)1 << 32); break;
+		case O_FIRST: o->first = dm_tool_int("--first-index", optarg, 0, (long long)1 << 44); break;
+		case 's': o->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
+		case 'o': o->out = optarg; break;
+		case 'z': o->compress = (int)dm_tool_int("--compress", optarg, 0, 9); break;
+		case 'j': dm_tool_threads((int)dm_tool_int("--threads", optarg, 0, 4096)); break;
+		case 'h': usage(); break;
+		case 'V': dm_tool_version(); break;
+		default: dm_tool_die("try 'dm-noise --help'");
+		}
+		if (m != MODE_NONE) {
+			if (o->mode != MODE_NONE && o->mode != m)
+				dm_tool_die("choose one mode: --t, --sigma, --train or --prior");
+			o->mode = m;
+		}
+	}
+	if (o->mode == MODE_NONE)
+		dm_tool_die("no mode: give --t LIST, --sigma S, --train or --prior (see --help)");
+	if (optind < argc - 1)
+		dm_tool_die("more than one input file");
+	o->in = optind < argc ? argv[optind] : "-";
+	if (o->mode == MODE_PRIOR && optind < argc)
+		dm_tool_die("--prior reads no input, but %s was given", argv[optind]);
+
+	dm_error err;
+	dm_schedule_defaults(&o->s, kind, &err);
+	o->s.predict = predict;
+	o->s.zero_snr = zsnr;
+	if (T > 0) {
+		if (!dm_schedule_is_discrete(&o->s))
+			dm_tool_die("--steps: the %s schedule is continuous (t in [0,1])",
+			            dm_schedule_kind_name(kind));
+		o->s.T = (int)T;
+	}
+	for (int i = 0; i < nsp; i++) {
+		double v = dm_tool_double("schedule parameter", sp[i].val);
+		switch (sp[i].opt) {
+		case O_BSTART: o->s.beta_start = v; break;
+		case O_BEND: o->s.beta_end = v; break;
+		case O_COS_S: o->s.cosine_s = v; break;
+		case O_MAXB: o->s.max_beta = v; break;
+		case O_BMIN: o->s.beta_min = v; break;
+		case O_BMAX: o->s.beta_max = v; break;
+		case O_SMIN: o->s.sigma_min = v; break;
+		case O_SMAX: o->s.sigma_max = v; break;
+		case O_RHO: o->s.rho = v; break;
+		case O_TEPS: o->s.t_eps = v; break;
+		}
+	}
+	dm_tool_check(dm_schedule_init(&o->s, &err), &err);
+
+	if (targ) {
+		parse_tlist(o, targ);
+		double tlo = 0, hi = dm_schedule_t_max(&o->s);
+		for (int i = 0; i < o->nt; i++) {
+			double t = o->tlist[i];
+			if (!(t >= tlo && t <= hi))
+				dm_tool_die("--t: %g is outside the schedule's range 0..%g", t, hi);
+			if (dm_schedule_is_discrete(&o->s) && t != floor(t))
+				dm_tool_die("--t: %g is not an integer step of the discrete %s schedule", t,
+				            dm_schedule_kind_name(kind));
+		}
+	}
+	if (o->mode == MODE_SIGMA) {
+		if (!(o->sigma >= 0) || !isfinite(o->sigma))
+			dm_tool_die("--sigma: must be a finite number >= 0");
+		o->tlist = malloc(sizeof *o->tlist);
+		o->nt = 1;
+		double t = dm_schedule_t_from_sigma_ve(&o->s, o->sigma);
+		if (dm_schedule_is_discrete(&o->s))
+			t = round(t);
+		o->tlist[0] = t;
+	}
+	if (o->mode == MODE_PRIOR) {
+		if (!o->rank)
+			dm_tool_die("--prior needs --shape NxCxHxW or NxD");
+		if (o->count < 0)
+			o->count = o->shape[0];
+		if (o->batch < 0)
+			o->batch = o->shape[0];
+	} else if (o->rank || o->count >= 0 || o->batch >= 0 || o->first) {
+		dm_tool_die("--shape, --count, --batch and --first-index go with --prior");
+	}
+}
+
+/* ---- the work ----------------------------------------------------------- */
+
+/* The RNG stream index of sample `index` in pass `epoch` (see dm-noise(1)). */
+static uint64_t rng_index(uint64_t index, uint64_t epoch)
+{
+	return (epoch << 44) + index;
+}
+
+static uint64_t tag_u64(const dm_frame *f, const char *key, uint64_t def, const char *stream)
+{
+	const char *v = dm_kv_get(&f->tags, key);
+	if (!v)
+		return def;
+	char *end;
+	errno = 0;
+	unsigned long long u = strtoull(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || u >= ((uint64_t)1 << 44))
+		dm_tool_die("%s: frame tag %s=%s is not an integer in 0..2^44", stream, key, v);
+	return u;
+}
+
+/* x of the frame as f32 (converted in place if stored otherwise). */
+static dm_tensor *frame_x(dm_frame *f, const char *stream, int64_t *n, int64_t *d)
+{
+	dm_tensor *x = dm_frame_get(f, "x");
+	if (!x)
+		dm_tool_die("%s: frame has no tensor x", stream);
+	if (x->rank < 1 || x->dims[0] < 1)
+		dm_tool_die("%s: tensor x must be N x ... with N >= 1", stream);
+	if (x->dtype != DM_F32) {
+		float *buf = malloc((size_t)dm_tensor_numel(x) * sizeof *buf);
+		if (!buf)
+			dm_tool_die("out of memory");
+		dm_tensor_to_f32(x, buf);
+		dm_error err;
+		x = dm_frame_add_owned(f, "x", DM_F32, x->rank, x->dims, buf, &err);
+		if (!x)
+			dm_tool_check(-1, &err);
+	}
+	*n = x->dims[0];
+	*d = dm_tensor_numel(x) / *n;
+	return x;
+}
+
+static dm_tensor *add(dm_frame *f, const char *name, int rank, const int64_t *dims, int compress)
+{
+	dm_error err;
+	dm_tensor *t = dm_frame_add(f, name, DM_F32, rank, dims, &err);
+	if (!t)
+		dm_tool_check(-1, &err);
+	t->compress = compress;
+	return t;
+}
+
+static void write_frame(dm_writer *w, const dm_frame *f)
+{
+	dm_error err;
+	dm_tool_check(dm_writer_write(w, f, &err), &err);
+}
+
+/* x_t = alpha x0 + sigma eps, eps from (seed, NOISE, rng index of sample). */
+static void noise_one(const opts *o, uint64_t ri, double t, const float *x0, float *xt, float *eps,
+                      int64_t d)
+{
+	float a = (float)dm_schedule_alpha(&o->s, t), sg = (float)dm_schedule_sigma(&o->s, t);
+	dm_rng_normal(o->seed, DM_RNG_NOISE, ri, 0, eps, (size_t)d);
+	for (int64_t k = 0; k < d; k++)
+		xt[k] = a * x0[k] + sg * eps[k];
+}
+
+static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
+{
+	dm_frame in, out;
+	dm_frame_init(&in);
+	dm_frame_init(&out);
+	dm_error err;
+	uint64_t seen = 0;
+	int rc;
+	while ((rc = dm_reader_next(r, &in, &err)) > 0) {
+		const char *name = dm_reader_name(r);
+		int64_t n, d;
+		dm_tensor *x = frame_x(&in, name, &n, &d);
+		uint64_t base = tag_u64(&in, "index", seen, name), ep = tag_u64(&in, "epoch", 0, name);
+		for (int k = 0; k < o->nt; k++) {
+			double t = o->tlist[k];
+			dm_tool_check(dm_frame_copy(&out, &in, &err), &err);
+			dm_tensor *xt = dm_frame_get(&out, "x");
+			xt->compress = o->compress;
+			dm_tensor *tt = add(&out, "t", 1, &n, o->compress);
+			int fail = 0;
+#pragma omp parallel for schedule(static)
+			for (int64_t i = 0; i < n; i++) {
+				float *eps = malloc((size_t)d * sizeof *eps);
+				if (!eps) {
+					fail = 1;
+					continue;
+				}
+				noise_one(o, rng_index(base + (uint64_t)i, ep), t, (const float *)x->data + i * d,
+				          (float *)xt->data + i * d, eps, d);
+				((float *)tt->data)[i] = (float)t;
+				free(eps);
+			}
+			if (fail)
+				dm_tool_die("out of memory");
+			dm_kv_setf(&out.tags, "t", "%.9g", t);
+			dm_kv_setf(&out.tags, "sigma", "%.9g", dm_schedule_sigma_ve(&o->s, t));
+			write_frame(w, &out);
+		}
+		seen = base + (uint64_t)n;
+	}
+	dm_tool_check(rc, &err);
+	dm_frame_free(&in);
+	dm_frame_free(&out);
+}
+
+/* t of one training sample (rng purpose TIME, same stream index as eps). */
+static double draw_t(const opts *o, uint64_t ri)
+{
+	const dm_schedule *s = &o->s;
+	int disc = dm_schedule_is_discrete(s);
+	uint32_t w;
+	dm_rng_u32(o->seed, DM_RNG_TIME, ri, 0, &w, 1);
+	if (o->tsamp == TS_UNIFORM) {
+		if (disc)
+			return (double)(((uint64_t)w * (uint64_t)s->T) >> 32);
+		return s->t_eps + ((double)w + 0.5) * (1.0 / 4294967296.0) * (1.0 - s->t_eps);
+	}
+	double t;
+	if (o->tsamp == TS_LOGSNR) {
+		double u = ((double)w + 0.5) * (1.0 / 4294967296.0);
+		double hi = dm_schedule_logsnr(s, dm_schedule_t_min(s));
+		double lo = dm_schedule_logsnr(s, dm_schedule_t_max(s));
+		if (!isfinite(lo))
+			lo = -20.0; /* zero terminal SNR: the ends meet at t_max */
+		t = dm_schedule_t_from_logsnr(s, lo + u * (hi - lo));
+	} else {
+		float z;
+		dm_rng_normal(o->seed, DM_RNG_TIME, ri, 0, &z, 1);
+		t = dm_schedule_t_from_sigma_ve(s, exp(o->ln_mean + o->ln_std * z));
+	}
+	double tmin = dm_schedule_t_min(s);
+	if (t < tmin)
+		t = tmin;
+	return disc ? round(t) : t;
+}
+
+static void run_train(const opts *o, dm_reader *r, dm_writer *w)
+{
+	dm_frame f;
+	dm_frame_init(&f);
+	dm_error err;
+	uint64_t seen = 0;
+	int rc;
+	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
+		const char *name = dm_reader_name(r);
+		int64_t n, d;
+		dm_tensor *x = frame_x(&f, name, &n, &d);
+		uint64_t base = tag_u64(&f, "index", seen, name), ep = tag_u64(&f, "epoch", 0, name);
+		x->compress = o->compress;
+		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
+		dm_tensor *tg = add(&f, "target", x->rank, x->dims, o->compress);
+		dm_tensor *ww = add(&f, "w", 1, &n, o->compress);
+		int fail = 0;
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < n; i++) {
+			float *eps = malloc((size_t)d * sizeof *eps);
+			if (!eps) {
+				fail = 1;
+				continue;
+			}
+			uint64_t ri = rng_index(base + (uint64_t)i, ep);
+			double t = draw_t(o, ri);
+			float *xi = (float *)x->data + i * d, *ti = (float *)tg->data + i * d;
+			float a = (float)dm_schedule_alpha(&o->s, t), sg = (float)dm_schedule_sigma(&o->s, t);
+			dm_rng_normal(o->seed, DM_RNG_NOISE, ri, 0, eps, (size_t)d);
+			for (int64_t k = 0; k < d; k++) {
+				float x0 = xi[k];
+				ti[k] = o->s.predict == DM_PREDICT_EPS ? eps[k]
+				      : o->s.predict == DM_PREDICT_X0 ? x0 : a * eps[k] - sg * x0;
+				xi[k] = a * x0 + sg * eps[k];
+			}
+			((float *)tt->data)[i] = (float)t;
+			((float *)ww->data)[i] = (float)dm_schedule_weight(&o->s, o->weighting, o->gamma, t);
+			free(eps);
+		}
+		if (fail)
+			dm_tool_die("out of memory");
+		write_frame(w, &f);
+		seen = base + (uint64_t)n;
+	}
+	dm_tool_check(rc, &err);
+	dm_frame_free(&f);
+}
+
+static void run_prior(const opts *o, dm_writer *w)
+{
+	int64_t d = 1;
+	for (int k = 1; k < o->rank; k++)
+		d *= o->shape[k];
+	if (d > ((int64_t)1 << 32))
+		dm_tool_die("--shape: a sample of %" PRId64 " values is too large", d);
+	double tmax = dm_schedule_t_max(&o->s);
+	float sd = (float)dm_schedule_prior_std(&o->s);
+	dm_frame f;
+	dm_frame_init(&f);
+	for (int64_t done = 0; done < o->count;) {
+		int64_t n = o->count - done < o->batch ? o->count - done : o->batch;
+		int64_t dims[DM_MAX_RANK];
+		memcpy(dims, o->shape, sizeof dims);
+		dims[0] = n;
+		dm_frame_clear(&f);
+		dm_tensor *x = add(&f, "x", o->rank, dims, o->compress);
+		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
+		uint64_t base = (uint64_t)(o->first + done);
+#pragma omp parallel for schedule(static)
+		for (int64_t i = 0; i < n; i++) {
+			float *xi = (float *)x->data + i * d;
+			dm_rng_normal(o->seed, DM_RNG_PRIOR, base + (uint64_t)i, 0, xi, (size_t)d);
+			for (int64_t k = 0; k < d; k++)
+				xi[k] *= sd;
+			((float *)tt->data)[i] = (float)tmax;
+		}
+		dm_kv_setf(&f.tags, "index", "%" PRIu64, base);
+		dm_kv_setf(&f.tags, "t", "%.9g", tmax);
+		write_frame(w, &f);
+		done += n;
+	}
+	dm_frame_free(&f);
+}
+
+/* dm_tool_die exits without committing: leave no temporary behind. */
+static void remove_temporaries(void)
+{
+	const char *names[16];
+	int n = dm_outfile_pending(names, 16);
+	for (int i = 0; i < n; i++)
+		remove(names[i]);
+}
+
+int main(int argc, char **argv)
+{
+	dm_tool_init(argv[0]);
+	atexit(remove_temporaries);
+	opts o;
+	parse(&o, argc, argv);
+	dm_error err;
+	dm_reader *r = NULL;
+	dm_kv meta;
+	dm_kv_init(&meta);
+	if (o.mode != MODE_PRIOR) {
+		dm_tool_check(dm_reader_open_path(&r, o.in, &err), &err);
+		dm_tool_check(dm_kv_copy(&meta, dm_reader_meta(r)), &err);
+	}
+	dm_kv_set(&meta, "tool", "dm-noise");
+	dm_tool_check(dm_schedule_to_kv(&o.s, &meta, &err), &err);
+	static const char *const mode_names[] = {"", "t", "sigma", "train", "prior"};
+	dm_kv_set(&meta, "noise_mode", mode_names[o.mode]);
+	dm_kv_setf(&meta, "seed", "%" PRIu64, o.seed);
+	if (o.mode == MODE_TRAIN) {
+		static const char *const wn[] = {"", "none", "snr", "min-snr", "trunc-snr", "edm"};
+		static const char *const tn[] = {"uniform", "logsnr", "lognormal"};
+		dm_kv_set(&meta, "weighting", wn[o.weighting]);
+		if (o.gamma > 0)
+			dm_kv_setf(&meta, "weighting_gamma", "%.17g", o.gamma);
+		dm_kv_set(&meta, "t_sampling", tn[o.tsamp]);
+	}
+	if (o.mode == MODE_SIGMA)
+		dm_kv_setf(&meta, "sigma", "%.17g", o.sigma);
+
+	dm_outfile out;
+	dm_tool_check(dm_outfile_open(&out, o.out, &err), &err);
+	dm_writer *w;
+	int rc = dm_writer_open(&w, out.f, o.out, &meta, &err);
+	if (rc) {
+		dm_outfile_abort(&out);
+		dm_tool_check(rc, &err);
+	}
+	if (o.mode == MODE_PRIOR)
+		run_prior(&o, w);
+	else if (o.mode == MODE_TRAIN)
+		run_train(&o, r, w);
+	else
+		run_tlist(&o, r, w);
+	rc = dm_writer_close(w, &err);
+	if (rc) {
+		dm_outfile_abort(&out);
+		dm_tool_check(rc, &err);
+	}
+	dm_tool_check(dm_outfile_commit(&out, &err), &err);
+	if (r)
+		dm_reader_close(r);
+	dm_kv_free(&meta);
+	dm_schedule_free(&o.s);
+	free(o.tlist);
+	return 0;
+}
