@@ -16,7 +16,7 @@ void dm_dataset_init(dm_dataset *d)
 {
 	memset(d, 0, sizeof *d);
 	d->dtype = DM_F32;
-	d->mul = 1.0f;
+	d->div = 1.0f;
 }
 
 void dm_dataset_free(dm_dataset *d)
@@ -43,11 +43,11 @@ void dm_dataset_get(const dm_dataset *d, int64_t i, float *out)
 	if (d->dtype == DM_U8) {
 		const uint8_t *p = (const uint8_t *)d->data + i * m;
 		for (int64_t k = 0; k < m; k++)
-			out[k] = p[k] * d->mul;
+			out[k] = p[k] / d->div;
 	} else {
 		const float *p = (const float *)d->data + i * m;
 		for (int64_t k = 0; k < m; k++)
-			out[k] = p[k] * d->mul;
+			out[k] = p[k] / d->div;
 	}
 }
 
@@ -60,7 +60,7 @@ static void shape_str(const dm_dataset *d, char *buf, size_t n)
 		                      (long long)d->dims[i]);
 }
 
-/* Convert d's storage to f32 with mul folded in (to append f32 data to a
+/* Convert d's storage to f32 with div folded in (to append f32 data to a
  * u8 set, or to mix). */
 static int to_f32(dm_dataset *d, dm_error *err)
 {
@@ -76,7 +76,7 @@ static int to_f32(dm_dataset *d, dm_error *err)
 	free(d->data);
 	d->data = f;
 	d->dtype = DM_F32;
-	d->mul = 1.0f;
+	d->div = 1.0f;
 	return 0;
 }
 
@@ -110,7 +110,7 @@ int dm_dataset_append(dm_dataset *dst, const dm_dataset *src, dm_error *err)
 		dst->rank = src->rank;
 		memcpy(dst->dims, src->dims, sizeof dst->dims);
 		dst->dtype = src->dtype;
-		dst->mul = src->mul;
+		dst->div = src->div;
 		dst->unit = src->unit;
 		if (src->label && !(dst->label = malloc(sizeof(int32_t))))
 			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
@@ -135,16 +135,16 @@ int dm_dataset_append(dm_dataset *dst, const dm_dataset *src, dm_error *err)
 			                    "%s: %s images, unlike %s (mix only like sources)",
 			                    src->source, src->unit ? "holds" : "does not hold",
 			                    dst->source);
-		if ((dst->dtype != src->dtype || dst->mul != src->mul) && to_f32(dst, err))
+		if ((dst->dtype != src->dtype || dst->div != src->div) && to_f32(dst, err))
 			return err->code;
 	}
 	int64_t m = dm_dataset_sample_numel(dst);
 	if (reserve(dst, dst->n + src->n, err))
 		return err->code;
-	if (dst->dtype == src->dtype && dst->mul == src->mul) {
+	if (dst->dtype == src->dtype && dst->div == src->div) {
 		size_t esz = dm_dtype_size(dst->dtype) * (size_t)m;
 		memcpy((char *)dst->data + esz * (size_t)dst->n, src->data, esz * (size_t)src->n);
-	} else { /* dst is f32 with mul 1 here */
+	} else { /* dst is f32 with div 1 here */
 		for (int64_t i = 0; i < src->n; i++)
 			dm_dataset_get(src, i, (float *)dst->data + (dst->n + i) * m);
 	}
@@ -240,7 +240,8 @@ int dm_data_open(dm_dataset *d, const char *spec, int64_t toy_n, uint64_t seed,
 		return dm_data_png(d, &spec, 1, err);
 	if (got >= 6 && memcmp(b, "\x93NUMPY", 6) == 0)
 		return dm_data_npy(d, spec, err);
-	if (got >= 4 && ((b[0] == 0x1f && b[1] == 0x8b) || (b[0] == 0 && b[1] == 0)))
+	if ((got >= 2 && b[0] == 0x1f && b[1] == 0x8b) || (got >= 1 && b[0] == 0) ||
+	    strstr(spec, "idx") || strstr(spec, "ubyte"))
 		return dm_data_idx(d, spec, err);
 	return dm_error_set(err, DM_ERR_FORMAT,
 	                    "%s: unknown kind of data (PNG, IDX, NPY or CSV expected)", spec);
@@ -326,7 +327,7 @@ int dm_loader_open(dm_loader **lp, const dm_dataset *d, const dm_loader_opts *o,
 		l->scaled = 1;
 	} else if (o->has_range) { /* the data's own min..max -> [lo, hi] */
 		int64_t m = dm_dataset_sample_numel(d);
-		const float *p = d->data; /* non-unit data is stored f32 with mul 1 */
+		const float *p = d->data; /* non-unit data is stored f32 with div 1 */
 		float mn = INFINITY, mx = -INFINITY;
 		for (int64_t i = 0; i < d->n * m; i++) {
 			mn = p[i] < mn ? p[i] : mn;

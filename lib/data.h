@@ -21,11 +21,11 @@ typedef struct dm_dataset {
 	int rank;       /* per-sample rank: 3 (C, H, W) for images, 1 (D) for points */
 	int64_t dims[DM_MAX_RANK - 1];
 	int dtype;      /* storage: DM_U8 or DM_F32 */
-	/* unit: values are known to lie in [0, 1] after multiplying by mul
+	/* unit: values are known to lie in [0, 1] after dividing by div
 	 * (images: PNG, IDX, u8 NPY); the loader maps them to --range.
 	 * Otherwise values are passed as they are unless --range is given. */
 	int unit;
-	float mul;      /* stored value * mul (1/255 for u8 images, else 1) */
+	float div;      /* stored value / div (255 for u8 images, else 1) */
 	void *data;     /* n * sample_numel values of dtype */
 	int32_t *label; /* n labels, or NULL */
 	int64_t cap;    /* allocated samples (for appending) */

@@ -145,7 +145,7 @@ int dm_data_idx(dm_dataset *d, const char *path, dm_error *err)
 	d->dims[1] = dims[1];
 	d->dims[2] = dims[2];
 	d->dtype = DM_U8;
-	d->mul = 1.0f / 255.0f;
+	d->div = 255.0f;
 	d->unit = 1;
 	d->data = px;
 	char *lp = labels_path(path);

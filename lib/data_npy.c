@@ -31,7 +31,7 @@ int dm_data_npy(dm_dataset *d, const char *path, dm_error *err)
 		d->dims[1] = t->dims[t->rank - 2];
 		d->dims[2] = t->dims[t->rank - 1];
 		d->dtype = DM_U8;
-		d->mul = 1.0f / 255.0f;
+		d->div = 255.0f;
 		d->unit = 1;
 		d->data = t->data;
 		t->data = NULL;

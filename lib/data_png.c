@@ -12,7 +12,7 @@ int dm_data_png(dm_dataset *d, const char *const *paths, int n, dm_error *err)
 		return dm_error_set(err, DM_ERR_ARG, "no PNG files given");
 	d->source = strdup(paths[0]);
 	d->dtype = DM_F32;
-	d->mul = 1.0f;
+	d->div = 1.0f;
 	d->unit = 1;
 	d->rank = 3;
 	int64_t m = 0;

@@ -518,7 +518,7 @@ TEST(data_loader_flip_range)
 	d.dims[2] = 3;
 	d.n = 64;
 	d.dtype = DM_U8;
-	d.mul = 1.0f / 255.0f;
+	d.div = 255.0f;
 	d.unit = 1;
 	uint8_t *px = malloc(64 * 3);
 	for (int i = 0; i < 64; i++) {
