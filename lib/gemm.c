@@ -18,6 +18,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "cpu.h"
 #include "simd/gemm_kernel.h"
@@ -34,9 +35,11 @@ static const gemm_path paths[] = {
 	                     dm_gemm_ukernel_scalar },
 	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 384, 3072,
 	                   dm_gemm_ukernel_avx2 },
-	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 126, 384, 3072,
+	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 128, 256, 3072,
 	                     dm_gemm_ukernel_avx512 },
 };
+
+#define L2_FLOATS (256 * 1024) /* 1 MiB per core on Zen 4 */
 
 /* Pack buffers, one pair per thread, grown as needed and kept for the life
  * of the thread (no allocation per call once warm). */
@@ -100,14 +103,7 @@ static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int
 	for (int jr = 0; jr < nc; jr += nr, dst += (size_t)nr * kc) {
 		int cols = nc - jr < nr ? nc - jr : nr;
 		if (!g->transb) {
-			for (int p = 0; p < kc; p++) {
-				const float *src = g->b + (long)(p0 + p) * g->ldb + j0 + jr;
-				float *d = dst + (size_t)p * nr;
-				for (int j = 0; j < cols; j++)
-					d[j] = src[j];
-				for (int j = cols; j < nr; j++)
-					d[j] = 0.0f;
-			}
+			break; /* below: row by row, for long contiguous reads */
 		} else {
 			for (int j = 0; j < cols; j++) {
 				const float *src = g->b + (long)(j0 + jr + j) * g->ldb + p0;
@@ -117,6 +113,26 @@ static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int
 			for (int j = cols; j < nr; j++)
 				for (int p = 0; p < kc; p++)
 					dst[(size_t)p * nr + j] = 0.0f;
+		}
+	}
+}
+
+/* op(B) = B: walk B row by row so that each read is a contiguous run of nc
+ * floats (a panel at a time would touch kc rows far apart per 96 bytes,
+ * which the prefetchers cannot follow). */
+static void pack_b_rows(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
+{
+	for (int p = 0; p < kc; p++) {
+		const float *src = g->b + (long)(p0 + p) * g->ldb + j0;
+		float *d = dst + (size_t)p * nr;
+		int jr = 0;
+		for (; jr + nr <= nc; jr += nr, d += (size_t)nr * kc)
+			memcpy(d, src + jr, (size_t)nr * sizeof *d);
+		if (jr < nc) {
+			for (int j = 0; j < nc - jr; j++)
+				d[j] = src[jr + j];
+			for (int j = nc - jr; j < nr; j++)
+				d[j] = 0.0f;
 		}
 	}
 }
@@ -149,23 +165,46 @@ static int gemm_buffers(const gemm_path *P, int k, int m0, int m1, int n0, int n
 	return pa && pb ? 0 : -1;
 }
 
-/* The serial BLIS loops over the rectangle [m0,m1) x [n0,n1) of C. */
+/* K is cut into equal slices of at most KC: 288 = 144 + 144 rather than
+ * 256 + 32, which would pay a whole pass over C for a thin slice. */
+static int slice_k(const gemm_path *P, int k)
+{
+	int n = (k + P->kc - 1) / P->kc;
+	return (k + n - 1) / n;
+}
+
+/* The serial BLIS loops over the rectangle [m0,m1) x [n0,n1) of C.  Each
+ * NR-wide panel of B is packed just before its first use (by the first row
+ * block), so that it is still in L1 when the micro-kernel reads it. */
 static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
 {
-	int mr = P->mr, nr = P->nr;
+	int mr = P->mr, nr = P->nr, kcb = slice_k(P, g->k);
 	float *pa = pack_a, *pb = pack_b;
-	for (int jc = n0; jc < n1; jc += P->nc) {
-		int nc = n1 - jc < P->nc ? n1 - jc : P->nc;
-		for (int pc = 0; pc < g->k; pc += P->kc) {
-			int kc = g->k - pc < P->kc ? g->k - pc : P->kc;
+	int ncb = P->nc;
+	if (m1 - m0 <= P->mc) {
+		/* One row block: each packed B slice is used once, so keep it in L2
+		 * (half of it) rather than sized for reuse from L3. */
+		int fit = (int)(L2_FLOATS / 2 / kcb) / nr * nr;
+		if (fit < nr)
+			fit = nr;
+		if (fit < ncb)
+			ncb = fit;
+	}
+	for (int jc = n0; jc < n1; jc += ncb) {
+		int nc = n1 - jc < ncb ? n1 - jc : ncb;
+		for (int pc = 0; pc < g->k; pc += kcb) {
+			int kc = g->k - pc < kcb ? g->k - pc : kcb;
 			float beta = pc == 0 ? g->beta : 1.0f;
-			pack_b_block(g, nr, pc, kc, jc, nc, pb);
+			if (!g->transb)
+				pack_b_rows(g, nr, pc, kc, jc, nc, pb);
 			for (int ic = m0; ic < m1; ic += P->mc) {
 				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
 				pack_a_block(g, mr, ic, mc, pc, kc, pa);
 				for (int jr = 0; jr < nc; jr += nr) {
-					const float *bp = pb + (size_t)jr * kc;
+					float *bp = pb + (size_t)jr * kc;
 					int cols = nc - jr < nr ? nc - jr : nr;
+					if (ic == m0 && g->transb)
+						pack_b_block(g, nr, pc, kc, jc + jr, cols, bp);
 					for (int ir = 0; ir < mc; ir += mr) {
 						const float *ap = pa + (size_t)ir * kc;
 						float *cp = g->c + (long)(ic + ir) * g->ldc + jc + jr;
@@ -219,7 +258,10 @@ void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const fl
 		scale_c(m, n, beta, c, ldc);
 		return;
 	}
-	const gemm_path *P = &paths[dm_simd()];
+	gemm_path tune = paths[dm_simd()];
+	const gemm_path *P = &tune;
+	if (getenv("DM_GEMM_TUNE"))
+		sscanf(getenv("DM_GEMM_TUNE"), "%d,%d,%d", &tune.mc, &tune.kc, &tune.nc);
 	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
 	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
 	/* Below ~1 MFLOP a second thread costs more than it brings. */
