@@ -68,7 +68,8 @@ static int idx_read(const char *path, int want_rank, int *rank, int64_t *dims, u
 	}
 	uint64_t fsize = (uint64_t)sb.st_size;
 	uint64_t hdr = 4 + (uint64_t)hb;
-	uint64_t bound = gzdirect(g) ? (fsize > hdr ? fsize - hdr : 0) : fsize * GZ_MAX_RATIO + 4096;
+	uint64_t bound = gzdirect(g) ? (fsize > hdr ? fsize - hdr : 0)
+	                             : fsize * GZ_MAX_RATIO + 4096;
 	if (total > bound || total > DM_MAX_TENSOR_BYTES) {
 		rc = dm_error_set(err, DM_ERR_FORMAT,
 		                  "%s: IDX header claims %llu bytes of data, more than the file "

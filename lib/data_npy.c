@@ -168,7 +168,8 @@ int dm_data_csv(dm_dataset *d, const char *path, dm_error *err)
 			break;
 		}
 		if (rows + 1 > cap) {
-			cap = cap ? cap * 2 : 1024;
+			/* start small: a line of many fields must not reserve 1024 rows */
+			cap = cap ? cap * 2 : (cols < 65536 ? 65536 / cols : 1);
 			float *nv = realloc(v, sizeof(float) * (size_t)(cap * cols));
 			if (!nv) {
 				rc = dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);
