@@ -31,8 +31,9 @@
 
 /* ---- GroupNorm (Wu & He 2018) ----------------------------------------
  * x, out: B x C x HW; C divisible by G.  weight, bias: C (affine).
- * Statistics over each (sample, group) of C/G * HW values, computed in
- * double in two passes (mean, then biased variance), as torch.nn.GroupNorm:
+ * Statistics over each (sample, group) of C/G * HW values in two passes
+ * (mean, then biased variance about it), each summed per channel in float
+ * lanes and across channels in double, as torch.nn.GroupNorm computes:
  *   out = (x - mean) * rstd * weight[c] + bias[c],  rstd = 1/sqrt(var + eps).
  * mean, rstd: B x G, written by forward and read by backward. */
 void dm_groupnorm_forward(float *out, float *mean, float *rstd, const float *x,
@@ -54,7 +55,9 @@ void dm_groupnorm_silu_backward(float *dx, float *dweight, float *dbias, const f
                                 int G);
 
 /* ---- SiLU: out = x * sigmoid(x), elementwise over n values. -----------
- * out may equal x (in place) in forward. */
+ * out may equal x (in place) in forward.  exp is a vectorisable polynomial
+ * (relative error < 1e-6 against the exact value, saturating for
+ * |x| > 87), used by the fused GroupNorm+SiLU too. */
 void dm_silu_forward(float *out, const float *x, size_t n);
 void dm_silu_backward(float *dx, const float *dout, const float *x, size_t n);
 

@@ -17,7 +17,7 @@ void dm_adamw_step(float *param, const float *grad, float *m, float *v, size_t n
 	float decay = (float)(1.0 - lr * weight_decay);
 	float one_b1 = (float)(1.0 - beta1), b2 = (float)beta2, one_b2 = (float)(1.0 - beta2);
 	float feps = (float)eps;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
 	for (size_t i = 0; i < n; i++) {
 		float g = grad[i];
 		float p = param[i] * decay;
@@ -70,7 +70,7 @@ double dm_grad_clip(float *grad, size_t n, double max_norm)
 void dm_ema_update(float *ema, const float *w, size_t n, float decay)
 {
 	float a = 1.0f - decay;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
 	for (size_t i = 0; i < n; i++)
 		ema[i] += a * (w[i] - ema[i]);
 }

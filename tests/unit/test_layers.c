@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/cpu.h"
 #include "../../lib/layers.h"
 #include "harness.h"
 
@@ -200,6 +201,36 @@ TEST(layers_silu_fd)
 	}
 }
 
+/* The vectorisable exp inside SiLU against libm in double, over the whole
+ * range where the result is a normal float, and its saturation beyond. */
+TEST(layers_silu_accuracy)
+{
+	enum { N = 4001 };
+	float x[N], y[N], d[N];
+	for (int i = 0; i < N; i++)
+		x[i] = (float)(-100.0 + 200.0 * i / (N - 1));
+	dm_silu_forward(y, x, N);
+	memset(d, 0, sizeof d);
+	float one[N];
+	for (int i = 0; i < N; i++)
+		one[i] = 1.0f;
+	dm_silu_backward(d, one, x, N);
+	for (int i = 0; i < N; i++) {
+		double s = 1.0 / (1.0 + exp(-(double)x[i]));
+		double want = x[i] * s, dwant = s * (1 + x[i] * (1 - s));
+		if (x[i] < -87.0f) { /* saturated: e^-x taken as e^87 */
+			CHECK(fabs(y[i]) < 1e-34 && fabs(d[i]) < 1e-34);
+			continue;
+		}
+		CHECK_NEAR(y[i], want, 1e-6 * fabs(want) + 1e-37);
+		CHECK_NEAR(d[i], dwant, 2e-6 * fabs(dwant) + 1e-30);
+	}
+	float big[4] = {1e30f, -1e30f, 3e6f, -3e6f}, out[4];
+	dm_silu_forward(out, big, 4);
+	CHECK(out[0] == 1e30f && out[2] == 3e6f);
+	CHECK(fabs(out[1]) < 1e-6 && fabs(out[3]) < 1e-6);
+}
+
 /* ---- Linear ---------------------------------------------------------------- */
 
 struct lin_ctx {
@@ -306,6 +337,20 @@ TEST(layers_attention_fd)
 	CHECK(att_case(1, 5, 17));
 	CHECK(att_case(1, 1, 33));
 	CHECK(att_case(3, 7, 1));
+}
+
+/* The layers built on dm_sgemm, under every SIMD path this CPU has. */
+TEST(layers_gemm_paths_fd)
+{
+	int keep = dm_simd();
+	for (int level = DM_SIMD_SCALAR; level <= DM_SIMD_AVX512; level++) {
+		if (!dm_simd_supported(level))
+			continue;
+		CHECK(dm_simd_force(level, NULL) == 0);
+		int ok = att_case(2, 5, 17) && lin_case(3, 33, 7);
+		dm_simd_force(keep, NULL);
+		CHECK_MSG(ok, "path %s", dm_simd_name(level));
+	}
 }
 
 /* ---- Upsample, concat, channel bias: linear maps ------------------------ */
