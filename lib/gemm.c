@@ -85,14 +85,17 @@ static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int
 					d[i] = 0.0f;
 			}
 		} else {
-			for (int i = 0; i < rows; i++) {
-				const float *src = g->a + (long)(i0 + ir + i) * g->lda + p0;
-				for (int p = 0; p < kc; p++)
-					dst[(size_t)p * mr + i] = src[p];
+			/* rows streams read in step, contiguous writes */
+			const float *src[64];
+			for (int i = 0; i < rows; i++)
+				src[i] = g->a + (long)(i0 + ir + i) * g->lda + p0;
+			for (int p = 0; p < kc; p++) {
+				float *d = dst + (size_t)p * mr;
+				for (int i = 0; i < rows; i++)
+					d[i] = src[i][p];
+				for (int i = rows; i < mr; i++)
+					d[i] = 0.0f;
 			}
-			for (int i = rows; i < mr; i++)
-				for (int p = 0; p < kc; p++)
-					dst[(size_t)p * mr + i] = 0.0f;
 		}
 	}
 }
@@ -105,14 +108,16 @@ static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int
 		if (!g->transb) {
 			break; /* below: row by row, for long contiguous reads */
 		} else {
-			for (int j = 0; j < cols; j++) {
-				const float *src = g->b + (long)(j0 + jr + j) * g->ldb + p0;
-				for (int p = 0; p < kc; p++)
-					dst[(size_t)p * nr + j] = src[p];
+			const float *src[64];
+			for (int j = 0; j < cols; j++)
+				src[j] = g->b + (long)(j0 + jr + j) * g->ldb + p0;
+			for (int p = 0; p < kc; p++) {
+				float *d = dst + (size_t)p * nr;
+				for (int j = 0; j < cols; j++)
+					d[j] = src[j][p];
+				for (int j = cols; j < nr; j++)
+					d[j] = 0.0f;
 			}
-			for (int j = cols; j < nr; j++)
-				for (int p = 0; p < kc; p++)
-					dst[(size_t)p * nr + j] = 0.0f;
 		}
 	}
 }

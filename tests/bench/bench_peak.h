@@ -1,0 +1,107 @@
+/* bench_peak.h - shared by bench_gemm.c and bench_conv.c (header-only, as
+ * every tests/bench/bench_*.c is its own program): a wall clock, the
+ * machine's measured FMA peak, and OpenBLAS's sgemm found at run time. */
+#ifndef DM_BENCH_PEAK_H
+#define DM_BENCH_PEAK_H
+
+#include <dlfcn.h>
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "../../lib/cpu.h"
+
+static double bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 12 independent FMA chains (more than latency x throughput = 4 x 2 on
+ * Zen 4), so the loop runs at the FMA issue rate. */
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters)
+{
+	__m256 acc[12], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+	for (int i = 0; i < 12; i++)
+		acc[i] = _mm256_set1_ps((float)i);
+	for (long it = 0; it < iters; it++)
+#pragma GCC unroll 12
+		for (int i = 0; i < 12; i++)
+			acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+	__m256 s = acc[0];
+	for (int i = 1; i < 12; i++)
+		s = _mm256_add_ps(s, acc[i]);
+	float out[8];
+	_mm256_storeu_ps(out, s);
+	return out[0];
+}
+
+__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters)
+{
+	__m512 acc[12], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+	for (int i = 0; i < 12; i++)
+		acc[i] = _mm512_set1_ps((float)i);
+	for (long it = 0; it < iters; it++)
+#pragma GCC unroll 12
+		for (int i = 0; i < 12; i++)
+			acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+	__m512 s = acc[0];
+	for (int i = 1; i < 12; i++)
+		s = _mm512_add_ps(s, acc[i]);
+	return _mm512_reduce_add_ps(s);
+}
+
+/* Peak single-precision GFLOP/s on `threads` threads, best of 3, with the
+ * widest FMA the CPU has (the scalar path has no peak of its own). */
+static double bench_peak(int threads)
+{
+	int wide = dm_simd_supported(DM_SIMD_AVX512);
+	if (!wide && !dm_simd_supported(DM_SIMD_AVX2))
+		return 0;
+	long iters = 20000000;
+	double best = 0, sink = 0;
+	for (int rep = 0; rep < 3; rep++) {
+		double t0 = bench_now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+		sink += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+		double dt = bench_now() - t0;
+		double gf = (double)threads * iters * 12 * (wide ? 16 : 8) * 2 / dt * 1e-9;
+		if (gf > best)
+			best = gf;
+	}
+	if (sink == 12345.0)
+		printf(" ");
+	return best;
+}
+
+/* cblas_sgemm from libopenblas.so.0, or NULL. */
+typedef void (*cblas_sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha,
+                               const float *a, int lda, const float *b, int ldb, float beta,
+                               float *c, int ldc);
+static cblas_sgemm_fn openblas_sgemm;
+static void (*openblas_threads)(int);
+
+static int bench_openblas_load(void)
+{
+	void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return 0;
+	openblas_sgemm = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+	openblas_threads = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+	return openblas_sgemm != NULL;
+}
+
+/* Row-major call with dm's argument convention. */
+static void bench_openblas(int threads, int ta, int tb, int m, int n, int k, float alpha,
+                           const float *a, int lda, const float *b, int ldb, float beta,
+                           float *c, int ldc)
+{
+	if (openblas_threads)
+		openblas_threads(threads);
+	openblas_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta,
+	               c, ldc);
+}
+
+#endif
