@@ -6,6 +6,8 @@
  * writes the container to a FILE the caller owns (e.g. a dm_outfile, so
  * that a failed encode leaves nothing behind).  A FILE that cannot seek
  * (a pipe) is fine for GIF, Y4M and WebM; MP4 is then written fragmented.
+ * libav's own log messages are silenced (set DM_AV_LOG in the environment
+ * to see them); errors come back in the dm_error as usual.
  */
 #ifndef DM_VIDEO_H
 #define DM_VIDEO_H
