@@ -108,6 +108,9 @@ if [ $have_encode = 1 ]; then
 	mkdir -p "$T/png"
 	dm-load "$T/idx/t10k-images-idx3-ubyte" --batch 1 | dm-encode -o "$T/png/im_%02d.png"
 	check png_folder 'dm-load "$T/png" | dm-info | grep -q "x  *f32  3x1x2x2"'
+	check png_glob 'dm-load "$T/png/im_0[01].png" | dm-info | grep -q "x  *f32  2x1x2x2"'
+	check png_args 'dm-load "$T"/png/im_*.png | dm-info | grep -q "x  *f32  3x1x2x2"'
+	check png_flip 'dm-load "$T/png" --flip --seed 1 | dm-info | grep -q "x  *f32  3x1x2x2"'
 	dm-load "$T/png" | dm-encode -o "$T/png.npy"
 	dm-load "$T/idx/t10k-images-idx3-ubyte" | dm-encode -o "$T/idx.npy"
 	same_file png_round_trip_gray "$T/png.npy" "$T/idx.npy"
