@@ -38,8 +38,8 @@ static void moons(const float *u, float *xy, int32_t *label)
 	double x = lower ? 1.0 - cos(a) : cos(a);
 	double y = lower ? 0.5 - sin(a) : sin(a);
 	/* centre on the origin (the pair spans [-1, 2] x [-0.5, 1]) */
-	xy[0] = (float)((x - 0.5) / 1.5 * 1.0 + 0.05 * normal(u[2], u[3]));
-	xy[1] = (float)((y - 0.25) / 1.5 * 1.0 + 0.05 * normal(u[4], u[5]));
+	xy[0] = (float)((x - 0.5) / 1.5 + 0.05 * normal(u[2], u[3]));
+	xy[1] = (float)((y - 0.25) / 1.5 + 0.05 * normal(u[4], u[5]));
 	*label = lower;
 }
 
@@ -59,8 +59,8 @@ static void checkerboard(const float *u, float *xy, int32_t *label)
 	int cell = (int)(u[0] * 8.0f);
 	cell = cell > 7 ? 7 : cell;
 	int row = cell / 2, col = 2 * (cell % 2) + (row % 2);
-	xy[0] = (float)(-1.0 + 0.5 * (col + u[1]));
-	xy[1] = (float)(-1.0 + 0.5 * (row + u[2]));
+	xy[0] = (float)(-1.0 + 0.5 * ((double)col + u[1]));
+	xy[1] = (float)(-1.0 + 0.5 * ((double)row + u[2]));
 	(void)label;
 }
 
