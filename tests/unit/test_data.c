@@ -582,3 +582,36 @@ TEST(data_png_folder_sizes)
 	rmdir(dir);
 	CHECK(rc < 0 && strstr(err.msg, b) && strstr(err.msg, "4x3"));
 }
+
+TEST(image_png_16bit_gray_alpha)
+{
+	char path[256];
+	tmp_path(path, sizeof path, "16ga.png");
+	uint16_t v[3 * 2 * 2];
+	for (int i = 0; i < 12; i++)
+		v[i] = (uint16_t)(65535 - i * 4099);
+	CHECK(write_png16(path, 3, 2, PNG_COLOR_TYPE_GRAY_ALPHA, 2, v) == 0);
+	int w, h, c;
+	float *data;
+	dm_error err;
+	int rc = dm_png_read(path, &w, &h, &c, &data, &err);
+	CHECK_MSG(rc == 0, "%s", err.msg);
+	CHECK(w == 3 && h == 2 && c == 2);
+	for (int i = 0; i < 6; i++)
+		for (int k = 0; k < 2; k++)
+			CHECK_NEAR(data[k * 6 + i] * 65535.0, v[i * 2 + k], 0.02);
+	free(data);
+	/* gray only, through the data-set reader: u16 / 65535 -> [-1, 1] */
+	CHECK(write_png16(path, 3, 2, PNG_COLOR_TYPE_GRAY, 1, v) == 0);
+	dm_dataset d;
+	dm_dataset_init(&d);
+	rc = dm_data_open(&d, path, 0, 0, &err);
+	unlink(path);
+	CHECK_MSG(rc == 0, "%s", err.msg);
+	CHECK(d.n == 1 && d.dims[0] == 1 && d.dims[1] == 2 && d.dims[2] == 3 && d.unit);
+	float s[6];
+	dm_dataset_get(&d, 0, s);
+	CHECK_NEAR(s[0], 1.0, 1e-7);
+	CHECK_NEAR(s[5], v[5] / 65535.0, 1e-6);
+	dm_dataset_free(&d);
+}
