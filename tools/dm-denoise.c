@@ -1,0 +1,511 @@
+/* dm-denoise - the reverse process: start states in (prior noise from
+ * dm-noise --prior, or noisy/known images), samples out, with any sampler
+ * of lib/sampler.h and a checkpoint or the analytic gaussian:MEAN:STD model.
+ * See dm-denoise(1). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/gaussmodel.h"
+#include "../lib/image.h"
+#include "../lib/model.h"
+#include "../lib/outfile.h"
+#include "../lib/sampler.h"
+#include "../lib/schedule.h"
+#include "../lib/stream.h"
+#include "common.h"
+
+typedef struct opts {
+	const char *model, *in, *out, *schedule, *mask, *restore;
+	dm_sampler_opts so;
+	int label;          /* -1: from the stream */
+	int x0_out;
+	double from_sigma;
+	int sdedit, raw_weights, verbose;
+} opts;
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+	printf(
+"Usage: dm-denoise -m MODEL [OPTION]... [FILE]\n"
+"The reverse diffusion process: reads start states `x` from a dm stream\n"
+"(FILE or stdin; prior noise from dm-noise --prior, or images) and writes\n"
+"the samples as `x` to stdout.\n"
+"\n"
+"Model:\n"
+"  -m, --model M        a checkpoint of dm-train, or gaussian:MEAN:STD[:P]\n"
+"                       (the exact denoiser of N(MEAN, STD^2) data; P = eps,\n"
+"                       x0 or v); its schedule comes from the input stream\n"
+"                       header or --schedule\n"
+"  -S, --schedule NAME  schedule for gaussian: models (default: the stream's)\n"
+"      --raw            use a checkpoint's raw weights, not the EMA ones\n"
+"\n"
+"Sampler:\n"
+"  -s, --sampler NAME   ddpm (default), ddim, euler-maruyama, pc, ode, rk45,\n"
+"                       dpm++2m, euler, heun\n"
+"  -k, --steps K        network evaluations on the grid (default: ddpm and\n"
+"                       euler-maruyama T, pc 500, ddim/ode/euler 50, heun\n"
+"                       30, dpm++2m 20)\n"
+"      --spacing NAME   linspace, leading, trailing, logsnr, karras (default\n"
+"                       karras for euler/heun, logsnr for dpm++2m, else\n"
+"                       linspace)\n"
+"      --eta E          ddim: 0 deterministic (default) .. 1 (ddpm-like)\n"
+"      --variance V     ddpm: small (beta tilde, default) or large (beta)\n"
+"      --clip           clip the predicted x0 to [-1, 1]\n"
+"      --snr R          pc: Langevin signal-to-noise ratio (0.16)\n"
+"      --corrector-steps N  pc: Langevin steps per level (1)\n"
+"      --rtol R --atol A    rk45 tolerances (1e-4, 1e-4)\n"
+"      --seed N         RNG seed (default 0); sample i gets the same noise\n"
+"                       whatever the batch split or thread count\n"
+"\n"
+"Start:\n"
+"      --from-t T       the input is x_t at t = T (e.g. from dm-noise --t T)\n"
+"      --from-sigma S   the input is clean data plus noise of std S in data\n"
+"                       units; start at the t where sigma/alpha = S\n"
+"      --sdedit         with --from-t: the input is clean, add the noise\n"
+"      --encode         run a deterministic sampler backwards: data -> noise\n"
+"\n"
+"Output:\n"
+"  -e, --every K        also emit every K-th state (x and predicted x0,\n"
+"                       tagged t and step) for videos\n"
+"      --x0             in those frames, x is the predicted x0\n"
+"  -o, --output FILE    write here instead of stdout\n"
+"  -v, --verbose        report network evaluations per sample on stderr\n"
+"\n"
+"Guidance and restoration:\n"
+"      --label L        class for every sample (default: the stream's label)\n"
+"      --guidance W     classifier-free guidance eps_u + W (eps_c - eps_u)\n"
+"      --mask FILE      inpainting, RePaint-style: PNG, white = keep the\n"
+"                       input's pixels\n"
+"      --resample R     RePaint resampling rounds per step (1)\n"
+"      --restore SPEC   DDNM projection onto the input: sr:K (K x K average\n"
+"                       pooling), gray (colourisation), mask:FILE\n"
+"  -j, --threads N      threads (default: all cores)\n"
+"  -h, --help           this help;  -V, --version  the version\n");
+	exit(0);
+}
+
+enum {
+	O_SPACING = 256, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_SEED, O_FROMT,
+	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
+};
+
+static void parse(int argc, char **argv, opts *o)
+{
+	static const struct option lo[] = {
+		{"model", required_argument, 0, 'm'},     {"schedule", required_argument, 0, 'S'},
+		{"sampler", required_argument, 0, 's'},   {"steps", required_argument, 0, 'k'},
+		{"spacing", required_argument, 0, O_SPACING}, {"eta", required_argument, 0, O_ETA},
+		{"variance", required_argument, 0, O_VAR}, {"clip", no_argument, 0, O_CLIP},
+		{"snr", required_argument, 0, O_SNR},     {"corrector-steps", required_argument, 0, O_CORR},
+		{"rtol", required_argument, 0, O_RTOL},   {"atol", required_argument, 0, O_ATOL},
+		{"seed", required_argument, 0, O_SEED},   {"from-t", required_argument, 0, O_FROMT},
+		{"from-sigma", required_argument, 0, O_FROMS}, {"sdedit", no_argument, 0, O_SDEDIT},
+		{"encode", no_argument, 0, O_ENCODE},     {"every", required_argument, 0, 'e'},
+		{"x0", no_argument, 0, O_X0},             {"output", required_argument, 0, 'o'},
+		{"label", required_argument, 0, O_LABEL}, {"guidance", required_argument, 0, O_GUIDE},
+		{"mask", required_argument, 0, O_MASK},   {"resample", required_argument, 0, O_RESAMPLE},
+		{"restore", required_argument, 0, O_RESTORE}, {"raw", no_argument, 0, O_RAW},
+		{"threads", required_argument, 0, 'j'},   {"verbose", no_argument, 0, 'v'},
+		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	const char *sampler = "ddpm";
+	dm_sampler_opts tmp;
+	dm_sampler_opts_default(&tmp, 0);
+	dm_sampler_opts *so = &o->so;
+	*so = tmp;
+	int spacing = 0, c;
+	o->label = -1;
+	o->from_sigma = -1;
+	o->out = "-";
+	while ((c = getopt_long(argc, argv, "m:S:s:k:e:o:j:vhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->model = optarg; break;
+		case 'S': o->schedule = optarg; break;
+		case 's': sampler = optarg; break;
+		case 'k': so->steps = (int)dm_tool_int("--steps", optarg, 1, 100000); break;
+		case O_SPACING:
+			if (!(spacing = dm_spacing_parse(optarg)))
+				dm_tool_die("--spacing: unknown spacing '%s'", optarg);
+			break;
+		case O_ETA: so->eta = dm_tool_double("--eta", optarg); break;
+		case O_VAR:
+			if (!strcmp(optarg, "small") || !strcmp(optarg, "beta-tilde"))
+				so->variance = DM_VARIANCE_SMALL;
+			else if (!strcmp(optarg, "large") || !strcmp(optarg, "beta"))
+				so->variance = DM_VARIANCE_LARGE;
+			else
+				dm_tool_die("--variance: want small or large, not '%s'", optarg);
+			break;
+		case O_CLIP: so->clip = 1; break;
+		case O_SNR: so->snr = dm_tool_double("--snr", optarg); break;
+		case O_CORR: so->corrector_steps = (int)dm_tool_int("--corrector-steps", optarg, 0, 1000); break;
+		case O_RTOL: so->rtol = dm_tool_double("--rtol", optarg); break;
+		case O_ATOL: so->atol = dm_tool_double("--atol", optarg); break;
+		case O_SEED: so->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
+		case O_FROMT: so->from_t = dm_tool_double("--from-t", optarg); break;
+		case O_FROMS: o->from_sigma = dm_tool_double("--from-sigma", optarg); break;
+		case O_SDEDIT: o->sdedit = 1; break;
+		case O_ENCODE: so->encode = 1; break;
+		case 'e': so->every = (int)dm_tool_int("--every", optarg, 1, 1 << 30); break;
+		case O_X0: o->x0_out = 1; break;
+		case 'o': o->out = optarg; break;
+		case O_LABEL: o->label = (int)dm_tool_int("--label", optarg, 0, 1 << 30); break;
+		case O_GUIDE: so->guidance = dm_tool_double("--guidance", optarg); break;
+		case O_MASK: o->mask = optarg; break;
+		case O_RESAMPLE: so->resample = (int)dm_tool_int("--resample", optarg, 1, 1000); break;
+		case O_RESTORE: o->restore = optarg; break;
+		case O_RAW: o->raw_weights = 1; break;
+		case 'j': dm_tool_threads((int)dm_tool_int("--threads", optarg, 0, 4096)); break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage();
+		case 'V': dm_tool_version();
+		default: dm_tool_die("try --help");
+		}
+	}
+	if (!o->model)
+		dm_tool_die("no model: give -m CHECKPOINT or -m gaussian:MEAN:STD");
+	if ((so->kind = dm_sampler_parse(sampler)) < 0)
+		dm_tool_die("--sampler: unknown sampler '%s' (ddpm, ddim, euler-maruyama, pc, ode, "
+		            "rk45, dpm++2m, euler, heun)", sampler);
+	so->spacing = spacing;
+	if (optind + 1 < argc)
+		dm_tool_die("one input at most, got '%s' and '%s'", argv[optind], argv[optind + 1]);
+	o->in = optind < argc ? argv[optind] : "-";
+	if (o->sdedit && so->from_t < 0)
+		dm_tool_die("--sdedit needs --from-t T");
+	if (o->from_sigma >= 0 && so->from_t >= 0)
+		dm_tool_die("give --from-t or --from-sigma, not both");
+	if (o->mask && o->restore)
+		dm_tool_die("give --mask (RePaint) or --restore, not both");
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+typedef struct model {
+	dm_model *net;      /* checkpoint, or NULL */
+	dm_gaussmodel g;    /* gaussian:..., when net is NULL */
+	dm_schedule s;
+	int classes;
+	int64_t shape[DM_MAX_RANK]; /* checkpoint's sample shape */
+	int rank;
+} model;
+
+static int net_predict(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+                       float *out, dm_error *err)
+{
+	return dm_model_predict(ctx, x, t, label, B, out, err);
+}
+
+static void open_model(const opts *o, const dm_kv *stream_meta, model *m)
+{
+	dm_error err;
+	memset(m, 0, sizeof *m);
+	if (!strncmp(o->model, "gaussian:", 9)) {
+		dm_tool_check(dm_gaussmodel_parse(o->model, &m->g, &err), &err);
+		if (o->schedule) {
+			int kind = dm_schedule_kind_parse(o->schedule);
+			if (!kind)
+				dm_tool_die("--schedule: unknown schedule '%s'", o->schedule);
+			dm_tool_check(dm_schedule_defaults(&m->s, kind, &err), &err);
+			dm_tool_check(dm_schedule_init(&m->s, &err), &err);
+		} else {
+			if (dm_schedule_from_kv(stream_meta, &m->s, &err) < 0)
+				dm_tool_die("%s: %s (or give --schedule for a gaussian: model)",
+				            strcmp(o->in, "-") ? o->in : "stdin", err.msg);
+		}
+		m->s.predict = m->g.predict;
+		m->g.sched = &m->s;
+		return;
+	}
+	dm_tool_check(dm_model_load(o->model, !o->raw_weights, &m->net, &err), &err);
+	if (dm_schedule_from_kv(dm_model_meta(m->net), &m->s, &err) < 0)
+		dm_tool_die("%s: %s", o->model, err.msg);
+	m->classes = dm_model_classes(m->net);
+	m->rank = dm_model_sample_shape(m->net, m->shape);
+}
+
+/* ---- masks and restoration ---------------------------------------------- */
+
+/* A mask image as D values (white = 1 = keep), broadcast over channels. */
+static float *load_mask(const char *path, int C, int H, int W)
+{
+	dm_error err;
+	int w, h, c;
+	float *px;
+	dm_tool_check(dm_png_read(path, &w, &h, &c, &px, &err), &err);
+	if (w != W || h != H)
+		dm_tool_die("%s: mask is %dx%d but the samples are %dx%d", path, w, h, W, H);
+	float *m = malloc((size_t)C * H * W * sizeof(float));
+	if (!m)
+		dm_tool_die("%s: out of memory", path);
+	int cc = c >= 3 ? 3 : 1;
+	for (int64_t p = 0; p < (int64_t)H * W; p++) {
+		double v = 0;
+		for (int k = 0; k < cc; k++)
+			v += px[(int64_t)k * H * W + p];
+		v /= cc;
+		for (int k = 0; k < C; k++)
+			m[(int64_t)k * H * W + p] = v >= 0.5f ? 1.0f : 0.0f;
+	}
+	free(px);
+	return m;
+}
+
+/* ---- trajectory frames ---------------------------------------------------- */
+
+typedef struct emitter {
+	dm_writer *w;
+	const dm_tensor *shape; /* the input x, for the shape */
+	uint64_t index0;
+	int x0_only;
+	double nfe;
+} emitter;
+
+static int add_like(dm_frame *f, const char *name, const dm_tensor *like, const float *data,
+                    dm_error *err)
+{
+	dm_tensor *t = dm_frame_add(f, name, DM_F32, like->rank, like->dims, err);
+	if (!t)
+		return err->code ? err->code : DM_ERR_NOMEM;
+	memcpy(t->data, data, dm_tensor_nbytes(t));
+	return 0;
+}
+
+static int emit_step(void *ctx, int step, double t, const float *x, const float *x0, int B,
+                     int64_t D, dm_error *err)
+{
+	emitter *e = ctx;
+	dm_frame f;
+	dm_frame_init(&f);
+	int rc = add_like(&f, "x", e->shape, e->x0_only ? x0 : x, err);
+	if (rc == 0 && !e->x0_only)
+		rc = add_like(&f, "x0", e->shape, x0, err);
+	if (rc == 0) {
+		dm_kv_setf(&f.tags, "index", "%" PRIu64, e->index0);
+		dm_kv_setf(&f.tags, "t", "%.9g", t);
+		dm_kv_setf(&f.tags, "step", "%d", step);
+		rc = dm_writer_write(e->w, &f, err);
+	}
+	dm_frame_free(&f);
+	(void)B;
+	(void)D;
+	return rc;
+}
+
+/* ---- main loop ------------------------------------------------------------ */
+
+static uint64_t tag_u64(const dm_frame *f, const char *key, uint64_t def)
+{
+	const char *v = dm_kv_get(&f->tags, key);
+	if (!v)
+		return def;
+	char *end;
+	unsigned long long u = strtoull(v, &end, 10);
+	return (end == v || *end) ? def : (uint64_t)u;
+}
+
+int main(int argc, char **argv)
+{
+	dm_tool_init(argv[0]);
+	opts o;
+	memset(&o, 0, sizeof o);
+	parse(argc, argv, &o);
+	dm_error err;
+	dm_reader *r;
+	dm_tool_check(dm_reader_open_path(&r, o.in, &err), &err);
+	const char *name = dm_reader_name(r);
+	model m;
+	open_model(&o, dm_reader_meta(r), &m);
+	dm_sampler_opts *so = &o.so;
+	so->classes = m.classes;
+	if (o.from_sigma >= 0) {
+		if (!(o.from_sigma > 0))
+			dm_tool_die("--from-sigma must be positive");
+		so->from_t = dm_schedule_t_from_sigma_ve(&m.s, o.from_sigma);
+	}
+	if (o.label >= 0 && m.net && m.classes == 0)
+		dm_tool_die("%s: --label given, but the model is unconditional", o.model);
+	if (o.label >= 0 && m.net && o.label >= m.classes)
+		dm_tool_die("--label %d: the model has classes 0..%d", o.label, m.classes - 1);
+	dm_sampler_model sm;
+	sm.param = m.s.predict ? m.s.predict : DM_PREDICT_EPS;
+	if (m.net) {
+		sm.predict = net_predict;
+		sm.ctx = m.net;
+	} else {
+		sm.predict = dm_gaussmodel_predict;
+		sm.ctx = &m.g;
+	}
+
+	dm_kv meta;
+	dm_kv_init(&meta);
+	dm_kv_copy(&meta, dm_reader_meta(r));
+	dm_kv_set(&meta, "tool", "dm-denoise");
+	dm_kv_set(&meta, "sampler", dm_sampler_name(so->kind));
+	dm_kv_setf(&meta, "seed", "%" PRIu64, so->seed);
+	dm_kv_set(&meta, "model", o.model);
+	dm_tool_check(dm_schedule_to_kv(&m.s, &meta, &err), &err);
+	if (so->encode)
+		dm_kv_set(&meta, "encoded", "1");
+	dm_outfile out;
+	dm_tool_check(dm_outfile_open(&out, o.out, &err), &err);
+	dm_writer *w;
+	int rc = dm_writer_open(&w, out.f, strcmp(o.out, "-") ? o.out : "stdout", &meta, &err);
+	dm_kv_free(&meta);
+	if (rc < 0) {
+		dm_outfile_abort(&out);
+		dm_tool_check(rc, &err);
+	}
+
+	dm_frame f;
+	dm_frame_init(&f);
+	uint64_t seen = 0;
+	float *mask = NULL;
+	double nfe_sum = 0;
+	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
+		dm_tensor *x = dm_frame_get(&f, "x");
+		if (!x || x->rank < 2)
+			dm_tool_die("%s: frame %" PRIu64 " has no tensor x of N samples", name,
+			            dm_reader_frames(r));
+		int B = (int)x->dims[0];
+		int64_t D = dm_tensor_numel(x) / (B > 0 ? B : 1);
+		if (B <= 0)
+			continue;
+		if (m.net) {
+			int64_t d = 1;
+			for (int k = 0; k < m.rank; k++)
+				d *= m.shape[k];
+			if (d != D)
+				dm_tool_die("%s: samples of %" PRId64 " values, but the model wants %" PRId64,
+				            name, D, d);
+		}
+		m.g.D = D;
+		uint64_t index0 = tag_u64(&f, "index", seen);
+		seen = index0 + (uint64_t)B;
+		/* Make x f32 and sample-major. */
+		float *xs = malloc((size_t)B * D * sizeof(float));
+		float *y = NULL;
+		int32_t *labels = NULL;
+		if (!xs)
+			dm_tool_die("out of memory");
+		dm_tensor_to_f32(x, xs);
+		so->C = x->rank == 4 ? (int)x->dims[1] : 1;
+		so->H = x->rank == 4 ? (int)x->dims[2] : 1;
+		so->W = x->rank == 4 ? (int)x->dims[3] : (int)D;
+		/* Labels: --label, else the stream's. */
+		dm_tensor *lt = dm_frame_get(&f, "label");
+		if (o.label >= 0 || (lt && m.classes > 0)) {
+			labels = malloc((size_t)B * sizeof(int32_t));
+			if (!labels)
+				dm_tool_die("out of memory");
+			for (int b = 0; b < B; b++)
+				labels[b] = o.label >= 0 ? o.label
+				                          : (int32_t)dm_tensor_get(lt, b < dm_tensor_numel(lt) ? b : 0);
+		}
+		if (so->guidance != 1 && !labels)
+			dm_tool_die("--guidance needs labels (--label L or a label tensor)");
+		/* Restoration: the input is the known image unless y is given. */
+		if (o.mask || o.restore) {
+			dm_tensor *yt = dm_frame_get(&f, "y");
+			y = malloc((size_t)B * D * sizeof(float));
+			if (!y)
+				dm_tool_die("out of memory");
+			if (yt) {
+				if (dm_tensor_numel(yt) != (int64_t)B * D)
+					dm_tool_die("%s: tensor y does not have the shape of x", name);
+				dm_tensor_to_f32(yt, y);
+			} else {
+				memcpy(y, xs, (size_t)B * D * sizeof(float));
+				double top = so->from_t >= 0 ? so->from_t : dm_schedule_t_max(&m.s);
+				dm_sampler_diffuse(&m.s, top, xs, B, D, so->seed, index0);
+			}
+			so->y = y;
+			if (!mask) {
+				const char *mp = o.mask;
+				if (o.restore) {
+					if (!strncmp(o.restore, "mask:", 5)) {
+						so->restore = DM_RESTORE_MASK;
+						mp = o.restore + 5;
+					} else if (!strncmp(o.restore, "sr:", 3)) {
+						so->restore = DM_RESTORE_SR;
+						so->sr_factor = (int)dm_tool_int("--restore sr:K", o.restore + 3, 1, 1 << 16);
+					} else if (!strcmp(o.restore, "gray")) {
+						so->restore = DM_RESTORE_GRAY;
+					} else {
+						dm_tool_die("--restore: want sr:K, gray or mask:FILE, not '%s'", o.restore);
+					}
+				}
+				if (mp) {
+					mask = load_mask(mp, so->C, so->H, so->W);
+					if (o.mask)
+						so->mask = mask;
+					else
+						so->restore_mask = mask;
+				}
+			}
+		} else if (o.sdedit) {
+			dm_sampler_diffuse(&m.s, so->from_t, xs, B, D, so->seed, index0);
+		} else if (o.from_sigma >= 0) {
+			double a = dm_schedule_alpha(&m.s, so->from_t);
+			for (size_t i = 0; i < (size_t)B * D; i++)
+				xs[i] = (float)(a * xs[i]);
+		}
+		emitter em = {w, x, index0, o.x0_out, 0};
+		so->emit = emit_step;
+		so->emit_ctx = &em;
+		double nfe = 0;
+		rc = dm_sample(&m.s, &sm, so, xs, labels, B, D, index0, &nfe, &err);
+		if (rc < 0)
+			goto fail;
+		nfe_sum += nfe * B;
+		/* The final frame: the input frame with x replaced. */
+		dm_frame_remove(&f, "y");
+		dm_tensor *nx = dm_frame_add(&f, "x", DM_F32, x->rank, x->dims, &err);
+		if (!nx) {
+			rc = DM_ERR_NOMEM;
+			goto fail;
+		}
+		memcpy(nx->data, xs, (size_t)B * D * sizeof(float));
+		dm_frame_remove(&f, "t");
+		dm_kv_setf(&f.tags, "index", "%" PRIu64, index0);
+		dm_kv_setf(&f.tags, "t", "%.9g", so->encode ? dm_schedule_t_max(&m.s) : dm_schedule_t_clean(&m.s));
+		dm_kv_set(&f.tags, "final", "1");
+		dm_kv_setf(&f.tags, "nfe", "%.6g", nfe);
+		free(xs);
+		free(y);
+		free(labels);
+		so->y = NULL;
+		if ((rc = dm_writer_write(w, &f, &err)) < 0)
+			goto fail;
+	}
+	if (rc < 0)
+		goto fail;
+	if (o.verbose && seen)
+		fprintf(stderr, "%s: %s: %.1f network evaluations per sample\n", dm_tool_name(),
+		        dm_sampler_name(so->kind), nfe_sum / (double)seen);
+	rc = dm_writer_close(w, &err);
+	w = NULL;
+	if (rc < 0)
+		goto fail;
+	rc = dm_outfile_commit(&out, &err);
+	dm_frame_free(&f);
+	free(mask);
+	dm_reader_close(r);
+	if (m.net)
+		dm_model_free(m.net);
+	dm_schedule_free(&m.s);
+	dm_tool_check(rc, &err);
+	return 0;
+fail:
+	if (w)
+		dm_writer_abort(w);
+	dm_outfile_abort(&out);
+	dm_tool_check(rc, &err);
+	return 1;
+}
