@@ -94,3 +94,43 @@ if command -v dm-load >/dev/null 2>&1; then
 else
 	skip "round trips through dm-load" "dm-load is not built"
 fi
+
+# --- video: every container read back by an independent parser -----------
+VID="python3 tests/tools/vidcheck.py"
+# 4 gray 27x27 images per frame: the default grid is 2x2, 54x54
+check "GIF: size, frame count, delay, loops forever" \
+	"$MK --frames 5 --shape 4x1x27x27 | dm-encode -o '$D/a.gif' && $VID '$D/a.gif' | grep -qx 'gif 54 54 5 loop=0 delay=10'"
+check "GIF: --fps, --loop, --hold-last" \
+	"$MK --frames 4 --shape 4x1x27x27 | dm-encode --fps 25 --loop 3 --hold-last 1 -o '$D/b.gif' \
+	 && $VID '$D/b.gif' | grep -qx 'gif 54 54 29 loop=2 delay=4'"
+check "GIF: colour, caption, --loop 1 plays once" \
+	"$MK --frames 3 --shape 2x3x9x9 | dm-encode --grid 1x2 --scale 4 --caption --loop 1 -o '$D/c.gif' \
+	 && $VID '$D/c.gif' | grep -qx 'gif 72 36 3 loop=None delay=10'"
+check "MP4: odd size padded to even" \
+	"$MK --frames 5 --shape 4x3x27x27 | dm-encode --grid 1x3 -o '$D/a.mp4' && $VID '$D/a.mp4' | grep -Eqx 'mp4 82 28 5 (avc1|mp4v)'"
+check "MP4 to a pipe (fragmented)" \
+	"$MK --frames 5 --shape 4x1x16x16 | dm-encode -f mp4 --crf 30 >'$D/p.mp4' && $VID '$D/p.mp4' | grep -Eqx 'mp4 32 32 5 (avc1|mp4v)'"
+check "MP4 --bitrate" \
+	"$MK --frames 3 --shape 1x1x32x32 | dm-encode --bitrate 200000 -o '$D/b.mp4' && $VID '$D/b.mp4' | grep -Eq '^mp4 32 32 3 '"
+check "WebM (VP9)" \
+	"$MK --frames 4 --shape 1x3x20x30 | dm-encode --scale 2 -o '$D/a.webm' && $VID '$D/a.webm' | grep -qx 'webm 60 40 4'"
+check "Y4M to stdout" \
+	"$MK --frames 3 --shape 2x1x8x8 | dm-encode -f y4m -o - | $VID /dev/stdin | grep -qx 'y4m 16 8 3'"
+check "scatter: fixed axes, one frame per stream frame" \
+	"$MK --frames 6 --shape 50x2 | dm-encode --scatter --xlim -1:1 --ylim -1:1 --size 200x100 --caption -o '$D/s.gif' \
+	 && $VID '$D/s.gif' | grep -q '^gif 200 100 6 '"
+check "scatter PNG" \
+	"$MK --frames 1 --shape 50x2 | dm-encode --scatter --point 0 --color ff0000 -o '$D/s.png' && $PNG '$D/s.png' 512 512 3"
+expect_fail "scatter of images" 'not N x D points' \
+	"$MK --frames 1 --shape 1x1x4x4 | dm-encode --scatter -o '$D/bad.gif'"
+expect_fail "truncated stream mid-video" 'stream truncated' \
+	"$MK --frames 4 --shape 4x1x16x16 | head -c 5000 | dm-encode -o '$D/trunc.mp4'"
+check "... leaves no partial video" "! ls -a '$D' | grep -q 'trunc\\.mp4'"
+expect_fail "empty stream" 'no frames' "$MK --frames 0 | dm-encode -o '$D/empty.gif'"
+check "... leaves no file" "! ls -a '$D' | grep -q 'empty\\.gif'"
+expect_fail "unknown format" "unknown format 'avi'" "$MK --frames 1 | dm-encode -f avi"
+expect_fail "frames of changing size" 'every frame must be alike' \
+	"{ $MK --frames 1 --shape 1x1x8x8; $MK --frames 1 --shape 1x1x9x9; } | dm-encode --grid 1x1 -o '$D/chg.gif'"
+check "... leaves no file" "! ls -a '$D' | grep -q 'chg'"
+expect_fail "bad --hold-last" 'hold-last' "$MK --frames 1 | dm-encode --hold-last -1 -o '$D/h.gif'"
+expect_fail "bad --fps" 'fps' "$MK --frames 1 | dm-encode --fps 0 -o '$D/h.gif'"
