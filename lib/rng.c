@@ -19,6 +19,11 @@
  */
 #include "rng.h"
 
+/* The normals must be the same bits on every machine: no contraction of
+ * a*b+c into FMA even if this file is ever built with -mfma/-march.  (The
+ * one sqrt has an argument >= 0, so errno never matters.) */
+#pragma GCC optimize("fp-contract=off", "no-math-errno")
+
 #include <math.h>
 #include <string.h>
 
@@ -65,6 +70,53 @@ static inline void block_words(uint64_t seed, uint32_t purpose, uint64_t index, 
 	dm_philox4x32_10(ctr, key, out);
 }
 
+/* nb whole blocks from block b0 into out (4 nb words): the same rounds as
+ * dm_philox4x32_10, on 16 counters at a time laid out by word so that the
+ * loops vectorise (integer arithmetic: identical results on every path). */
+static void philox_blocks(uint64_t seed, uint32_t purpose, uint64_t index, uint64_t b0,
+                          uint32_t *out, size_t nb)
+{
+	enum { L = 16 };
+	uint32_t c0[L], c1[L], c2[L], c3[L];
+	for (size_t done = 0; done < nb; done += L) {
+		size_t m = nb - done < L ? nb - done : L;
+		uint64_t b = b0 + done;
+#pragma omp simd
+		for (size_t j = 0; j < L; j++) {
+			uint64_t bj = b + j;
+			c0[j] = (uint32_t)bj;
+			c1[j] = (uint32_t)((bj >> 32) & 0xffffu) | (purpose << 16);
+			c2[j] = (uint32_t)index;
+			c3[j] = (uint32_t)(index >> 32);
+		}
+		uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+		for (int r = 0; r < 10; r++) {
+			if (r) {
+				k0 += PHILOX_W0;
+				k1 += PHILOX_W1;
+			}
+#pragma omp simd
+			for (size_t j = 0; j < L; j++) {
+				uint64_t p0 = (uint64_t)PHILOX_M0 * c0[j];
+				uint64_t p1 = (uint64_t)PHILOX_M1 * c2[j];
+				uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[j] ^ k0;
+				uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3[j] ^ k1;
+				c1[j] = (uint32_t)p1;
+				c3[j] = (uint32_t)p0;
+				c0[j] = n0;
+				c2[j] = n2;
+			}
+		}
+		uint32_t *o = out + 4 * done;
+		for (size_t j = 0; j < m; j++) {
+			o[4 * j] = c0[j];
+			o[4 * j + 1] = c1[j];
+			o[4 * j + 2] = c2[j];
+			o[4 * j + 3] = c3[j];
+		}
+	}
+}
+
 /* Words first..first+n-1; whole blocks in the middle go straight to out. */
 void dm_rng_u32(uint64_t seed, uint32_t purpose, uint64_t index, uint64_t first, uint32_t *out,
                 size_t n)
@@ -78,8 +130,7 @@ void dm_rng_u32(uint64_t seed, uint32_t purpose, uint64_t index, uint64_t first,
 		e++;
 	}
 	size_t nb = (n - i) / 4;
-	for (size_t b = 0; b < nb; b++)
-		block_words(seed, purpose, index, (e >> 2) + b, out + i + 4 * b);
+	philox_blocks(seed, purpose, index, e >> 2, out + i, nb);
 	i += 4 * nb;
 	e += 4 * nb;
 	if (i < n) {
@@ -112,11 +163,13 @@ static inline double bm_log(double x)
 	memcpy(&bits, &x, sizeof bits);
 	int64_t e = (int64_t)(bits >> 52) - 1023;
 	bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+	/* mantissa above sqrt(2)'s: halve m (integer ops keep the loop
+	 * vectorisable) */
+	int64_t big = (int64_t)((bits & 0x000fffffffffffffull) > 0x6a09e667f3bcdull);
+	bits -= (uint64_t)big << 52;
+	e += big;
 	double m;
 	memcpy(&m, &bits, sizeof m);
-	int big = m > 1.4142135623730951;
-	m = big ? 0.5 * m : m;
-	e += big;
 	double s = (m - 1.0) / (m + 1.0), s2 = s * s;
 	double p = 1.0 / 19;
 	p = p * s2 + 1.0 / 17;
@@ -131,12 +184,14 @@ static inline double bm_log(double x)
 	return 2.0 * s * p + (double)e * 0.69314718055994531;
 }
 
-/* cos and sin of 2 pi u for u in [0, 1): quadrant q = round(4u), angle
- * a = 2 pi (u - q/4) in [-pi/4, pi/4], Taylor series to a^16 / a^17. */
-static inline void bm_sincos(double u, double *c, double *s)
+/* cos and sin of 2 pi w/2^32: quadrant q = round(4 w/2^32) from the
+ * integer, angle a = 2 pi (w/2^32 - q/4) in [-pi/4, pi/4], Taylor series
+ * to a^16 / a^17. */
+static inline void bm_sincos(uint32_t w, double *c, double *s)
 {
-	double qf = floor(4.0 * u + 0.5);
-	int q = (int)qf & 3;
+	uint32_t qq = (uint32_t)(((uint64_t)w + (1u << 29)) >> 30); /* 0..4 */
+	int q = (int)(qq & 3);
+	double u = (double)w * (1.0 / 4294967296.0), qf = (double)qq;
 	double a = 6.283185307179586 * (u - 0.25 * qf), a2 = a * a;
 	double sp = -1.0 / 1307674368000.0;         /* -1/15! */
 	sp = sp * a2 + 1.0 / 6227020800.0;          /* 1/13! */
@@ -155,20 +210,20 @@ static inline void bm_sincos(double u, double *c, double *s)
 	cp = cp * a2 + 1.0 / 24.0;
 	cp = cp * a2 - 0.5;
 	double cs = 1.0 + a2 * cp;
-	/* rotate by q quarter turns */
-	double c1 = (q & 1) ? -sn : cs, s1 = (q & 1) ? cs : sn;
-	*c = (q & 2) ? -c1 : c1;
-	*s = (q & 2) ? -s1 : s1;
+	/* rotate by q quarter turns; products with 0, 1 and -1 are exact */
+	double odd = (double)(q & 1), even = 1.0 - odd, sign = 1.0 - (double)(q & 2);
+	*c = sign * (even * cs - odd * sn);
+	*s = sign * (even * sn + odd * cs);
 }
 
 static void normal_pairs(const uint32_t *w, float *z, size_t npairs)
 {
+#pragma omp simd
 	for (size_t p = 0; p < npairs; p++) {
 		double u1 = ((double)w[2 * p] + 0.5) * (1.0 / 4294967296.0);
-		double u2 = (double)w[2 * p + 1] * (1.0 / 4294967296.0);
 		double r = sqrt(-2.0 * bm_log(u1));
 		double c, s;
-		bm_sincos(u2, &c, &s);
+		bm_sincos(w[2 * p + 1], &c, &s);
 		z[2 * p] = (float)(r * c);
 		z[2 * p + 1] = (float)(r * s);
 	}
