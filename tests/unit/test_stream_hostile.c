@@ -199,6 +199,7 @@ static void read_capped(const bbuf *b, struct outcome *res)
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
+		alarm(20); /* a reader that takes forever is a failure too */
 		long vm = vm_bytes();
 		if (!UNDER_ASAN && vm > 0) { /* ASan reserves terabytes of shadow */
 			struct rlimit rl = {(rlim_t)vm + ((rlim_t)CAP_MB << 20),
@@ -536,4 +537,40 @@ TEST(stream_hostile_concatenated_streams_are_one)
 	read_capped(&b, &o);
 	CHECK_MSG(o.rc == 0 && o.frames == 2, "rc %d frames %d: %s", o.rc, o.frames, o.msg);
 	free(b.p);
+}
+
+/* Key=value lists are searched linearly for repeated keys; 1 MiB of short
+ * distinct keys (~200000) took minutes.  The reader caps a list at 4096
+ * keys, so the quadratic search stays in milliseconds. */
+static char *many_keys(int n)
+{
+	char *m = malloc((size_t)n * 12 + 1), *p = m;
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "k%x=\n", i);
+	return m;
+}
+
+TEST(stream_hostile_too_many_keys)
+{
+	char *ok = many_keys(4096), *bad = many_keys(100000);
+	bbuf b = {0};
+	b_header(&b, 1, 0, ok);
+	b_end(&b, 0);
+	struct outcome o;
+	read_capped(&b, &o);
+	CHECK_MSG(o.rc == 0, "4096 keys: %s", o.msg);
+	bbuf c = {0};
+	b_header(&c, 1, 0, bad);
+	b_end(&c, 0);
+	EXPECT_ERROR(&c, 16, "keys");
+	bbuf d = {0};
+	size_t h = b_header(&d, 1, 0, "");
+	b_frame(&d, bad, (uint32_t)strlen(bad), 0);
+	b_crc(&d, h);
+	EXPECT_ERROR(&d, (long)h + 12, "keys");
+	free(ok);
+	free(bad);
+	free(b.p);
+	free(c.p);
+	free(d.p);
 }
