@@ -246,12 +246,18 @@ static char *kv_serialise(const dm_kv *kv, size_t *len)
 	return buf;
 }
 
+/* Keys per list (metadata or tags): dm_kv_set searches linearly, so an
+ * unbounded count of tiny keys in 1 MiB would cost minutes to parse. */
+#define KV_MAX_KEYS 4096
+
 /* Parse "key=value\n" lines; returns 0 or a message describing the fault. */
 static const char *kv_parse(dm_kv *kv, const char *buf, size_t len)
 {
 	size_t i = 0;
 	char key[65];
 	while (i < len) {
+		if (kv->n >= KV_MAX_KEYS)
+			return "more than 4096 keys";
 		const char *nl = memchr(buf + i, '\n', len - i);
 		if (!nl)
 			return "a key=value line lacks its final newline";
@@ -915,11 +921,12 @@ int dm_writer_open(dm_writer **wp, FILE *f, const char *name, const dm_kv *meta,
 		free(w);
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 	}
-	if (mlen > DM_MAX_KV_BYTES) {
+	if (mlen > DM_MAX_KV_BYTES || (meta && meta->n > KV_MAX_KEYS)) {
 		free(m);
 		free(w->name);
 		free(w);
-		return dm_error_set(err, DM_ERR_LIMIT, "stream metadata exceeds %u bytes", DM_MAX_KV_BYTES);
+		return dm_error_set(err, DM_ERR_LIMIT, "stream metadata exceeds %u bytes or %d keys",
+		                    DM_MAX_KV_BYTES, KV_MAX_KEYS);
 	}
 	unsigned char h[16];
 	memcpy(h, MAGIC, 8);
@@ -995,9 +1002,10 @@ int dm_writer_write(dm_writer *w, const dm_frame *f, dm_error *err)
 	char *tags = kv_serialise(&f->tags, &tlen);
 	if (!tags)
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-	if (tlen > DM_MAX_KV_BYTES) {
+	if (tlen > DM_MAX_KV_BYTES || f->tags.n > KV_MAX_KEYS) {
 		free(tags);
-		return dm_error_set(err, DM_ERR_LIMIT, "frame tags exceed %u bytes", DM_MAX_KV_BYTES);
+		return dm_error_set(err, DM_ERR_LIMIT, "frame tags exceed %u bytes or %d keys",
+		                    DM_MAX_KV_BYTES, KV_MAX_KEYS);
 	}
 	unsigned char h[12];
 	put_u32(h, REC_FRAME);
