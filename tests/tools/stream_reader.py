@@ -83,6 +83,8 @@ class Reader:
         out = {}
         i = 0
         while i < len(data):
+            if len(out) >= 4096:
+                self.fail(at, "more than 4096 keys")
             nl = data.find(b"\n", i)
             if nl < 0:
                 self.fail(at, "key=value line without its newline")
