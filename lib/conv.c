@@ -3,9 +3,8 @@
  * Per image b, with K9 = Cin*kh*kw rows and P = Ho*Wo positions:
  *   forward          out_b[Cout x P]  = W[Cout x K9] * col_b[K9 x P] + bias
  *   backward input   dcol_b[K9 x P]   = W^T * dout_b,  din_b = col2im(dcol_b)
- *   backward weight  dW[Cout x K9]   += dout_b[Cout x P] * colT_b[P x K9]
- * The weight gradient uses the transposed im2col (positions x K9) so that
- * the GEMM reads both operands without a transpose.  1x1 convolutions with
+ *   backward weight  dW[Cout x K9]   += dout_b[Cout x P] * col_b^T
+ * 1x1 convolutions with
  * stride 1 and no padding use the activations as they are. */
 #include "conv.h"
 
@@ -38,78 +37,121 @@ typedef struct geom {
 	int Cin, H, W, kh, kw, stride, pad, Ho, Wo;
 } geom;
 
-/* Use threads for a loop only when not already inside a parallel region
- * (a caller may run convolutions of different images in parallel). */
-#define PAR_IF (!omp_in_parallel())
-
-/* col[(c,i,j) x (oh,ow)] = in[c][oh*s-pad+i][ow*s-pad+j], 0 outside. */
-static void im2col(const geom *g, const float *in, float *col)
+/* Work is split between threads so that no two threads ever add into the
+ * same float and every GEMM runs serially inside its thread: the forward
+ * pass splits output positions, the backward passes split input channels.
+ * A serial dm_sgemm gives each element of C the same value whatever the
+ * rectangle it is computed in (the sum over K follows the same order and
+ * slicing), so the results do not depend on the split, hence not on the
+ * thread count.  One parallel region per call, no barrier inside: this
+ * matters on a loaded machine, where each barrier can cost a time slice. */
+static void split(int n, int nt, int t, int align, int *lo, int *hi)
 {
-	int K9 = g->Cin * g->kh * g->kw, P = g->Ho * g->Wo;
-#pragma omp parallel for schedule(static) if (PAR_IF)
-	for (int r = 0; r < K9; r++) {
-		int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, j = r % g->kw;
+	int units = (n + align - 1) / align;
+	*lo = (int)((long)units * t / nt) * align;
+	*hi = (int)((long)units * (t + 1) / nt) * align;
+	if (*hi > n)
+		*hi = n;
+	if (*lo > n)
+		*lo = n;
+}
+
+static int threads_for(double flop)
+{
+	if (omp_in_parallel() || flop < 2e6)
+		return 1;
+	return omp_get_max_threads();
+}
+
+/* The output indices o in [*lo, *hi) whose input o*stride - pad + off lies
+ * in [0, n): the interior where no bounds test is needed. */
+static void valid_range(int n, int nout, int stride, int pad, int off, int *lo, int *hi)
+{
+	int l = pad - off > 0 ? (pad - off + stride - 1) / stride : 0;
+	int h = n - 1 + pad - off >= 0 ? (n - 1 + pad - off) / stride + 1 : 0;
+	*lo = l < nout ? l : nout;
+	*hi = h < nout ? h : nout;
+	if (*hi < *lo)
+		*hi = *lo;
+}
+
+/* One output row's worth (ow in [w0, w1)) of one im2col row: zeros where
+ * the kernel tap falls in the padding, a copy (stride 1) or a strided
+ * gather in between. */
+static void gather_row(const geom *g, const float *src_row, int j, int w0, int w1, float *dst)
+{
+	int lo, hi;
+	valid_range(g->W, g->Wo, g->stride, g->pad, j, &lo, &hi);
+	lo = lo < w0 ? w0 : lo > w1 ? w1 : lo;
+	hi = hi > w1 ? w1 : hi < lo ? lo : hi;
+	int ow = w0;
+	for (; ow < lo; ow++)
+		*dst++ = 0.0f;
+	if (!src_row) {
+		for (; ow < w1; ow++)
+			*dst++ = 0.0f;
+		return;
+	}
+	const float *s = src_row + (long)lo * g->stride - g->pad + j;
+	if (g->stride == 1) {
+		memcpy(dst, s, (size_t)(hi - lo) * sizeof *dst);
+		dst += hi - lo;
+	} else {
+		for (int q = 0; q < hi - lo; q++)
+			dst[q] = s[(long)q * g->stride];
+		dst += hi - lo;
+	}
+	for (ow = hi; ow < w1; ow++)
+		*dst++ = 0.0f;
+}
+
+/* col[(c,i,j) x q] = in[c][oh*s-pad+i][ow*s-pad+j] (0 outside) for the
+ * output positions q = oh*Wo+ow in [p0, p1); row stride p1 - p0. */
+static void im2col_range(const geom *g, const float *in, int c0, int c1, int p0, int p1,
+                         float *col)
+{
+	int np = p1 - p0;
+	for (int c = c0; c < c1; c++) {
 		const float *plane = in + (size_t)c * g->H * g->W;
-		float *dst = col + (size_t)r * P;
-		for (int oh = 0; oh < g->Ho; oh++, dst += g->Wo) {
-			int ih = oh * g->stride - g->pad + i;
-			if (ih < 0 || ih >= g->H) {
-				memset(dst, 0, (size_t)g->Wo * sizeof *dst);
-				continue;
+		for (int i = 0; i < g->kh; i++)
+			for (int j = 0; j < g->kw; j++) {
+				float *dst = col + ((size_t)((c - c0) * g->kh + i) * g->kw + j) * np;
+				for (int q = p0; q < p1;) {
+					int oh = q / g->Wo, w0 = q % g->Wo;
+					int w1 = p1 - q < g->Wo - w0 ? w0 + (p1 - q) : g->Wo;
+					int ih = oh * g->stride - g->pad + i;
+					const float *row = ih >= 0 && ih < g->H ? plane + (size_t)ih * g->W : NULL;
+					gather_row(g, row, j, w0, w1, dst);
+					dst += w1 - w0;
+					q += w1 - w0;
+				}
 			}
-			const float *src = plane + (size_t)ih * g->W;
-			for (int ow = 0; ow < g->Wo; ow++) {
-				int iw = ow * g->stride - g->pad + j;
-				dst[ow] = iw >= 0 && iw < g->W ? src[iw] : 0.0f;
-			}
-		}
 	}
 }
 
-/* colT[(oh,ow) x (c,i,j)]: the same matrix transposed. */
-static void im2col_t(const geom *g, const float *in, float *colT)
-{
-	int K9 = g->Cin * g->kh * g->kw;
-#pragma omp parallel for schedule(static) if (PAR_IF)
-	for (int oh = 0; oh < g->Ho; oh++)
-		for (int ow = 0; ow < g->Wo; ow++) {
-			float *dst = colT + ((size_t)oh * g->Wo + ow) * K9;
-			for (int c = 0; c < g->Cin; c++) {
-				const float *plane = in + (size_t)c * g->H * g->W;
-				for (int i = 0; i < g->kh; i++) {
-					int ih = oh * g->stride - g->pad + i;
-					for (int j = 0; j < g->kw; j++, dst++) {
-						int iw = ow * g->stride - g->pad + j;
-						*dst = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W
-						               ? plane[(size_t)ih * g->W + iw]
-						               : 0.0f;
-					}
-				}
-			}
-		}
-}
-
-/* The adjoint of im2col: din[c][ih][iw] += every col entry that copied it.
- * One thread per channel plane, each summed in a fixed order. */
-static void col2im_add(const geom *g, const float *col, float *din)
+/* The adjoint of im2col for the channels [c0, c1): din[c][ih][iw] += every
+ * entry of col (rows (c,i,j), P columns) that im2col copied from it. */
+static void col2im_add(const geom *g, const float *col, int c0, int c1, float *din)
 {
 	int P = g->Ho * g->Wo;
-#pragma omp parallel for schedule(static) if (PAR_IF)
-	for (int c = 0; c < g->Cin; c++) {
+	for (int c = c0; c < c1; c++) {
 		float *plane = din + (size_t)c * g->H * g->W;
 		for (int i = 0; i < g->kh; i++)
 			for (int j = 0; j < g->kw; j++) {
-				const float *src = col + ((size_t)(c * g->kh + i) * g->kw + j) * P;
+				const float *src = col + ((size_t)((c - c0) * g->kh + i) * g->kw + j) * P;
+				int lo, hi;
+				valid_range(g->W, g->Wo, g->stride, g->pad, j, &lo, &hi);
 				for (int oh = 0; oh < g->Ho; oh++, src += g->Wo) {
 					int ih = oh * g->stride - g->pad + i;
 					if (ih < 0 || ih >= g->H)
 						continue;
-					float *dst = plane + (size_t)ih * g->W;
-					for (int ow = 0; ow < g->Wo; ow++) {
-						int iw = ow * g->stride - g->pad + j;
-						if (iw >= 0 && iw < g->W)
-							dst[iw] += src[ow];
-					}
+					float *dst = plane + (size_t)ih * g->W + (long)lo * g->stride - g->pad + j;
+					if (g->stride == 1)
+						for (int ow = lo; ow < hi; ow++)
+							dst[ow - lo] += src[ow];
+					else
+						for (int ow = lo; ow < hi; ow++)
+							dst[(long)(ow - lo) * g->stride] += src[ow];
 				}
 			}
 	}
@@ -129,20 +171,28 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
 	int pw = is_pointwise(kh, kw, stride, pad);
-	for (int b = 0; b < B; b++) {
-		const float *x = in + (size_t)b * Cin * H * W;
-		float *y = out + (size_t)b * Cout * P;
-		if (!pw)
-			im2col(&g, x, workspace);
-		/* The bias goes in first and the GEMM adds to it (beta = 1). */
-		if (bias) {
-#pragma omp parallel for schedule(static) if (PAR_IF)
-			for (int o = 0; o < Cout; o++)
-				for (int p = 0; p < P; p++)
-					y[(size_t)o * P + p] = bias[o];
+	int nt = threads_for(2.0 * B * Cout * P * K9);
+	if (nt > (P + 7) / 8)
+		nt = (P + 7) / 8;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+		int p0, p1;
+		split(P, omp_get_num_threads(), omp_get_thread_num(), 8, &p0, &p1);
+		int np = p1 - p0;
+		float *col = workspace + (size_t)K9 * p0; /* this thread's K9 x np slice */
+		for (int b = 0; b < B && np > 0; b++) {
+			const float *x = in + (size_t)b * Cin * H * W;
+			float *y = out + (size_t)b * Cout * P + p0;
+			if (!pw)
+				im2col_range(&g, x, 0, Cin, p0, p1, col);
+			/* The bias goes in first and the GEMM adds to it (beta = 1). */
+			if (bias)
+				for (int o = 0; o < Cout; o++)
+					for (int q = 0; q < np; q++)
+						y[(size_t)o * P + q] = bias[o];
+			dm_sgemm(0, 0, Cout, np, K9, 1.0f, weight, K9, pw ? x + p0 : col, pw ? P : np,
+			         bias ? 1.0f : 0.0f, y, P);
 		}
-		dm_sgemm(0, 0, Cout, P, K9, 1.0f, weight, K9, pw ? x : workspace, P,
-		         bias ? 1.0f : 0.0f, y, P);
 	}
 }
 
@@ -151,19 +201,30 @@ void dm_conv2d_backward_input(float *din, const float *dout, const float *weight
                               int pad, int accumulate, float *workspace)
 {
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
-	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
-	if (is_pointwise(kh, kw, stride, pad)) {
-		for (int b = 0; b < B; b++)
-			dm_sgemm(1, 0, Cin, P, Cout, 1.0f, weight, Cin, dout + (size_t)b * Cout * P, P,
-			         accumulate ? 1.0f : 0.0f, din + (size_t)b * Cin * P, P);
-		return;
-	}
-	if (!accumulate)
-		memset(din, 0, (size_t)B * Cin * H * W * sizeof *din);
-	for (int b = 0; b < B; b++) {
-		dm_sgemm(1, 0, K9, P, Cout, 1.0f, weight, K9, dout + (size_t)b * Cout * P, P, 0.0f,
-		         workspace, P);
-		col2im_add(&g, workspace, din + (size_t)b * Cin * H * W);
+	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
+	int pw = is_pointwise(kh, kw, stride, pad);
+	int nt = threads_for(2.0 * B * Cout * P * K9);
+	if (nt > Cin)
+		nt = Cin;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+		int c0, c1;
+		split(Cin, omp_get_num_threads(), omp_get_thread_num(), 1, &c0, &c1);
+		float *dcol = workspace + (size_t)c0 * kk * P; /* rows (c0..c1) x kk */
+		for (int b = 0; b < B && c0 < c1; b++) {
+			const float *dy = dout + (size_t)b * Cout * P;
+			float *dx = din + (size_t)b * Cin * H * W;
+			if (pw) {
+				dm_sgemm(1, 0, c1 - c0, P, Cout, 1.0f, weight + c0, Cin, dy, P,
+				         accumulate ? 1.0f : 0.0f, dx + (size_t)c0 * P, P);
+				continue;
+			}
+			if (!accumulate)
+				memset(dx + (size_t)c0 * H * W, 0, (size_t)(c1 - c0) * H * W * sizeof *dx);
+			dm_sgemm(1, 0, (c1 - c0) * kk, P, Cout, 1.0f, weight + (size_t)c0 * kk, K9, dy,
+			         P, 0.0f, dcol, P);
+			col2im_add(&g, dcol, c0, c1, dx);
+		}
 	}
 }
 
@@ -172,21 +233,34 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
                                int kh, int kw, int stride, int pad, float *workspace)
 {
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
-	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
+	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
 	int pw = is_pointwise(kh, kw, stride, pad);
-	/* Images in order 0, 1, ...: the batch sum does not depend on threads. */
-	for (int b = 0; b < B; b++) {
-		const float *x = in + (size_t)b * Cin * H * W;
-		const float *dy = dout + (size_t)b * Cout * P;
-		if (pw) {
-			dm_sgemm(0, 1, Cout, Cin, P, 1.0f, dy, P, x, P, 1.0f, dweight, Cin);
-		} else {
-			im2col_t(&g, x, workspace);
-			dm_sgemm(0, 0, Cout, K9, P, 1.0f, dy, P, workspace, K9, 1.0f, dweight, K9);
+	int nt = threads_for(2.0 * B * Cout * P * K9);
+	if (nt > Cin)
+		nt = Cin;
+	/* Each thread owns the weight columns of its input channels and adds
+	 * the images in order 0, 1, ...: the batch sum is in a fixed order. */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+		int c0, c1;
+		split(Cin, omp_get_num_threads(), omp_get_thread_num(), 1, &c0, &c1);
+		int nc = (c1 - c0) * kk;
+		float *col = workspace + (size_t)c0 * kk * P; /* nc x P */
+		for (int b = 0; b < B && c0 < c1; b++) {
+			const float *x = in + (size_t)b * Cin * H * W;
+			const float *dy = dout + (size_t)b * Cout * P;
+			if (pw) {
+				dm_sgemm(0, 1, Cout, c1 - c0, P, 1.0f, dy, P, x + (size_t)c0 * P, P, 1.0f,
+				         dweight + c0, Cin);
+			} else {
+				im2col_range(&g, x, c0, c1, 0, P, col);
+				dm_sgemm(0, 1, Cout, nc, P, 1.0f, dy, P, col, P, 1.0f,
+				         dweight + (size_t)c0 * kk, K9);
+			}
 		}
 	}
 	if (dbias) {
-#pragma omp parallel for schedule(static) if (PAR_IF)
+#pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
 		for (int o = 0; o < Cout; o++) {
 			double s = 0.0;
 			for (int b = 0; b < B; b++) {
