@@ -493,9 +493,10 @@ static void step_ddim(const run *r, float *x, level t, level u, double eta)
 		c = eta * sqrt(v > 0 ? v : 0);
 	}
 	double ce = sqrt(u.s * u.s - c * c > 0 ? u.s * u.s - c * c : 0);
+	const float *z = c > 0 ? r->z : NULL; /* z is not drawn for eta = 0 */
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
-		x[i] = (float)(u.a * r->x0[i] + ce * r->eps[i] + c * r->z[i]);
+		x[i] = (float)(u.a * r->x0[i] + ce * r->eps[i] + (z ? c * z[i] : 0.0));
 }
 
 static void step_em(const run *r, float *x, level t, level u)
