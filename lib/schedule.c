@@ -229,8 +229,27 @@ int dm_schedule_init(dm_schedule *s, dm_error *err)
 
 /* ---- header metadata -------------------------------------------------- */
 
+/* The shortest %g form that reads back as the same double. */
+static int set_num(dm_kv *m, const char *key, double v)
+{
+	char buf[40];
+	for (int prec = 6; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return dm_kv_set(m, key, buf);
+}
+
 int dm_schedule_to_kv(const dm_schedule *s, dm_kv *m, dm_error *err)
 {
+	/* keys of another kind left from an earlier schedule would be read
+	 * back by dm_schedule_from_kv: remove them all first */
+	static const char *const keys[] = {"T", "beta_start", "beta_end", "cosine_s", "max_beta",
+	                                   "beta_min", "beta_max", "sigma_min", "sigma_max", "rho",
+	                                   "t_eps"};
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		dm_kv_del(m, keys[i]);
 	int rc = 0;
 	rc |= dm_kv_set(m, "schedule", dm_schedule_kind_name(s->kind));
 	rc |= dm_kv_set(m, "predict", dm_predict_name(s->predict));
@@ -238,28 +257,28 @@ int dm_schedule_to_kv(const dm_schedule *s, dm_kv *m, dm_error *err)
 	switch (s->kind) {
 	case DM_SCHED_COSINE:
 		rc |= dm_kv_setf(m, "T", "%d", s->T);
-		rc |= dm_kv_setf(m, "cosine_s", "%.17g", s->cosine_s);
-		rc |= dm_kv_setf(m, "max_beta", "%.17g", s->max_beta);
+		rc |= set_num(m, "cosine_s", s->cosine_s);
+		rc |= set_num(m, "max_beta", s->max_beta);
 		break;
 	case DM_SCHED_LINEAR:
 	case DM_SCHED_SCALED_LINEAR:
 	case DM_SCHED_SIGMOID:
 		rc |= dm_kv_setf(m, "T", "%d", s->T);
-		rc |= dm_kv_setf(m, "beta_start", "%.17g", s->beta_start);
-		rc |= dm_kv_setf(m, "beta_end", "%.17g", s->beta_end);
+		rc |= set_num(m, "beta_start", s->beta_start);
+		rc |= set_num(m, "beta_end", s->beta_end);
 		break;
 	case DM_SCHED_VP:
 	case DM_SCHED_SUBVP:
-		rc |= dm_kv_setf(m, "beta_min", "%.17g", s->beta_min);
-		rc |= dm_kv_setf(m, "beta_max", "%.17g", s->beta_max);
-		rc |= dm_kv_setf(m, "t_eps", "%.17g", s->t_eps);
+		rc |= set_num(m, "beta_min", s->beta_min);
+		rc |= set_num(m, "beta_max", s->beta_max);
+		rc |= set_num(m, "t_eps", s->t_eps);
 		break;
 	default:
-		rc |= dm_kv_setf(m, "sigma_min", "%.17g", s->sigma_min);
-		rc |= dm_kv_setf(m, "sigma_max", "%.17g", s->sigma_max);
+		rc |= set_num(m, "sigma_min", s->sigma_min);
+		rc |= set_num(m, "sigma_max", s->sigma_max);
 		if (s->kind == DM_SCHED_EDM)
-			rc |= dm_kv_setf(m, "rho", "%.17g", s->rho);
-		rc |= dm_kv_setf(m, "t_eps", "%.17g", s->t_eps);
+			rc |= set_num(m, "rho", s->rho);
+		rc |= set_num(m, "t_eps", s->t_eps);
 		break;
 	}
 	return rc ? dm_error_set(err, DM_ERR_NOMEM, "noise schedule: cannot write metadata") : 0;

@@ -66,7 +66,8 @@
  *   vp, subvp: beta_min, beta_max, t_eps
  *   ve:        sigma_min, sigma_max, t_eps
  *   edm:       sigma_min, sigma_max, rho, t_eps
- * Numbers are written with %.17g so the rebuilt schedule is bit-identical.
+ * Numbers are written in the shortest form that reads back as the same
+ * double, so the rebuilt schedule is bit-identical.
  */
 #ifndef DM_SCHEDULE_H
 #define DM_SCHEDULE_H
@@ -134,7 +135,8 @@ int dm_schedule_defaults(dm_schedule *s, int kind, dm_error *err);
 int dm_schedule_init(dm_schedule *s, dm_error *err);
 void dm_schedule_free(dm_schedule *s);
 
-/* Write the schedule (keys above) into meta, replacing existing keys. */
+/* Write the schedule (keys above) into meta, replacing existing keys and
+ * removing the parameter keys of other kinds. */
 int dm_schedule_to_kv(const dm_schedule *s, dm_kv *meta, dm_error *err);
 /* Rebuild from stream metadata: defaults of `schedule=` overridden by any
  * keys present, then dm_schedule_init.  A missing `schedule` key gives

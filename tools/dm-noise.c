@@ -618,7 +618,7 @@ int main(int argc, char **argv)
 	dm_tool_check(dm_schedule_to_kv(&o.s, &meta, &err), &err);
 	static const char *const mode_names[] = {"", "t", "sigma", "train", "prior"};
 	dm_kv_set(&meta, "noise_mode", mode_names[o.mode]);
-	dm_kv_setf(&meta, "seed", "%" PRIu64, o.seed);
+	dm_kv_setf(&meta, "noise_seed", "%" PRIu64, o.seed);
 	if (o.mode == MODE_TRAIN) {
 		static const char *const wn[] = {"", "none", "snr", "min-snr", "trunc-snr", "edm"};
 		static const char *const tn[] = {"uniform", "logsnr", "lognormal"};
@@ -628,7 +628,7 @@ int main(int argc, char **argv)
 		dm_kv_set(&meta, "t_sampling", tn[o.tsamp]);
 	}
 	if (o.mode == MODE_SIGMA)
-		dm_kv_setf(&meta, "sigma", "%.17g", o.sigma);
+		dm_kv_setf(&meta, "noise_sigma", "%.17g", o.sigma);
 
 	dm_outfile out;
 	dm_tool_check(dm_outfile_open(&out, o.out, &err), &err);
