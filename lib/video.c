@@ -33,6 +33,8 @@ struct dm_video {
 	AVPacket *pkt;
 	struct SwsContext *sws;
 	uint16_t *lut;  /* GIF colour: 15-bit colour -> palette index */
+	int header_done, trailer_done;
+	int discard;    /* drop output (while tidying up after an error) */
 };
 
 static int kind_of(const char *format)
@@ -284,6 +286,8 @@ static int gif_palettise(dm_video *v, const dm_canvas *cv, AVFrame *fr)
 static int io_write(void *opaque, uint8_t *buf, int size)
 {
 	dm_video *v = opaque;
+	if (v->discard)
+		return size;
 	if (size > 0 && fwrite(buf, 1, (size_t)size, v->f) != (size_t)size)
 		return AVERROR(errno ? errno : EIO);
 	return size;
@@ -402,6 +406,7 @@ static int lav_open(dm_video *v, dm_error *err)
 	av_dict_free(&mopts);
 	if (rc < 0)
 		return av_err(v, err, rc, "cannot write the container header");
+	v->header_done = 1;
 
 	v->frame->format = e->pix_fmt;
 	v->frame->width = v->pw;
@@ -524,6 +529,7 @@ int dm_video_close(dm_video *v, dm_error *err)
 		rc = lav_send(v, NULL, err);
 		if (rc == 0) {
 			int arc = av_write_trailer(v->fmt);
+			v->trailer_done = 1;
 			if (arc < 0)
 				rc = av_err(v, err, arc, "cannot finish the container");
 		}
@@ -543,6 +549,12 @@ void dm_video_abort(dm_video *v)
 {
 	if (!v)
 		return;
+	if (v->fmt && v->header_done && !v->trailer_done) {
+		/* some muxers (GIF) free their queued packets only in the
+		 * trailer: write it into the void */
+		v->discard = 1;
+		av_write_trailer(v->fmt);
+	}
 	if (v->io) {
 		av_freep(&v->io->buffer);
 		avio_context_free(&v->io);
