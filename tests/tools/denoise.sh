@@ -1,0 +1,133 @@
+#!/bin/sh
+# Shell tests of dm-denoise: the analytic gaussian model through every
+# sampler, reproducibility, trajectories, restoration, errors, and a tiny
+# trained mlp-2d run end to end through every sampler.
+. tests/tools/lib.sh
+
+# $TMP/near FILE MEAN STD TOL: the values of x in the stream FILE have that
+# mean and std (a script, since check runs its command in a new sh)
+cat >"$TMP/near" <<'EOF'
+dm-encode -f csv <"$1" | tr ',' '\n' | awk -v m="$2" -v s="$3" -v t="$4" \
+	'{a += $1; q += $1 * $1; n++}
+	 END {mu = a / n; sd = sqrt(q / n - mu * mu); d1 = mu - m; d2 = sd - s;
+	      if (d1 < 0) d1 = -d1; if (d2 < 0) d2 = -d2;
+	      if (d1 > t || d2 > t) { print "mean " mu " std " sd; exit 1 } }'
+EOF
+near="sh $TMP/near"
+
+check "help" "dm-denoise --help | grep -q Usage"
+check "version" "dm-denoise --version | grep -q 'dm-denoise'"
+
+dm-noise --prior --shape 1000x2 --seed 3 >"$TMP/prior.dm"
+dm-noise --prior --shape 1000x2 --seed 3 --batch 300 >"$TMP/prior300.dm"
+dm-noise --prior --schedule vp --shape 1000x2 --seed 3 >"$TMP/prior_vp.dm"
+dm-noise --prior --schedule edm --shape 1000x2 --seed 3 >"$TMP/prior_edm.dm"
+
+# Every sampler turns the prior into N(0.5, 0.3^2): mean and std within 0.03
+# (2000 values: sampling error about 0.007; first-order samplers at 50
+# steps are biased by up to 0.025 in the std, see test_sampler.c).
+for s in ddpm ddim euler-maruyama pc ode rk45 dpm++2m euler heun; do
+	check "gaussian $s (linear)" \
+		"dm-denoise -m gaussian:0.5:0.3 --sampler $s --seed 1 <'$TMP/prior.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+done
+for s in pc rk45 dpm++2m; do
+	check "gaussian $s (vp)" \
+		"dm-denoise -m gaussian:0.5:0.3 --sampler $s --seed 1 <'$TMP/prior_vp.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+done
+for s in heun euler-maruyama; do
+	check "gaussian $s (edm)" \
+		"dm-denoise -m gaussian:0.5:0.3 --sampler $s --seed 1 <'$TMP/prior_edm.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+done
+check "gaussian v-prediction, --schedule overrides" \
+	"dm-denoise -m gaussian:0.5:0.3:v --schedule cosine --sampler ddpm --steps 200 <'$TMP/prior.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+
+# Reproducibility: batch split and thread count do not change a sample.
+dm-denoise -m gaussian:0.5:0.3 --sampler pc --steps 50 --seed 9 <"$TMP/prior.dm" | dm-encode -f csv >"$TMP/a.csv"
+dm-denoise -m gaussian:0.5:0.3 --sampler pc --steps 50 --seed 9 <"$TMP/prior300.dm" | dm-encode -f csv >"$TMP/b.csv"
+same_file "batch split gives the same samples" "$TMP/a.csv" "$TMP/b.csv"
+OMP_NUM_THREADS=1 dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --steps 50 --seed 9 <"$TMP/prior.dm" >"$TMP/t1.dm"
+OMP_NUM_THREADS=2 dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --steps 50 --seed 9 <"$TMP/prior.dm" >"$TMP/t2.dm"
+same_file "1 or 2 threads give the same stream" "$TMP/t1.dm" "$TMP/t2.dm"
+check "another seed gives other samples" \
+	"dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --steps 50 --seed 10 <'$TMP/prior.dm' >'$TMP/t3.dm' && ! cmp -s '$TMP/t3.dm' '$TMP/t1.dm'"
+
+# Trajectories: --every 10 of 50 steps emits steps 0,10,20,30,40,49 + final.
+check "--every emits x and x0 tagged with t and step" \
+	"dm-denoise -m gaussian:0.5:0.3 --sampler ddim --steps 50 --every 10 <'$TMP/prior.dm' | dm-info >'$TMP/i' \
+	 && test \$(grep -c '^frame' '$TMP/i') -eq 7 && grep -q 'step=49' '$TMP/i' \
+	 && test \$(grep -c '^  x0 ' '$TMP/i') -eq 6 && grep -q 'final=1' '$TMP/i'"
+check "--x0 emits predictions as x" \
+	"dm-denoise -m gaussian:0.5:0.3 --sampler ddim --steps 20 --every 5 --x0 <'$TMP/prior.dm' | dm-info | grep -c '^  x0 ' | grep -qx 0"
+
+# Encoding then decoding (probability-flow ODE, Heun 50) returns the data:
+# RMS error below 0.002 for N(0.5, 0.3^2) data.
+dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --seed 2 <"$TMP/prior.dm" >"$TMP/data.dm"
+dm-denoise -m gaussian:0.5:0.3 --sampler ode --encode <"$TMP/data.dm" >"$TMP/enc.dm"
+dm-denoise -m gaussian:0.5:0.3 --sampler ode <"$TMP/enc.dm" | dm-encode -f csv | tr ',' '\n' >"$TMP/dec.txt"
+dm-encode -f csv <"$TMP/data.dm" | tr ',' '\n' >"$TMP/orig.txt"
+check "encode -> decode returns the data (rms < 0.002)" \
+	"paste '$TMP/orig.txt' '$TMP/dec.txt' | awk '{d = \$1 - \$2; s += d * d; n++} END {exit !(sqrt(s / n) < 0.002)}'"
+check "encoded data look like the prior" "$near '$TMP/enc.dm' 0 1 0.06"
+
+# SDEdit and noisy-image starts.
+check "--from-t with --sdedit" \
+	"dm-denoise -m gaussian:0.5:0.3 --sampler ddim --from-t 500 --sdedit --steps 25 <'$TMP/data.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+check "--from-sigma on data plus noise of std 0.5" \
+	"dm-noise --sigma 0.5 --schedule edm <'$TMP/data.dm' | dm-denoise -m gaussian:0.5:0.3 --sampler heun --from-sigma 0.5 >'$TMP/o.dm' \
+	 && $near '$TMP/o.dm' 0.5 0.3 0.03"
+
+# Errors: one line, exit 1.
+expect_fail "no model" "^dm-denoise: no model" "dm-denoise <'$TMP/prior.dm'"
+expect_fail "unknown sampler" "^dm-denoise: --sampler: unknown sampler 'x'" \
+	"dm-denoise -m gaussian:0:1 --sampler x <'$TMP/prior.dm'"
+expect_fail "bad gaussian spec" "^dm-denoise: gaussian:0: expected" "dm-denoise -m gaussian:0 <'$TMP/prior.dm'"
+expect_fail "missing checkpoint" "^dm-denoise: .*nonexistent" "dm-denoise -m '$TMP/nonexistent.dmt' <'$TMP/prior.dm'"
+expect_fail "--encode with ddpm" "deterministic" "dm-denoise -m gaussian:0:1 --encode <'$TMP/prior.dm'"
+expect_fail "rk45 refuses --every" "rk45 has no fixed grid" \
+	"dm-denoise -m gaussian:0:1 --sampler rk45 --every 2 <'$TMP/prior.dm'"
+expect_fail "guidance without labels" "needs labels" \
+	"dm-denoise -m gaussian:0:1 --guidance 3 <'$TMP/prior.dm'"
+head -c 300 "$TMP/prior.dm" >"$TMP/trunc.dm"
+expect_fail "truncated input" "^dm-denoise: stdin: " "dm-denoise -m gaussian:0:1 <'$TMP/trunc.dm'"
+check "quiet exit on a closed pipe" \
+	"dm-noise --prior --shape 4000x16 | dm-denoise -m gaussian:0:1 --sampler ddim --steps 5 --every 1 | head -c 10 >/dev/null"
+
+# Restoration on images: a 3x8x8 gaussian "image" with its left half known.
+if command -v python3 >/dev/null 2>&1; then
+	python3 - "$TMP/mask.png" <<'EOF'
+import struct, sys, zlib
+w = h = 8
+raw = b''.join(b'\0' + bytes(255 if x < 4 else 0 for x in range(w)) for y in range(h))
+def chunk(t, d):
+    return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+png = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)) \
+    + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b'')
+open(sys.argv[1], 'wb').write(png)
+EOF
+	dm-noise --prior --shape 50x3x8x8 --seed 4 | dm-denoise -m gaussian:-0.2:0.1 --sampler ddpm --steps 100 >"$TMP/img.dm"
+	for r in "--mask $TMP/mask.png --resample 2" "--restore mask:$TMP/mask.png" "--restore sr:2" "--restore gray"; do
+		check "restoration $r runs and keeps the shape" \
+			"dm-denoise -m gaussian:0.5:0.3 --sampler ddim $r <'$TMP/img.dm' | dm-info | grep -q 'x  *f32  *50x3x8x8'"
+	done
+	check "inpainting keeps the known half exactly" \
+		"dm-denoise -m gaussian:0.5:0.3 --sampler ddim --restore mask:$TMP/mask.png <'$TMP/img.dm' | dm-encode -f csv -t x >'$TMP/r.csv' \
+		 && dm-encode -f csv <'$TMP/img.dm' >'$TMP/y.csv' \
+		 && paste -d, '$TMP/y.csv' '$TMP/r.csv' | awk -F, '{n = NF / 2; for (i = 1; i <= n; i++) { j = (i - 1) % 8;
+		      d = \$i - \$(i + n); if (d < 0) d = -d; if (j < 4 && d > 1e-5) exit 1 } }'"
+else
+	skip "restoration" "python3 not found (writes the mask PNG)"
+fi
+
+# A tiny trained mlp-2d: every sampler runs end to end on a checkpoint.
+if dm-load toy:moons --batch 128 --epochs 0 2>/dev/null | dm-noise --train | \
+	dm-train --model mlp-2d --steps 30 -o "$TMP/m.dmt" 2>/dev/null; then
+	dm-noise --prior --shape 64x2 >"$TMP/p2.dm"
+	for s in ddpm ddim euler-maruyama pc ode rk45 dpm++2m euler heun; do
+		check "checkpoint: $s" \
+			"dm-denoise -m '$TMP/m.dmt' --sampler $s --steps 10 <'$TMP/p2.dm' | dm-info | grep -q 'x  *f32  *64x2'"
+	done
+	expect_fail "checkpoint: wrong sample size" "wants 2" \
+		"dm-noise --prior --shape 4x3 | dm-denoise -m '$TMP/m.dmt'"
+else
+	skip "checkpoint samplers" "could not train a tiny mlp-2d"
+fi
