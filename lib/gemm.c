@@ -18,7 +18,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 #include "cpu.h"
 #include "simd/gemm_kernel.h"
@@ -29,13 +28,18 @@ typedef struct gemm_path {
 	dm_gemm_ukernel kernel;
 } gemm_path;
 
-/* Block sizes per SIMD path, measured on Zen 4 (32 KiB L1d, 1 MiB L2). */
+/* Block sizes per SIMD path for Zen 4 (32 KiB L1d, 1 MiB L2).  The B
+ * micro-panel (kc x nr) stays in L1 while MR-row panels of A stream past
+ * it, so kc*nr*4 bytes should be about half of L1: for AVX2 kc = 160 beat
+ * 192 and 256 on the convolution shapes (bench_gemm, thread CPU time).
+ * The AVX-512 sizes follow the same rule but could not be measured (the
+ * development machine's hypervisor hides AVX-512). */
 static const gemm_path paths[] = {
 	[DM_SIMD_SCALAR] = { DM_GEMM_SCALAR_MR, DM_GEMM_SCALAR_NR, 64, 256, 2048,
 	                     dm_gemm_ukernel_scalar },
-	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 384, 3072,
+	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 160, 3072,
 	                   dm_gemm_ukernel_avx2 },
-	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 128, 256, 3072,
+	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 128, 96, 3072,
 	                     dm_gemm_ukernel_avx512 },
 };
 
@@ -263,10 +267,7 @@ void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const fl
 		scale_c(m, n, beta, c, ldc);
 		return;
 	}
-	gemm_path tune = paths[dm_simd()];
-	const gemm_path *P = &tune;
-	if (getenv("DM_GEMM_TUNE"))
-		sscanf(getenv("DM_GEMM_TUNE"), "%d,%d,%d", &tune.mc, &tune.kc, &tune.nc);
+	const gemm_path *P = &paths[dm_simd()];
 	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
 	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
 	/* Below ~1 MFLOP a second thread costs more than it brings. */

@@ -1,7 +1,8 @@
 /* bench_conv.c - dm_conv2d forward and both backward passes at the unet-s
  * shapes (batch 128), in GFLOP/s and % of the measured FMA peak, for 1 and
  * 2 threads.  FLOPs are the direct convolution's, 2*B*Cout*Ho*Wo*Cin*kh*kw
- * per pass (the bias is not counted); best of a few repetitions. */
+ * per pass (the bias is not counted); best of a few repetitions, one thread
+ * timed by its CPU time, two by the wall clock. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,14 +16,14 @@ typedef struct cshape {
 
 enum { FWD, BWD_IN, BWD_W };
 
-static double run(const cshape *s, int pass, float *x, float *w, float *bias, float *y,
+static double run(int threads, const cshape *s, int pass, float *x, float *w, float *bias, float *y,
                   float *dx, float *dw, float *db, float *ws)
 {
 	int Ho = dm_conv2d_out_size(s->H, s->k, s->stride, s->pad);
 	int Wo = dm_conv2d_out_size(s->W, s->k, s->stride, s->pad);
 	double flop = 2.0 * s->B * s->Cout * Ho * Wo * s->Cin * s->k * s->k, best = 0, spent = 0;
 	for (int rep = 0; rep < 5 && (rep < 2 || spent < 1.0); rep++) {
-		double t0 = bench_now();
+		double t0 = bench_clock(threads);
 		if (pass == FWD)
 			dm_conv2d_forward(y, x, w, bias, s->B, s->Cin, s->H, s->W, s->Cout, s->k, s->k,
 			                  s->stride, s->pad, ws);
@@ -32,7 +33,7 @@ static double run(const cshape *s, int pass, float *x, float *w, float *bias, fl
 		else
 			dm_conv2d_backward_weight(dw, db, y, x, s->B, s->Cin, s->H, s->W, s->Cout, s->k,
 			                          s->k, s->stride, s->pad, ws);
-		double dt = bench_now() - t0;
+		double dt = bench_clock(threads) - t0;
 		spent += dt;
 		if (flop / dt * 1e-9 > best)
 			best = flop / dt * 1e-9;
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
 				continue;
 			printf("%-18s", s->name);
 			for (int pass = FWD; pass <= BWD_W; pass++) {
-				double g = run(s, pass, x, w, bias, y, dx, dw, db, ws);
+				double g = run(threads, s, pass, x, w, bias, y, dx, dw, db, ws);
 				printf(" %9.1f %6.0f%%", g, peak > 0 ? 100 * g / peak : 0);
 			}
 			printf("\n");

@@ -5,8 +5,9 @@
  *   forward          C[Cout x P]  = W[Cout x K9] * col[K9 x P]
  *   backward input   dcol[K9 x P] = W^T * dout[Cout x P]        (transa)
  *   backward weight  dW[Cout x K9] = dout[Cout x P] * col^T     (transb)
- * Each figure is the best of a few repetitions; both libraries run in the
- * same process one after the other, so the ratio is fair on a busy machine. */
+ * Each figure is the best of a few repetitions, dm and OpenBLAS alternating
+ * in the same process so that the ratio is fair on a busy machine; one
+ * thread is timed by its CPU time, two by the wall clock. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,25 +19,29 @@ typedef struct shape {
 	int ta, tb, m, n, k;
 } shape;
 
-static double gflops(int threads, int lib, const shape *s, const float *a, const float *b,
-                     float *c)
+/* Best GFLOP/s of dm (res[0]) and OpenBLAS (res[1], when loaded), the two
+ * alternating so that both see the same machine load. */
+static void gflops(int threads, const shape *s, const float *a, const float *b, float *c,
+                   int have_ob, double res[2])
 {
 	int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-	double flop = 2.0 * s->m * s->n * s->k, best = 0, spent = 0;
+	double flop = 2.0 * s->m * s->n * s->k, spent = 0;
 	omp_set_num_threads(threads);
-	for (int rep = 0; rep < 5 && (rep < 2 || spent < 1.0); rep++) {
-		double t0 = bench_now();
-		if (lib)
-			bench_openblas(threads, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb,
-			               0.0f, c, s->n);
-		else
-			dm_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c, s->n);
-		double dt = bench_now() - t0;
-		spent += dt;
-		if (flop / dt * 1e-9 > best)
-			best = flop / dt * 1e-9;
-	}
-	return best;
+	res[0] = res[1] = 0;
+	for (int rep = 0; rep < 6 && (rep < 3 || spent < 1.5); rep++)
+		for (int lib = 0; lib <= have_ob; lib++) {
+			double t0 = bench_clock(threads);
+			if (lib)
+				bench_openblas(threads, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b,
+				               ldb, 0.0f, c, s->n);
+			else
+				dm_sgemm(s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b, ldb, 0.0f, c,
+				         s->n);
+			double dt = bench_clock(threads) - t0;
+			spent += dt;
+			if (flop / dt * 1e-9 > res[lib])
+				res[lib] = flop / dt * 1e-9;
+		}
 }
 
 int main(int argc, char **argv)
@@ -82,8 +87,9 @@ int main(int argc, char **argv)
 			const shape *s = &shapes[i];
 			if (only && !strstr(s->name, only))
 				continue;
-			double g = gflops(threads, 0, s, a, b, c);
-			double o = have_ob ? gflops(threads, 1, s, a, b, c) : 0;
+			double r[2];
+			gflops(threads, s, a, b, c, have_ob, r);
+			double g = r[0], o = r[1];
 			printf("%-18s %6d %6d %6d %8.1f ", s->name, s->m, s->n, s->k, g);
 			if (have_ob)
 				printf("%8.1f %6.2f", o, g / o);
