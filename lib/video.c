@@ -73,8 +73,10 @@ static int y4m_open(dm_video *v, dm_error *err)
 	v->buf = malloc((size_t)v->w * v->h * 3);
 	if (!v->buf)
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	/* gray goes out unchanged as full-range mono; colour as BT.601
+	 * limited-range 4:4:4; XCOLORRANGE says which (ffmpeg reads it) */
 	if (fprintf(v->f, "YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 %s\n", v->w, v->h, v->o.fps,
-	            v->c == 1 ? "Cmono" : "C444") < 0)
+	            v->c == 1 ? "Cmono XCOLORRANGE=FULL" : "C444 XCOLORRANGE=LIMITED") < 0)
 		return io_err(v, err);
 	return 0;
 }
@@ -96,9 +98,7 @@ static int y4m_frame(dm_video *v, const dm_canvas *cv, dm_error *err)
 	if (fputs("FRAME\n", v->f) < 0)
 		return io_err(v, err);
 	if (v->c == 1) {
-		for (size_t i = 0; i < n; i++)
-			v->buf[i] = (uint8_t)(16.5 + cv->px[i] * (219.0 / 255.0));
-		if (fwrite(v->buf, 1, n, v->f) != n)
+		if (fwrite(cv->px, 1, n, v->f) != n)
 			return io_err(v, err);
 	} else {
 		rgb_to_yuv444(cv->px, n, v->buf, v->buf + n, v->buf + 2 * n);

@@ -166,10 +166,19 @@ TEST(video_y4m)
 	size_t n = fread(buf, 1, sizeof buf, f);
 	fclose(f);
 	unlink(path);
-	const char *hdr = "YUV4MPEG2 W5 H3 F25:1 Ip A1:1 C444\n";
+	const char *hdr = "YUV4MPEG2 W5 H3 F25:1 Ip A1:1 C444 XCOLORRANGE=LIMITED\n";
 	CHECK(n == strlen(hdr) + 2 * (6 + 45));
 	CHECK(memcmp(buf, hdr, strlen(hdr)) == 0);
 	CHECK(memcmp(buf + strlen(hdr), "FRAME\n", 6) == 0);
+	dm_canvas_free(&cv);
+	/* gray: full-range mono, the canvas bytes unchanged, read back by libavformat */
+	CHECK(write_video("y4m", 6, 4, 1, 3, 25, 0, path, &cv, &err) == 0);
+	probe p;
+	CHECK(probe_file(path, &p) == 0);
+	unlink(path);
+	CHECK(p.frames == 3 && p.w == 6 && p.h == 4);
+	CHECK_MSG(diff(&cv, &p) == 0, "gray Y4M differs by %g", diff(&cv, &p));
+	free(p.rgb);
 	dm_canvas_free(&cv);
 }
 
