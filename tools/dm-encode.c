@@ -171,7 +171,7 @@ static void caption(enc *e, dm_canvas *cv, const dm_frame *f)
 	}
 	if (!k)
 		return;
-	int s = cv->w >= 400 ? 2 : 1;
+	int s = cv->w / 160 < 1 ? 1 : cv->w / 160 > 4 ? 4 : cv->w / 160; /* legible, not dominant */
 	static const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
 	dm_render_text(cv, 2 * s, 2 * s, s, text, white, black);
 }
