@@ -444,6 +444,7 @@ static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
 		int64_t n, d;
 		dm_tensor *x = frame_x(&in, name, &n, &d);
 		uint64_t base = tag_u64(&in, "index", seen, name), ep = tag_u64(&in, "epoch", 0, name);
+		uint64_t stride = tag_u64(&in, "stride", 1, name);
 		for (int k = 0; k < o->nt; k++) {
 			double t = o->tlist[k];
 			dm_tool_check(dm_frame_copy(&out, &in, &err), &err);
@@ -458,7 +459,7 @@ static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
 					fail = 1;
 					continue;
 				}
-				noise_one(o, rng_index(base + (uint64_t)i, ep), t, (const float *)x->data + i * d,
+				noise_one(o, rng_index(base + (uint64_t)i * stride, ep), t, (const float *)x->data + i * d,
 				          (float *)xt->data + i * d, eps, d);
 				((float *)tt->data)[i] = (float)t;
 				free(eps);
@@ -469,7 +470,7 @@ static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
 			dm_kv_setf(&out.tags, "sigma", "%.9g", dm_schedule_sigma_ve(&o->s, t));
 			write_frame(w, &out);
 		}
-		seen = base + (uint64_t)n;
+		seen = base + (uint64_t)n * stride;
 	}
 	dm_tool_check(rc, &err);
 	dm_frame_free(&in);
@@ -519,6 +520,7 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 		int64_t n, d;
 		dm_tensor *x = frame_x(&f, name, &n, &d);
 		uint64_t base = tag_u64(&f, "index", seen, name), ep = tag_u64(&f, "epoch", 0, name);
+		uint64_t stride = tag_u64(&f, "stride", 1, name);
 		x->compress = o->compress;
 		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
 		dm_tensor *tg = add(&f, "target", x->rank, x->dims, o->compress);
@@ -531,7 +533,7 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 				fail = 1;
 				continue;
 			}
-			uint64_t ri = rng_index(base + (uint64_t)i, ep);
+			uint64_t ri = rng_index(base + (uint64_t)i * stride, ep);
 			double t = draw_t(o, ri);
 			float *xi = (float *)x->data + i * d, *ti = (float *)tg->data + i * d;
 			float a = (float)dm_schedule_alpha(&o->s, t), sg = (float)dm_schedule_sigma(&o->s, t);
@@ -549,7 +551,7 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 		if (fail)
 			dm_tool_die("out of memory");
 		write_frame(w, &f);
-		seen = base + (uint64_t)n;
+		seen = base + (uint64_t)n * stride;
 	}
 	dm_tool_check(rc, &err);
 	dm_frame_free(&f);
