@@ -137,6 +137,16 @@ int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm
 				put_px(cv, x, (int)lround(ay), gray);
 	}
 	int64_t n = t->dims[0], d = t->dims[1];
+	if (s->classes && dm_tensor_numel(s->classes) != n) {
+		dm_canvas_free(cv);
+		return dm_error_set(err, DM_ERR_FORMAT, "tensor '%s' has %lld values for %lld points",
+		                    s->classes->name, (long long)dm_tensor_numel(s->classes), (long long)n);
+	}
+	/* a categorical table with distinct hues (matplotlib's tab10) */
+	static const uint8_t table[10][3] = {
+		{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28}, {0x94, 0x67, 0xbd},
+		{0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f}, {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf},
+	};
 	int r = s->radius;
 	for (int64_t i = 0; i < n; i++) {
 		double px = (dm_tensor_get(t, i * d) - s->xlo) * sx;
@@ -144,10 +154,16 @@ int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm
 		if (!(px >= -r - 0.5 && px <= s->w - 0.5 + r && py >= -r - 0.5 && py <= s->h - 0.5 + r))
 			continue; /* outside, or NaN */
 		int cx = (int)lround(px), cy = (int)lround(py);
+		const uint8_t *colour = s->fg;
+		if (s->classes) {
+			double c = dm_tensor_get(s->classes, i);
+			long k = isfinite(c) ? (long)fmod(c, 10) : 0;
+			colour = table[k < 0 ? k + 10 : k];
+		}
 		for (int dy = -r; dy <= r; dy++)
 			for (int dx = -r; dx <= r; dx++)
 				if (dx * dx + dy * dy <= r * r + r)
-					put_px(cv, cx + dx, cy + dy, s->fg);
+					put_px(cv, cx + dx, cy + dy, colour);
 	}
 	return 0;
 }

@@ -69,6 +69,9 @@ typedef struct dm_scatter {
 	int radius;        /* point radius in pixels (0 = one pixel) */
 	uint8_t fg[3], bg[3];
 	int axes;          /* draw the x=0 and y=0 axes in gray when visible */
+	const dm_tensor *classes; /* optional: N integer labels; point i takes
+	                      colour classes[i] mod 10 of a 10-colour table
+	                      instead of fg */
 } dm_scatter;
 
 /* Draw into a new RGB canvas cv (freed by the caller). */

@@ -43,6 +43,8 @@ static const char usage[] =
 	"      --size WxH       --scatter picture size (default 512x512)\n"
 	"      --point R        --scatter point radius in pixels (default 1)\n"
 	"      --color RRGGBB   --scatter point colour (default 1f77b4)\n"
+	"      --color-by NAME  --scatter colours by the integer tensor NAME (e.g.\n"
+	"                       label) from a table of 10 colours\n"
 	"      --caption        draw t=... and step=... from the frame tags\n"
 	"\n"
 	"PNG: one picture.  Without --grid, every image is its own picture; with\n"
@@ -74,7 +76,7 @@ enum kind { K_PNG, K_NPY, K_CSV, K_VIDEO };
 
 typedef struct enc {
 	/* options */
-	const char *out_path, *format, *tensor;
+	const char *out_path, *format, *tensor, *color_by;
 	int grid_rows, grid_cols, scale, gap, scatter, caption, header;
 	int range_set;
 	double lo, hi;
@@ -177,11 +179,19 @@ static void caption(enc *e, dm_canvas *cv, const dm_frame *f)
 }
 
 /* Picture number `index` of the frame (images, grid or scatter) into cv. */
-static int render(enc *e, const dm_tensor *t, int64_t first, int rows, int cols, dm_canvas *cv,
+static int render(enc *e, const dm_frame *f, const dm_tensor *t, int64_t first, int rows, int cols, dm_canvas *cv,
                   dm_error *err)
 {
-	if (e->scatter)
-		return dm_render_scatter(cv, t, &e->sc, err);
+	if (e->scatter) {
+		dm_scatter sc = e->sc;
+		if (e->color_by) {
+			sc.classes = dm_frame_get(f, e->color_by);
+			if (!sc.classes)
+				return dm_error_set(err, DM_ERR_FORMAT, "%s: a frame has no tensor '%s' for --color-by",
+				                    src_name, e->color_by);
+		}
+		return dm_render_scatter(cv, t, &sc, err);
+	}
 	double lo = e->lo, hi = e->hi;
 	if (!e->range_set && t->dtype == DM_U8)
 		lo = 0, hi = 255;
@@ -221,7 +231,7 @@ static void do_png(enc *e, const dm_frame *f, const dm_tensor *t, uint64_t index
 	dm_error err;
 	dm_canvas cv;
 	if (e->scatter || e->grid_rows) {
-		die_err(e, render(e, t, 0, e->grid_rows, e->grid_cols, &cv, &err), &err);
+		die_err(e, render(e, f, t, 0, e->grid_rows, e->grid_cols, &cv, &err), &err);
 		if (e->caption)
 			caption(e, &cv, f);
 		png_out(e, &cv, (int64_t)index);
@@ -231,7 +241,7 @@ static void do_png(enc *e, const dm_frame *f, const dm_tensor *t, uint64_t index
 	int c, h, w;
 	die_err(e, dm_render_geometry(t, &n, &c, &h, &w, &err), &err);
 	for (int64_t i = 0; i < n; i++) {
-		die_err(e, render(e, t, i, 1, 1, &cv, &err), &err);
+		die_err(e, render(e, f, t, i, 1, 1, &cv, &err), &err);
 		png_out(e, &cv, e->pictures++);
 	}
 }
@@ -252,7 +262,7 @@ static void do_video(enc *e, const dm_frame *f, const dm_tensor *t)
 		e->grid_rows = rows; /* keep the layout (and size) of the first frame */
 		e->grid_cols = cols;
 	}
-	die_err(e, render(e, t, 0, rows, cols, &cv, &err), &err);
+	die_err(e, render(e, f, t, 0, rows, cols, &cv, &err), &err);
 	if (e->caption)
 		caption(e, &cv, f);
 	if (!e->video) {
@@ -433,7 +443,7 @@ int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
 	enum { O_GAP = 256, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
-	       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER };
+	       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY };
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
@@ -448,6 +458,7 @@ int main(int argc, char **argv)
 		{"size", required_argument, NULL, O_SIZE},
 		{"point", required_argument, NULL, O_POINT},
 		{"color", required_argument, NULL, O_COLOR},
+		{"color-by", required_argument, NULL, O_COLOR_BY},
 		{"caption", no_argument, NULL, O_CAPTION},
 		{"fps", required_argument, NULL, O_FPS},
 		{"loop", required_argument, NULL, O_LOOP},
@@ -506,6 +517,7 @@ int main(int argc, char **argv)
 			e.sc.fg[2] = (uint8_t)v;
 			break;
 		}
+		case O_COLOR_BY: e.color_by = optarg; break;
 		case O_CAPTION: e.caption = 1; break;
 		case O_FPS: e.vo.fps = (int)dm_tool_int("--fps", optarg, 1, 240); break;
 		case O_LOOP: e.vo.loop = (int)dm_tool_int("--loop", optarg, 0, 65535); break;

@@ -121,6 +121,10 @@ check "scatter: fixed axes, one frame per stream frame" \
 	 && $VID '$D/s.gif' | grep -q '^gif 200 100 6 '"
 check "scatter PNG" \
 	"$MK --frames 1 --shape 50x2 | dm-encode --scatter --point 0 --color ff0000 -o '$D/s.png' && $PNG '$D/s.png' 512 512 3"
+check "scatter --color-by label" \
+	"$MK --frames 2 --shape 10x2 --extra | dm-encode --scatter --color-by label -o '$D/cb.gif' && $VID '$D/cb.gif' | grep -q '^gif 512 512 2 '"
+expect_fail "--color-by a missing tensor" "no tensor 'label' for --color-by" \
+	"$MK --frames 1 --shape 10x2 | dm-encode --scatter --color-by label -o '$D/cb2.gif'"
 expect_fail "scatter of images" 'not N x D points' \
 	"$MK --frames 1 --shape 1x1x4x4 | dm-encode --scatter -o '$D/bad.gif'"
 expect_fail "truncated stream mid-video" 'stream truncated' \

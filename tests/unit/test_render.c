@@ -107,6 +107,19 @@ TEST(render_scatter_axes)
 	CHECK(cv.px[3 * (20 * 11 + 0)] == 255); /* (-1,-1) at the bottom-left */
 	CHECK(cv.px[3 * (0 * 11 + 10)] == 255); /* (1,1) at the top-right */
 	dm_canvas_free(&cv);
+	/* colour by class: class 1 is the second table colour (ff7f0e) */
+	int64_t n3 = 3;
+	dm_tensor *lab = dm_frame_add(&f, "label", DM_I32, 1, &n3, &err);
+	int32_t cls[3] = {0, 11, 2};
+	memcpy(lab->data, cls, sizeof cls);
+	s.classes = lab;
+	CHECK(dm_render_scatter(&cv, t, &s, &err) == 0);
+	CHECK(cv.px[3 * (0 * 11 + 10)] == 0xff && cv.px[3 * (0 * 11 + 10) + 1] == 0x7f);
+	CHECK(cv.px[3 * (20 * 11 + 0)] == 0x1f);
+	dm_canvas_free(&cv);
+	int64_t n2 = 2;
+	s.classes = dm_frame_add(&f, "label2", DM_I32, 1, &n2, &err);
+	CHECK(dm_render_scatter(&cv, t, &s, &err) == DM_ERR_FORMAT);
 	dm_frame_free(&f);
 }
 
