@@ -192,6 +192,9 @@ static int render(enc *e, const dm_frame *f, const dm_tensor *t, int64_t first, 
 		}
 		return dm_render_scatter(cv, t, &sc, err);
 	}
+	if (t->rank == 2 && t->dims[1] == 2) /* an image two pixels wide is surely points */
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: tensor '%s' is %lldx2 points: draw them with --scatter",
+		                    src_name, t->name, (long long)t->dims[0]);
 	double lo = e->lo, hi = e->hi;
 	if (!e->range_set && t->dtype == DM_U8)
 		lo = 0, hi = 255;

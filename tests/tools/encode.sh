@@ -125,6 +125,10 @@ check "scatter --color-by label" \
 	"$MK --frames 2 --shape 10x2 --extra | dm-encode --scatter --color-by label -o '$D/cb.gif' && $VID '$D/cb.gif' | grep -q '^gif 512 512 2 '"
 expect_fail "--color-by a missing tensor" "no tensor 'label' for --color-by" \
 	"$MK --frames 1 --shape 10x2 | dm-encode --scatter --color-by label -o '$D/cb2.gif'"
+expect_fail "points without --scatter" 'is 10x2 points: draw them with --scatter' \
+	"$MK --frames 1 --shape 10x2 | dm-encode -o '$D/pts.gif'"
+check "input from a file argument" \
+	"$MK --frames 1 --shape 1x1x8x8 >'$TMP/in.dm' && dm-encode -o '$D/arg.png' '$TMP/in.dm' && $PNG '$D/arg.png' 8 8 1"
 expect_fail "scatter of images" 'not N x D points' \
 	"$MK --frames 1 --shape 1x1x4x4 | dm-encode --scatter -o '$D/bad.gif'"
 expect_fail "truncated stream mid-video" 'stream truncated' \
