@@ -2,6 +2,8 @@
  *
  * Per image b, with K9 = Cin*kh*kw rows and P = Ho*Wo positions:
  *   forward          out_b[Cout x P]  = W[Cout x K9] * col_b[K9 x P] + bias
+ *                    (implicit: col_b is produced row by row as the GEMM
+ *                    packs it, never stored)
  *   backward input   dcol_b[K9 x P]   = W^T * dout_b,  din_b = col2im(dcol_b)
  *   backward weight  dW[Cout x K9]   += dout_b[Cout x P] * col_b^T
  * 1x1 convolutions with
@@ -63,6 +65,34 @@ static int threads_for(double flop)
 	return omp_get_max_threads();
 }
 
+/* Short copies (and adds), 4 floats at a time (SSE on x86-64, plain code
+ * elsewhere): the rows here are 4..900 floats, where a call to memmove
+ * costs as much as the copy; the pragma keeps gcc from turning these
+ * loops (and the other short loops of this file) back into calls. */
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+typedef float f4 __attribute__((vector_size(16), aligned(4), may_alias));
+
+static inline void copy_f(float *restrict d, const float *restrict s, int n)
+{
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		f4 v;
+		__builtin_memcpy(&v, s + i, sizeof v);
+		__builtin_memcpy(d + i, &v, sizeof v);
+	}
+	for (; i < n; i++)
+		d[i] = s[i];
+}
+
+static inline void add_f(float *restrict d, const float *restrict s, int n)
+{
+	int i = 0;
+	for (; i + 4 <= n; i += 4)
+		*(f4 *)(d + i) += *(const f4 *)(s + i);
+	for (; i < n; i++)
+		d[i] += s[i];
+}
+
 /* The output indices o in [*lo, *hi) whose input o*stride - pad + off lies
  * in [0, n): the interior where no bounds test is needed. */
 static void valid_range(int n, int nout, int stride, int pad, int off, int *lo, int *hi)
@@ -94,7 +124,7 @@ static void gather_row(const geom *g, const float *src_row, int j, int w0, int w
 	}
 	const float *s = src_row + (long)lo * g->stride - g->pad + j;
 	if (g->stride == 1) {
-		memcpy(dst, s, (size_t)(hi - lo) * sizeof *dst);
+		copy_f(dst, s, hi - lo);
 		dst += hi - lo;
 	} else {
 		for (int q = 0; q < hi - lo; q++)
@@ -105,28 +135,44 @@ static void gather_row(const geom *g, const float *src_row, int j, int w0, int w
 		*dst++ = 0.0f;
 }
 
-/* col[(c,i,j) x q] = in[c][oh*s-pad+i][ow*s-pad+j] (0 outside) for the
- * output positions q = oh*Wo+ow in [p0, p1); row stride p1 - p0. */
+/* One row r = (c,i,j) of im2col over the output positions [q0, q1):
+ * dst[q - q0] = in[c][oh*s-pad+i][ow*s-pad+j] (0 outside), q = oh*Wo+ow. */
+static void im2col_row(const geom *g, const float *in, int r, int q0, int q1, float *dst)
+{
+	int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, j = r % g->kw;
+	const float *plane = in + (size_t)c * g->H * g->W;
+	for (int q = q0; q < q1;) {
+		int oh = q / g->Wo, w0 = q % g->Wo;
+		int w1 = q1 - q < g->Wo - w0 ? w0 + (q1 - q) : g->Wo;
+		int ih = oh * g->stride - g->pad + i;
+		const float *row = ih >= 0 && ih < g->H ? plane + (size_t)ih * g->W : NULL;
+		gather_row(g, row, j, w0, w1, dst);
+		dst += w1 - w0;
+		q += w1 - w0;
+	}
+}
+
+/* col[(c,i,j) x q] for the channels [c0, c1) and the output positions
+ * [p0, p1); row stride p1 - p0. */
 static void im2col_range(const geom *g, const float *in, int c0, int c1, int p0, int p1,
                          float *col)
 {
-	int np = p1 - p0;
-	for (int c = c0; c < c1; c++) {
-		const float *plane = in + (size_t)c * g->H * g->W;
-		for (int i = 0; i < g->kh; i++)
-			for (int j = 0; j < g->kw; j++) {
-				float *dst = col + ((size_t)((c - c0) * g->kh + i) * g->kw + j) * np;
-				for (int q = p0; q < p1;) {
-					int oh = q / g->Wo, w0 = q % g->Wo;
-					int w1 = p1 - q < g->Wo - w0 ? w0 + (p1 - q) : g->Wo;
-					int ih = oh * g->stride - g->pad + i;
-					const float *row = ih >= 0 && ih < g->H ? plane + (size_t)ih * g->W : NULL;
-					gather_row(g, row, j, w0, w1, dst);
-					dst += w1 - w0;
-					q += w1 - w0;
-				}
-			}
-	}
+	int kk = g->kh * g->kw;
+	for (int r = c0 * kk; r < c1 * kk; r++)
+		im2col_row(g, in, r, p0, p1, col + (size_t)(r - c0 * kk) * (p1 - p0));
+}
+
+/* im2col as the row source of an implicit GEMM (dm_sgemm_brows). */
+typedef struct im2col_src {
+	const geom *g;
+	const float *in; /* one image */
+	int q0;          /* the first output position of this GEMM's columns */
+} im2col_src;
+
+static void im2col_brow(const void *ctx, int p, int j0, int n, float *out)
+{
+	const im2col_src *s = ctx;
+	im2col_row(s->g, s->in, p, s->q0 + j0, s->q0 + j0 + n, out);
 }
 
 /* The adjoint of im2col for the channels [c0, c1): din[c][ih][iw] += every
@@ -147,8 +193,7 @@ static void col2im_add(const geom *g, const float *col, int c0, int c1, float *d
 						continue;
 					float *dst = plane + (size_t)ih * g->W + (long)lo * g->stride - g->pad + j;
 					if (g->stride == 1)
-						for (int ow = lo; ow < hi; ow++)
-							dst[ow - lo] += src[ow];
+						add_f(dst, src + lo, hi - lo);
 					else
 						for (int ow = lo; ow < hi; ow++)
 							dst[(long)(ow - lo) * g->stride] += src[ow];
@@ -179,19 +224,22 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
 		int p0, p1;
 		split(P, omp_get_num_threads(), omp_get_thread_num(), 8, &p0, &p1);
 		int np = p1 - p0;
-		float *col = workspace + (size_t)K9 * p0; /* this thread's K9 x np slice */
 		for (int b = 0; b < B && np > 0; b++) {
 			const float *x = in + (size_t)b * Cin * H * W;
 			float *y = out + (size_t)b * Cout * P + p0;
-			if (!pw)
-				im2col_range(&g, x, 0, Cin, p0, p1, col);
 			/* The bias goes in first and the GEMM adds to it (beta = 1). */
 			if (bias)
 				for (int o = 0; o < Cout; o++)
 					for (int q = 0; q < np; q++)
 						y[(size_t)o * P + q] = bias[o];
-			dm_sgemm(0, 0, Cout, np, K9, 1.0f, weight, K9, pw ? x + p0 : col, pw ? P : np,
-			         bias ? 1.0f : 0.0f, y, P);
+			if (pw) {
+				dm_sgemm(0, 0, Cout, np, K9, 1.0f, weight, K9, x + p0, P,
+				         bias ? 1.0f : 0.0f, y, P);
+			} else { /* implicit GEMM: im2col fused into the packing of B */
+				im2col_src src = { &g, x, p0 };
+				dm_sgemm_brows(0, Cout, np, K9, 1.0f, weight, K9, im2col_brow, &src,
+				               bias ? 1.0f : 0.0f, y, P);
+			}
 		}
 	}
 }

@@ -49,6 +49,8 @@ static const gemm_path paths[] = {
  * of the thread (no allocation per call once warm). */
 static _Thread_local float *pack_a, *pack_b;
 static _Thread_local size_t pack_a_cap, pack_b_cap;
+static _Thread_local float *brow_buf;
+static _Thread_local size_t brow_cap;
 
 static float *grow(float **buf, size_t *cap, size_t n)
 {
@@ -59,6 +61,25 @@ static float *grow(float **buf, size_t *cap, size_t n)
 		*cap = *buf ? n : 0;
 	}
 	return *buf;
+}
+
+/* Short copies (and adds), 4 floats at a time (SSE on x86-64, plain code
+ * elsewhere): the rows here are 4..900 floats, where a call to memmove
+ * costs as much as the copy; the pragma keeps gcc from turning these
+ * loops (and the other short loops of this file) back into calls. */
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+typedef float f4 __attribute__((vector_size(16), aligned(4), may_alias));
+
+static inline void copy_f(float *restrict d, const float *restrict s, int n)
+{
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		f4 v;
+		__builtin_memcpy(&v, s + i, sizeof v);
+		__builtin_memcpy(d + i, &v, sizeof v);
+	}
+	for (; i < n; i++)
+		d[i] = s[i];
 }
 
 typedef struct gemm_args {
@@ -72,6 +93,8 @@ typedef struct gemm_args {
 	float beta;
 	float *c;
 	long ldc;
+	dm_gemm_brow_fn brow; /* op(B) row by row instead of b (dm_sgemm_brows) */
+	const void *ctx;
 } gemm_args;
 
 /* op(A)[i0.., p0..] (mc x kc) into MR-tall panels, zero-padded. */
@@ -83,8 +106,7 @@ static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int
 			for (int p = 0; p < kc; p++) {
 				const float *src = g->a + (long)(p0 + p) * g->lda + i0 + ir;
 				float *d = dst + (size_t)p * mr;
-				for (int i = 0; i < rows; i++)
-					d[i] = src[i];
+				copy_f(d, src, rows);
 				for (int i = rows; i < mr; i++)
 					d[i] = 0.0f;
 			}
@@ -132,11 +154,17 @@ static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int
 static void pack_b_rows(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
 {
 	for (int p = 0; p < kc; p++) {
-		const float *src = g->b + (long)(p0 + p) * g->ldb + j0;
+		const float *src;
+		if (g->brow) {
+			g->brow(g->ctx, p0 + p, j0, nc, brow_buf);
+			src = brow_buf;
+		} else {
+			src = g->b + (long)(p0 + p) * g->ldb + j0;
+		}
 		float *d = dst + (size_t)p * nr;
 		int jr = 0;
 		for (; jr + nr <= nc; jr += nr, d += (size_t)nr * kc)
-			memcpy(d, src + jr, (size_t)nr * sizeof *d);
+			copy_f(d, src + jr, nr);
 		if (jr < nc) {
 			for (int j = 0; j < nc - jr; j++)
 				d[j] = src[jr + j];
@@ -171,7 +199,8 @@ static int gemm_buffers(const gemm_path *P, int k, int m0, int m1, int n0, int n
 	int mcmax = m1 - m0 < P->mc ? m1 - m0 : P->mc;
 	float *pa = grow(&pack_a, &pack_a_cap, kcmax * (size_t)((mcmax + mr - 1) / mr * mr));
 	float *pb = grow(&pack_b, &pack_b_cap, kcmax * (size_t)((ncmax + nr - 1) / nr * nr));
-	return pa && pb ? 0 : -1;
+	float *pr = grow(&brow_buf, &brow_cap, (size_t)ncmax);
+	return pa && pb && pr ? 0 : -1;
 }
 
 /* K is cut into equal slices of at most KC: 288 = 144 + 144 rather than
@@ -258,17 +287,39 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
 			c[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(long)i * ldc + j];
 }
 
-void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
-              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+/* The plain loops in double, for any gemm_args (the out-of-memory path). */
+static void ref_loops(const gemm_args *g)
 {
+	for (int i = 0; i < g->m; i++)
+		for (int j = 0; j < g->n; j++) {
+			double s = 0.0;
+			for (int p = 0; p < g->k; p++) {
+				double x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
+				double y;
+				if (g->brow) {
+					float v;
+					g->brow(g->ctx, p, j, 1, &v);
+					y = v;
+				} else {
+					y = g->transb ? g->b[(long)j * g->ldb + p] : g->b[(long)p * g->ldb + j];
+				}
+				s += x * y;
+			}
+			float *cij = &g->c[(long)i * g->ldc + j];
+			*cij = (float)(g->alpha * s + (g->beta == 0.0f ? 0.0 : (double)g->beta * *cij));
+		}
+}
+
+static void gemm_run(gemm_args g)
+{
+	int m = g.m, n = g.n, k = g.k;
 	if (m <= 0 || n <= 0)
 		return;
-	if (k <= 0 || alpha == 0.0f) {
-		scale_c(m, n, beta, c, ldc);
+	if (k <= 0 || g.alpha == 0.0f) {
+		scale_c(m, n, g.beta, g.c, g.ldc);
 		return;
 	}
 	const gemm_path *P = &paths[dm_simd()];
-	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc };
 	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
 	/* Below ~1 MFLOP a second thread costs more than it brings. */
 	int nt = 1;
@@ -307,8 +358,24 @@ void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const fl
 			gemm_rect(P, &g, m0, m1, n0, n1);
 	}
 	if (fail) /* out of memory for pack buffers: the plain loops, correct if slow */
-		dm_sgemm_ref(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+		ref_loops(&g);
 }
+
+void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL };
+	gemm_run(g);
+}
+
+void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
+                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc)
+{
+	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx };
+	gemm_run(g);
+}
+
+
 
 void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)
