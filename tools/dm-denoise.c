@@ -62,7 +62,7 @@ static void usage(void)
 "      --seed N         RNG seed (default 0); sample i gets the same noise\n"
 "                       whatever the batch split or thread count\n"
 "\n"
-"Start:\n"
+"Start (default: the frame's tag t, as dm-noise writes it, else the top):\n"
 "      --from-t T       the input is x_t at t = T (e.g. from dm-noise --t T)\n"
 "      --from-sigma S   the input is clean data plus noise of std S in data\n"
 "                       units; start at the t where sigma/alpha = S\n"
@@ -324,10 +324,12 @@ int main(int argc, char **argv)
 	open_model(&o, dm_reader_meta(r), &m);
 	dm_sampler_opts *so = &o.so;
 	so->classes = m.classes;
+	double user_from_t = so->from_t;
 	if (o.from_sigma >= 0) {
 		if (!(o.from_sigma > 0))
 			dm_tool_die("--from-sigma must be positive");
 		so->from_t = dm_schedule_t_from_sigma_ve(&m.s, o.from_sigma);
+		user_from_t = so->from_t;
 	}
 	if (o.label >= 0 && m.net && m.classes == 0)
 		dm_tool_die("%s: --label given, but the model is unconditional", o.model);
@@ -456,6 +458,13 @@ int main(int argc, char **argv)
 			for (size_t i = 0; i < (size_t)B * D; i++)
 				xs[i] = (float)(a * xs[i]);
 		}
+		/* A frame of dm-noise --t T says where it is: start there. */
+		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode) {
+			const char *tv = dm_kv_get(&f.tags, "t");
+			char *end;
+			double tf = tv ? strtod(tv, &end) : -1;
+			so->from_t = tv && end != tv && !*end && tf >= dm_schedule_t_min(&m.s) ? tf : -1;
+		}
 		emitter em = {w, x, index0, o.x0_out, 0};
 		so->emit = emit_step;
 		so->emit_ctx = &em;
@@ -475,6 +484,7 @@ int main(int argc, char **argv)
 		dm_frame_remove(&f, "t");
 		dm_kv_setf(&f.tags, "index", "%" PRIu64, index0);
 		dm_kv_setf(&f.tags, "t", "%.9g", so->encode ? dm_schedule_t_max(&m.s) : dm_schedule_t_clean(&m.s));
+		dm_kv_del(&f.tags, "sigma");
 		dm_kv_set(&f.tags, "final", "1");
 		dm_kv_setf(&f.tags, "nfe", "%.6g", nfe);
 		free(xs);

@@ -76,6 +76,10 @@ check "--from-sigma on data plus noise of std 0.5" \
 	"dm-noise --sigma 0.5 --schedule edm <'$TMP/data.dm' | dm-denoise -m gaussian:0.5:0.3 --sampler heun --from-sigma 0.5 >'$TMP/o.dm' \
 	 && $near '$TMP/o.dm' 0.5 0.3 0.03"
 
+check "a frame of dm-noise --t 300 starts at t = 300" \
+	"dm-noise --t 300 <'$TMP/data.dm' | dm-denoise -m gaussian:0.5:0.3 --sampler ddim --steps 20 -v 2>'$TMP/v' >'$TMP/o.dm' \
+	 && grep -q ' 20.0 network evaluations' '$TMP/v' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+
 # Errors: one line, exit 1.
 expect_fail "no model" "^dm-denoise: no model" "dm-denoise <'$TMP/prior.dm'"
 expect_fail "unknown sampler" "^dm-denoise: --sampler: unknown sampler 'x'" \
