@@ -459,7 +459,8 @@ int main(int argc, char **argv)
 				xs[i] = (float)(a * xs[i]);
 		}
 		/* A frame of dm-noise --t T says where it is: start there. */
-		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode) {
+		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode &&
+		    !dm_kv_get(&f.tags, "final")) {
 			const char *tv = dm_kv_get(&f.tags, "t");
 			char *end;
 			double tf = tv ? strtod(tv, &end) : -1;
