@@ -43,7 +43,7 @@ static void check_grads(int classes)
 	dm_rng_normal(1, 98, 0, 0, x, 12);
 	double worst;
 	char where[256];
-	int bad = gradcheck(&net, x, t, classes ? lab : NULL, B, 1, 1e-2, 2e-3, 1e-2, &worst, where,
+	int bad = gradcheck(&net, x, t, classes ? lab : NULL, B, 1000, 1e-2, 2e-3, 1e-2, &worst, where,
 	                    sizeof where);
 	dm_net_free(&net);
 	CHECK_MSG(bad == 0, "%d gradients off; worst %s", bad, where);
