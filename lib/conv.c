@@ -105,33 +105,25 @@ static void valid_range(int n, int nout, int stride, int pad, int off, int *lo, 
 		*hi = *lo;
 }
 
-/* One output row's worth (ow in [w0, w1)) of one im2col row: zeros where
- * the kernel tap falls in the padding, a copy (stride 1) or a strided
- * gather in between. */
-static void gather_row(const geom *g, const float *src_row, int j, int w0, int w1, float *dst)
+/* One output row's worth (ow in [w0, w1)) of one im2col row, given the
+ * interior [lo, hi) from valid_range: zeros where the kernel tap falls in
+ * the padding, a copy (stride 1) or a strided gather in between.  src
+ * points at the input for ow = 0 (it may point outside the row). */
+static inline void gather_row(int stride, const float *src, int lo, int hi, int w0, int w1,
+                              float *dst)
 {
-	int lo, hi;
-	valid_range(g->W, g->Wo, g->stride, g->pad, j, &lo, &hi);
 	lo = lo < w0 ? w0 : lo > w1 ? w1 : lo;
 	hi = hi > w1 ? w1 : hi < lo ? lo : hi;
-	int ow = w0;
-	for (; ow < lo; ow++)
+	for (int ow = w0; ow < lo; ow++)
 		*dst++ = 0.0f;
-	if (!src_row) {
-		for (; ow < w1; ow++)
-			*dst++ = 0.0f;
-		return;
-	}
-	const float *s = src_row + (long)lo * g->stride - g->pad + j;
-	if (g->stride == 1) {
-		copy_f(dst, s, hi - lo);
-		dst += hi - lo;
+	if (stride == 1) {
+		copy_f(dst, src + lo, hi - lo);
 	} else {
-		for (int q = 0; q < hi - lo; q++)
-			dst[q] = s[(long)q * g->stride];
-		dst += hi - lo;
+		for (int ow = lo; ow < hi; ow++)
+			dst[ow - lo] = src[(long)ow * stride];
 	}
-	for (ow = hi; ow < w1; ow++)
+	dst += hi - lo;
+	for (int ow = hi; ow < w1; ow++)
 		*dst++ = 0.0f;
 }
 
@@ -141,12 +133,17 @@ static void im2col_row(const geom *g, const float *in, int r, int q0, int q1, fl
 {
 	int c = r / (g->kh * g->kw), i = r / g->kw % g->kh, j = r % g->kw;
 	const float *plane = in + (size_t)c * g->H * g->W;
-	for (int q = q0; q < q1;) {
-		int oh = q / g->Wo, w0 = q % g->Wo;
+	int lo, hi;
+	valid_range(g->W, g->Wo, g->stride, g->pad, j, &lo, &hi);
+	int oh = q0 / g->Wo, w0 = q0 % g->Wo;
+	for (int q = q0; q < q1; oh++, w0 = 0) {
 		int w1 = q1 - q < g->Wo - w0 ? w0 + (q1 - q) : g->Wo;
 		int ih = oh * g->stride - g->pad + i;
-		const float *row = ih >= 0 && ih < g->H ? plane + (size_t)ih * g->W : NULL;
-		gather_row(g, row, j, w0, w1, dst);
+		if (ih >= 0 && ih < g->H)
+			gather_row(g->stride, plane + (long)ih * g->W - g->pad + j, lo, hi, w0, w1, dst);
+		else
+			for (int ow = w0; ow < w1; ow++)
+				dst[ow - w0] = 0.0f;
 		dst += w1 - w0;
 		q += w1 - w0;
 	}
