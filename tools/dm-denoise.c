@@ -459,12 +459,12 @@ int main(int argc, char **argv)
 				xs[i] = (float)(a * xs[i]);
 		}
 		/* A frame of dm-noise --t T says where it is: start there. */
-		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode &&
-		    !dm_kv_get(&f.tags, "final")) {
+		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode) {
 			const char *tv = dm_kv_get(&f.tags, "t");
 			char *end;
 			double tf = tv ? strtod(tv, &end) : -1;
-			so->from_t = tv && end != tv && !*end && tf >= dm_schedule_t_min(&m.s) ? tf : -1;
+			/* (t <= t_min: clean data, e.g. a dm-denoise output) */
+			so->from_t = tv && end != tv && !*end && tf > dm_schedule_t_min(&m.s) ? tf : -1;
 		}
 		emitter em = {w, x, index0, o.x0_out, 0};
 		so->emit = emit_step;
