@@ -63,6 +63,9 @@ static const char usage[] =
 	"                         override the training options) and the first\n"
 	"                         `samples` input samples it already saw are skipped\n"
 	"      --log FILE         CSV log: step,loss,lr,grad_norm,seconds\n"
+	"      --dump-grads FILE  write the first batch, the network output, the loss,\n"
+	"                         the weights and their gradients as a stream, then\n"
+	"                         exit without training (the PyTorch parity test)\n"
 	"  -q, --quiet            no progress line even on a terminal\n"
 	"  -h, --help             show this help and exit\n"
 	"  -V, --version          show the version and exit\n"
@@ -76,7 +79,7 @@ static const char usage[] =
 enum {
 	O_HIDDEN = 256, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
 	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
-	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP,
 };
 
 static const struct option longopts[] = {
@@ -96,6 +99,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
 	{"output", required_argument, 0, 'o'},  {"save-every", required_argument, 0, O_SAVE},
 	{"resume", required_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
+	{"dump-grads", required_argument, 0, O_DUMP},
 	{"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
 };
@@ -244,6 +248,62 @@ static void progress(long step, long total, double sloss, float lr, double rate,
 	fflush(stderr);
 }
 
+/* ---- the parity dump -------------------------------------------------- */
+
+static void add_f32(dm_frame *f, const char *name, int rank, const int64_t *dims,
+                    const float *src)
+{
+	dm_error err;
+	dm_tensor *t = dm_frame_add(f, name, DM_F32, rank, dims, &err);
+	if (!t)
+		dm_tool_die("%s", err.msg);
+	memcpy(t->data, src, dm_tensor_nbytes(t));
+}
+
+static void dump(const dm_trainer *tr, const char *path, const float *x, const float *t,
+                 const float *tg, const float *w, int B, size_t S, double loss)
+{
+	dm_error err;
+	dm_kv kv;
+	dm_frame f;
+	dm_kv_init(&kv);
+	dm_frame_init(&f);
+	dm_tool_check(dm_net_config_to_kv(&tr->net.cfg, &kv, &err), &err);
+	int64_t d2[2] = {B, (int64_t)S}, d1[1] = {B}, one[1] = {1};
+	add_f32(&f, "x", 2, d2, x);
+	add_f32(&f, "t", 1, d1, t);
+	add_f32(&f, "target", 2, d2, tg);
+	add_f32(&f, "w", 1, d1, w);
+	add_f32(&f, "out", 2, d2, tr->out);
+	dm_tensor *lt = dm_frame_add(&f, "loss", DM_F64, 1, one, &err);
+	if (!lt)
+		dm_tool_die("%s", err.msg);
+	memcpy(lt->data, &loss, 8);
+	if (tr->net.cfg.classes > 0) {
+		dm_tensor *lb = dm_frame_add(&f, "label", DM_I32, 1, d1, &err);
+		if (!lb)
+			dm_tool_die("%s", err.msg);
+		memcpy(lb->data, tr->lab, (size_t)B * 4);
+	}
+	const dm_layout *L = &tr->net.layout;
+	for (int i = 0; i < L->n; i++) {
+		char name[128];
+		snprintf(name, sizeof name, "param:%s", L->p[i].name);
+		add_f32(&f, name, L->p[i].rank, L->p[i].dims, tr->w + L->p[i].off);
+		snprintf(name, sizeof name, "grad:%s", L->p[i].name);
+		add_f32(&f, name, L->p[i].rank, L->p[i].dims, tr->g + L->p[i].off);
+	}
+	dm_outfile o;
+	dm_writer *wr;
+	dm_tool_check(dm_outfile_open(&o, path, &err), &err);
+	dm_tool_check(dm_writer_open(&wr, o.f, path, &kv, &err), &err);
+	dm_tool_check(dm_writer_write(wr, &f, &err), &err);
+	dm_tool_check(dm_writer_close(wr, &err), &err);
+	dm_tool_check(dm_outfile_commit(&o, &err), &err);
+	dm_frame_free(&f);
+	dm_kv_free(&kv);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static void save(const dm_trainer *tr, const char *path)
@@ -274,7 +334,8 @@ int main(int argc, char **argv)
 	dm_train_opts o;
 	dm_error err;
 	dm_train_opts_default(&o);
-	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL;
+	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL,
+	           *dumppath = NULL;
 	long steps = 0, save_every = 0;
 	int quiet = 0, threads = 0;
 	/* explicit settings (so that --resume keeps the checkpoint's others) */
@@ -332,6 +393,7 @@ int main(int argc, char **argv)
 		case O_SAVE: save_every = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
 		case O_RESUME: resume = optarg; break;
 		case O_LOG: logpath = optarg; break;
+		case O_DUMP: dumppath = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': dm_tool_version();
@@ -460,6 +522,16 @@ int main(int argc, char **argv)
 	int32_t *lab = malloc((size_t)B * 4);
 	if (!x || !tg || !t || !w || !lab)
 		dm_tool_die("out of memory for a batch of %d", B);
+
+	if (dumppath) {
+		if (!fill(&b, B, x, t, tg, w, lab))
+			dm_tool_die("stdin: fewer than %d samples", B);
+		double l;
+		if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l, &err) < 0)
+			dm_tool_die("%s", err.msg);
+		dump(&tr, dumppath, x, t, tg, w, B, S, l);
+		return 0;
+	}
 
 	int show = !quiet && isatty(2);
 	double t0 = now(), last_show = 0, sloss = 0, sw = 0;
