@@ -1,9 +1,9 @@
 /* conv.c - 2-D convolution through im2col and dm_sgemm (see conv.h).
  *
- * Per image b, with K9 = Cin*kh*kw rows and P = Ho*Wo positions:
- *   forward          out_b[Cout x P]  = W[Cout x K9] * col_b[K9 x P] + bias
- *                    (implicit: col_b is produced row by row as the GEMM
- *                    packs it, never stored)
+ * With K9 = Cin*kh*kw rows and P = Ho*Wo positions:
+ *   forward          out[Cout x B*P] = W[Cout x K9] * col[K9 x B*P] + bias
+ *                    one implicit GEMM for the batch: col is produced row
+ *                    by row as the GEMM packs it, never stored; per image b:
  *   backward input   dcol_b[K9 x P]   = W^T * dout_b,  din_b = col2im(dcol_b)
  *   backward weight  dW[Cout x K9]   += dout_b[Cout x P] * col_b^T
  * 1x1 convolutions with
@@ -159,17 +159,23 @@ static void im2col_range(const geom *g, const float *in, int c0, int c1, int p0,
 		im2col_row(g, in, r, p0, p1, col + (size_t)(r - c0 * kk) * (p1 - p0));
 }
 
-/* im2col as the row source of an implicit GEMM (dm_sgemm_brows). */
+/* im2col of the whole batch as the row source of an implicit GEMM
+ * (dm_sgemm_brows): column j is output position j % P of image j / P. */
 typedef struct im2col_src {
 	const geom *g;
-	const float *in; /* one image */
-	int q0;          /* the first output position of this GEMM's columns */
+	const float *in; /* the batch */
 } im2col_src;
 
 static void im2col_brow(const void *ctx, int p, int j0, int n, float *out)
 {
 	const im2col_src *s = ctx;
-	im2col_row(s->g, s->in, p, s->q0 + j0, s->q0 + j0 + n, out);
+	const geom *g = s->g;
+	int P = g->Ho * g->Wo;
+	while (n > 0) {
+		int b = j0 / P, q = j0 % P, len = P - q < n ? P - q : n;
+		im2col_row(g, s->in + (size_t)b * g->Cin * g->H * g->W, p, q, q + len, out);
+		out += len, j0 += len, n -= len;
+	}
 }
 
 /* The adjoint of im2col for the channels [c0, c1): din[c][ih][iw] += every
@@ -212,33 +218,21 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
 {
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
-	int pw = is_pointwise(kh, kw, stride, pad);
-	int nt = threads_for(2.0 * B * Cout * P * K9);
-	if (nt > (P + 7) / 8)
-		nt = (P + 7) / 8;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-	{
-		int p0, p1;
-		split(P, omp_get_num_threads(), omp_get_thread_num(), 8, &p0, &p1);
-		int np = p1 - p0;
-		for (int b = 0; b < B && np > 0; b++) {
-			const float *x = in + (size_t)b * Cin * H * W;
-			float *y = out + (size_t)b * Cout * P + p0;
-			/* The bias goes in first and the GEMM adds to it (beta = 1). */
-			if (bias)
-				for (int o = 0; o < Cout; o++)
-					for (int q = 0; q < np; q++)
-						y[(size_t)o * P + q] = bias[o];
-			if (pw) {
-				dm_sgemm(0, 0, Cout, np, K9, 1.0f, weight, K9, x + p0, P,
-				         bias ? 1.0f : 0.0f, y, P);
-			} else { /* implicit GEMM: im2col fused into the packing of B */
-				im2col_src src = { &g, x, p0 };
-				dm_sgemm_brows(0, Cout, np, K9, 1.0f, weight, K9, im2col_brow, &src,
-				               bias ? 1.0f : 0.0f, y, P);
-			}
-		}
+	(void)workspace; /* the forward pass needs none: im2col is fused */
+	if (bias) { /* the bias goes in first and the GEMM adds to it (beta = 1) */
+#pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
+		for (int b = 0; b < B; b++)
+			for (int o = 0; o < Cout; o++)
+				for (int q = 0; q < P; q++)
+					out[((size_t)b * Cout + o) * P + q] = bias[o];
 	}
+	float beta = bias ? 1.0f : 0.0f;
+	/* One implicit GEMM over the whole batch: Cout x (B*P), K9 deep (for
+	 * 1x1 convolutions too: the batch's channels are gathered the same
+	 * way, which beats one GEMM per image). */
+	im2col_src src = { &g, in };
+	dm_sgemm_brows(0, Cout, B * P, K9, 1.0f, weight, K9, im2col_brow, &src, beta, out, P, P,
+	               (long)Cout * P);
 }
 
 void dm_conv2d_backward_input(float *din, const float *dout, const float *weight, int B,

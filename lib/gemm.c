@@ -95,7 +95,17 @@ typedef struct gemm_args {
 	long ldc;
 	dm_gemm_brow_fn brow; /* op(B) row by row instead of b (dm_sgemm_brows) */
 	const void *ctx;
+	int cblk;  /* > 0: C's columns come in blocks of cblk ... */
+	long cbs;  /* ... that lie cbs floats apart (dm_sgemm_brows) */
 } gemm_args;
+
+/* Where C[i][j] lives. */
+static inline float *c_at(const gemm_args *g, int i, int j)
+{
+	if (g->cblk > 0)
+		return g->c + (long)(j / g->cblk) * g->cbs + (long)i * g->ldc + j % g->cblk;
+	return g->c + (long)i * g->ldc + j;
+}
 
 /* op(A)[i0.., p0..] (mc x kc) into MR-tall panels, zero-padded. */
 static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int kc, float *dst)
@@ -190,6 +200,23 @@ static void edge_tile(const gemm_path *P, long kc, const float *a, const float *
 		}
 }
 
+/* A tile whose columns straddle two blocks of C: as edge_tile, element by
+ * element through c_at. */
+static void split_tile(const gemm_path *P, const gemm_args *g, long kc, const float *a,
+                       const float *b, int i0, int j0, int rows, int cols, float beta)
+{
+	_Alignas(64) float t[16 * 64];
+	P->kernel(kc, a, b, t, P->nr, g->alpha, 0.0f);
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++) {
+			float *cij = c_at(g, i0 + i, j0 + j);
+			float v = t[i * P->nr + j];
+			if (beta != 0.0f)
+				v += beta * *cij;
+			*cij = v;
+		}
+}
+
 /* Make this thread's pack buffers big enough for its rectangle; 0 or -1. */
 static int gemm_buffers(const gemm_path *P, int k, int m0, int m1, int n0, int n1)
 {
@@ -245,9 +272,12 @@ static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, in
 						pack_b_block(g, nr, pc, kc, jc + jr, cols, bp);
 					for (int ir = 0; ir < mc; ir += mr) {
 						const float *ap = pa + (size_t)ir * kc;
-						float *cp = g->c + (long)(ic + ir) * g->ldc + jc + jr;
+						float *cp = c_at(g, ic + ir, jc + jr);
 						int rows = mc - ir < mr ? mc - ir : mr;
-						if (rows == mr && cols == nr)
+						if (g->cblk > 0 && (jc + jr) % g->cblk + cols > g->cblk)
+							split_tile(P, g, kc, ap, bp, ic + ir, jc + jr, rows, cols,
+							           beta);
+						else if (rows == mr && cols == nr)
 							P->kernel(kc, ap, bp, cp, g->ldc, g->alpha, beta);
 						else
 							edge_tile(P, kc, ap, bp, cp, g->ldc, rows, cols,
@@ -280,11 +310,13 @@ static void thread_grid(int nt, int mt, int ntl, int *tm, int *tn)
 	}
 }
 
-static void scale_c(int m, int n, float beta, float *c, int ldc)
+static void scale_c(const gemm_args *g)
 {
-	for (int i = 0; i < m; i++)
-		for (int j = 0; j < n; j++)
-			c[(long)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(long)i * ldc + j];
+	for (int i = 0; i < g->m; i++)
+		for (int j = 0; j < g->n; j++) {
+			float *cij = c_at(g, i, j);
+			*cij = g->beta == 0.0f ? 0.0f : g->beta * *cij;
+		}
 }
 
 /* The plain loops in double, for any gemm_args (the out-of-memory path). */
@@ -305,7 +337,7 @@ static void ref_loops(const gemm_args *g)
 				}
 				s += x * y;
 			}
-			float *cij = &g->c[(long)i * g->ldc + j];
+			float *cij = c_at(g, i, j);
 			*cij = (float)(g->alpha * s + (g->beta == 0.0f ? 0.0 : (double)g->beta * *cij));
 		}
 }
@@ -316,7 +348,7 @@ static void gemm_run(gemm_args g)
 	if (m <= 0 || n <= 0)
 		return;
 	if (k <= 0 || g.alpha == 0.0f) {
-		scale_c(m, n, g.beta, g.c, g.ldc);
+		scale_c(&g);
 		return;
 	}
 	const gemm_path *P = &paths[dm_simd()];
@@ -364,14 +396,19 @@ static void gemm_run(gemm_args g)
 void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
               int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL };
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
+		        0, 0 };
 	gemm_run(g);
 }
 
 void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
-                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc)
+                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
+                    int cblk, long cstride)
 {
-	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx };
+	if (cblk <= 0 || cblk >= n)
+		cblk = 0;
+	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
+		        cblk, cstride };
 	gemm_run(g);
 }
 

@@ -22,11 +22,17 @@ void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const fl
  * it: brow(ctx, p, j0, n, out) writes op(B)[p][j0 .. j0+n) to out.  This
  * is how a convolution runs as an implicit GEMM, im2col fused into the
  * packing (conv.c).  brow is called from several threads at once with
- * disjoint out buffers; it must not write anything else.  Same contract
- * otherwise (including bit-identical results for any thread count). */
+ * disjoint out buffers; it must not write anything else.
+ * C's columns may come in blocks: with 0 < cblk < n, column j of C is
+ * column j % cblk of the block that starts at c + (j / cblk) * cstride
+ * (rows ldc apart within a block), e.g. a batch of NCHW images seen as one
+ * Cout x (B*H*W) matrix: cblk = H*W, cstride = Cout*H*W, ldc = H*W.
+ * cblk <= 0 means plain.  Same contract otherwise (including bit-identical
+ * results for any thread count). */
 typedef void (*dm_gemm_brow_fn)(const void *ctx, int p, int j0, int n, float *out);
 void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
-                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc);
+                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
+                    int cblk, long cstride);
 
 /* The plain triple loop (double accumulation), the reference for tests. */
 void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
