@@ -601,7 +601,7 @@ static int rd_exact(dm_reader *r, void *buf, size_t n, int eof_ok, dm_error *err
  * bytes actually present. */
 static int rd_payload(dm_reader *r, unsigned char **out, uint64_t n, dm_error *err)
 {
-	const uint64_t step = (uint64_t)64 << 20;
+	const uint64_t step = (uint64_t)1 << 20;
 	uint64_t cap = n < step ? n : step, have = 0;
 	unsigned char *buf = malloc(cap ? (size_t)cap : 1);
 	if (!buf)
