@@ -59,7 +59,7 @@ MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
 
-.PHONY: all test check-asan bench fuzz demo install uninstall clean help
+.PHONY: FORCE all test check-asan bench fuzz demo install uninstall clean help
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/libdm.a $(BUILD)/libdm.so $(TOOLS) $(BUILD)/dm.pc
@@ -90,10 +90,15 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON) $(BUILD)/libdm.a
 $(UNIT): $(UNIT_OBJ) $(BUILD)/libdm.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/dm.pc: Makefile
+# Regenerated when PREFIX changes (the rule always runs; the file is only
+# replaced when its content differs).
+$(BUILD)/dm.pc: FORCE
 	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dm\nDescription: diffusion models as Unix filters (core library)\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -ldm\nLibs.private: -lm -fopenmp\nCflags: -I$${includedir}\n' \
-	  '$(PREFIX)' '$(VERSION)' '$(DEPS)' > $@
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dm\nDescription: diffusion models as Unix filters (core library)\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -ldm\nLibs.private: -lm -fopenmp\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' '$(VERSION)' '$(DEPS)' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
+
+FORCE:
 
 test: all $(UNIT)
 	@DM_BUILD=$(BUILD) sh tests/run.sh
