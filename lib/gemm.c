@@ -82,6 +82,49 @@ static inline void copy_f(float *restrict d, const float *restrict s, int n)
 		d[i] = s[i];
 }
 
+/* Interleave cnt (<= width) source rows into kc groups of width floats:
+ * dst[p*width + j] = src[j][p], zero for j >= cnt.  This is the transposing
+ * copy of packing A by rows and B by columns; 4 x 4 blocks go through
+ * registers (shufps on x86-64). */
+typedef int i4 __attribute__((vector_size(16)));
+
+static void interleave(const float *const *src, int cnt, int width, int kc, float *dst)
+{
+	int j = 0;
+	for (; j + 4 <= cnt; j += 4) {
+		int p = 0;
+		for (; p + 4 <= kc; p += 4) {
+			f4 r0, r1, r2, r3;
+			__builtin_memcpy(&r0, src[j] + p, sizeof r0);
+			__builtin_memcpy(&r1, src[j + 1] + p, sizeof r1);
+			__builtin_memcpy(&r2, src[j + 2] + p, sizeof r2);
+			__builtin_memcpy(&r3, src[j + 3] + p, sizeof r3);
+			f4 t0 = __builtin_shuffle(r0, r1, (i4){ 0, 4, 1, 5 });
+			f4 t1 = __builtin_shuffle(r0, r1, (i4){ 2, 6, 3, 7 });
+			f4 t2 = __builtin_shuffle(r2, r3, (i4){ 0, 4, 1, 5 });
+			f4 t3 = __builtin_shuffle(r2, r3, (i4){ 2, 6, 3, 7 });
+			f4 c0 = __builtin_shuffle(t0, t2, (i4){ 0, 1, 4, 5 });
+			f4 c1 = __builtin_shuffle(t0, t2, (i4){ 2, 3, 6, 7 });
+			f4 c2 = __builtin_shuffle(t1, t3, (i4){ 0, 1, 4, 5 });
+			f4 c3 = __builtin_shuffle(t1, t3, (i4){ 2, 3, 6, 7 });
+			float *d = dst + (size_t)p * width + j;
+			__builtin_memcpy(d, &c0, sizeof c0);
+			__builtin_memcpy(d + width, &c1, sizeof c1);
+			__builtin_memcpy(d + 2 * width, &c2, sizeof c2);
+			__builtin_memcpy(d + 3 * width, &c3, sizeof c3);
+		}
+		for (; p < kc; p++)
+			for (int q = 0; q < 4; q++)
+				dst[(size_t)p * width + j + q] = src[j + q][p];
+	}
+	for (; j < cnt; j++)
+		for (int p = 0; p < kc; p++)
+			dst[(size_t)p * width + j] = src[j][p];
+	for (j = cnt; j < width; j++)
+		for (int p = 0; p < kc; p++)
+			dst[(size_t)p * width + j] = 0.0f;
+}
+
 typedef struct gemm_args {
 	int transa, transb;
 	int m, n, k;
@@ -121,40 +164,24 @@ static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int
 					d[i] = 0.0f;
 			}
 		} else {
-			/* rows streams read in step, contiguous writes */
 			const float *src[64];
 			for (int i = 0; i < rows; i++)
 				src[i] = g->a + (long)(i0 + ir + i) * g->lda + p0;
-			for (int p = 0; p < kc; p++) {
-				float *d = dst + (size_t)p * mr;
-				for (int i = 0; i < rows; i++)
-					d[i] = src[i][p];
-				for (int i = rows; i < mr; i++)
-					d[i] = 0.0f;
-			}
+			interleave(src, rows, mr, kc, dst);
 		}
 	}
 }
 
-/* op(B)[p0.., j0..] (kc x nc) into NR-wide panels, zero-padded. */
+/* op(B) = B^T stored N x K: op(B)[p0.., j0..] (kc x nc) into NR-wide
+ * panels, zero-padded. */
 static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
 {
 	for (int jr = 0; jr < nc; jr += nr, dst += (size_t)nr * kc) {
 		int cols = nc - jr < nr ? nc - jr : nr;
-		if (!g->transb) {
-			break; /* below: row by row, for long contiguous reads */
-		} else {
-			const float *src[64];
-			for (int j = 0; j < cols; j++)
-				src[j] = g->b + (long)(j0 + jr + j) * g->ldb + p0;
-			for (int p = 0; p < kc; p++) {
-				float *d = dst + (size_t)p * nr;
-				for (int j = 0; j < cols; j++)
-					d[j] = src[j][p];
-				for (int j = cols; j < nr; j++)
-					d[j] = 0.0f;
-			}
-		}
+		const float *src[64];
+		for (int j = 0; j < cols; j++)
+			src[j] = g->b + (long)(j0 + jr + j) * g->ldb + p0;
+		interleave(src, cols, nr, kc, dst);
 	}
 }
 
