@@ -175,11 +175,16 @@ static int next_frame(batcher *b)
 		int same = x->rank - 1 == b->rank;
 		for (int i = 0; same && i < b->rank; i++)
 			same = x->dims[i + 1] == b->dims[i];
-		if (!same)
-			dm_tool_die("%s: frame %llu: x has shape %s but the first frame's samples were %s",
+		if (!same) {
+			size_t o = 0;
+			s2[0] = 0;
+			for (int i = 0; i < b->rank && o < sizeof s2; i++)
+				o += (size_t)snprintf(s2 + o, sizeof s2 - o, i ? "x%lld" : "%lld",
+				                      (long long)b->dims[i]);
+			dm_tool_die("%s: frame %llu: x has shape %s but the first frame's samples are %s",
 			            src, (unsigned long long)dm_reader_frames(b->r),
-			            dm_tensor_shape_str(x, s1, sizeof s1),
-			            (dm_tensor_shape_str(x, s2, sizeof s2), s2));
+			            dm_tensor_shape_str(x, s1, sizeof s1), s2);
+		}
 	}
 	int n = (int)x->dims[0];
 	if (dm_tensor_numel(tg) != dm_tensor_numel(x) || dm_tensor_numel(t) != n ||

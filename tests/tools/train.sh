@@ -1,0 +1,84 @@
+#!/bin/sh
+# tests/tools/train.sh - dm-train: options, parity with the PyTorch twin,
+# resume bit-exactness, thread independence, broken checkpoints, errors.
+. tests/tools/lib.sh
+MK="python3 $HERE/tests/ref/mktrain.py"
+PY=/usr/bin/python3
+[ -x $PY ] || PY=python3
+
+check "help" "dm-train --help | grep -q -- --resume"
+check "version" "dm-train --version | grep -q dm-train"
+
+# a fixed training stream (2-D) and a tiny image one
+$MK 40 32 2 >"$TMP/d2.dms"
+$MK 6 4 1x8x8 3 --labels 2 >"$TMP/img.dms"
+UNET="-M unet --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1"
+
+# parity with the PyTorch twin (tests/ref/parity.py states the tolerance)
+check "parity mlp-2d" "dm-train -b 16 --dump-grads $TMP/p1.dms <$TMP/d2.dms && $PY $HERE/tests/ref/parity.py $TMP/p1.dms"
+check "parity mlp with classes" "$MK 1 16 2 --labels 3 | dm-train -b 16 --hidden 32 --layers 2 --temb 16 --classes 3 --dump-grads $TMP/p2.dms && $PY $HERE/tests/ref/parity.py $TMP/p2.dms"
+check "parity tiny unet with classes" "dm-train $UNET --classes 2 -b 4 --dump-grads $TMP/p3.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p3.dms"
+
+# training writes a checkpoint dm-info reads; the CSV log has a row per step
+check "train mlp" "dm-train -n 20 -b 32 -o $TMP/m.dmt --log $TMP/log.csv <$TMP/d2.dms && dm-info -q $TMP/m.dmt"
+check "log rows" "test \$(wc -l <$TMP/log.csv) -eq 21 && head -1 $TMP/log.csv | grep -q '^step,loss,lr,grad_norm,seconds$'"
+check "checkpoint header" "dm-info -s $TMP/m.dmt | grep -q 'schedule=linear' && dm-info -s $TMP/m.dmt | grep -q 'step=20'"
+
+# resume: N steps then M steps equals N+M steps in one run, byte for byte
+OPTS="-b 24 --lr-decay cosine --decay-steps 30 --warmup 4 --ema 0.9 --seed 3 -t 1"
+dm-train $OPTS -n 30 -o $TMP/full.dmt <$TMP/d2.dms
+dm-train $OPTS -n 12 -o $TMP/part.dmt <$TMP/d2.dms
+dm-train --resume $TMP/part.dmt -n 30 -t 1 <$TMP/d2.dms
+same_file "resume 12+18 = 30 (mlp)" $TMP/full.dmt $TMP/part.dmt
+dm-train $UNET --dropout 0.2 --classes 2 -b 5 -n 4 -t 1 -o $TMP/uf.dmt <$TMP/img.dms
+dm-train $UNET --dropout 0.2 --classes 2 -b 5 -n 2 -t 1 -o $TMP/up.dmt <$TMP/img.dms
+dm-train --resume $TMP/up.dmt -n 4 -t 1 <$TMP/img.dms
+same_file "resume 2+2 = 4 (unet, dropout, labels)" $TMP/uf.dmt $TMP/up.dmt
+
+# thread count does not change the checkpoint
+dm-train $OPTS -n 10 -t 1 -o $TMP/t1.dmt <$TMP/d2.dms
+dm-train $OPTS -n 10 -t 2 -o $TMP/t2.dmt <$TMP/d2.dms
+same_file "1 vs 2 threads (mlp)" $TMP/t1.dmt $TMP/t2.dmt
+dm-train $UNET -b 6 -n 2 -t 1 -o $TMP/u1.dmt <$TMP/img.dms
+dm-train $UNET -b 6 -n 2 -t 2 -o $TMP/u2.dmt <$TMP/img.dms
+same_file "1 vs 2 threads (unet)" $TMP/u1.dmt $TMP/u2.dmt
+
+# grad accumulation of 2 x 12 runs
+check "grad-accum" "dm-train -b 12 --grad-accum 2 -n 3 -o $TMP/ga.dmt <$TMP/d2.dms && dm-info -s $TMP/ga.dmt | grep -q samples=72"
+
+# broken checkpoints are refused with one line
+head -c 3000 $TMP/m.dmt >$TMP/trunc.dmt
+expect_fail "truncated checkpoint" "trunc.dmt" "dm-train --resume $TMP/trunc.dmt -n 30 <$TMP/d2.dms"
+$PY -c "import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[len(b)//2]^=1; open(sys.argv[2],'wb').write(b)" $TMP/m.dmt $TMP/flip.dmt
+expect_fail "corrupt checkpoint" "CRC|crc" "dm-train --resume $TMP/flip.dmt -n 30 <$TMP/d2.dms"
+expect_fail "not a checkpoint" "not a dm-train checkpoint" "dm-train --resume $TMP/d2.dms <$TMP/d2.dms"
+
+# input errors
+expect_fail "unknown model" "unknown model" "dm-train -M resnet <$TMP/d2.dms"
+expect_fail "unet on points" "needs images" "dm-train -M unet-s <$TMP/d2.dms"
+expect_fail "not a training stream" "dm-noise --train" "dm-load toy:moons --n 64 | dm-train"
+$PY - "$TMP/shape.dms" <<'PYEOF'
+import sys; sys.path.insert(0, 'tests/ref'); from dmstream import write_stream
+fr = lambda d: ([], [('x', 'f32', [2, d], [0.0] * 2 * d), ('t', 'f32', [2], [1.0, 2.0]), ('target', 'f32', [2, d], [0.0] * 2 * d)])
+write_stream(open(sys.argv[1], 'wb'), [], [fr(2), fr(3)])
+PYEOF
+expect_fail "shape change" "shape 2x3 but the first frame.s samples are 2" "dm-train -b 4 <$TMP/shape.dms"
+$PY - "$TMP/nan.dms" <<'PYEOF'
+import sys; sys.path.insert(0, 'tests/ref'); from dmstream import write_stream
+fr = lambda v: ([], [('x', 'f32', [4, 2], [0.5] * 8), ('t', 'f32', [4], [1.0] * 4), ('target', 'f32', [4, 2], [v] * 8)])
+write_stream(open(sys.argv[1], 'wb'), [], [fr(0.0)] * 3 + [fr(float('nan'))])
+PYEOF
+cp $TMP/m.dmt $TMP/keep.dmt
+expect_fail "NaN loss names the step" "step 4" "dm-train -b 4 --save-every 1 -o $TMP/keep.dmt <$TMP/nan.dms"
+check "last good checkpoint kept" "dm-info -s $TMP/keep.dmt | grep -q step=3"
+
+# SIGTERM saves and exits 0
+$MK 400 64 2 >$TMP/big.dms
+dm-train -b 64 -o $TMP/sig.dmt -t 1 <$TMP/big.dms &
+pid=$!
+sleep 1
+kill -TERM $pid
+if wait $pid && dm-info -q $TMP/sig.dmt; then pass "SIGTERM saves"; else fail "SIGTERM saves" "exit or checkpoint"; fi
+
+# the pipeline: 8 Gaussians, loss falls well below the untrained one
+check "pipeline loss falls" "dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train --seed 2 | dm-train -n 300 -t 1 -b 128 --lr 1e-3 -o $TMP/g.dmt --log $TMP/g.csv && awk -F, 'NR>1&&NR<=21{a+=\$2} NR>281{b+=\$2} END{exit !(b/20 < 0.6*a/20)}' $TMP/g.csv"
