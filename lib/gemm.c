@@ -30,14 +30,15 @@ typedef struct gemm_path {
 
 /* Block sizes per SIMD path for Zen 4 (32 KiB L1d, 1 MiB L2).  The B
  * micro-panel (kc x nr) stays in L1 while MR-row panels of A stream past
- * it, so kc*nr*4 bytes should be about half of L1: for AVX2 kc = 160 beat
- * 192 and 256 on the convolution shapes (bench_gemm, thread CPU time).
+ * it, so kc*nr*4 bytes should be about half of L1: AVX2 6 x 16 with
+ * kc = 256 (16 KiB) measured best of kc 160..384 (bench_gemm, thread CPU
+ * time); mc*kc*4 = 120 KiB of A stays in L2.
  * The AVX-512 sizes follow the same rule but could not be measured (the
  * development machine's hypervisor hides AVX-512). */
 static const gemm_path paths[] = {
 	[DM_SIMD_SCALAR] = { DM_GEMM_SCALAR_MR, DM_GEMM_SCALAR_NR, 64, 256, 2048,
 	                     dm_gemm_ukernel_scalar },
-	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 160, 3072,
+	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 256, 3072,
 	                   dm_gemm_ukernel_avx2 },
 	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 128, 96, 3072,
 	                     dm_gemm_ukernel_avx512 },

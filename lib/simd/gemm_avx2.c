@@ -1,7 +1,10 @@
 /* gemm_avx2.c - the AVX2+FMA micro-kernel (see gemm_kernel.h): MR x NR
- * with NR/8 ymm columns, MR*NR/8 accumulators.  4 x 24 (12 accumulators,
- * 3 loads of B and 4 broadcasts of A per 12 FMAs) measured faster than
- * 6 x 16 on the convolution shapes, whose M (32, 64, 288, 576) it divides. */
+ * with NR/8 ymm columns, MR*NR/8 accumulators.  6 x 16 (12 accumulators,
+ * 2 loads of B and 6 broadcasts of A per 12 FMAs): 4 x 24 divides the
+ * convolution shapes better, but its B micro-panel needs kc <= 160 to sit
+ * in half of L1, and the extra passes over C cost more than the empty
+ * rows of 6 x 16 (bench_gemm: squares 0.95-0.98x OpenBLAS against
+ * 0.85x). */
 #include <immintrin.h>
 
 #include "gemm_kernel.h"

@@ -21,8 +21,8 @@ typedef void (*dm_gemm_ukernel)(long kc, const float *a, const float *b, float *
 /* Tile sizes are fixed per kernel; the block-size table is in gemm.c. */
 #define DM_GEMM_SCALAR_MR 4
 #define DM_GEMM_SCALAR_NR 8
-#define DM_GEMM_AVX2_MR 4
-#define DM_GEMM_AVX2_NR 24
+#define DM_GEMM_AVX2_MR 6
+#define DM_GEMM_AVX2_NR 16
 #define DM_GEMM_AVX512_MR 8
 #define DM_GEMM_AVX512_NR 48
 
