@@ -198,6 +198,11 @@ static void pack_b_rows(const gemm_args *g, int nr, int p0, int kc, int j0, int 
 			src = brow_buf;
 		} else {
 			src = g->b + (long)(p0 + p) * g->ldb + j0;
+			/* Each row is a short stream the hardware prefetchers pick up
+			 * too late; ask for a row a few ahead (B often comes from DRAM). */
+			if (p + 8 < kc)
+				for (int j = 0; j < nc; j += 16)
+					__builtin_prefetch(src + 8 * (long)g->ldb + j);
 		}
 		float *d = dst + (size_t)p * nr;
 		int jr = 0;
