@@ -5,7 +5,9 @@
  *                    one implicit GEMM for the batch: col is produced row
  *                    by row as the GEMM packs it, never stored; per image b:
  *   backward input   dcol_b[K9 x P]   = W^T * dout_b,  din_b = col2im(dcol_b)
- *   backward weight  dW[Cout x K9]   += dout_b[Cout x P] * col_b^T
+ *   backward weight  dW[Cout x K9]   += dout_b[Cout x P] * col_b^T, as one
+ *                    GEMM with K over the whole batch, both operands
+ *                    gathered as they are packed
  * 1x1 convolutions with
  * stride 1 and no padding use the activations as they are. */
 #include "conv.h"
@@ -149,16 +151,6 @@ static void im2col_row(const geom *g, const float *in, int r, int q0, int q1, fl
 	}
 }
 
-/* col[(c,i,j) x q] for the channels [c0, c1) and the output positions
- * [p0, p1); row stride p1 - p0. */
-static void im2col_range(const geom *g, const float *in, int c0, int c1, int p0, int p1,
-                         float *col)
-{
-	int kk = g->kh * g->kw;
-	for (int r = c0 * kk; r < c1 * kk; r++)
-		im2col_row(g, in, r, p0, p1, col + (size_t)(r - c0 * kk) * (p1 - p0));
-}
-
 /* im2col of the whole batch as the row source of an implicit GEMM
  * (dm_sgemm_brows): column j is output position j % P of image j / P. */
 typedef struct im2col_src {
@@ -210,6 +202,36 @@ static geom make_geom(int Cin, int H, int W, int kh, int kw, int stride, int pad
 	geom g = { Cin, H, W, kh, kw, stride, pad, dm_conv2d_out_size(H, kh, stride, pad),
 		   dm_conv2d_out_size(W, kw, stride, pad) };
 	return g;
+}
+
+/* The weight gradient's operands along K = (image, position):
+ * dout_kvec gives row o of dout over positions [p0, p0+kc) of the batch,
+ * col_kvec row r of the batch's im2col over the same positions. */
+typedef struct batch_src {
+	const geom *g;
+	const float *in, *dout;
+	int Cout, P;
+} batch_src;
+
+static void dout_kvec(const void *ctx, int o, int p0, int kc, float *out)
+{
+	const batch_src *s = ctx;
+	while (kc > 0) {
+		int b = p0 / s->P, q = p0 % s->P, len = s->P - q < kc ? s->P - q : kc;
+		copy_f(out, s->dout + ((size_t)b * s->Cout + o) * s->P + q, len);
+		out += len, p0 += len, kc -= len;
+	}
+}
+
+static void col_kvec(const void *ctx, int r, int p0, int kc, float *out)
+{
+	const batch_src *s = ctx;
+	const geom *g = s->g;
+	while (kc > 0) {
+		int b = p0 / s->P, q = p0 % s->P, len = s->P - q < kc ? s->P - q : kc;
+		im2col_row(g, s->in + (size_t)b * g->Cin * g->H * g->W, r, q, q + len, out);
+		out += len, p0 += len, kc -= len;
+	}
 }
 
 void dm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
@@ -272,32 +294,12 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
                                int kh, int kw, int stride, int pad, float *workspace)
 {
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
-	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
-	int pw = is_pointwise(kh, kw, stride, pad);
-	int nt = threads_for(2.0 * B * Cout * P * K9);
-	if (nt > Cin)
-		nt = Cin;
-	/* Each thread owns the weight columns of its input channels and adds
-	 * the images in order 0, 1, ...: the batch sum is in a fixed order. */
-#pragma omp parallel num_threads(nt) if (nt > 1)
-	{
-		int c0, c1;
-		split(Cin, omp_get_num_threads(), omp_get_thread_num(), 1, &c0, &c1);
-		int nc = (c1 - c0) * kk;
-		float *col = workspace + (size_t)c0 * kk * P; /* nc x P */
-		for (int b = 0; b < B && c0 < c1; b++) {
-			const float *x = in + (size_t)b * Cin * H * W;
-			const float *dy = dout + (size_t)b * Cout * P;
-			if (pw) {
-				dm_sgemm(0, 1, Cout, c1 - c0, P, 1.0f, dy, P, x + (size_t)c0 * P, P, 1.0f,
-				         dweight + c0, Cin);
-			} else {
-				im2col_range(&g, x, c0, c1, 0, P, col);
-				dm_sgemm(0, 1, Cout, nc, P, 1.0f, dy, P, col, P, 1.0f,
-				         dweight + (size_t)c0 * kk, K9);
-			}
-		}
-	}
+	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
+	(void)workspace; /* none needed: both operands are gathered as packed */
+	/* One GEMM whose K runs over every position of every image:
+	 * dW[Cout x K9] += dout[Cout x B*P] * col[K9 x B*P]^T. */
+	batch_src src = { &g, in, dout, Cout, P };
+	dm_sgemm_kvec(Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f, dweight, K9);
 	if (dbias) {
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
 		for (int o = 0; o < Cout; o++) {

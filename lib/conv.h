@@ -7,20 +7,23 @@
  * The output is B x Cout x Ho x Wo with Ho = dm_conv2d_out_size(H, kh,
  * stride, pad), likewise Wo.
  *
- * Method: per image, im2col (Cin*kh*kw rows x Ho*Wo columns) then one
- * dm_sgemm; a 1x1 convolution with stride 1 and no padding skips im2col.
- * The im2col matrix lives in a caller-supplied workspace of
- * dm_conv2d_workspace(...) floats (allocate once per shape and reuse it in
- * every step; the size does not depend on B or on the thread count).  It
- * may be NULL when that function returns 0.  The workspace is scratch: its
- * contents on return mean nothing, and two calls running at the same time
- * need two workspaces.
+ * Method: GEMM over the im2col matrix (Cin*kh*kw rows x Ho*Wo columns per
+ * image).  The forward pass and the weight gradient are implicit GEMMs over
+ * the whole batch (im2col gathered as the GEMM packs its panels, never
+ * stored); the input gradient runs one GEMM per image into an im2col-sized
+ * buffer and scatters it back (col2im), which is what the workspace is
+ * for: dm_conv2d_workspace(...) floats, allocated once per shape and
+ * reused every step (the size depends neither on B nor on the thread
+ * count).  Pass it to all three functions (forward and backward_weight
+ * accept NULL today); it may be NULL when the size is 0.  It is scratch:
+ * its contents on return mean nothing, and two calls running at the same
+ * time need two workspaces.
  *
- * Threads: OpenMP inside (dm_sgemm and the im2col loops).  Every result is
- * bit-identical for any thread count: GEMM sums each element in one fixed
- * order, the batch is summed image 0, 1, ... in the weight gradient, and
- * the bias gradient is a fixed-order double sum.  Results depend on the
- * SIMD path (cpu.h) only through rounding.
+ * Threads: OpenMP inside.  Every result is bit-identical for any thread
+ * count: GEMM sums each element in one fixed order (see gemm.h), the input
+ * gradient is split between threads by input channel so no two threads
+ * add into the same float, and the bias gradient is a fixed-order double
+ * sum.  Results depend on the SIMD path (cpu.h) only through rounding.
  *
  * Sizes are not validated here (these are inner-loop kernels): callers
  * pass positive sizes with Ho, Wo >= 1, and buffers that do not overlap.
@@ -34,7 +37,7 @@
 int dm_conv2d_out_size(int n, int k, int stride, int pad);
 
 /* Floats of workspace that the three functions below need for this shape
- * (the largest of the three; 0 for 1x1/stride 1/pad 0). */
+ * (Cin*kh*kw*Ho*Wo; 0 for 1x1/stride 1/pad 0). */
 size_t dm_conv2d_workspace(int Cin, int H, int W, int Cout, int kh, int kw, int stride,
                            int pad);
 

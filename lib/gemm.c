@@ -50,8 +50,8 @@ static const gemm_path paths[] = {
  * of the thread (no allocation per call once warm). */
 static _Thread_local float *pack_a, *pack_b;
 static _Thread_local size_t pack_a_cap, pack_b_cap;
-static _Thread_local float *brow_buf;
-static _Thread_local size_t brow_cap;
+static _Thread_local float *brow_buf, *kvec_buf;
+static _Thread_local size_t brow_cap, kvec_cap;
 
 static float *grow(float **buf, size_t *cap, size_t n)
 {
@@ -139,6 +139,8 @@ typedef struct gemm_args {
 	long ldc;
 	dm_gemm_brow_fn brow; /* op(B) row by row instead of b (dm_sgemm_brows) */
 	const void *ctx;
+	dm_gemm_kvec_fn avec, bvec; /* op(A) rows, op(B) columns (dm_sgemm_kvec) */
+	const void *actx, *bctx;
 	int cblk;  /* > 0: C's columns come in blocks of cblk ... */
 	long cbs;  /* ... that lie cbs floats apart (dm_sgemm_brows) */
 } gemm_args;
@@ -156,7 +158,15 @@ static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int
 {
 	for (int ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
 		int rows = mc - ir < mr ? mc - ir : mr;
-		if (g->transa) {
+		if (g->avec) {
+			const float *src[64];
+			for (int i = 0; i < rows; i++) {
+				float *row = kvec_buf + (size_t)i * kc;
+				g->avec(g->actx, i0 + ir + i, p0, kc, row);
+				src[i] = row;
+			}
+			interleave(src, rows, mr, kc, dst);
+		} else if (g->transa) {
 			for (int p = 0; p < kc; p++) {
 				const float *src = g->a + (long)(p0 + p) * g->lda + i0 + ir;
 				float *d = dst + (size_t)p * mr;
@@ -173,15 +183,22 @@ static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int
 	}
 }
 
-/* op(B) = B^T stored N x K: op(B)[p0.., j0..] (kc x nc) into NR-wide
+/* op(B) = B^T stored N x K, or given by columns (bvec): op(B)[p0.., j0..] (kc x nc) into NR-wide
  * panels, zero-padded. */
 static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
 {
 	for (int jr = 0; jr < nc; jr += nr, dst += (size_t)nr * kc) {
 		int cols = nc - jr < nr ? nc - jr : nr;
 		const float *src[64];
-		for (int j = 0; j < cols; j++)
-			src[j] = g->b + (long)(j0 + jr + j) * g->ldb + p0;
+		for (int j = 0; j < cols; j++) {
+			if (g->bvec) {
+				float *col = kvec_buf + (size_t)j * kc;
+				g->bvec(g->bctx, j0 + jr + j, p0, kc, col);
+				src[j] = col;
+			} else {
+				src[j] = g->b + (long)(j0 + jr + j) * g->ldb + p0;
+			}
+		}
 		interleave(src, cols, nr, kc, dst);
 	}
 }
@@ -260,7 +277,8 @@ static int gemm_buffers(const gemm_path *P, int k, int m0, int m1, int n0, int n
 	float *pa = grow(&pack_a, &pack_a_cap, kcmax * (size_t)((mcmax + mr - 1) / mr * mr));
 	float *pb = grow(&pack_b, &pack_b_cap, kcmax * (size_t)((ncmax + nr - 1) / nr * nr));
 	float *pr = grow(&brow_buf, &brow_cap, (size_t)ncmax);
-	return pa && pb && pr ? 0 : -1;
+	float *pk = grow(&kvec_buf, &kvec_cap, kcmax * (size_t)(mr > nr ? mr : nr));
+	return pa && pb && pr && pk ? 0 : -1;
 }
 
 /* K is cut into equal slices of at most KC: 288 = 144 + 144 rather than
@@ -293,7 +311,7 @@ static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, in
 		for (int pc = 0; pc < g->k; pc += kcb) {
 			int kc = g->k - pc < kcb ? g->k - pc : kcb;
 			float beta = pc == 0 ? g->beta : 1.0f;
-			if (!g->transb)
+			if (!g->transb && !g->bvec)
 				pack_b_rows(g, nr, pc, kc, jc, nc, pb);
 			for (int ic = m0; ic < m1; ic += P->mc) {
 				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
@@ -301,7 +319,7 @@ static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, in
 				for (int jr = 0; jr < nc; jr += nr) {
 					float *bp = pb + (size_t)jr * kc;
 					int cols = nc - jr < nr ? nc - jr : nr;
-					if (ic == m0 && g->transb)
+					if (ic == m0 && (g->transb || g->bvec))
 						pack_b_block(g, nr, pc, kc, jc + jr, cols, bp);
 					for (int ir = 0; ir < mc; ir += mr) {
 						const float *ap = pa + (size_t)ir * kc;
@@ -359,9 +377,19 @@ static void ref_loops(const gemm_args *g)
 		for (int j = 0; j < g->n; j++) {
 			double s = 0.0;
 			for (int p = 0; p < g->k; p++) {
-				double x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
-				double y;
-				if (g->brow) {
+				double x, y;
+				if (g->avec) {
+					float v;
+					g->avec(g->actx, i, p, 1, &v);
+					x = v;
+				} else {
+					x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
+				}
+				if (g->bvec) {
+					float v;
+					g->bvec(g->bctx, j, p, 1, &v);
+					y = v;
+				} else if (g->brow) {
 					float v;
 					g->brow(g->ctx, p, j, 1, &v);
 					y = v;
@@ -430,7 +458,7 @@ void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const fl
               int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
 	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
-		        0, 0 };
+		        NULL, NULL, NULL, NULL, 0, 0 };
 	gemm_run(g);
 }
 
@@ -441,7 +469,15 @@ void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a
 	if (cblk <= 0 || cblk >= n)
 		cblk = 0;
 	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
-		        cblk, cstride };
+		        NULL, NULL, NULL, NULL, cblk, cstride };
+	gemm_run(g);
+}
+
+void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const void *actx,
+                   dm_gemm_kvec_fn bvec, const void *bctx, float beta, float *c, int ldc)
+{
+	gemm_args g = { 0, 0, m, n, k, alpha, NULL, 0, NULL, 0, beta, c, ldc, NULL, NULL,
+		        avec, bvec, actx, bctx, 0, 0 };
 	gemm_run(g);
 }
 

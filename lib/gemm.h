@@ -34,6 +34,15 @@ void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a
                     dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
                     int cblk, long cstride);
 
+/* The same with both operands given along K: avec(actx, i, p0, kc, out)
+ * writes op(A)[i][p0 .. p0+kc) and bvec(bctx, j, p0, kc, out) writes
+ * op(B)[p0 .. p0+kc)[j], each to out (contiguous).  For products whose K
+ * runs over a whole batch, e.g. a convolution's weight gradient (conv.c).
+ * Same threading rules as brow; same contract otherwise. */
+typedef void (*dm_gemm_kvec_fn)(const void *ctx, int idx, int p0, int kc, float *out);
+void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const void *actx,
+                   dm_gemm_kvec_fn bvec, const void *bctx, float beta, float *c, int ldc);
+
 /* The plain triple loop (double accumulation), the reference for tests. */
 void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
