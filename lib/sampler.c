@@ -759,8 +759,8 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 	      *yn = malloc(n * sizeof(float)), *ya = malloc(n * sizeof(float));
 	double *u = malloc((size_t)B * sizeof(double)), *h = malloc((size_t)B * sizeof(double)),
 	       *us = malloc((size_t)B * sizeof(double)), *tt = malloc((size_t)B * sizeof(double));
-	int *rows = malloc((size_t)B * sizeof(int)), *fresh = calloc((size_t)B, sizeof(int));
-	if (!y || !ks || !yn || !ya || !u || !h || !us || !tt || !rows || !fresh) {
+	int *rows = malloc((size_t)B * sizeof(int));
+	if (!y || !ks || !yn || !ya || !u || !h || !us || !tt || !rows) {
 		rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory for rk45");
 		goto done;
 	}
@@ -771,7 +771,7 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 		h[b] = (u1 - u0) / 20;
 	}
 	/* Every iteration: the active samples (compacted into ya) attempt one
-	 * step each; k1 is recomputed when a sample has no FSAL slope. */
+	 * step each. */
 	for (int iter = 0; iter < 100000; iter++) {
 		int A = 0;
 		for (int b = 0; b < B; b++)
@@ -781,8 +781,8 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 			break;
 		for (int q = 0; q < A; q++)
 			memcpy(ya + (size_t)q * D, y + (size_t)rows[q] * D, (size_t)D * sizeof(float));
-		/* k1 at the current point (FSAL would save it; recomputing keeps the
-		 * compaction simple and costs one evaluation per attempt). */
+		/* k1 at the current point (first-same-as-last would save it; recomputing
+		 * keeps the compaction simple and costs one evaluation per attempt). */
 		for (int q = 0; q < A; q++)
 			us[q] = u[rows[q]];
 		if ((rc = rk_f(r, ya, us, rows, A, ks, tt, err)) < 0)
@@ -851,7 +851,6 @@ done:
 	free(us);
 	free(tt);
 	free(rows);
-	free(fresh);
 	return rc;
 }
 
