@@ -535,7 +535,7 @@ int main(int argc, char **argv)
 		if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l, &err) < 0)
 			dm_tool_die("%s", err.msg);
 		dump(&tr, dumppath, x, t, tg, w, B, S, l);
-		return 0;
+		goto done;
 	}
 
 	int show = !quiet && isatty(2);
@@ -580,7 +580,7 @@ int main(int argc, char **argv)
 		         (double)(tr.step - step0) / (now() - t0 + 1e-9), 1);
 	if (logpath)
 		dm_tool_check(dm_outfile_commit(&logf, &err), &err);
-	(void)ended;
+done:
 	/* closing stdin makes the producers upstream stop quietly (EPIPE) */
 	dm_reader_close(b.r);
 	fclose(stdin);
