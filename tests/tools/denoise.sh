@@ -130,6 +130,14 @@ if dm-load toy:moons --batch 128 --epochs 0 2>/dev/null | dm-noise --train | \
 		check "checkpoint: $s" \
 			"dm-denoise -m '$TMP/m.dmt' --sampler $s --steps 10 <'$TMP/p2.dm' | dm-info | grep -q 'x  *f32  *64x2'"
 	done
+	if dm-load toy:8gaussians --batch 128 --epochs 0 2>/dev/null | dm-noise --train | \
+		dm-train --model mlp-2d --classes 8 --steps 20 -o "$TMP/c.dmt" 2>/dev/null; then
+		check "checkpoint: classifier-free guidance evaluates twice" \
+			"dm-denoise -m '$TMP/c.dmt' --sampler dpm++2m --label 3 --guidance 2 -v <'$TMP/p2.dm' 2>'$TMP/v' >/dev/null \
+			 && grep -q ' 40.0 network evaluations' '$TMP/v'"
+		expect_fail "checkpoint: label out of range" "classes 0..7" \
+			"dm-denoise -m '$TMP/c.dmt' --label 8 <'$TMP/p2.dm'"
+	fi
 	expect_fail "checkpoint: wrong sample size" "wants 2" \
 		"dm-noise --prior --shape 4x3 | dm-denoise -m '$TMP/m.dmt'"
 else
