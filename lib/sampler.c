@@ -15,9 +15,9 @@
  *          eq. 6), one Euler-Maruyama step with f dt = ln(a_t/a_u) and
  *          g^2 dt = s_t^2 - s_u^2 - 2 ln(a_t/a_u) s_t^2 (schedule.h's f, g
  *          integrated over the step), score = -eps^/s_t.
- *   pc     Langevin corrector (Song et al. 2021 Alg. 4/5): step
- *          2 r (snr |z|/|score|)^2 with r = (a_t/a_u)^2, per sample, then
- *          the em predictor.
+ *   pc     Langevin corrector (Song et al. 2021 Alg. 4/5), step
+ *          2 r (snr s_t)^2 with r = (a_t/a_u)^2 (see correct()), then the
+ *          em predictor or the reverse-diffusion one (their eq. 46).
  *   ode    probability flow in EDM form: xbar = x/a, sbar = s/a,
  *          d xbar / d sbar = eps^ (Karras et al. 2022 eq. 4 with the
  *          scaling of sec. 4); Heun between grid points, Euler to 0.
@@ -514,6 +514,23 @@ static void step_em(const run *r, float *x, level t, level u)
 		x[i] = (float)((1 - fdt) * x[i] - g2 * r->eps[i] / t.s + g * r->z[i]);
 }
 
+/* Reverse-diffusion predictor (Song et al. 2021, eq. 46 and their
+ * ReverseDiffusionPredictor): the forward step x_t = a_tu x_u + s_tu z run
+ * backwards with the score, x_u = (2 - a_tu) x + s_tu^2 score + s_tu z. */
+static void step_reverse_diffusion(const run *r, float *x, level t, level u)
+{
+	size_t n = (size_t)r->B * r->D;
+	if (u.clean) {
+		memcpy(x, r->x0, n * sizeof(float));
+		return;
+	}
+	double atu = t.a / u.a, g2 = t.s * t.s - atu * atu * u.s * u.s;
+	double g = sqrt(g2 > 0 ? g2 : 0);
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)((2 - atu) * x[i] - g2 * r->eps[i] / t.s + g * r->z[i]);
+}
+
 /* Probability-flow Euler step in (xbar, sbar) with slope eps: x at t to u. */
 static void step_euler(const run *r, float *x, level t, level u, const float *eps)
 {
@@ -661,8 +678,13 @@ static int run_grid(run *r, float *x, const double *ts, int K, dm_error *err)
 				step_ddim(r, x, t, u, o->eta);
 				break;
 			case DM_SAMPLER_EM:
-			case DM_SAMPLER_PC:
 				step_em(r, x, t, u);
+				break;
+			case DM_SAMPLER_PC:
+				if (o->predictor == DM_PREDICTOR_REVERSE_DIFFUSION)
+					step_reverse_diffusion(r, x, t, u);
+				else
+					step_em(r, x, t, u);
 				break;
 			case DM_SAMPLER_EULER:
 				step_euler(r, x, t, u, r->eps);

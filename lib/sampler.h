@@ -59,6 +59,9 @@ enum dm_sampler_kind {
 	DM_SAMPLER_HEUN,    /* EDM Heun (Algorithm 1), Karras et al. 2022 */
 };
 
+/* pc predictors (Song et al. 2021): Euler-Maruyama on the reverse SDE, or
+ * "reverse diffusion" (their eq. 46: the forward discretisation reversed). */
+enum dm_predictor { DM_PREDICTOR_EM = 0, DM_PREDICTOR_REVERSE_DIFFUSION = 1 };
 enum dm_variance { DM_VARIANCE_SMALL = 0 /* beta tilde */, DM_VARIANCE_LARGE /* beta */ };
 enum dm_restore { DM_RESTORE_NONE = 0, DM_RESTORE_MASK, DM_RESTORE_SR, DM_RESTORE_GRAY };
 
@@ -79,6 +82,7 @@ typedef struct dm_sampler_opts {
 	int clip;            /* clip x0^ to [-1, 1] (and eps^ made consistent) */
 	double snr;          /* pc: Langevin signal-to-noise ratio (0.16) */
 	int corrector_steps; /* pc: Langevin steps per level (1) */
+	int predictor;       /* pc: DM_PREDICTOR_* */
 	double rtol, atol;   /* rk45 */
 	double from_t;       /* start at this t (< 0: the top of the schedule) */
 	int encode;          /* deterministic samplers only: run data -> noise */

@@ -58,6 +58,7 @@ static void usage(void)
 "      --clip           clip the predicted x0 to [-1, 1]\n"
 "      --snr R          pc: Langevin signal-to-noise ratio (0.16)\n"
 "      --corrector-steps N  pc: Langevin steps per level (1)\n"
+"      --predictor P    pc: euler-maruyama (default) or reverse-diffusion\n"
 "      --rtol R --atol A    rk45 tolerances (1e-4, 1e-4)\n"
 "      --seed N         RNG seed (default 0); sample i gets the same noise\n"
 "                       whatever the batch split or thread count\n"
@@ -92,6 +93,7 @@ static void usage(void)
 enum {
 	O_SPACING = 256, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_SEED, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
+	O_PRED,
 };
 
 static void parse(int argc, char **argv, opts *o)
@@ -110,6 +112,7 @@ static void parse(int argc, char **argv, opts *o)
 		{"label", required_argument, 0, O_LABEL}, {"guidance", required_argument, 0, O_GUIDE},
 		{"mask", required_argument, 0, O_MASK},   {"resample", required_argument, 0, O_RESAMPLE},
 		{"restore", required_argument, 0, O_RESTORE}, {"raw", no_argument, 0, O_RAW},
+		{"predictor", required_argument, 0, O_PRED},
 		{"threads", required_argument, 0, 'j'},   {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -145,6 +148,15 @@ static void parse(int argc, char **argv, opts *o)
 		case O_CLIP: so->clip = 1; break;
 		case O_SNR: so->snr = dm_tool_double("--snr", optarg); break;
 		case O_CORR: so->corrector_steps = (int)dm_tool_int("--corrector-steps", optarg, 0, 1000); break;
+		case O_PRED:
+			if (!strcmp(optarg, "euler-maruyama") || !strcmp(optarg, "em"))
+				so->predictor = DM_PREDICTOR_EM;
+			else if (!strcmp(optarg, "reverse-diffusion"))
+				so->predictor = DM_PREDICTOR_REVERSE_DIFFUSION;
+			else
+				dm_tool_die("--predictor: want euler-maruyama or reverse-diffusion, not '%s'",
+				            optarg);
+			break;
 		case O_RTOL: so->rtol = dm_tool_double("--rtol", optarg); break;
 		case O_ATOL: so->atol = dm_tool_double("--atol", optarg); break;
 		case O_SEED: so->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;

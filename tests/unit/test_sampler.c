@@ -83,36 +83,40 @@ static const struct {
 	int kind;
 	int predict;
 	int steps;
+	int variant; /* ddpm: large variance; pc: reverse-diffusion predictor */
 } cases[] = {
-	{"linear", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_DDIM, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_EM, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_PC, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_ODE, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_RK45, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_DPMPP2M, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_EULER, DM_PREDICT_EPS, 0},
-	{"linear", DM_SAMPLER_HEUN, DM_PREDICT_EPS, 0},
-	{"cosine", DM_SAMPLER_DDPM, DM_PREDICT_V, 0},
-	{"cosine", DM_SAMPLER_DDIM, DM_PREDICT_X0, 0},
-	{"cosine", DM_SAMPLER_DPMPP2M, DM_PREDICT_V, 0},
-	{"vp", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0},
-	{"vp", DM_SAMPLER_EM, DM_PREDICT_EPS, 0},
-	{"vp", DM_SAMPLER_PC, DM_PREDICT_EPS, 0},
-	{"vp", DM_SAMPLER_ODE, DM_PREDICT_V, 0},
-	{"vp", DM_SAMPLER_RK45, DM_PREDICT_EPS, 0},
-	{"vp", DM_SAMPLER_DPMPP2M, DM_PREDICT_X0, 0},
-	{"subvp", DM_SAMPLER_EM, DM_PREDICT_EPS, 0},
-	{"subvp", DM_SAMPLER_ODE, DM_PREDICT_EPS, 0},
-	{"subvp", DM_SAMPLER_DDIM, DM_PREDICT_EPS, 0},
-	{"ve", DM_SAMPLER_EM, DM_PREDICT_EPS, 0},
-	{"ve", DM_SAMPLER_PC, DM_PREDICT_EPS, 0},
-	{"ve", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0},
-	{"ve", DM_SAMPLER_HEUN, DM_PREDICT_X0, 0},
-	{"edm", DM_SAMPLER_HEUN, DM_PREDICT_X0, 0},
-	{"edm", DM_SAMPLER_EULER, DM_PREDICT_EPS, 0},
-	{"edm", DM_SAMPLER_DPMPP2M, DM_PREDICT_V, 0},
-	{"edm", DM_SAMPLER_RK45, DM_PREDICT_EPS, 0},
+	{"linear", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0, 1},
+	{"linear", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 1},
+	{"ve", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 1},
+	{"linear", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_DDIM, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_EM, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_ODE, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_RK45, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_DPMPP2M, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_EULER, DM_PREDICT_EPS, 0, 0},
+	{"linear", DM_SAMPLER_HEUN, DM_PREDICT_EPS, 0, 0},
+	{"cosine", DM_SAMPLER_DDPM, DM_PREDICT_V, 0, 0},
+	{"cosine", DM_SAMPLER_DDIM, DM_PREDICT_X0, 0, 0},
+	{"cosine", DM_SAMPLER_DPMPP2M, DM_PREDICT_V, 0, 0},
+	{"vp", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0, 0},
+	{"vp", DM_SAMPLER_EM, DM_PREDICT_EPS, 0, 0},
+	{"vp", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 0},
+	{"vp", DM_SAMPLER_ODE, DM_PREDICT_V, 0, 0},
+	{"vp", DM_SAMPLER_RK45, DM_PREDICT_EPS, 0, 0},
+	{"vp", DM_SAMPLER_DPMPP2M, DM_PREDICT_X0, 0, 0},
+	{"subvp", DM_SAMPLER_EM, DM_PREDICT_EPS, 0, 0},
+	{"subvp", DM_SAMPLER_ODE, DM_PREDICT_EPS, 0, 0},
+	{"subvp", DM_SAMPLER_DDIM, DM_PREDICT_EPS, 0, 0},
+	{"ve", DM_SAMPLER_EM, DM_PREDICT_EPS, 0, 0},
+	{"ve", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 0},
+	{"ve", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0, 0},
+	{"ve", DM_SAMPLER_HEUN, DM_PREDICT_X0, 0, 0},
+	{"edm", DM_SAMPLER_HEUN, DM_PREDICT_X0, 0, 0},
+	{"edm", DM_SAMPLER_EULER, DM_PREDICT_EPS, 0, 0},
+	{"edm", DM_SAMPLER_DPMPP2M, DM_PREDICT_V, 0, 0},
+	{"edm", DM_SAMPLER_RK45, DM_PREDICT_EPS, 0, 0},
 };
 
 /* Every sampler at its recommended steps: |mean - 0.5| < 0.015 and
@@ -131,13 +135,16 @@ TEST(sampler_gaussian_moments)
 		dm_sampler_opts_default(&o, cases[c].kind);
 		o.steps = cases[c].steps;
 		o.seed = 11;
+		o.variance = cases[c].variant ? DM_VARIANCE_LARGE : DM_VARIANCE_SMALL;
+		o.predictor = cases[c].variant ? DM_PREDICTOR_REVERSE_DIFFUSION : DM_PREDICTOR_EM;
 		float *x = prior(&s, NB, ND, 3);
 		double nfe = 0, mean, sd;
 		int rc = sample(&s, cases[c].predict, &o, x, NB, 0, &nfe);
 		moments(x, (size_t)NB * ND, &mean, &sd);
 		if (getenv("DM_TEST_VERBOSE"))
-			fprintf(stderr, "%-7s %-15s %-3s nfe %7.1f mean %.4f std %.4f clock %.2f\n", cases[c].sched,
-			        dm_sampler_name(cases[c].kind), dm_predict_name(cases[c].predict), nfe,
+			fprintf(stderr, "%-7s %-15s %-3s %d nfe %7.1f mean %.4f std %.4f clock %.2f\n",
+			        cases[c].sched, dm_sampler_name(cases[c].kind),
+			        dm_predict_name(cases[c].predict), cases[c].variant, nfe,
 			        mean, sd, (double)clock() / CLOCKS_PER_SEC);
 		free(x);
 		dm_schedule_free(&s);
