@@ -269,6 +269,40 @@ static float *load_mask(const char *path, int C, int H, int W)
 	return m;
 }
 
+/* A measurement smaller than the model's samples, for --restore sr:K
+ * (C x H/K x W/K) or gray (1 x H x W): returns A+ y at full size (pixels
+ * repeated K x K, or the gray value in all three channels), for which
+ * A (A+ y) = y, and sets shape to the full sample shape. */
+static float *expand_measurement(const opts *o, const model *m, const dm_tensor *x,
+                                 dm_tensor *shape)
+{
+	int sr = !strncmp(o->restore, "sr:", 3), gray = !strcmp(o->restore, "gray");
+	int K = sr ? (int)dm_tool_int("--restore sr:K", o->restore + 3, 1, 1 << 16) : 1;
+	if (m->rank != 3 || x->rank != 4 || !(sr || gray))
+		return NULL;
+	int64_t C = m->shape[0], H = m->shape[1], W = m->shape[2], B = x->dims[0];
+	int64_t c = x->dims[1], h = x->dims[2], w = x->dims[3];
+	int ok = sr ? (c == C && h * K == H && w * K == W) : (c == 1 && C == 3 && h == H && w == W);
+	if (!ok)
+		return NULL;
+	float *in = malloc((size_t)dm_tensor_numel(x) * sizeof(float));
+	float *full = malloc((size_t)(B * C * H * W) * sizeof(float));
+	if (!in || !full)
+		dm_tool_die("out of memory");
+	dm_tensor_to_f32(x, in);
+	for (int64_t b = 0; b < B; b++)
+		for (int64_t k = 0; k < C; k++)
+			for (int64_t i = 0; i < H; i++)
+				for (int64_t j = 0; j < W; j++)
+					full[((b * C + k) * H + i) * W + j] =
+						sr ? in[((b * c + k) * h + i / K) * w + j / K] : in[(b * h + i) * w + j];
+	free(in);
+	shape->dims[1] = C;
+	shape->dims[2] = H;
+	shape->dims[3] = W;
+	return full;
+}
+
 /* ---- trajectory frames ---------------------------------------------------- */
 
 typedef struct emitter {
@@ -391,10 +425,19 @@ int main(int argc, char **argv)
 		int64_t D = dm_tensor_numel(x) / (B > 0 ? B : 1);
 		if (B <= 0)
 			continue;
+		/* shape: the samples' shape (x's, or the model's when x is a
+		 * low-resolution or gray measurement to restore). */
+		dm_tensor shape = *x;
+		shape.data = NULL;
+		float *xs = NULL;
 		if (m.net) {
 			int64_t d = 1;
 			for (int k = 0; k < m.rank; k++)
 				d *= m.shape[k];
+			if (d != D && o.restore && !dm_frame_get(&f, "y")) {
+				if ((xs = expand_measurement(&o, &m, x, &shape)))
+					D = d;
+			}
 			if (d != D)
 				dm_tool_die("%s: samples of %" PRId64 " values, but the model wants %" PRId64,
 				            name, D, d);
@@ -403,15 +446,16 @@ int main(int argc, char **argv)
 		uint64_t index0 = tag_u64(&f, "index", seen);
 		seen = index0 + (uint64_t)B;
 		/* Make x f32 and sample-major. */
-		float *xs = malloc((size_t)B * D * sizeof(float));
 		float *y = NULL;
 		int32_t *labels = NULL;
-		if (!xs)
-			dm_tool_die("out of memory");
-		dm_tensor_to_f32(x, xs);
-		so->C = x->rank == 4 ? (int)x->dims[1] : 1;
-		so->H = x->rank == 4 ? (int)x->dims[2] : 1;
-		so->W = x->rank == 4 ? (int)x->dims[3] : (int)D;
+		if (!xs) {
+			if (!(xs = malloc((size_t)B * D * sizeof(float))))
+				dm_tool_die("out of memory");
+			dm_tensor_to_f32(x, xs);
+		}
+		so->C = shape.rank == 4 ? (int)shape.dims[1] : 1;
+		so->H = shape.rank == 4 ? (int)shape.dims[2] : 1;
+		so->W = shape.rank == 4 ? (int)shape.dims[3] : (int)D;
 		/* Labels: --label, else the stream's. */
 		dm_tensor *lt = dm_frame_get(&f, "label");
 		if (o.label >= 0 || (lt && m.classes > 0)) {
@@ -478,7 +522,7 @@ int main(int argc, char **argv)
 			/* (t <= t_min: clean data, e.g. a dm-denoise output) */
 			so->from_t = tv && end != tv && !*end && tf > dm_schedule_t_min(&m.s) ? tf : -1;
 		}
-		emitter em = {w, x, index0, o.x0_out, 0};
+		emitter em = {w, &shape, index0, o.x0_out, 0};
 		so->emit = emit_step;
 		so->emit_ctx = &em;
 		double nfe = 0;
@@ -488,7 +532,7 @@ int main(int argc, char **argv)
 		nfe_sum += nfe * B;
 		/* The final frame: the input frame with x replaced. */
 		dm_frame_remove(&f, "y");
-		dm_tensor *nx = dm_frame_add(&f, "x", DM_F32, x->rank, x->dims, &err);
+		dm_tensor *nx = dm_frame_add(&f, "x", DM_F32, shape.rank, shape.dims, &err);
 		if (!nx) {
 			rc = DM_ERR_NOMEM;
 			goto fail;

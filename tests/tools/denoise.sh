@@ -147,3 +147,20 @@ if dm-load toy:moons --batch 128 --epochs 0 2>/dev/null | dm-noise --train | \
 else
 	skip "checkpoint samplers" "could not train a tiny mlp-2d"
 fi
+
+# A tiny unet checkpoint: restoration from measurement-sized inputs (a
+# 4x4 image for sr:2 of 8x8 samples, a gray image for gray).
+dm-noise --prior --shape 8x3x8x8 --seed 1 >"$TMP/img8.dm"
+if dm-noise --train <"$TMP/img8.dm" | dm-train --model unet --ch 8 --ch-mult 1,2 --res-blocks 1 \
+	--attn none --groups 4 --steps 2 --batch 8 -o "$TMP/u.dmt" 2>/dev/null; then
+	check "checkpoint: --restore sr:2 from a 4x4 input gives 8x8 samples" \
+		"dm-noise --prior --shape 2x3x4x4 | dm-denoise -m '$TMP/u.dmt' --sampler ddim --steps 3 --restore sr:2 \
+		 | dm-info | grep -q 'x  *f32  *2x3x8x8'"
+	check "checkpoint: --restore gray from a 1-channel input gives RGB" \
+		"dm-noise --prior --shape 2x1x8x8 | dm-denoise -m '$TMP/u.dmt' --sampler ddim --steps 3 --restore gray \
+		 | dm-info | grep -q 'x  *f32  *2x3x8x8'"
+	expect_fail "checkpoint: a measurement of the wrong size" "wants 192" \
+		"dm-noise --prior --shape 2x1x4x4 | dm-denoise -m '$TMP/u.dmt' --restore gray"
+else
+	skip "unet restoration" "could not train a tiny unet"
+fi
