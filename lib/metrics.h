@@ -1,0 +1,35 @@
+/* metrics.h - sample-quality measures that compare two point sets.
+ *
+ * The sliced 2-Wasserstein distance (Rabin et al., "Wasserstein barycenter
+ * and its application to texture mixing", 2011; Bonneel et al. 2015): the
+ * root mean square, over K random unit directions u, of the exact 1-D W2
+ * distance between the projections <a_i, u> and <b_j, u>.  It is zero for
+ * identical sets, equal to |shift . u| averaged in RMS for a translated copy,
+ * and between two finite samples of one distribution it is not zero but a
+ * floor that shrinks like 1/sqrt(N): report it beside that floor.
+ */
+#ifndef DM_METRICS_H
+#define DM_METRICS_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+/* The rng purpose of the projection directions (keyed by seed and the
+ * direction's index).  Kept apart from enum dm_rng_purpose's values. */
+#define DM_RNG_METRIC_DIRS 100
+
+/* Exact W2 distance between the empirical distributions of a[0..na-1] and
+ * b[0..nb-1] (uniform weights; na and nb may differ).  Sorts a and b in
+ * place.  na, nb >= 1. */
+double dm_w2_1d(float *a, int64_t na, float *b, int64_t nb);
+
+/* Sliced W2 between the rows of a (na x d) and b (nb x d), row-major f32,
+ * over nproj directions drawn from the standard normal of
+ * (seed, DM_RNG_METRIC_DIRS, k) and normalised.  Results depend only on the
+ * inputs, nproj and seed.  Returns 0 and sets *out, or DM_ERR_ARG (empty
+ * set, d < 1, nproj < 1, a non-finite value) / DM_ERR_NOMEM with err set. */
+int dm_sliced_w2(const float *a, int64_t na, const float *b, int64_t nb, int d, int nproj,
+                 uint64_t seed, double *out, dm_error *err);
+
+#endif
