@@ -240,6 +240,10 @@ int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, 
 		return dm_error_set(err, DM_ERR_ARG, "--resample and --corrector-steps are at most 1000");
 	if (o->rtol <= 0 || o->atol <= 0)
 		return dm_error_set(err, DM_ERR_ARG, "--rtol and --atol must be positive");
+	if (o->churn < 0 || (o->churn > 0 && k != DM_SAMPLER_EULER && k != DM_SAMPLER_HEUN))
+		return dm_error_set(err, DM_ERR_ARG, "--churn must be >= 0 and goes with euler or heun");
+	if (o->churn > 0 && o->encode)
+		return dm_error_set(err, DM_ERR_ARG, "--churn makes a sampler stochastic: no --encode");
 	if (o->snr <= 0 || o->corrector_steps < 0)
 		return dm_error_set(err, DM_ERR_ARG, "--snr must be positive");
 	return 0;
@@ -647,6 +651,26 @@ static int emit(run *r, int i, int K, double t, const float *x, dm_error *err)
 	return o->emit(o->emit_ctx, i, t, x, r->x0, r->B, r->D, err);
 }
 
+/* EDM stochastic churn (Karras et al. 2022, Alg. 2): raise the noise of x
+ * from sbar to sbar (1 + gamma), gamma = min(churn/K, sqrt 2 - 1), by fresh
+ * noise, then step from there.  Capped at the top of the schedule. */
+static level churn(run *r, float *x, level t, int K, int i)
+{
+	double gamma = fmin(r->o->churn / K, sqrt(2.0) - 1);
+	double sb = t.s / t.a, top = dm_schedule_sigma_ve(r->s, dm_schedule_t_max(r->s));
+	double sh = fmin(sb * (1 + gamma), top);
+	if (!(sh > sb))
+		return t;
+	level h = level_at(r->s, dm_schedule_t_from_sigma_ve(r->s, sh));
+	double add = sqrt(sh * sh - sb * sb);
+	size_t n = (size_t)r->B * r->D;
+	draw_normal(r, DRAW_CORRECT(i, 1023), r->z, r->B, NULL);
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+	for (size_t j = 0; j < n; j++)
+		x[j] = (float)(h.a * (x[j] / t.a + add * r->z[j]));
+	return h;
+}
+
 /* ---- grid samplers ------------------------------------------------------ */
 
 static int run_grid(run *r, float *x, const double *ts, int K, dm_error *err)
@@ -660,6 +684,8 @@ static int run_grid(run *r, float *x, const double *ts, int K, dm_error *err)
 		level u = i + 1 < K ? level_at(r->s, ts[i + 1]) : CLEAN;
 		if (kind == DM_SAMPLER_PC && (rc = correct(r, x, t, u, i, err)) < 0)
 			return rc;
+		if ((kind == DM_SAMPLER_EULER || kind == DM_SAMPLER_HEUN) && o->churn > 0)
+			t = churn(r, x, t, K, i);
 		int rounds = o->mask ? (o->resample > 0 ? o->resample : 1) : 1;
 		for (int k = 0; k < rounds; k++) {
 			if ((rc = denoise_at(r, x, t.t, r->eps, r->x0, err)) < 0)

@@ -84,6 +84,7 @@ typedef struct dm_sampler_opts {
 	int corrector_steps; /* pc: Langevin steps per level (1) */
 	int predictor;       /* pc: DM_PREDICTOR_* */
 	double rtol, atol;   /* rk45 */
+	double churn;        /* euler, heun: EDM S_churn (0 = deterministic) */
 	double from_t;       /* start at this t (< 0: the top of the schedule) */
 	int encode;          /* deterministic samplers only: run data -> noise */
 	uint64_t seed;

@@ -60,6 +60,7 @@ static void usage(void)
 "      --corrector-steps N  pc: Langevin steps per level (1)\n"
 "      --predictor P    pc: euler-maruyama (default) or reverse-diffusion\n"
 "      --rtol R --atol A    rk45 tolerances (1e-4, 1e-4)\n"
+"      --churn S        euler, heun: EDM stochastic churn S_churn (0)\n"
 "      --seed N         RNG seed (default 0); sample i gets the same noise\n"
 "                       whatever the batch split or thread count\n"
 "\n"
@@ -93,7 +94,7 @@ static void usage(void)
 enum {
 	O_SPACING = 256, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_SEED, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
-	O_PRED,
+	O_PRED, O_CHURN,
 };
 
 static void parse(int argc, char **argv, opts *o)
@@ -112,7 +113,7 @@ static void parse(int argc, char **argv, opts *o)
 		{"label", required_argument, 0, O_LABEL}, {"guidance", required_argument, 0, O_GUIDE},
 		{"mask", required_argument, 0, O_MASK},   {"resample", required_argument, 0, O_RESAMPLE},
 		{"restore", required_argument, 0, O_RESTORE}, {"raw", no_argument, 0, O_RAW},
-		{"predictor", required_argument, 0, O_PRED},
+		{"predictor", required_argument, 0, O_PRED}, {"churn", required_argument, 0, O_CHURN},
 		{"threads", required_argument, 0, 'j'},   {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -157,6 +158,7 @@ static void parse(int argc, char **argv, opts *o)
 				dm_tool_die("--predictor: want euler-maruyama or reverse-diffusion, not '%s'",
 				            optarg);
 			break;
+		case O_CHURN: so->churn = dm_tool_double("--churn", optarg); break;
 		case O_RTOL: so->rtol = dm_tool_double("--rtol", optarg); break;
 		case O_ATOL: so->atol = dm_tool_double("--atol", optarg); break;
 		case O_SEED: so->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;

@@ -42,6 +42,8 @@ check "gaussian pc with the reverse-diffusion predictor (vp)" \
 	"dm-denoise -m gaussian:0.5:0.3 --sampler pc --predictor reverse-diffusion --steps 300 <'$TMP/prior_vp.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
 check "gaussian ddpm --variance large" \
 	"dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --variance large <'$TMP/prior.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
+check "gaussian heun --churn 5 (edm)" \
+	"dm-denoise -m gaussian:0.5:0.3 --sampler heun --churn 5 <'$TMP/prior_edm.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
 check "gaussian v-prediction, --schedule overrides" \
 	"dm-denoise -m gaussian:0.5:0.3:v --schedule cosine --sampler ddpm --steps 200 <'$TMP/prior.dm' >'$TMP/o.dm' && $near '$TMP/o.dm' 0.5 0.3 0.03"
 

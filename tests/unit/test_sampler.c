@@ -83,8 +83,11 @@ static const struct {
 	int kind;
 	int predict;
 	int steps;
-	int variant; /* ddpm: large variance; pc: reverse-diffusion predictor */
+	int variant; /* ddpm: large variance; pc: reverse-diffusion predictor;
+	                heun: churn 5 */
 } cases[] = {
+	{"edm", DM_SAMPLER_HEUN, DM_PREDICT_EPS, 0, 1},
+	{"linear", DM_SAMPLER_HEUN, DM_PREDICT_EPS, 0, 1},
 	{"linear", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0, 1},
 	{"linear", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 1},
 	{"ve", DM_SAMPLER_PC, DM_PREDICT_EPS, 0, 1},
@@ -137,6 +140,7 @@ TEST(sampler_gaussian_moments)
 		o.seed = 11;
 		o.variance = cases[c].variant ? DM_VARIANCE_LARGE : DM_VARIANCE_SMALL;
 		o.predictor = cases[c].variant ? DM_PREDICTOR_REVERSE_DIFFUSION : DM_PREDICTOR_EM;
+		o.churn = cases[c].variant && cases[c].kind == DM_SAMPLER_HEUN ? 5 : 0;
 		float *x = prior(&s, NB, ND, 3);
 		double nfe = 0, mean, sd;
 		int rc = sample(&s, cases[c].predict, &o, x, NB, 0, &nfe);
