@@ -446,7 +446,10 @@ float dm_trainer_apply(dm_trainer *tr, double *gnorm)
 	tr->step++;
 	dm_adamw_step(tr->w, tr->g, tr->m, tr->v, tr->P, lr, o->beta1, o->beta2, o->eps,
 	              o->weight_decay, tr->step);
-	dm_ema_update(tr->ema, tr->w, tr->P, o->ema);
+	/* EMA warm-up: decay min(D, (1+s)/(10+s)) after step s, so that the
+	 * initial weights fade in short runs instead of keeping D^s of them */
+	float decay = (float)(1.0 + (double)tr->step) / (float)(10.0 + (double)tr->step);
+	dm_ema_update(tr->ema, tr->w, tr->P, decay < o->ema ? decay : o->ema);
 	tr->accum = 0;
 	tr->loss_acc = 0;
 	return lr;

@@ -125,7 +125,8 @@ enum { DM_LR_NONE = 0, DM_LR_COSINE = 1 };
 typedef struct dm_train_opts {
 	float lr, beta1, beta2, eps, weight_decay;
 	float clip;          /* max grad norm, 0 = off */
-	float ema;           /* EMA decay, 0 = EMA equals the weights */
+	float ema;           /* EMA decay D, 0 = EMA equals the weights; after
+	                      * step s the decay used is min(D, (1+s)/(10+s)) */
 	float label_dropout; /* probability of the null label in training */
 	long warmup;         /* linear warm-up steps */
 	int lr_decay;        /* DM_LR_NONE or DM_LR_COSINE */
@@ -168,7 +169,7 @@ void dm_trainer_free(dm_trainer *tr);
  * weights untouched. */
 int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float *target,
                      const float *w, const int32_t *label, int B, double *loss, dm_error *err);
-/* After grad_accum micro-batches: average, clip, AdamW, EMA, step++.
+/* After grad_accum micro-batches: clip, AdamW, EMA (with warm-up), step++.
  * Returns the learning rate used; *gnorm the gradient norm before clipping. */
 float dm_trainer_apply(dm_trainer *tr, double *gnorm);
 /* Learning rate at step (0-based): warm-up then constant or cosine. */
