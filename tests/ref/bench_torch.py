@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""bench_torch.py MODEL BATCH THREADS STEPS - training steps per second of the
+PyTorch twin in the reference setting of MODELS.md (eps-MSE, AdamW lr 2e-4,
+float32, CPU).  Prints "steps_per_s peak_rss_kb"."""
+import os, resource, sys, time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models import MLP, UNet
+
+name, B, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+if name == 'mlp-2d':
+    model, shape = MLP(), (B, 2)
+else:
+    model, shape = UNet(), (B, 1, 28, 28)
+opt = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.999), weight_decay=0)
+x, eps = torch.randn(shape), torch.randn(shape)
+t = torch.randint(0, 1000, (B,)).float()
+
+
+def step():
+    opt.zero_grad(set_to_none=True)
+    loss = ((model(x, t) - eps) ** 2).mean()
+    loss.backward()
+    opt.step()
+
+
+step()  # warm-up
+t0 = time.perf_counter()
+for _ in range(steps):
+    step()
+dt = time.perf_counter() - t0
+print('%.4f %d' % (steps / dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
