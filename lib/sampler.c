@@ -586,9 +586,10 @@ static void step_dpmpp2m(const run *r, float *x, level t, level u, double hprev,
 	}
 	if (!isfinite(lt)) /* zero terminal SNR: s_u/s_t x vanishes with a_t = 0 */
 		cx = 0;
+	const float *prev = w0 != 0 ? r->x0p : r->x0; /* x0p is unset at the first step */
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
-		x[i] = (float)(cx * x[i] + cd * (w1 * r->x0[i] + w0 * r->x0p[i]));
+		x[i] = (float)(cx * x[i] + cd * (w1 * r->x0[i] + w0 * prev[i]));
 }
 
 /* Langevin corrector at level t (Song et al. 2021, Alg. 5).  Song's step
