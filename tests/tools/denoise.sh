@@ -51,6 +51,10 @@ check "gaussian v-prediction, --schedule overrides" \
 dm-denoise -m gaussian:0.5:0.3 --sampler pc --steps 50 --seed 9 <"$TMP/prior.dm" | dm-encode -f csv >"$TMP/a.csv"
 dm-denoise -m gaussian:0.5:0.3 --sampler pc --steps 50 --seed 9 <"$TMP/prior300.dm" | dm-encode -f csv >"$TMP/b.csv"
 same_file "batch split gives the same samples" "$TMP/a.csv" "$TMP/b.csv"
+dm-noise --prior --shape 400x2 --count 600 --first-index 400 --seed 3 \
+	| dm-denoise -m gaussian:0.5:0.3 --sampler pc --steps 50 --seed 9 | dm-encode -f csv >"$TMP/c.csv"
+tail -n 600 "$TMP/a.csv" >"$TMP/a2.csv"
+same_file "a split by --first-index (another machine) gives the same samples" "$TMP/a2.csv" "$TMP/c.csv"
 OMP_NUM_THREADS=1 dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --steps 50 --seed 9 <"$TMP/prior.dm" >"$TMP/t1.dm"
 OMP_NUM_THREADS=2 dm-denoise -m gaussian:0.5:0.3 --sampler ddpm --steps 50 --seed 9 <"$TMP/prior.dm" >"$TMP/t2.dm"
 same_file "1 or 2 threads give the same stream" "$TMP/t1.dm" "$TMP/t2.dm"
