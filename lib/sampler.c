@@ -22,8 +22,9 @@
  *          d xbar / d sbar = eps^ (Karras et al. 2022 eq. 4 with the
  *          scaling of sec. 4); Heun between grid points, Euler to 0.
  *          ddim with eta = 0 is exactly the Euler step of this ODE.
- *   rk45   the same ODE in ln sbar, Dormand-Prince 5(4) with per-sample
- *          step control (so a sample's path does not depend on its batch).
+ *   rk45   the same ODE in ln sbar, Dormand-Prince 5(4) (first same as
+ *          last) with per-sample step control (so a sample's path does
+ *          not depend on its batch).
  *   dpm++2m  Lu et al. 2022 (DPM-Solver++, Alg. 2): lambda = ln(a/s),
  *          h = lambda_u - lambda_t, x_u = s_u/s_t x - a_u (e^-h - 1) D with
  *          D = (1 + 1/2r) x0^_t - 1/2r x0^_prev, r = h_prev/h.
@@ -809,7 +810,8 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 	double *u = malloc((size_t)B * sizeof(double)), *h = malloc((size_t)B * sizeof(double)),
 	       *us = malloc((size_t)B * sizeof(double)), *tt = malloc((size_t)B * sizeof(double));
 	int *rows = malloc((size_t)B * sizeof(int));
-	if (!y || !ks || !yn || !ya || !u || !h || !us || !tt || !rows) {
+	float *k1 = malloc(n * sizeof(float)); /* slope at each sample's current point */
+	if (!y || !ks || !yn || !ya || !u || !h || !us || !tt || !rows || !k1) {
 		rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory for rk45");
 		goto done;
 	}
@@ -819,8 +821,16 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 		u[b] = u0;
 		h[b] = (u1 - u0) / 20;
 	}
+	/* The first slope; afterwards k1 is the last stage of an accepted step
+	 * (first same as last) or unchanged after a rejected one. */
+	for (int b = 0; b < B; b++) {
+		rows[b] = b;
+		us[b] = u0;
+	}
+	if ((rc = rk_f(r, y, us, rows, B, k1, tt, err)) < 0)
+		goto done;
 	/* Every iteration: the active samples (compacted into ya) attempt one
-	 * step each. */
+	 * step each: 6 evaluations. */
 	for (int iter = 0; iter < 100000; iter++) {
 		int A = 0;
 		for (int b = 0; b < B; b++)
@@ -828,14 +838,10 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 				rows[A++] = b;
 		if (A == 0)
 			break;
-		for (int q = 0; q < A; q++)
+		for (int q = 0; q < A; q++) {
 			memcpy(ya + (size_t)q * D, y + (size_t)rows[q] * D, (size_t)D * sizeof(float));
-		/* k1 at the current point (first-same-as-last would save it; recomputing
-		 * keeps the compaction simple and costs one evaluation per attempt). */
-		for (int q = 0; q < A; q++)
-			us[q] = u[rows[q]];
-		if ((rc = rk_f(r, ya, us, rows, A, ks, tt, err)) < 0)
-			goto done;
+			memcpy(ks + (size_t)q * D, k1 + (size_t)rows[q] * D, (size_t)D * sizeof(float));
+		}
 		for (int st = 1; st < 7; st++) {
 			for (int q = 0; q < A; q++) {
 				int b = rows[q];
@@ -869,6 +875,8 @@ static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 			fac = fac < 0.2 ? 0.2 : fac > 10 ? 10 : fac;
 			if (en <= 1) {
 				memcpy(y + (size_t)b * D, yn + (size_t)q * D, (size_t)D * sizeof(float));
+				memcpy(k1 + (size_t)b * D, ks + 6 * n + (size_t)q * D,
+				       (size_t)D * sizeof(float));
 				u[b] += hb;
 				double left = u1 - u[b];
 				h[b] = hb * fac;
@@ -900,6 +908,7 @@ done:
 	free(us);
 	free(tt);
 	free(rows);
+	free(k1);
 	return rc;
 }
 
