@@ -103,6 +103,10 @@ expect_fail "guidance without labels" "needs labels" \
 	"dm-denoise -m gaussian:0:1 --guidance 3 <'$TMP/prior.dm'"
 head -c 300 "$TMP/prior.dm" >"$TMP/trunc.dm"
 expect_fail "truncated input" "^dm-denoise: stdin: " "dm-denoise -m gaussian:0:1 <'$TMP/trunc.dm'"
+check "-o writes the file" \
+	"dm-denoise -m gaussian:0:1 --sampler ddim --steps 5 -o '$TMP/out.dm' <'$TMP/prior.dm' && dm-info -q '$TMP/out.dm'"
+check "-o leaves no file behind on an error" \
+	"! dm-denoise -m gaussian:0:1 -o '$TMP/none.dm' <'$TMP/trunc.dm' 2>/dev/null && ! ls '$TMP' | grep -q none"
 check "quiet exit on a closed pipe" \
 	"dm-noise --prior --shape 4000x16 | dm-denoise -m gaussian:0:1 --sampler ddim --steps 5 --every 1 | head -c 10 >/dev/null"
 
