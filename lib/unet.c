@@ -34,8 +34,11 @@ typedef struct op {
 
 typedef struct val {
 	size_t per;   /* floats per sample */
-	int nograd;   /* no gradient needed (the input x, the sinusoid) */
-	size_t off;   /* per-sample offset; times B in the plan */
+	int nograd;   /* no gradient (the input x, the sinusoid, saved statistics) */
+	size_t off;   /* per-sample offset in the activations; times B in the plan */
+	size_t goff;  /* per-sample offset of its gradient in the gradient pool */
+	int prod;     /* index of the op that writes it (-1: set by forward itself) */
+	int last;     /* index of the last op that reads it */
 } val;
 
 enum { INIT_CONV = 1, INIT_LINEAR, INIT_GN, INIT_EMBED };
@@ -55,6 +58,7 @@ struct dm_unet {
 	init_rec *inits;
 	int ninits, capinits;
 	size_t per_total;  /* activation floats per sample */
+	size_t grad_total; /* gradient-pool floats per sample */
 	size_t ws, scratch;
 	int x_val, sin_val, temb_val, stemb_val, out_val;
 	size_t label_emb;
@@ -168,6 +172,7 @@ static int gnorm(dm_unet *u, const char *prefix, const char *leaf, int in, int C
 	op *o = new_op(u, silu ? OP_GN_SILU : OP_GN);
 	if (!o || out < 0 || mean < 0 || rstd < 0)
 		return -1;
+	u->vals[mean].nograd = u->vals[rstd].nograd = 1;
 	o->in = in, o->out = out, o->aux1 = mean, o->aux2 = rstd, o->w = w, o->b = b;
 	o->C = C, o->H = HW, o->W = 1, o->G = G;
 	return out;
@@ -237,6 +242,7 @@ static int attnblock(dm_unet *u, const char *prefix, int x, int C, int H, int W)
 	int att = new_val(u, (size_t)N * (size_t)N);
 	if (a < 0 || att < 0 || v < 0)
 		return -1;
+	u->vals[att].nograd = 1;
 	u->ops[u->nops - 1].in3 = v;
 	u->ops[u->nops - 1].aux1 = att;
 	if ((size_t)N * N > u->scratch)
@@ -266,6 +272,7 @@ static int build(dm_unet *u)
 		return -1;
 	u->vals[u->x_val].nograd = 1;
 	u->vals[u->sin_val].nograd = 1;
+	/* (mean, rstd and attention values are marked nograd where made) */
 	/* time embedding: Linear -> SiLU -> Linear, then + label embedding */
 	int e = linear(u, "time", "lin1", u->sin_val, ch, E);
 	e = simple(u, OP_SILU, e, -1, (size_t)E, E, 0, 1, 1);
@@ -333,6 +340,65 @@ static int build(dm_unet *u)
 	return h < 0 || u->oom || u->L->oom ? -1 : 0;
 }
 
+/* Place the gradients in a pool by liveness: the gradient of a value is
+ * live in the backward pass from its last reader's op (where accumulation
+ * starts) down to the op that produced it, so values whose intervals do
+ * not overlap share memory (first fit by offset).  This keeps the backward
+ * pass's memory to a fraction of one activation set. */
+static int plan_grads(dm_unet *u)
+{
+	int nv = u->nvals;
+	for (int v = 0; v < nv; v++)
+		u->vals[v].prod = -1, u->vals[v].last = -1;
+	for (int i = 0; i < u->nops; i++) {
+		const op *o = &u->ops[i];
+		int ins[3] = {o->in, o->in2, o->in3};
+		for (int k = 0; k < 3; k++)
+			if (ins[k] >= 0)
+				u->vals[ins[k]].last = i;
+		if (o->out >= 0 && u->vals[o->out].prod < 0)
+			u->vals[o->out].prod = i;
+		else if (o->out >= 0)
+			u->vals[o->out].last = i; /* in place (channel bias) */
+	}
+	u->vals[u->out_val].last = u->nops;
+	/* live blocks, kept sorted by offset */
+	int *live = malloc((size_t)nv * sizeof(int)), nl = 0;
+	if (!live)
+		return -1;
+	u->grad_total = 0;
+	for (int i = u->nops; i >= 0; i--) {
+		for (int v = 0; v < nv; v++) {
+			val *x = &u->vals[v];
+			if (x->nograd || x->last != i)
+				continue;
+			size_t at = 0;
+			int pos = 0;
+			for (; pos < nl; pos++) {
+				const val *y = &u->vals[live[pos]];
+				if (y->goff >= at + x->per)
+					break;
+				if (y->goff + y->per > at)
+					at = y->goff + y->per;
+			}
+			memmove(live + pos + 1, live + pos, (size_t)(nl - pos) * sizeof(int));
+			live[pos] = v, nl++;
+			x->goff = at;
+			if (at + x->per > u->grad_total)
+				u->grad_total = at + x->per;
+		}
+		for (int k = 0; k < nl;) /* values produced by op i die after it */
+			if (u->vals[live[k]].prod == i) {
+				memmove(live + k, live + k + 1, (size_t)(nl - k - 1) * sizeof(int));
+				nl--;
+			} else {
+				k++;
+			}
+	}
+	free(live);
+	return 0;
+}
+
 int dm_unet_init(dm_unet **out, const dm_net_config *cfg, dm_layout *L, dm_error *err)
 {
 	*out = NULL;
@@ -341,7 +407,7 @@ int dm_unet_init(dm_unet **out, const dm_net_config *cfg, dm_layout *L, dm_error
 		return dm_error_set(err, DM_ERR_NOMEM, "unet: out of memory");
 	u->cfg = *cfg;
 	u->L = L;
-	if (build(u) < 0) {
+	if (build(u) < 0 || plan_grads(u) < 0) {
 		dm_unet_free(u);
 		return dm_error_set(err, DM_ERR_NOMEM, "unet: out of memory building the network");
 	}
@@ -384,7 +450,7 @@ int dm_unet_plan(dm_unet *u, int B, dm_error *err)
 	u->B = 0;
 	size_t n = u->per_total * (size_t)B;
 	u->act = malloc(n * sizeof(float));
-	u->grad = malloc(n * sizeof(float));
+	u->grad = malloc((u->grad_total + 1) * (size_t)B * sizeof(float));
 	u->wsbuf = malloc((u->ws + 1) * sizeof(float));
 	u->scr = malloc((u->scratch + 1) * sizeof(float));
 	u->ts = malloc((size_t)B * sizeof(float));
@@ -398,7 +464,7 @@ int dm_unet_plan(dm_unet *u, int B, dm_error *err)
 }
 
 #define A(id) (u->act + u->vals[id].off * (size_t)B)
-#define G_(id) (u->vals[id].nograd ? NULL : u->grad + u->vals[id].off * (size_t)B)
+#define G_(id) (u->vals[id].nograd ? NULL : u->grad + u->vals[id].goff * (size_t)B)
 
 static void run_op(dm_unet *u, const op *o, const float *p)
 {
@@ -543,8 +609,7 @@ void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout)
 {
 	const dm_net_config *c = &u->cfg;
 	int B = u->B;
-	memset(u->grad, 0, u->per_total * (size_t)B * sizeof(float));
-	memcpy(u->grad + u->vals[u->out_val].off * (size_t)B, dout, (size_t)B * u->vals[u->out_val].per * sizeof(float));
+	memcpy(u->grad + u->vals[u->out_val].goff * (size_t)B, dout, (size_t)B * u->vals[u->out_val].per * sizeof(float));
 	for (int i = u->nops - 1; i >= 0; i--) {
 		const op *o = &u->ops[i];
 		if (o->out == u->temb_val && c->classes > 0) {
@@ -556,6 +621,11 @@ void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout)
 					row[j] += d[(size_t)b * E + j];
 			}
 		}
+		/* gradients that start accumulating here begin at zero */
+		for (int v = 0; v < u->nvals; v++)
+			if (u->vals[v].last == i && !u->vals[v].nograd && v != u->out_val)
+				memset(u->grad + u->vals[v].goff * (size_t)B, 0,
+				       (size_t)B * u->vals[v].per * sizeof(float));
 		back_op(u, o, p, g);
 	}
 }
