@@ -307,7 +307,7 @@ int dm_net_forward(dm_net *net, const float *params, const float *x, const float
 			return rc;
 		dm_mlp_forward(net->mlp, params, x, t, label, B, out);
 	} else {
-		if ((rc = dm_unet_plan(net->unet, B, err)) < 0)
+		if ((rc = dm_unet_plan(net->unet, B, train, err)) < 0)
 			return rc;
 		dm_unet_forward(net->unet, params, x, t, label, B, out, train, seed, drop_index);
 	}

@@ -442,20 +442,21 @@ void dm_unet_init_params(const dm_unet *u, float *p, uint64_t seed)
 	}
 }
 
-int dm_unet_plan(dm_unet *u, int B, dm_error *err)
+int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err)
 {
-	if (u->B == B)
+	if (u->B == B && (!train || u->grad))
 		return 0;
 	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->ts), free(u->lab);
+	u->grad = NULL;
 	u->B = 0;
 	size_t n = u->per_total * (size_t)B;
 	u->act = malloc(n * sizeof(float));
-	u->grad = malloc((u->grad_total + 1) * (size_t)B * sizeof(float));
+	u->grad = train ? malloc((u->grad_total + 1) * (size_t)B * sizeof(float)) : NULL;
 	u->wsbuf = malloc((u->ws + 1) * sizeof(float));
 	u->scr = malloc((u->scratch + 1) * sizeof(float));
 	u->ts = malloc((size_t)B * sizeof(float));
 	u->lab = malloc((size_t)B * sizeof(int32_t));
-	if (!u->act || !u->grad || !u->wsbuf || !u->scr || !u->ts || !u->lab)
+	if (!u->act || (train && !u->grad) || !u->wsbuf || !u->scr || !u->ts || !u->lab)
 		return dm_error_set(err, DM_ERR_NOMEM,
 		                    "unet: out of memory planning activations for batch %d (%zu MB)", B,
 		                    2 * n * 4 >> 20);

@@ -26,7 +26,9 @@ typedef struct dm_unet dm_unet;
 
 int dm_unet_init(dm_unet **u, const dm_net_config *cfg, dm_layout *L, dm_error *err);
 void dm_unet_init_params(const dm_unet *u, float *params, uint64_t seed);
-int dm_unet_plan(dm_unet *u, int B, dm_error *err);
+/* Plan activations for B samples; the gradient pool only when train (so
+ * that inference does not pay for it). */
+int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err);
 /* out: B x in_ch x H x W.  train: dropout keyed by (seed, drop_index). */
 void dm_unet_forward(dm_unet *u, const float *p, const float *x, const float *t,
                      const int32_t *label, int B, float *out, int train, uint64_t seed,
