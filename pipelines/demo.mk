@@ -1,11 +1,22 @@
-# pipelines/demo.mk - `make demo`, the README's first command.  Included by
-# the top-level Makefile.  Installs missing Debian packages (as root) or
-# prints the apt-get line, builds, and runs a small end-to-end pipeline.
+# pipelines/demo.mk - `make demo`, the README's first command, and the
+# top-level targets of the experiments in pipelines/.  Included by the
+# top-level Makefile.
+#
+#   make demo            install what is missing (or print the apt-get line),
+#                        build, train mlp-2d on the swiss roll and write
+#                        out/demo/denoise.gif and denoise.mp4 (a few minutes)
+#   make toy2d           pipelines/toy2d.mk: every toy set, GIFs and scores
+#   make forward         pipelines/forward.mk: the forward process per schedule
+#   make fashion-mnist   pipelines/fashion-mnist.mk (long: STEPS=... to change)
 DEMO_OUT ?= out/demo
 
-.PHONY: demo
+.PHONY: demo toy2d forward fashion-mnist
+
 demo:
 	@sh scripts/deps.sh
-	@$(MAKE) --no-print-directory -j2 all
+	@$(MAKE) --no-print-directory -j2 BUILD=$(BUILD) all
 	@mkdir -p $(DEMO_OUT)
 	@sh pipelines/demo.sh $(BUILD)/bin $(DEMO_OUT)
+
+toy2d forward fashion-mnist: all
+	@$(MAKE) --no-print-directory -j2 -f pipelines/$@.mk BUILD=$(BUILD)

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Shell tests of pipelines/: tiny variants of the demo and of toy2d.mk run
+# end to end (seconds), produce videos of the expected frame count, and a
+# re-run of the Makefile with nothing changed does nothing.
+. tests/tools/lib.sh
+VID="python3 tests/tools/vidcheck.py"
+
+check "dm-score help" "dm-score --help | grep -q Usage"
+check "dm-score: a set against itself is 0" \
+	"dm-load toy:moons --n 300 >'$TMP/m.dm' && test \"\$(dm-score '$TMP/m.dm' '$TMP/m.dm')\" = 0.0000"
+check "dm-score: the prior is farther from the data than a second data set" \
+	"dm-load toy:moons --n 500 --seed 2 >'$TMP/m2.dm' && dm-noise --prior --shape 500x2 >'$TMP/p.dm' &&
+	 awk -v a=\"\$(dm-score '$TMP/m.dm' '$TMP/m2.dm')\" -v b=\"\$(dm-score '$TMP/p.dm' '$TMP/m.dm')\" 'BEGIN { exit !(3 * a < b) }'"
+expect_fail "dm-score: D must agree" "samples of 2 values" \
+	"dm-noise --prior --shape 10x3 >'$TMP/p3.dm' && dm-score '$TMP/p3.dm' '$TMP/m.dm'"
+expect_fail "dm-score: missing tensor" "no tensor y" "dm-score -t y '$TMP/m.dm' '$TMP/m.dm'"
+expect_fail "dm-score: one stream" "two streams" "dm-score '$TMP/m.dm'"
+
+# The demo with 30 training steps, 200 points and 20 DDPM steps, a frame
+# every 2: prior + steps 2..18 + the last step + the final samples = 12
+# frames, and --hold-last 2 at 12 fps adds 24.
+D=$TMP/demo
+if DEMO_STEPS=30 DEMO_N=200 DEMO_SAMPLE_STEPS=20 DEMO_EVERY=2 \
+	sh pipelines/demo.sh "$BUILD/bin" "$D" >"$TMP/demo.log" 2>&1; then
+	pass "tiny demo runs"
+else
+	fail "tiny demo runs" "$(tail -n 3 "$TMP/demo.log")"
+fi
+check "demo: the trajectory has 12 frames" "dm-info -s '$D/reverse.dm' | grep -q 'total: 12 frames'"
+check "demo: denoise.gif has 36 frames of 384x384" "$VID '$D/denoise.gif' | grep -q '^gif 384 384 36 '"
+check "demo: denoise.mp4 has 36 frames" "$VID '$D/denoise.mp4' | grep -q '^mp4 384 384 36 '"
+check "demo: forward.gif has 50 + 12 frames" "$VID '$D/forward.gif' | grep -q '^gif 384 384 62 '"
+check "demo: a score is printed" "grep -Eq 'distance to fresh true points: [0-9.]+$' '$TMP/demo.log'"
+
+# toy2d.mk on one set, tiny; a second run has nothing to do.
+T=$TMP/toy
+TOYMK="make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$T' TOYS=moons STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250"
+check "toy2d.mk runs" "$TOYMK >'$TMP/toy.log' 2>&1"
+check "toy2d: scores.txt has a row for moons" \
+	"grep -Eq '^moons +[0-9.]+ +[0-9.]+$' '$T/scores.txt'"
+check "toy2d: reverse.gif has 4 frames (prior, step 5, step 9, final) + 24 held" \
+	"$VID '$T/moons-reverse.gif' | grep -q '^gif 384 384 28 '"
+check "toy2d: forward.gif has 4 frames + 12 held" "$VID '$T/moons-forward.gif' | grep -q '^gif 384 384 16 '"
+check "toy2d: samples.png exists" "test -s '$T/moons-samples.png'"
+check "toy2d: a re-run does nothing" \
+	"$TOYMK -n | grep -v 'Nothing to be done' | { ! grep -q .; }"
