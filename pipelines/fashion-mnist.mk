@@ -1,0 +1,143 @@
+# pipelines/fashion-mnist.mk - a U-Net (unet-s of MODELS.md) on
+# Fashion-MNIST: training, sample grids with DDIM and DDPM, the denoising
+# video (MP4 and GIF), inpainting and SDEdit-style denoising of test images.
+#
+#   make -f pipelines/fashion-mnist.mk [BUILD=build] [OUT=out/fashion-mnist] [STEPS=20000]
+#   make -f pipelines/fashion-mnist.mk STEPS=200 DDPM_STEPS=100   # a smoke test
+#   (or `make fashion-mnist` at the top level, which builds the tools first)
+#
+# Training is long (hours on 2 cores at the default STEPS); dm-train shows
+# its progress on a terminal and saves every SAVE_EVERY steps.  Interrupted
+# (Ctrl-C saves), a re-run resumes from $(OUT)/train.dmt; model.dmt appears
+# only once STEPS is reached, so nothing downstream uses a half-trained
+# model.  Changing STEPS retrains from the start.  Outputs in $(OUT)/:
+#   model.dmt            the checkpoint after STEPS steps
+#   ddim-grid.png        64 samples, DDIM (eta 0) in DDIM_STEPS steps
+#   ddpm-grid.png        64 samples, ancestral DDPM in DDPM_STEPS steps
+#   denoise.mp4, .gif    the DDIM trajectory: noise turning into clothes
+#   denoise-x0.mp4       the same run showing the predicted clean image
+#   inpaint.png          rows: test images, the kept half, inpainted
+#   sdedit.png           rows: test images, noised to t = SDEDIT_T, denoised
+# Every file is a real target: a re-run with nothing changed does nothing.
+
+BUILD      ?= build
+OUT        ?= out/fashion-mnist
+STEPS      ?= 20000
+BATCH      ?= 128
+LR         ?= 2e-4
+WARMUP     ?= 500
+SAVE_EVERY ?= 500
+SCHEDULE   ?= cosine
+THREADS    ?= 0
+DDIM_STEPS ?= 50
+DDPM_STEPS ?= 1000
+SDEDIT_T   ?= 300
+SEED       ?= 7
+
+BIN := $(BUILD)/bin
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DELETE_ON_ERROR:
+.SECONDARY:
+.SUFFIXES:
+THIS := pipelines/fashion-mnist.mk
+J := --threads $(THREADS)
+
+all: $(addprefix $(OUT)/,ddim-grid.png ddpm-grid.png denoise.mp4 denoise.gif \
+     denoise-x0.mp4 inpaint.png sdedit.png)
+.PHONY: all
+
+$(OUT)/.dir:
+	mkdir -p $(OUT) && touch $@
+
+# The training options, remembered so that changing them retrains.
+$(OUT)/train.opts: FORCE | $(OUT)/.dir
+	@echo "unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WARMUP) schedule=$(SCHEDULE)" >$@.new
+	@cmp -s $@.new $@ && rm -f $@.new || { mv -f $@.new $@; rm -f $(OUT)/train.dmt; }
+FORCE:
+.PHONY: FORCE
+
+# dm-train stops at STEPS; the tools upstream then exit quietly.  With
+# --resume it skips the samples the checkpoint already saw, so the same
+# input stream continues where it stopped.
+$(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-train
+	@echo "fashion-mnist: training unet-s for $(STEPS) steps -> $@"
+	$(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
+	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1 \
+	  | if [ -f $(OUT)/train.dmt ]; then \
+	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) $(J); \
+	    else \
+	      $(BIN)/dm-train --model unet-s --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
+	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) $(J) -o $(OUT)/train.dmt; \
+	    fi
+	step=$$($(BIN)/dm-info -s $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
+	  if [ "$$step" != "$(STEPS)" ]; then \
+	    echo "fashion-mnist: stopped at step $$step of $(STEPS); run make again to resume" >&2; exit 1; fi
+	cp $(OUT)/train.dmt $@
+
+# The DDIM trajectory: every step as a frame (x, and the predicted x0).
+$(OUT)/ddim.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
+	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	  | $(BIN)/dm-denoise -m $< --sampler ddim --steps $(DDIM_STEPS) --every 1 $(J) -o $@
+$(OUT)/ddim-x0.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
+	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	  | $(BIN)/dm-denoise -m $< --sampler ddim --steps $(DDIM_STEPS) --every 1 --x0 $(J) -o $@
+
+# The last frame of a trajectory as a picture: dm-encode numbers one PNG per
+# frame; keep the last.
+$(OUT)/ddim-grid.png: $(OUT)/ddim.dm $(BIN)/dm-encode
+	rm -rf $@.d && mkdir $@.d
+	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@.d/%05d.png $<
+	mv $@.d/$$(ls $@.d | tail -n 1) $@ && rm -rf $@.d
+
+$(OUT)/ddpm.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
+	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	  | $(BIN)/dm-denoise -m $< --sampler ddpm --steps $(DDPM_STEPS) $(J) -o $@
+$(OUT)/ddpm-grid.png: $(OUT)/ddpm.dm $(BIN)/dm-encode
+	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@ $<
+
+VIDEO := --grid 8x8 --scale 4 --gap 4 --caption --fps 12 --hold-last 3
+$(OUT)/denoise.mp4: $(OUT)/ddim.dm $(BIN)/dm-encode
+	$(BIN)/dm-encode $(VIDEO) -o $@ $<
+$(OUT)/denoise-x0.mp4: $(OUT)/ddim-x0.dm $(BIN)/dm-encode
+	$(BIN)/dm-encode $(VIDEO) -o $@ $<
+$(OUT)/denoise.gif: $(OUT)/ddim.dm $(BIN)/dm-encode
+	$(BIN)/dm-encode --grid 4x4 --scale 3 --gap 3 --caption --fps 12 --hold-last 3 -o $@ $<
+
+# Test images: 8, one frame.
+$(OUT)/test.npy: $(BIN)/dm-load $(BIN)/dm-encode | $(OUT)/.dir
+	$(BIN)/dm-load fashion-mnist:test --limit 8 --batch 8 | $(BIN)/dm-encode -f npy -o $@
+
+# Inpainting (RePaint): keep the left half.  The mask is written as an NPY
+# (1 left, -1 right; python3's standard library only), then as a PNG.
+$(OUT)/mask.png: $(BIN)/dm-load $(BIN)/dm-encode | $(OUT)/.dir
+	python3 -c 'import struct,sys; h=b"{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (1, 1, 28, 28), }"; \
+	  h=h+b" "*(118-len(h))+b"\n"; \
+	  sys.stdout.buffer.write(b"\x93NUMPY\x01\x00"+struct.pack("<H",len(h))+h+struct.pack("<784f",*[1.0 if i%28<14 else -1.0 for i in range(784)]))' >$(OUT)/mask.npy
+	$(BIN)/dm-load $(OUT)/mask.npy | $(BIN)/dm-encode -o $@
+$(OUT)/inpaint.npy: $(OUT)/test.npy $(OUT)/mask.png $(OUT)/model.dmt $(BIN)/dm-load $(BIN)/dm-denoise $(BIN)/dm-encode
+	$(BIN)/dm-load $< | $(BIN)/dm-denoise -m $(OUT)/model.dmt --sampler ddpm --steps $(DDPM_STEPS) \
+	  --mask $(OUT)/mask.png --seed $(SEED) $(J) | $(BIN)/dm-encode -f npy -o $@
+# The kept half, for the picture: the test images with the right half black.
+$(OUT)/kept.npy: $(OUT)/test.npy $(BIN)/dm-load $(BIN)/dm-encode
+	$(BIN)/dm-load $< | $(BIN)/dm-encode -f csv \
+	  | awk -F, '{ for (i = 1; i <= NF; i++) printf "%s%s", ((i - 1) % 28 < 14 ? $$i : -1), (i < NF ? "," : "\n") }' \
+	  >$(OUT)/kept.csv
+	python3 -c 'import struct,sys; rows=[l.split(",") for l in open(sys.argv[1])]; h=b"{'"'"'descr'"'"': '"'"'<f4'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (%d, 1, 28, 28), }" % len(rows); \
+	  h=h+b" "*(118-len(h))+b"\n"; v=[float(x) for r in rows for x in r]; \
+	  sys.stdout.buffer.write(b"\x93NUMPY\x01\x00"+struct.pack("<H",len(h))+h+struct.pack("<%df" % len(v),*v))' $(OUT)/kept.csv >$@
+$(OUT)/inpaint.png: $(OUT)/test.npy $(OUT)/kept.npy $(OUT)/inpaint.npy $(BIN)/dm-load $(BIN)/dm-encode
+	$(BIN)/dm-load $(OUT)/test.npy $(OUT)/kept.npy $(OUT)/inpaint.npy --batch 24 \
+	  | $(BIN)/dm-encode --grid 3x8 --scale 3 --gap 3 -o $@
+
+# SDEdit-style denoising: noise the test images to SDEDIT_T, then run the
+# reverse process from there.
+$(OUT)/noisy.npy: $(OUT)/test.npy $(OUT)/model.dmt $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-encode
+	$(BIN)/dm-load $< | $(BIN)/dm-noise --t $(SDEDIT_T) --schedule $(SCHEDULE) --seed 3 \
+	  | $(BIN)/dm-encode -f npy -o $@
+$(OUT)/sdedit.npy: $(OUT)/noisy.npy $(OUT)/model.dmt $(BIN)/dm-load $(BIN)/dm-denoise $(BIN)/dm-encode
+	$(BIN)/dm-load $< | $(BIN)/dm-denoise -m $(OUT)/model.dmt --from-t $(SDEDIT_T) --sampler ddim \
+	  --steps $(DDIM_STEPS) $(J) | $(BIN)/dm-encode -f npy -o $@
+$(OUT)/sdedit.png: $(OUT)/test.npy $(OUT)/noisy.npy $(OUT)/sdedit.npy $(BIN)/dm-load $(BIN)/dm-encode
+	$(BIN)/dm-load $(OUT)/test.npy $(OUT)/noisy.npy $(OUT)/sdedit.npy --batch 24 \
+	  | $(BIN)/dm-encode --grid 3x8 --scale 3 --gap 3 -o $@
