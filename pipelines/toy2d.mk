@@ -3,7 +3,7 @@
 # score of the samples against fresh true samples beside the floor of two
 # true sample sets.
 #
-#   make -j2 -f pipelines/toy2d.mk [BUILD=build] [OUT=out/toy2d] [STEPS=3000]
+#   make -j2 -f pipelines/toy2d.mk [BUILD=build] [OUT=out/toy2d] [STEPS=4000]
 #   (or `make toy2d` at the top level, which builds the tools first)
 #
 # Outputs in $(OUT)/: NAME.dmt (checkpoint), NAME-forward.gif,
@@ -18,14 +18,14 @@ OUT   ?= out/toy2d
 TOYS  ?= swissroll moons 8gaussians checkerboard circles
 # The toy sets lie in about [-1.3, 1.3]; under the linear schedule their
 # fine structure (the swiss roll's arms) drowns by t = 100 and a small
-# network learns only a blob.  Scaled by SCALE (std about 1.5) they train
+# network learns only a blob.  Scaled by SCALE (std about 2.5) they train
 # well.  A fixed factor, not dm-load --range: that maps each draw's own
 # min..max, which differs between seeds and would bias the scores.
-SCALE ?= 2.5
+SCALE ?= 4
 TOYN  ?= 10000
 # Training: a small mlp (MODELS.md's mlp-2d at half width) is plenty for
 # these sets and four times cheaper than the full width.
-STEPS  ?= 3000
+STEPS  ?= 4000
 BATCH  ?= 256
 HIDDEN ?= 128
 LR     ?= 2e-3
@@ -35,7 +35,7 @@ SAMPLE_STEPS ?= 200
 EVERY        ?= 4
 # Forward process: t = 0, FWD_EVERY, ... < 1000.
 FWD_EVERY ?= 20
-LIM   ?= -4:4
+LIM   ?= -6:6
 ENC   ?= --scatter --xlim $(LIM) --ylim $(LIM) --size 384x384 --point 1 --caption --fps 12
 
 BIN := $(BUILD)/bin
@@ -62,7 +62,7 @@ $(OUT)/%.dmt: $(OUT)/%-s0.csv $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-train $(T
 	$(BIN)/dm-load $(OUT)/$*-s0.csv --batch $(BATCH) --shuffle --epochs 0 \
 	  | $(BIN)/dm-noise --train --seed 1 -j1 \
 	  | $(BIN)/dm-train --model mlp-2d --hidden $(HIDDEN) --steps $(STEPS) --batch $(BATCH) \
-	      --lr $(LR) --ema 0.995 --threads 1 -q -o $@
+	      --lr $(LR) --lr-decay cosine --ema 0.995 --threads 1 -q -o $@
 
 # The reverse trajectory: prior, every EVERY-th state, then the final samples.
 $(OUT)/%-reverse.dm: $(OUT)/%.dmt $(BIN)/dm-noise $(BIN)/dm-denoise

@@ -1,0 +1,36 @@
+# pipelines/docs.mk - the small pictures under docs/ that README.md shows,
+# made from the outputs of `make demo`, pipelines/toy2d.mk and
+# pipelines/forward.mk (run those first, with the same BUILD).
+#
+#   make -f pipelines/docs.mk [BUILD=build]
+
+BUILD ?= build
+BIN   := $(BUILD)/bin
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DELETE_ON_ERROR:
+.SUFFIXES:
+TOYS  := swissroll moons 8gaussians checkerboard circles
+SMALL := --scatter --xlim -4:4 --ylim -4:4 --size 256x256 --caption --fps 12
+
+all: docs/swissroll-reverse.gif docs/swissroll-forward.gif docs/forward-schedules.png \
+     docs/toy2d-samples.png
+.PHONY: all
+
+docs/swissroll-reverse.gif: out/demo/reverse.dm
+	$(BIN)/dm-encode $(SMALL) --hold-last 2 -o $@ $<
+docs/swissroll-forward.gif: out/demo/data.csv
+	$(BIN)/dm-load $< --limit 2000 | $(BIN)/dm-noise --t 0:1000:25 --seed 4 -j1 \
+	  | $(BIN)/dm-encode $(SMALL) --hold-last 1 -o $@
+docs/forward-schedules.png: out/forward/fmnist-schedules.png
+	cp $< $@
+# The final samples of every toy set in a row: one scatter PNG per set
+# (the last frame of its trajectory), read back by dm-load as RGB images.
+docs/toy2d-samples.png: $(TOYS:%=out/toy2d/%-reverse.dm)
+	rm -rf $@.d && mkdir $@.d
+	for t in $(TOYS); do \
+	  $(BIN)/dm-encode --scatter --xlim -6:6 --ylim -6:6 --size 192x192 \
+	    -o $@.d/$$t-%04d.png out/toy2d/$$t-reverse.dm; \
+	  mv $@.d/$$(ls $@.d | grep "^$$t-" | tail -n 1) $@.d/$$t.png; rm -f $@.d/$$t-*.png; done
+	$(BIN)/dm-load $(TOYS:%=$@.d/%.png) --batch 5 | $(BIN)/dm-encode --grid 1x5 --gap 4 -o $@
+	rm -rf $@.d
