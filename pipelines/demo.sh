@@ -18,7 +18,7 @@ EVERY=${DEMO_EVERY:-4}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
 PATH=$BIN:$PATH
 mkdir -p "$OUT"
-ENC="--scatter --xlim -4:4 --ylim -4:4 --size 384x384 --caption --fps 12"
+ENC="--scatter --xlim -5:5 --ylim -5:5 --size 384x384 --caption --fps 12"
 
 # The toy sets lie in about [-1.3, 1.3]; scaled by 2.5 their structure
 # survives longer under the linear schedule and a small network learns it

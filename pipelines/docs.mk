@@ -11,10 +11,10 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 .SUFFIXES:
 TOYS  := swissroll moons 8gaussians checkerboard circles
-SMALL := --scatter --xlim -4:4 --ylim -4:4 --size 256x256 --caption --fps 12
+SMALL := --scatter --xlim -5:5 --ylim -5:5 --size 256x256 --caption --fps 12
 
 all: docs/swissroll-reverse.gif docs/swissroll-forward.gif docs/forward-schedules.png \
-     docs/toy2d-samples.png
+     docs/toy2d-samples.png docs/swissroll-reverse.png
 .PHONY: all
 
 docs/swissroll-reverse.gif: out/demo/reverse.dm
@@ -33,4 +33,14 @@ docs/toy2d-samples.png: $(TOYS:%=out/toy2d/%-reverse.dm)
 	    -o $@.d/$$t-%04d.png out/toy2d/$$t-reverse.dm; \
 	  mv $@.d/$$(ls $@.d | grep "^$$t-" | tail -n 1) $@.d/$$t.png; rm -f $@.d/$$t-*.png; done
 	$(BIN)/dm-load $(TOYS:%=$@.d/%.png) --batch 5 | $(BIN)/dm-encode --grid 1x5 --gap 4 -o $@
+	rm -rf $@.d
+
+# Four states of the demo's reverse trajectory in a row: the prior, two
+# intermediate steps and the samples.
+docs/swissroll-reverse.png: out/demo/reverse.dm
+	rm -rf $@.d && mkdir $@.d
+	$(BIN)/dm-encode --scatter --xlim -5:5 --ylim -5:5 --size 192x192 -o $@.d/%04d.png $<
+	n=$$(ls $@.d | wc -l); \
+	  $(BIN)/dm-load $$(ls $@.d/*.png | sed -n "1p;$$((n * 3 / 4))p;$$((n * 9 / 10))p;$${n}p") --batch 4 \
+	  | $(BIN)/dm-encode --grid 1x4 --gap 4 -o $@
 	rm -rf $@.d
