@@ -44,3 +44,15 @@ check "toy2d: forward.gif has 4 frames + 12 held" "$VID '$T/moons-forward.gif' |
 check "toy2d: samples.png exists" "test -s '$T/moons-samples.png'"
 check "toy2d: a re-run does nothing" \
 	"$TOYMK -n | grep -v 'Nothing to be done' | { ! grep -q .; }"
+
+# forward.mk for one schedule: the strip picture is 11 images of 56 pixels
+# with 2-pixel gaps, and the Fashion-MNIST MP4 has 100 frames + 20 held.
+F=$TMP/fwd
+if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
+	check "forward.mk runs" "make -s -f pipelines/forward.mk BUILD='$BUILD' OUT='$F' SCHEDULES=cosine >'$TMP/fwd.log' 2>&1"
+	check "forward: schedules strip is 636x56" "python3 tests/tools/pngcheck.py '$F/fmnist-schedules.png' 636 56 1"
+	check "forward: fmnist-cosine.mp4 has 120 frames" "$VID '$F/fmnist-cosine.mp4' | grep -q '^mp4 .* 120 '"
+	check "forward: swissroll-cosine.gif has 50 + 12 frames" "$VID '$F/swissroll-cosine.gif' | grep -q '^gif 384 384 62 '"
+else
+	skip "forward.mk" "Fashion-MNIST is not installed (dataset-fashion-mnist)"
+fi
