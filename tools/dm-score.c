@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		case 's': seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': dm_tool_version();
-		default: fputs("Try 'dm-score --help'.\n", stderr); return 1;
+		default: return 1; /* getopt printed the one line */
 		}
 	}
 	if (argc - optind != 2)
