@@ -37,6 +37,16 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(DEPS) 2>/dev/null)
 
+# MPI (optional): when Open MPI's pkg-config file is there, all of libdm and
+# the tools are built with it and -DDM_MPI (data-parallel dm-train, lib/dist.h);
+# without it they build as before, single-rank.  MPI=no forces it off.
+ifneq ($(MPI),no)
+  ifeq ($(shell pkg-config --exists ompi-c 2>/dev/null && echo y),y)
+    PKG_CFLAGS += $(shell pkg-config --cflags ompi-c) -DDM_MPI
+    PKG_LIBS   += $(shell pkg-config --libs ompi-c)
+  endif
+endif
+
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-sign-compare -Wvla
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DDM_VERSION='"$(VERSION)"' $(WARN) -fPIC \

@@ -344,6 +344,7 @@ static int trainer_alloc(dm_trainer *tr, const dm_net_config *cfg, dm_error *err
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for %zu parameters", tr->P);
 	tr->w = tr->block, tr->g = tr->w + tr->P, tr->m = tr->g + tr->P, tr->v = tr->m + tr->P;
 	tr->ema = tr->v + tr->P;
+	tr->rank = 0, tr->nranks = 1;
 	return 0;
 }
 
@@ -408,13 +409,15 @@ int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float
 			int32_t l = label ? label[b] : C;
 			float u = 1;
 			if (tr->o.label_dropout > 0)
-				dm_rng_uniform(tr->o.seed, DM_RNG_LABELDROP, tr->samples + (uint64_t)b, 0, &u,
-				               1);
+				dm_rng_uniform(tr->o.seed, DM_RNG_LABELDROP,
+				               tr->samples + (uint64_t)tr->rank + (uint64_t)tr->nranks * (uint64_t)b,
+				               0, &u, 1);
 			tr->lab[b] = (l < 0 || l > C || u < tr->o.label_dropout) ? C : l;
 		}
 		lab = tr->lab;
 	}
-	uint64_t drop_index = (uint64_t)tr->step * (uint64_t)tr->o.grad_accum + (uint64_t)tr->accum;
+	uint64_t drop_index = ((uint64_t)tr->step * (uint64_t)tr->o.grad_accum + (uint64_t)tr->accum) *
+	                          (uint64_t)tr->nranks + (uint64_t)tr->rank;
 	int rc = dm_net_forward(&tr->net, tr->w, x, t, lab, B, tr->out, 1, tr->o.seed, drop_index,
 	                        err);
 	if (rc < 0)
@@ -428,11 +431,14 @@ int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float
 	if (tr->accum == 0)
 		memset(tr->g, 0, tr->P * sizeof(float));
 	memset(tr->dout, 0, n * sizeof(float));
-	dm_mse_backward(tr->dout, tr->out, target, w, B, S, 1.0f / (float)tr->o.grad_accum);
+	/* 1 / (accum N) here and 1 / B inside: each rank's share of the mean
+	 * over the global batch */
+	dm_mse_backward(tr->dout, tr->out, target, w, B, S,
+	                (float)(1.0 / ((double)tr->o.grad_accum * (double)tr->nranks)));
 	dm_net_backward(&tr->net, tr->w, tr->g, tr->dout);
 	tr->accum++;
 	tr->loss_acc += L;
-	tr->samples += (uint64_t)B;
+	tr->samples += (uint64_t)B * (uint64_t)tr->nranks;
 	return 0;
 }
 
@@ -462,7 +468,9 @@ static const char *const own_keys[] = {
 	"temb", "in_ch", "H", "W", "ch", "ch_mult", "res_blocks", "attn", "groups", "dropout",
 	"shape", "classes", "t_scale", "params", "step", "samples", "lr", "betas", "eps",
 	"weight_decay", "warmup", "lr_decay", "decay_steps", "clip_grad", "ema", "label_dropout",
-	"grad_accum", "batch", "seed", NULL};
+	"grad_accum", "batch", "seed",
+	"shard", /* dm-load's R/N of one rank's input: not part of a rank-independent checkpoint */
+	NULL};
 
 static int is_own_key(const char *k)
 {
@@ -498,7 +506,7 @@ static int header_kv(const dm_trainer *tr, dm_kv *kv, dm_error *err)
 	rc |= dm_kv_setf(kv, "ema", "%.9g", (double)o->ema);
 	rc |= dm_kv_setf(kv, "label_dropout", "%.9g", (double)o->label_dropout);
 	rc |= dm_kv_setf(kv, "grad_accum", "%d", o->grad_accum);
-	rc |= dm_kv_setf(kv, "batch", "%d", o->batch);
+	rc |= dm_kv_setf(kv, "batch", "%lld", (long long)o->batch * (tr->nranks > 0 ? tr->nranks : 1));
 	rc |= dm_kv_setf(kv, "seed", "%llu", (unsigned long long)o->seed);
 	for (int i = 0; i < tr->meta.n; i++)
 		if (!is_own_key(tr->meta.key[i]))

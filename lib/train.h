@@ -18,7 +18,9 @@
  *           t_scale, shape (one sample, e.g. 2 or 1x28x28), params (count),
  *           step, samples, the training options (lr betas weight_decay eps
  *           warmup lr_decay decay_steps clip_grad ema label_dropout
- *           grad_accum batch seed), and every key of the training stream's
+ *           grad_accum batch seed; batch is the GLOBAL micro-batch,
+ *           nranks * o.batch, so that the checkpoint does not depend on the
+ *           rank count), and every key of the training stream's
  *           header (schedule=, T=, predict=, ...) that is not one of these.
  *   frame 1, tag kind=weights: one f32 tensor per parameter, by name
  *   frame 2, tag kind=ema:     the EMA weights, same names and shapes
@@ -152,6 +154,14 @@ typedef struct dm_trainer {
 	int32_t *lab;
 	int B;
 	dm_kv meta;              /* extra header keys (schedule, ...) */
+	/* Data parallelism (dist.h): this trainer is rank `rank` of `nranks`
+	 * (0 of 1 after init and load; the caller sets them), each rank
+	 * training on its own micro-batches of o.batch samples, so that one
+	 * step sees a global micro-batch of nranks * o.batch samples.  The
+	 * loss gradient is normalised by that global size, `samples` counts
+	 * global samples, and the caller sums g over ranks between
+	 * dm_trainer_micro and dm_trainer_apply. */
+	int rank, nranks;
 } dm_trainer;
 
 /* New model: layout, block zeroed, weights initialised from o->seed, EMA
@@ -164,7 +174,13 @@ void dm_trainer_free(dm_trainer *tr);
 /* One micro-batch: forward, weighted MSE, backward into g.  x, target: B
  * samples, t, w (NULL = 1): B, label: B or NULL.  Label dropout replaces
  * labels by the null label with probability label_dropout, keyed by the
- * global sample index.  *loss gets this micro-batch's loss.  A non-finite
+ * global sample index (sample b of rank R is global sample
+ * samples + R + nranks * b, as `dm-load --shard R/N` deals them out).
+ * g receives the gradient of the sum of the weighted per-sample losses
+ * divided by nranks * B * grad_accum, so that the sum over ranks is the
+ * gradient of the global mean.  Dropout masks are keyed by (step, micro-
+ * batch, rank): deterministic, but with --dropout > 0 not those of a
+ * 1-rank run.  *loss gets this micro-batch's loss.  A non-finite
  * loss returns DM_ERR_ARG with a message naming the step, and leaves the
  * weights untouched. */
 int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float *target,
@@ -178,7 +194,8 @@ float dm_trainer_lr(const dm_train_opts *o, long step);
 /* Checkpoint write (atomic: temporary, fsync, rename) and read. */
 int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err);
 /* Resume: rebuild tr from the checkpoint at path (config, options, all
- * state). */
+ * state).  o.batch is the checkpoint's global batch; a caller running N
+ * ranks divides it by N. */
 int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err);
 
 /* Read a checkpoint's header and build its net; fill params from the

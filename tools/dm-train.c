@@ -1,6 +1,12 @@
 /* dm-train - a weighted regression learner: fits a network (mlp or unet of
  * MODELS.md) to frames of (x = x_t, t, target, w, label) as dm-noise
- * --train writes them, with AdamW, and writes checkpoints (train.h). */
+ * --train writes them, with AdamW, and writes checkpoints (train.h).
+ *
+ * Under mpirun it trains data-parallel (dist.h): every rank holds the whole
+ * model and reads its own shard of the input; each step every rank computes
+ * the gradient of its micro-batches, one deterministic all-reduce sums the
+ * gradient block, and every rank applies the same AdamW/EMA update.  Rank 0
+ * alone writes the checkpoint, the log and the progress line. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -11,7 +17,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#include "../lib/dist.h"
 #include "../lib/outfile.h"
 #include "../lib/schedule.h"
 #include "../lib/stream.h"
@@ -63,7 +73,11 @@ static const char usage[] =
 	"                         options and state are used (options given here\n"
 	"                         override the training options) and the first\n"
 	"                         `samples` input samples it already saw are skipped\n"
-	"      --log FILE         CSV log: step,loss,lr,grad_norm,seconds\n"
+	"      --log FILE         CSV log: step,loss,lr,grad_norm,seconds, one line\n"
+	"                         per step, flushed as it goes (appended to with\n"
+	"                         --resume)\n"
+	"      --stats            print steps/s and the all-reduce time per step on\n"
+	"                         stderr at the end\n"
 	"      --dump-grads FILE  write the first batch, the network output, the loss,\n"
 	"                         the weights and their gradients as a stream, then\n"
 	"                         exit without training (the PyTorch parity test)\n"
@@ -74,13 +88,18 @@ static const char usage[] =
 	"SIGINT/SIGTERM save the checkpoint and exit 0.  A non-finite loss stops with\n"
 	"exit 1 and keeps the last saved checkpoint.\n"
 	"\n"
+	"MPI (data parallel; --batch is per rank, the global batch is N times it):\n"
+	"  mpirun -np 2 sh -c 'dm-load fashion-mnist:train --shuffle --epochs 0 \\\n"
+	"    --shard $OMPI_COMM_WORLD_RANK/$OMPI_COMM_WORLD_SIZE --batch 64 \\\n"
+	"    | dm-noise --train | dm-train --model unet-s --batch 64 -t 1 -o m.dmt'\n"
+	"\n"
 	"Example: dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train \\\n"
 	"           | dm-train --model mlp-2d --steps 2000 -o gauss.dmt\n";
 
 enum {
 	O_HIDDEN = 256, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
 	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
-	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS,
 };
 
 static const struct option longopts[] = {
@@ -100,7 +119,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
 	{"output", required_argument, 0, 'o'},  {"save-every", required_argument, 0, O_SAVE},
 	{"resume", required_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
-	{"dump-grads", required_argument, 0, O_DUMP},
+	{"dump-grads", required_argument, 0, O_DUMP}, {"stats", no_argument, 0, O_STATS},
 	{"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
 };
@@ -310,6 +329,27 @@ static void dump(const dm_trainer *tr, const char *path, const float *x, const f
 	dm_kv_free(&kv);
 }
 
+/* ---- data parallelism --------------------------------------------------- */
+
+/* Tell the trainer its rank, check that this rank reads its own shard when
+ * the stream says which one it is, and start every rank from rank 0's
+ * state (they built it the same way; this makes sure). */
+static void join_ranks(dm_trainer *tr, dm_dist *d, const dm_kv *inmeta)
+{
+	dm_error err;
+	tr->rank = d->rank, tr->nranks = d->size;
+	const char *sh = dm_kv_get(inmeta, "shard");
+	int r, n;
+	if (sh && sscanf(sh, "%d/%d", &r, &n) == 2 && (r != d->rank || n != d->size))
+		dm_tool_die("stdin: the stream is shard %s but this is rank %d of %d; give each rank "
+		            "dm-load --shard $OMPI_COMM_WORLD_RANK/$OMPI_COMM_WORLD_SIZE",
+		            sh, d->rank, d->size);
+	if (d->size > 1) {
+		dm_tool_check(dm_dist_bcast(d, tr->w, tr->P * sizeof(float), &err), &err);
+		dm_tool_check(dm_dist_bcast(d, tr->m, 3 * tr->P * sizeof(float), &err), &err);
+	}
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static void save(const dm_trainer *tr, const char *path)
@@ -339,11 +379,14 @@ int main(int argc, char **argv)
 	dm_net_config cfg;
 	dm_train_opts o;
 	dm_error err;
+	dm_dist dist;
+	if (dm_dist_init(&dist, &argc, &argv, &err) < 0)
+		dm_tool_die("%s", err.msg);
 	dm_train_opts_default(&o);
 	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL,
 	           *dumppath = NULL;
 	long steps = 0, save_every = 0;
-	int quiet = 0, threads = 0;
+	int quiet = 0, threads = 0, stats = 0;
 	/* explicit settings (so that --resume keeps the checkpoint's others) */
 	int set_model = 0, set[512] = {0};
 	int hidden = -1, layers = -1, temb = -1, ch = -1, resb = -1, groups = -1, classes = -1;
@@ -400,8 +443,13 @@ int main(int argc, char **argv)
 		case O_RESUME: resume = optarg; break;
 		case O_LOG: logpath = optarg; break;
 		case O_DUMP: dumppath = optarg; break;
+		case O_STATS: stats = 1; break;
 		case 'q': quiet = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h':
+			fputs(usage, stdout);
+			printf("\nThis dm-train was built %s MPI.\n",
+			       dm_dist_available() ? "with" : "without");
+			return 0;
 		case 'V': dm_tool_version();
 		default:
 			fprintf(stderr, "Try 'dm-train --help'.\n");
@@ -417,7 +465,18 @@ int main(int argc, char **argv)
 	    !(o.weight_decay >= 0) || !(o.label_dropout >= 0 && o.label_dropout <= 1))
 		dm_tool_die("--lr must be > 0, --ema in [0,1), --clip-grad and --weight-decay >= 0, "
 		            "--label-dropout in [0,1]");
+	if (threads == 0 && dist.local_size > 1) {
+		/* ranks on one node share its cores (launchers that bind a rank to
+		 * a core already show it one) */
+		int np = 1;
+#ifdef _OPENMP
+		np = omp_get_num_procs();
+#endif
+		threads = np / dist.local_size > 1 ? np / dist.local_size : 1;
+	}
 	dm_tool_threads(threads);
+	if (dumppath && dist.size > 1)
+		dm_tool_die("--dump-grads runs on one rank, not under mpirun");
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -450,12 +509,24 @@ int main(int argc, char **argv)
 		if (set[O_EMA]) t->ema = o.ema;
 		if (set[O_LABELDROP]) t->label_dropout = o.label_dropout;
 		if (set[O_ACCUM]) t->grad_accum = o.grad_accum;
-		if (set['b']) t->batch = o.batch;
+		/* the checkpoint's batch is global; each of N ranks takes 1/N */
+		if (set['b'])
+			t->batch = o.batch;
+		else if (t->batch % dist.size)
+			dm_tool_die("--resume: %s has a global batch of %d, not divisible by %d ranks; "
+			            "give --batch (per rank)", resume, t->batch, dist.size);
+		else
+			t->batch /= dist.size;
 		if (!out)
 			out = resume;
+		if (tr.samples % (uint64_t)dist.size)
+			dm_tool_die("--resume: %s has seen %llu samples, not divisible by %d ranks", resume,
+			            (unsigned long long)tr.samples, dist.size);
 		/* skip what the checkpoint already saw, so that replaying the same
-		 * deterministic pipeline continues where it stopped */
-		uint64_t skip = tr.samples;
+		 * deterministic pipeline continues where it stopped: the first
+		 * `samples` of the global order, of which this rank's shard holds
+		 * every N-th */
+		uint64_t skip = tr.samples / (uint64_t)dist.size;
 		while (skip > 0) {
 			int k = skip > (1u << 20) ? 1 << 20 : (int)skip;
 			if (!fill(&b, k, NULL, NULL, NULL, NULL, NULL))
@@ -513,12 +584,18 @@ int main(int argc, char **argv)
 	}
 	if (tr.net.cfg.classes > 0 && !b.has_label)
 		dm_tool_die("stdin: --classes needs a 'label' tensor in the training frames");
+	join_ranks(&tr, &dist, inmeta);
+	int lead = dist.rank == 0;
 
-	dm_outfile logf;
-	memset(&logf, 0, sizeof logf);
-	if (logpath) {
-		dm_tool_check(dm_outfile_open(&logf, logpath, &err), &err);
-		fprintf(logf.f, "step,loss,lr,grad_norm,seconds\n");
+	/* the log is appended to as training goes (tail -f), not atomic */
+	FILE *logf = NULL;
+	if (logpath && lead) {
+		logf = fopen(logpath, resume ? "a" : "w");
+		if (!logf)
+			dm_tool_die("%s: %s", logpath, strerror(errno));
+		if (ftell(logf) == 0)
+			fprintf(logf, "step,loss,lr,grad_norm,seconds\n");
+		fflush(logf);
 	}
 
 	int B = tr.o.batch;
@@ -539,48 +616,75 @@ int main(int argc, char **argv)
 		goto done;
 	}
 
-	int show = !quiet && isatty(2);
+	int show = lead && !quiet && isatty(2);
 	double t0 = now(), last_show = 0, sloss = 0, sw = 0;
 	long step0 = tr.step;
-	int ended = 0;
-	while ((steps == 0 || tr.step < steps) && !stop_requested) {
-		double loss = 0, l;
-		for (int a = 0; a < tr.o.grad_accum; a++) {
-			if (!fill(&b, B, x, t, tg, w, lab)) {
-				ended = 1;
-				break;
-			}
-			if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l,
-			                     &err) < 0) {
-				if (show)
-					fputc('\n', stderr);
-				if (logpath)
-					dm_outfile_commit(&logf, &err);
-				dm_tool_die("%s", err.msg);
-			}
-			loss += l / tr.o.grad_accum;
+	while (steps == 0 || tr.step < steps) {
+		/* vote[]: this rank's loss sum, input ended, stop asked, failed; the
+		 * ranks agree on them before the gradient all-reduce, so that all
+		 * stop at the same step and none waits for a rank that left */
+		double vote[4] = {0, 0, stop_requested != 0, 0}, l;
+		uint64_t samples0 = tr.samples;
+		for (int a = 0; a < tr.o.grad_accum && !vote[1] && !vote[3]; a++) {
+			if (!fill(&b, B, x, t, tg, w, lab))
+				vote[1] = 1;
+			else if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l,
+			                          &err) < 0)
+				vote[3] = 1;
+			else
+				vote[0] += l / tr.o.grad_accum;
 		}
-		if (ended)
+		int failed = vote[3] != 0;
+		dm_tool_check(dm_dist_sum_doubles(&dist, vote, 4, &err), &err);
+		if (vote[3]) {
+			if (show)
+				fputc('\n', stderr);
+			if (logf)
+				fclose(logf);
+			dm_dist_finalize(&dist);
+			if (failed)
+				dm_tool_die("%s", err.msg);
+			exit(1); /* the rank that failed said why */
+		}
+		if (vote[1] || vote[2]) {
+			/* an unfinished step is not in the checkpoint */
+			tr.samples = samples0, tr.accum = 0;
 			break;
-		double gnorm;
+		}
+		double loss = vote[0] / dist.size, gnorm;
+		dm_tool_check(dm_dist_allreduce_sum(&dist, tr.g, tr.P, &err), &err);
 		float lr = dm_trainer_apply(&tr, &gnorm);
 		double el = now() - t0;
 		sloss = 0.98 * sloss + 0.02 * loss, sw = 0.98 * sw + 0.02;
-		if (logpath)
-			fprintf(logf.f, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, loss, (double)lr, gnorm, el);
-		if (save_every > 0 && tr.step % save_every == 0)
+		if (logf) {
+			fprintf(logf, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, loss, (double)lr, gnorm, el);
+			if (fflush(logf) != 0)
+				dm_tool_die("%s: %s", logpath, strerror(errno));
+		}
+		if (lead && save_every > 0 && tr.step % save_every == 0)
 			save(&tr, out);
 		if (show && (el - last_show > 0.2 || tr.step == steps)) {
 			progress(tr.step, steps, sloss / sw, lr, (double)(tr.step - step0) / el, 0);
 			last_show = el;
 		}
 	}
-	save(&tr, out);
+	double el = now() - t0;
+	if (lead)
+		save(&tr, out);
 	if (show)
 		progress(tr.step, steps, sw > 0 ? sloss / sw : 0, dm_trainer_lr(&tr.o, tr.step),
-		         (double)(tr.step - step0) / (now() - t0 + 1e-9), 1);
-	if (logpath)
-		dm_tool_check(dm_outfile_commit(&logf, &err), &err);
+		         (double)(tr.step - step0) / (el + 1e-9), 1);
+	if (logf && fclose(logf) != 0)
+		dm_tool_die("%s: %s", logpath, strerror(errno));
+	if (stats && lead) {
+		long n = tr.step - step0;
+		fprintf(stderr,
+		        "dm-train: %ld steps in %.3f s, %.3f steps/s, %d rank%s x %d sample%s, "
+		        "all-reduce %.3f ms/step (%zu floats)\n",
+		        n, el, n > 0 ? (double)n / el : 0.0, dist.size, dist.size > 1 ? "s" : "", B,
+		        B > 1 ? "s" : "", dist.calls ? 1e3 * dist.seconds / (double)dist.calls : 0.0,
+		        tr.P);
+	}
 done:
 	/* closing stdin makes the producers upstream stop quietly (EPIPE) */
 	dm_reader_close(b.r);
@@ -589,5 +693,6 @@ done:
 	free(x), free(tg), free(t), free(w), free(lab);
 	free(b.x), free(b.t), free(b.tg), free(b.w), free(b.lab);
 	dm_trainer_free(&tr);
+	dm_dist_finalize(&dist);
 	return 0;
 }
