@@ -80,5 +80,17 @@ sleep 1
 kill -TERM $pid
 if wait $pid && dm-info -q $TMP/sig.dmt; then pass "SIGTERM saves"; else fail "SIGTERM saves" "exit or checkpoint"; fi
 
+# the log is written as training goes (tail -f works), and --resume appends
+dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -b 64 -t 1 -q -o $TMP/tail.dmt --log $TMP/tail.csv &
+pid=$!
+i=0
+while [ $i -lt 50 ] && [ "$(cat $TMP/tail.csv 2>/dev/null | wc -l)" -lt 4 ]; do sleep 0.1; i=$((i + 1)); done
+rows=$(wc -l <$TMP/tail.csv)
+kill -TERM $pid
+wait $pid
+if [ "$rows" -ge 4 ]; then pass "log rows appear while training runs"; else fail "log as it goes" "$rows lines after ${i}00 ms"; fi
+n=$(dm-info -s $TMP/tail.dmt | sed -n 's/^ *step=//p')
+check "resume appends to the log" "dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -t 1 -q --resume $TMP/tail.dmt -n \$(($n + 3)) --log $TMP/tail.csv && test \$(grep -c '^step' $TMP/tail.csv) -eq 1 && tail -1 $TMP/tail.csv | grep -q '^$(($n + 3)),'"
+
 # the pipeline: 8 Gaussians, loss falls well below the untrained one
 check "pipeline loss falls" "dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train --seed 2 | dm-train -n 300 -t 1 -b 128 --lr 1e-3 -o $TMP/g.dmt --log $TMP/g.csv && awk -F, 'NR>1&&NR<=21{a+=\$2} NR>281{b+=\$2} END{exit !(b/20 < 0.6*a/20)}' $TMP/g.csv"
