@@ -26,6 +26,7 @@ typedef struct gemm_path {
 	int mr, nr;     /* micro-tile (fixed by the kernel) */
 	int mc, kc, nc; /* cache blocks: A block mc x kc in L2, B slice kc x nc */
 	dm_gemm_ukernel kernel;
+	dm_gemm_ukernel_rows rkernel; /* partial row panels in place (or NULL) */
 } gemm_path;
 
 /* Block sizes per SIMD path for Zen 4 (32 KiB L1d, 1 MiB L2).  The B
@@ -37,11 +38,11 @@ typedef struct gemm_path {
  * development machine's hypervisor hides AVX-512). */
 static const gemm_path paths[] = {
 	[DM_SIMD_SCALAR] = { DM_GEMM_SCALAR_MR, DM_GEMM_SCALAR_NR, 64, 256, 2048,
-	                     dm_gemm_ukernel_scalar },
+	                     dm_gemm_ukernel_scalar, NULL },
 	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 256, 3072,
-	                   dm_gemm_ukernel_avx2 },
+	                   dm_gemm_ukernel_avx2, dm_gemm_ukernel_avx2_rows },
 	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 128, 96, 3072,
-	                     dm_gemm_ukernel_avx512 },
+	                     dm_gemm_ukernel_avx512, NULL },
 };
 
 #define L2_FLOATS (256 * 1024) /* 1 MiB per core on Zen 4 */
@@ -330,6 +331,9 @@ static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, in
 							           beta);
 						else if (rows == mr && cols == nr)
 							P->kernel(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+						else if (cols == nr && P->rkernel)
+							P->rkernel(rows, kc, ap, bp, cp, g->ldc, g->alpha,
+							           beta);
 						else
 							edge_tile(P, kc, ap, bp, cp, g->ldc, rows, cols,
 							          g->alpha, beta);

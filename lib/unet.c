@@ -464,6 +464,63 @@ int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err)
 	return 0;
 }
 
+
+#ifdef DM_UNET_PROFILE
+/* A per-op profile for tuning (built only with -DDM_UNET_PROFILE): time per
+ * op kind and shape, printed by dm_unet_prof_dump (declared by the caller). */
+#include <omp.h>
+typedef struct prof_ent { char key[64]; double t; long n; } prof_ent;
+static prof_ent prof_tab[256];
+static int prof_n;
+static void prof_add(const char *key, double t)
+{
+	int i = 0;
+	for (; i < prof_n; i++)
+		if (!strcmp(prof_tab[i].key, key))
+			break;
+	if (i == prof_n) {
+		if (prof_n == 256)
+			return;
+		snprintf(prof_tab[prof_n++].key, 64, "%s", key);
+	}
+	prof_tab[i].t += t, prof_tab[i].n++;
+}
+static void prof_key(char *k, const op *o, const char *dir)
+{
+	static const char *names[] = { "", "conv", "gn", "gn_silu", "silu", "linear", "chbias",
+		                       "dropout", "add", "attn", "up", "concat" };
+	if (o->type == OP_CONV)
+		snprintf(k, 64, "conv%s %dx%d %d->%d k%d s%d", dir, o->H, o->W, o->C, o->C2, o->k,
+		         o->stride);
+	else if (o->type == OP_ATTN)
+		snprintf(k, 64, "%s%s N%d C%d", names[o->type], dir, o->H, o->C);
+	else
+		snprintf(k, 64, "%s%s", names[o->type], dir);
+}
+void dm_unet_prof_dump(FILE *f);
+void dm_unet_prof_dump(FILE *f)
+{
+	double tot = 0;
+	for (int i = 0; i < prof_n; i++)
+		tot += prof_tab[i].t;
+	for (int i = 0; i < prof_n; i++)
+		fprintf(f, "%8.1f ms %5.1f%% %4ld  %s\n", 1e3 * prof_tab[i].t, 100 * prof_tab[i].t / tot,
+		        prof_tab[i].n, prof_tab[i].key);
+	fprintf(f, "%8.1f ms total\n", 1e3 * tot);
+	prof_n = 0;
+}
+#define PROF_BEGIN double prof_t0_ = omp_get_wtime()
+#define PROF_END(o, dir)                                                     \
+	do {                                                                 \
+		char k_[64];                                                 \
+		prof_key(k_, (o), (dir));                                    \
+		prof_add(k_, omp_get_wtime() - prof_t0_);                    \
+	} while (0)
+#else
+#define PROF_BEGIN (void)0
+#define PROF_END(o, dir) (void)0
+#endif
+
 #define A(id) (u->act + u->vals[id].off * (size_t)B)
 #define G_(id) (u->vals[id].nograd ? NULL : u->grad + u->vals[id].goff * (size_t)B)
 
@@ -523,13 +580,19 @@ static void back_op(dm_unet *u, const op *o, const float *p, float *g)
 	int B = u->B;
 	float *dout = G_(o->out);
 	switch (o->type) {
-	case OP_CONV:
+	case OP_CONV: {
+		PROF_BEGIN;
 		dm_conv2d_backward_weight(g + o->w, g + o->b, dout, A(o->in), B, o->C, o->H, o->W, o->C2,
 		                          o->k, o->k, o->stride, o->pad, u->wsbuf);
-		if (G_(o->in))
+		PROF_END(o, "-bw");
+		if (G_(o->in)) {
+			PROF_BEGIN;
 			dm_conv2d_backward_input(G_(o->in), dout, p + o->w, B, o->C, o->H, o->W, o->C2,
 			                         o->k, o->k, o->stride, o->pad, 1, u->wsbuf);
+			PROF_END(o, "-bi");
+		}
 		break;
+	}
 	case OP_GN:
 		dm_groupnorm_backward(G_(o->in), g + o->w, g + o->b, dout, A(o->in), A(o->aux1),
 		                      A(o->aux2), p + o->w, B, o->C, o->H, o->G);
@@ -587,7 +650,9 @@ void dm_unet_forward(dm_unet *u, const float *p, const float *x, const float *t,
 	dm_timestep_embedding(A(u->sin_val), u->ts, B, c->ch);
 	for (int i = 0; i < u->nops; i++) {
 		const op *o = &u->ops[i];
+		PROF_BEGIN;
 		run_op(u, o, p);
+		PROF_END(o, "");
 		if (o->out == u->temb_val && c->classes > 0) {
 			/* temb += label_emb[label] before any block reads it */
 			int E = 4 * c->ch;
@@ -623,11 +688,19 @@ void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout)
 			}
 		}
 		/* gradients that start accumulating here begin at zero */
+		PROF_BEGIN;
 		for (int v = 0; v < u->nvals; v++)
 			if (u->vals[v].last == i && !u->vals[v].nograd && v != u->out_val)
 				memset(u->grad + u->vals[v].goff * (size_t)B, 0,
 				       (size_t)B * u->vals[v].per * sizeof(float));
-		back_op(u, o, p, g);
+		PROF_END(&(op){ .type = OP_ADD }, "-memset");
+		if (o->type == OP_CONV) {
+			back_op(u, o, p, g);
+		} else {
+			PROF_BEGIN;
+			back_op(u, o, p, g);
+			PROF_END(o, "-b");
+		}
 	}
 }
 

@@ -13,12 +13,17 @@
 #define NR DM_GEMM_AVX2_NR
 #define NV (NR / 8)
 
-void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, long ldc,
-                          float alpha, float beta)
+/* The kernel for the first `rows` rows of the tile (rows <= MR, a
+ * compile-time constant in each instance): the last, partial row panel of
+ * C (M = 32 = 5 x 6 + 2) is computed without the empty rows' FMAs and
+ * written in place, with the same per-element arithmetic as the full tile. */
+static inline __attribute__((always_inline)) void
+kernel_rows(int rows, long kc, const float *a, const float *b, float *c, long ldc, float alpha,
+            float beta)
 {
 	__m256 acc[MR][NV];
 #pragma GCC unroll 16
-	for (int i = 0; i < MR; i++) {
+	for (int i = 0; i < rows; i++) {
 		/* C is needed only after the loop: start fetching it now. */
 		_mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
 		_mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
@@ -32,7 +37,7 @@ void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, lon
 		for (int v = 0; v < NV; v++)
 			bv[v] = _mm256_load_ps(b + 8 * v);
 #pragma GCC unroll 16
-		for (int i = 0; i < MR; i++) {
+		for (int i = 0; i < rows; i++) {
 			__m256 ai = _mm256_broadcast_ss(a + i);
 #pragma GCC unroll 8
 			for (int v = 0; v < NV; v++)
@@ -41,7 +46,7 @@ void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, lon
 	}
 	__m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
 #pragma GCC unroll 16
-	for (int i = 0; i < MR; i++) {
+	for (int i = 0; i < rows; i++) {
 		float *ci = c + i * ldc;
 #pragma GCC unroll 8
 		for (int v = 0; v < NV; v++) {
@@ -50,5 +55,24 @@ void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, lon
 				t = _mm256_add_ps(t, _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8 * v)));
 			_mm256_storeu_ps(ci + 8 * v, t);
 		}
+	}
+}
+
+void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, long ldc,
+                          float alpha, float beta)
+{
+	kernel_rows(MR, kc, a, b, c, ldc, alpha, beta);
+}
+
+void dm_gemm_ukernel_avx2_rows(int rows, long kc, const float *a, const float *b, float *c,
+                               long ldc, float alpha, float beta)
+{
+	switch (rows) {
+	case 1: kernel_rows(1, kc, a, b, c, ldc, alpha, beta); break;
+	case 2: kernel_rows(2, kc, a, b, c, ldc, alpha, beta); break;
+	case 3: kernel_rows(3, kc, a, b, c, ldc, alpha, beta); break;
+	case 4: kernel_rows(4, kc, a, b, c, ldc, alpha, beta); break;
+	case 5: kernel_rows(5, kc, a, b, c, ldc, alpha, beta); break;
+	default: kernel_rows(MR, kc, a, b, c, ldc, alpha, beta); break;
 	}
 }

@@ -17,6 +17,10 @@
 
 typedef void (*dm_gemm_ukernel)(long kc, const float *a, const float *b, float *c, long ldc,
                                 float alpha, float beta);
+/* The same for the first `rows` (1 <= rows <= MR) rows of the tile only
+ * (full NR columns): the partial last row panel, without a scratch tile. */
+typedef void (*dm_gemm_ukernel_rows)(int rows, long kc, const float *a, const float *b,
+                                     float *c, long ldc, float alpha, float beta);
 
 /* Tile sizes are fixed per kernel; the block-size table is in gemm.c. */
 #define DM_GEMM_SCALAR_MR 4
@@ -30,6 +34,8 @@ void dm_gemm_ukernel_scalar(long kc, const float *a, const float *b, float *c, l
                             float alpha, float beta);
 void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, long ldc,
                           float alpha, float beta);
+void dm_gemm_ukernel_avx2_rows(int rows, long kc, const float *a, const float *b, float *c,
+                               long ldc, float alpha, float beta);
 void dm_gemm_ukernel_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             float alpha, float beta);
 
