@@ -575,7 +575,21 @@ static void run_op(dm_unet *u, const op *o, const float *p)
 	}
 }
 
-static void back_op(dm_unet *u, const op *o, const float *p, float *g)
+/* Whether op o is the first in the backward pass to write the gradient of
+ * its input value v, and writes it whole: then it overwrites instead of
+ * adding to a zeroed buffer (a convolution's input gradient, a sum's). */
+static int overwrites(const dm_unet *u, const op *o, int i, int v)
+{
+	if (u->vals[v].last != i || u->vals[v].nograd)
+		return 0;
+	if (o->type == OP_CONV)
+		return o->in == v;
+	if (o->type == OP_ADD)
+		return o->in != o->in2 && (o->in == v || o->in2 == v);
+	return 0;
+}
+
+static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 {
 	int B = u->B;
 	float *dout = G_(o->out);
@@ -588,7 +602,8 @@ static void back_op(dm_unet *u, const op *o, const float *p, float *g)
 		if (G_(o->in)) {
 			PROF_BEGIN;
 			dm_conv2d_backward_input(G_(o->in), dout, p + o->w, B, o->C, o->H, o->W, o->C2,
-			                         o->k, o->k, o->stride, o->pad, 1, u->wsbuf);
+			                         o->k, o->k, o->stride, o->pad,
+			                         !overwrites(u, o, i, o->in), u->wsbuf);
 			PROF_END(o, "-bi");
 		}
 		break;
@@ -619,10 +634,16 @@ static void back_op(dm_unet *u, const op *o, const float *p, float *g)
 	case OP_ADD: {
 		size_t n = (size_t)B * (size_t)o->C * (size_t)o->H;
 		float *da = G_(o->in), *db = G_(o->in2);
-		for (size_t i = 0; i < n; i++)
-			da[i] += dout[i];
-		for (size_t i = 0; i < n; i++)
-			db[i] += dout[i];
+		if (overwrites(u, o, i, o->in))
+			memcpy(da, dout, n * sizeof *da);
+		else
+			for (size_t j = 0; j < n; j++)
+				da[j] += dout[j];
+		if (overwrites(u, o, i, o->in2))
+			memcpy(db, dout, n * sizeof *db);
+		else
+			for (size_t j = 0; j < n; j++)
+				db[j] += dout[j];
 		break;
 	}
 	case OP_ATTN:
@@ -690,15 +711,16 @@ void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout)
 		/* gradients that start accumulating here begin at zero */
 		PROF_BEGIN;
 		for (int v = 0; v < u->nvals; v++)
-			if (u->vals[v].last == i && !u->vals[v].nograd && v != u->out_val)
+			if (u->vals[v].last == i && !u->vals[v].nograd && v != u->out_val &&
+			    !overwrites(u, o, i, v))
 				memset(u->grad + u->vals[v].goff * (size_t)B, 0,
 				       (size_t)B * u->vals[v].per * sizeof(float));
 		PROF_END(&(op){ .type = OP_ADD }, "-memset");
 		if (o->type == OP_CONV) {
-			back_op(u, o, p, g);
+			back_op(u, o, i, p, g);
 		} else {
 			PROF_BEGIN;
-			back_op(u, o, p, g);
+			back_op(u, o, i, p, g);
 			PROF_END(o, "-b");
 		}
 	}
