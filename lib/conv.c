@@ -13,9 +13,12 @@
 #include "conv.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "gemm.h"
+#include "simd/gemm_kernel.h"
 
 int dm_conv2d_out_size(int n, int k, int stride, int pad)
 {
@@ -234,6 +237,129 @@ static void col_kvec(const void *ctx, int r, int p0, int kc, float *out)
 	}
 }
 
+
+/* ---- direct forward pass (AVX2) -------------------------------------
+ *
+ * For stride 1 with "same" padding the im2col matrix need not be built:
+ * in a zero-padded copy of an image (Hp x Wp per channel) laid out flat,
+ * the input under tap (c, i, j) of the output at flat position
+ * q = oh*Wp + ow is at q + c*Hp*Wp + i*Wp + j, so every im2col row is the
+ * padded image shifted by a constant.  The micro-kernel reads 16 positions
+ * of each shifted row straight from the padded copy (which sits in L2),
+ * with the weights packed once per call; the Wp - Wo columns per output
+ * row that straddle the padding are computed and dropped as the result is
+ * copied out with the bias.  This replaces 9 gathered copies of every
+ * input value by one padded copy (the im2col packing cost as much as the
+ * FMAs at Cout = 32).  Threads take whole images: results do not depend on
+ * the thread count. */
+static _Thread_local float *dpad, *dtile;
+static _Thread_local size_t dpad_cap, dtile_cap;
+
+static float *dgrow(float **buf, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		free(*buf);
+		*buf = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+		*cap = *buf ? n : 0;
+	}
+	return *buf;
+}
+
+static int direct_ok(int kh, int kw, int stride, int pad)
+{
+	return dm_simd() >= DM_SIMD_AVX2 && stride == 1 && kh == kw && 2 * pad == kh - 1;
+}
+
+/* One image: out (Cout x Ho x Wo) = conv(in) + bias; 0, or -1 out of memory. */
+static int direct_image(const geom *g, int Cout, const float *apk, const int *boff,
+                        const float *bias, const float *in, float *out)
+{
+	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
+	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad, K9 = g->Cin * g->kh * g->kw;
+	size_t plane = (size_t)Hp * Wp;
+	int Q = g->Ho * Wp, ns = (Q + NR - 1) / NR, ldt = ns * NR;
+	size_t npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
+	float *pb = dgrow(&dpad, &dpad_cap, npad);
+	float *tb = dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
+	if (!pb || !tb)
+		return -1;
+	for (int c = 0; c < g->Cin; c++) {
+		float *d = pb + c * plane;
+		const float *sp = in + (size_t)c * g->H * g->W;
+		memset(d, 0, (size_t)g->pad * Wp * sizeof *d);
+		d += (size_t)g->pad * Wp;
+		for (int h = 0; h < g->H; h++, d += Wp, sp += g->W) {
+			for (int x = 0; x < g->pad; x++)
+				d[x] = 0.0f, d[Wp - 1 - x] = 0.0f;
+			copy_f(d + g->pad, sp, g->W);
+		}
+		memset(d, 0, (size_t)g->pad * Wp * sizeof *d);
+	}
+	memset(pb + g->Cin * plane, 0, (npad - g->Cin * plane) * sizeof *pb);
+	for (int s = 0; s < ns; s++)
+		for (int m0 = 0; m0 < Cout; m0 += MR)
+			dm_conv_ukernel_avx2(Cout - m0 < MR ? Cout - m0 : MR, K9,
+			                     apk + (size_t)m0 * K9, pb + (size_t)s * NR, boff,
+			                     tb + (size_t)m0 * ldt + (size_t)s * NR, ldt);
+	for (int o = 0; o < Cout; o++) {
+		float bo = bias ? bias[o] : 0.0f;
+		for (int oh = 0; oh < g->Ho; oh++) {
+			const float *t = tb + (size_t)o * ldt + (size_t)oh * Wp;
+			float *y = out + ((size_t)o * g->Ho + oh) * g->Wo;
+			if (bias)
+				for (int ow = 0; ow < g->Wo; ow++)
+					y[ow] = t[ow] + bo;
+			else
+				copy_f(y, t, g->Wo);
+		}
+	}
+	return 0;
+}
+
+/* The batch; 0, or -1 when out of memory (out then is not complete). */
+static int direct_forward(float *out, const float *in, const float *weight, const float *bias,
+                          int B, const geom *g, int Cout)
+{
+	enum { MR = DM_GEMM_AVX2_MR };
+	int K9 = g->Cin * g->kh * g->kw, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+	int mp = (Cout + MR - 1) / MR;
+	float *apk = aligned_alloc(64, ((size_t)mp * MR * K9 * sizeof(float) + 63) & ~(size_t)63);
+	int *boff = malloc((size_t)K9 * sizeof *boff);
+	int fail = 0;
+	if (!apk || !boff) {
+		free(apk), free(boff);
+		return -1;
+	}
+	/* weights as MR-row panels, K9 columns of MR floats each */
+	for (int m0 = 0; m0 < mp * MR; m0 += MR)
+		for (int p = 0; p < K9; p++)
+			for (int i = 0; i < MR; i++)
+				apk[(size_t)m0 * K9 + (size_t)p * MR + i] =
+					m0 + i < Cout ? weight[(size_t)(m0 + i) * K9 + p] : 0.0f;
+	for (int p = 0; p < K9; p++) {
+		int c = p / (g->kh * g->kw), i = p / g->kw % g->kh, j = p % g->kw;
+		boff[p] = (c * Hp + i) * Wp + j;
+	}
+	int nt = threads_for(2.0 * B * Cout * g->Ho * g->Wo * K9);
+	if (nt > B)
+		nt = B;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+		int b0, b1;
+		split(B, omp_get_num_threads(), omp_get_thread_num(), 1, &b0, &b1);
+		for (int b = b0; b < b1; b++)
+			if (direct_image(g, Cout, apk, boff, bias,
+			                 in + (size_t)b * g->Cin * g->H * g->W,
+			                 out + (size_t)b * Cout * g->Ho * g->Wo) < 0) {
+#pragma omp atomic write
+				fail = 1;
+				break;
+			}
+	}
+	free(apk), free(boff);
+	return fail ? -1 : 0;
+}
+
 void dm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
                        int B, int Cin, int H, int W, int Cout, int kh, int kw, int stride,
                        int pad, float *workspace)
@@ -241,6 +367,8 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
 	(void)workspace; /* the forward pass needs none: im2col is fused */
+	if (direct_ok(kh, kw, stride, pad) && direct_forward(out, in, weight, bias, B, &g, Cout) == 0)
+		return;
 	if (bias) { /* the bias goes in first and the GEMM adds to it (beta = 1) */
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
 		for (int b = 0; b < B; b++)

@@ -76,3 +76,50 @@ void dm_gemm_ukernel_avx2_rows(int rows, long kc, const float *a, const float *b
 	default: kernel_rows(MR, kc, a, b, c, ldc, alpha, beta); break;
 	}
 }
+
+/* The direct-convolution kernel (see gemm_kernel.h): rows x 16 outputs
+ * from a packed MR-row panel of weights and 16-float runs of a padded
+ * input at the offsets boff[p]. */
+static inline __attribute__((always_inline)) void
+conv_rows(int rows, long K, const float *a, const float *b, const int *boff, float *c,
+          long ldc)
+{
+	__m256 acc[MR][NV];
+#pragma GCC unroll 16
+	for (int i = 0; i < rows; i++)
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			acc[i][v] = _mm256_setzero_ps();
+	for (long p = 0; p < K; p++, a += MR) {
+		const float *bp = b + boff[p];
+		__m256 bv[NV];
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			bv[v] = _mm256_loadu_ps(bp + 8 * v);
+#pragma GCC unroll 16
+		for (int i = 0; i < rows; i++) {
+			__m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 8
+			for (int v = 0; v < NV; v++)
+				acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+		}
+	}
+#pragma GCC unroll 16
+	for (int i = 0; i < rows; i++)
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			_mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+}
+
+void dm_conv_ukernel_avx2(int rows, long K, const float *a, const float *b, const int *boff,
+                          float *c, long ldc)
+{
+	switch (rows) {
+	case 1: conv_rows(1, K, a, b, boff, c, ldc); break;
+	case 2: conv_rows(2, K, a, b, boff, c, ldc); break;
+	case 3: conv_rows(3, K, a, b, boff, c, ldc); break;
+	case 4: conv_rows(4, K, a, b, boff, c, ldc); break;
+	case 5: conv_rows(5, K, a, b, boff, c, ldc); break;
+	default: conv_rows(MR, K, a, b, boff, c, ldc); break;
+	}
+}
