@@ -625,7 +625,7 @@ int main(int argc, char **argv)
 		 * stop at the same step and none waits for a rank that left */
 		double vote[4] = {0, 0, stop_requested != 0, 0}, l;
 		uint64_t samples0 = tr.samples;
-		for (int a = 0; a < tr.o.grad_accum && !vote[1] && !vote[3]; a++) {
+		for (int a = 0; a < tr.o.grad_accum && !vote[1] && !vote[2] && !vote[3]; a++) {
 			if (!fill(&b, B, x, t, tg, w, lab))
 				vote[1] = 1;
 			else if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l,
