@@ -272,7 +272,7 @@ static int direct_ok(int kh, int kw, int stride, int pad)
 
 /* One image: out (Cout x Ho x Wo) = conv(in) + bias; 0, or -1 out of memory. */
 static int direct_image(const geom *g, int Cout, const float *apk, const int *boff,
-                        const float *bias, const float *in, float *out)
+                        const float *bias, int accumulate, const float *in, float *out)
 {
 	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
 	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad, K9 = g->Cin * g->kh * g->kw;
@@ -281,8 +281,8 @@ static int direct_image(const geom *g, int Cout, const float *apk, const int *bo
 	size_t npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
 	float *pb = dgrow(&dpad, &dpad_cap, npad);
 	float *tb = dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
-	if (!pb || !tb)
-		return -1;
+	if (!pb || !tb || !in)
+		return pb && tb ? 0 : -1; /* (in == NULL: only make the buffers) */
 	for (int c = 0; c < g->Cin; c++) {
 		float *d = pb + c * plane;
 		const float *sp = in + (size_t)c * g->H * g->W;
@@ -306,7 +306,9 @@ static int direct_image(const geom *g, int Cout, const float *apk, const int *bo
 		for (int oh = 0; oh < g->Ho; oh++) {
 			const float *t = tb + (size_t)o * ldt + (size_t)oh * Wp;
 			float *y = out + ((size_t)o * g->Ho + oh) * g->Wo;
-			if (bias)
+			if (accumulate)
+				add_f(y, t, g->Wo);
+			else if (bias)
 				for (int ow = 0; ow < g->Wo; ow++)
 					y[ow] = t[ow] + bo;
 			else
@@ -316,9 +318,22 @@ static int direct_image(const geom *g, int Cout, const float *apk, const int *bo
 	return 0;
 }
 
-/* The batch; 0, or -1 when out of memory (out then is not complete). */
+/* Where W'[m][p] of the transposed kernel (see below) is in W (OIHW with
+ * O = g->Cin, I = M): p = (o, i, j). */
+static size_t tap_t(const geom *g, int M, int m, int p)
+{
+	int kk = g->kh * g->kw, o = p / kk, i = p / g->kw % g->kh, j = p % g->kw;
+	return (((size_t)o * M + m) * g->kh + (g->kh - 1 - i)) * g->kw + (g->kw - 1 - j);
+}
+
+/* The batch; 0, or -1 when out of memory (out then is not complete).
+ * transposed: the backward pass to the input, which for stride 1 and
+ * "same" padding is the same kind of convolution of dout (g describes it:
+ * Cout input channels) with the kernel flipped and its channels swapped:
+ * W'[c][o][i][j] = W[o][c][kh-1-i][kw-1-j]; out (Cout = the forward Cin
+ * channels) is then overwritten or, with accumulate, added to. */
 static int direct_forward(float *out, const float *in, const float *weight, const float *bias,
-                          int B, const geom *g, int Cout)
+                          int B, const geom *g, int Cout, int transposed, int accumulate)
 {
 	enum { MR = DM_GEMM_AVX2_MR };
 	int K9 = g->Cin * g->kh * g->kw, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
@@ -335,7 +350,9 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 		for (int p = 0; p < K9; p++)
 			for (int i = 0; i < MR; i++)
 				apk[(size_t)m0 * K9 + (size_t)p * MR + i] =
-					m0 + i < Cout ? weight[(size_t)(m0 + i) * K9 + p] : 0.0f;
+					m0 + i >= Cout ? 0.0f
+					: transposed ? weight[tap_t(g, Cout, m0 + i, p)]
+					: weight[(size_t)(m0 + i) * K9 + p];
 	for (int p = 0; p < K9; p++) {
 		int c = p / (g->kh * g->kw), i = p / g->kw % g->kh, j = p % g->kw;
 		boff[p] = (c * Hp + i) * Wp + j;
@@ -347,14 +364,20 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 	{
 		int b0, b1;
 		split(B, omp_get_num_threads(), omp_get_thread_num(), 1, &b0, &b1);
-		for (int b = b0; b < b1; b++)
-			if (direct_image(g, Cout, apk, boff, bias,
-			                 in + (size_t)b * g->Cin * g->H * g->W,
-			                 out + (size_t)b * Cout * g->Ho * g->Wo) < 0) {
+		/* every thread's buffers first, so that out of memory leaves out
+		 * untouched (the caller then takes the GEMM route) */
+		if (b0 < b1 && direct_image(g, Cout, apk, boff, bias, accumulate, NULL, NULL) < 0) {
 #pragma omp atomic write
-				fail = 1;
-				break;
-			}
+			fail = 1;
+		}
+#pragma omp barrier
+		int failed;
+#pragma omp atomic read
+		failed = fail;
+		for (int b = b0; b < b1 && !failed; b++)
+			direct_image(g, Cout, apk, boff, bias, accumulate,
+			             in + (size_t)b * g->Cin * g->H * g->W,
+			             out + (size_t)b * Cout * g->Ho * g->Wo);
 	}
 	free(apk), free(boff);
 	return fail ? -1 : 0;
@@ -367,7 +390,7 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
 	(void)workspace; /* the forward pass needs none: im2col is fused */
-	if (direct_ok(kh, kw, stride, pad) && direct_forward(out, in, weight, bias, B, &g, Cout) == 0)
+	if (direct_ok(kh, kw, stride, pad) && direct_forward(out, in, weight, bias, B, &g, Cout, 0, 0) == 0)
 		return;
 	if (bias) { /* the bias goes in first and the GEMM adds to it (beta = 1) */
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
@@ -392,6 +415,13 @@ void dm_conv2d_backward_input(float *din, const float *dout, const float *weight
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
 	int pw = is_pointwise(kh, kw, stride, pad);
+	if (direct_ok(kh, kw, stride, pad) && !pw) { /* (1x1: a plain GEMM is as fast) */
+		/* dout (B x Cout x H x W) convolved into din; out of memory
+		 * returns before anything is written */
+		geom gt = make_geom(Cout, g.Ho, g.Wo, kh, kw, 1, pad);
+		if (direct_forward(din, dout, weight, NULL, B, &gt, Cin, 1, accumulate) == 0)
+			return;
+	}
 	int nt = threads_for(2.0 * B * Cout * P * K9);
 	if (nt > Cin)
 		nt = Cin;
