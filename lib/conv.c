@@ -252,8 +252,8 @@ static void col_kvec(const void *ctx, int r, int p0, int kc, float *out)
  * input value by one padded copy (the im2col packing cost as much as the
  * FMAs at Cout = 32).  Threads take whole images: results do not depend on
  * the thread count. */
-static _Thread_local float *dpad, *dtile;
-static _Thread_local size_t dpad_cap, dtile_cap;
+static _Thread_local float *dpad, *dtile, *dacc;
+static _Thread_local size_t dpad_cap, dtile_cap, dacc_cap;
 
 static float *dgrow(float **buf, size_t *cap, size_t n)
 {
@@ -270,19 +270,12 @@ static int direct_ok(int kh, int kw, int stride, int pad)
 	return dm_simd() >= DM_SIMD_AVX2 && stride == 1 && kh == kw && 2 * pad == kh - 1;
 }
 
-/* One image: out (Cout x Ho x Wo) = conv(in) + bias; 0, or -1 out of memory. */
-static int direct_image(const geom *g, int Cout, const float *apk, const int *boff,
-                        const float *bias, int accumulate, const float *in, float *out)
+/* The zero-padded copy of one image (Cin x Hp x Wp, then zeros up to
+ * npad floats). */
+static void pad_image(const geom *g, const float *in, float *pb, size_t npad)
 {
-	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
-	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad, K9 = g->Cin * g->kh * g->kw;
+	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
 	size_t plane = (size_t)Hp * Wp;
-	int Q = g->Ho * Wp, ns = (Q + NR - 1) / NR, ldt = ns * NR;
-	size_t npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
-	float *pb = dgrow(&dpad, &dpad_cap, npad);
-	float *tb = dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
-	if (!pb || !tb || !in)
-		return pb && tb ? 0 : -1; /* (in == NULL: only make the buffers) */
 	for (int c = 0; c < g->Cin; c++) {
 		float *d = pb + c * plane;
 		const float *sp = in + (size_t)c * g->H * g->W;
@@ -296,6 +289,22 @@ static int direct_image(const geom *g, int Cout, const float *apk, const int *bo
 		memset(d, 0, (size_t)g->pad * Wp * sizeof *d);
 	}
 	memset(pb + g->Cin * plane, 0, (npad - g->Cin * plane) * sizeof *pb);
+}
+
+/* One image: out (Cout x Ho x Wo) = conv(in) + bias; 0, or -1 out of memory. */
+static int direct_image(const geom *g, int Cout, const float *apk, const int *boff,
+                        const float *bias, int accumulate, const float *in, float *out)
+{
+	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
+	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad, K9 = g->Cin * g->kh * g->kw;
+	size_t plane = (size_t)Hp * Wp;
+	int Q = g->Ho * Wp, ns = (Q + NR - 1) / NR, ldt = ns * NR;
+	size_t npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
+	float *pb = dgrow(&dpad, &dpad_cap, npad);
+	float *tb = dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
+	if (!pb || !tb || !in)
+		return pb && tb ? 0 : -1; /* (in == NULL: only make the buffers) */
+	pad_image(g, in, pb, npad);
 	for (int s = 0; s < ns; s++)
 		for (int m0 = 0; m0 < Cout; m0 += MR)
 			dm_conv_ukernel_avx2(Cout - m0 < MR ? Cout - m0 : MR, K9,
@@ -447,6 +456,83 @@ void dm_conv2d_backward_input(float *din, const float *dout, const float *weight
 	}
 }
 
+
+/* The weight gradient directly (stride 1, "same" padding, Cout a multiple
+ * of 16, AVX2): with dout laid out per image as dT[Cout/16][Q][16] on the
+ * padded-width grid (Q = Ho*Wp positions, zeros in the Wp - Wo columns
+ * that straddle the padding), dW[o][p] += sum over q of
+ * padded[boff[p] + q] * dT[q][o]: each row of taps is read in place from
+ * the padded image, the sum over q runs in registers.  Threads split the
+ * rows p of dW and each walks the whole batch in order, so every element
+ * is summed in the same order whatever the thread count.  0, or -1 when
+ * out of memory before anything was written. */
+static int direct_weight(float *dweight, const float *dout, const float *in, int B,
+                         const geom *g, int Cout)
+{
+	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
+	int K9 = g->Cin * g->kh * g->kw, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+	size_t plane = (size_t)Hp * Wp, npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
+	int Q = g->Ho * Wp, P = g->Ho * g->Wo, no = Cout / NR;
+	int *boff = malloc((size_t)K9 * sizeof *boff);
+	if (!boff)
+		return -1;
+	for (int p = 0; p < K9; p++) {
+		int c = p / (g->kh * g->kw), i = p / g->kw % g->kh, j = p % g->kw;
+		boff[p] = (c * Hp + i) * Wp + j;
+	}
+	int nt = threads_for(2.0 * B * Cout * P * K9), units = (K9 + MR - 1) / MR, fail = 0;
+	if (nt > units)
+		nt = units;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+	{
+		int p0, p1;
+		split(K9, omp_get_num_threads(), omp_get_thread_num(), MR, &p0, &p1);
+		float *pb = NULL, *dt = NULL, *acc = NULL;
+		if (p0 < p1) {
+			pb = dgrow(&dpad, &dpad_cap, npad);
+			dt = dgrow(&dtile, &dtile_cap, (size_t)Cout * Q);
+			acc = dgrow(&dacc, &dacc_cap, (size_t)(p1 - p0) * Cout);
+			if (!pb || !dt || !acc) {
+#pragma omp atomic write
+				fail = 1;
+			}
+		}
+#pragma omp barrier
+		int failed;
+#pragma omp atomic read
+		failed = fail;
+		if (p0 < p1 && !failed) {
+			memset(acc, 0, (size_t)(p1 - p0) * Cout * sizeof *acc);
+			memset(dt, 0, (size_t)Cout * Q * sizeof *dt); /* the padding columns stay 0 */
+			for (int b = 0; b < B; b++) {
+				pad_image(g, in + (size_t)b * g->Cin * g->H * g->W, pb, npad);
+				const float *dy = dout + (size_t)b * Cout * P;
+				for (int o = 0; o < Cout; o++) {
+					float *d = dt + (size_t)(o / NR) * Q * NR + o % NR;
+					for (int oh = 0; oh < g->Ho; oh++)
+						for (int ow = 0; ow < g->Wo; ow++)
+							d[(size_t)(oh * Wp + ow) * NR] = *dy++;
+				}
+				for (int p = p0; p < p1; p += MR) {
+					int rows = p1 - p < MR ? p1 - p : MR;
+					const float *arow[MR];
+					for (int i = 0; i < rows; i++)
+						arow[i] = pb + boff[p + i];
+					for (int ob = 0; ob < no; ob++)
+						dm_convw_ukernel_avx2(rows, Q, arow, dt + (size_t)ob * Q * NR,
+						                      acc + (size_t)(p - p0) * Cout + ob * NR,
+						                      Cout);
+				}
+			}
+			for (int p = p0; p < p1; p++)
+				for (int o = 0; o < Cout; o++)
+					dweight[(size_t)o * K9 + p] += acc[(size_t)(p - p0) * Cout + o];
+		}
+	}
+	free(boff);
+	return fail ? -1 : 0;
+}
+
 void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
                                const float *in, int B, int Cin, int H, int W, int Cout,
                                int kh, int kw, int stride, int pad, float *workspace)
@@ -457,7 +543,9 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
 	/* One GEMM whose K runs over every position of every image:
 	 * dW[Cout x K9] += dout[Cout x B*P] * col[K9 x B*P]^T. */
 	batch_src src = { &g, in, dout, Cout, P };
-	dm_sgemm_kvec(Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f, dweight, K9);
+	if (!(direct_ok(kh, kw, stride, pad) && kh > 1 && Cout % DM_GEMM_AVX2_NR == 0 &&
+	      direct_weight(dweight, dout, in, B, &g, Cout) == 0))
+		dm_sgemm_kvec(Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f, dweight, K9);
 	if (dbias) {
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
 		for (int o = 0; o < Cout; o++) {

@@ -123,3 +123,52 @@ void dm_conv_ukernel_avx2(int rows, long K, const float *a, const float *b, cons
 	default: conv_rows(MR, K, a, b, boff, c, ldc); break;
 	}
 }
+
+/* The direct weight-gradient kernel (see gemm_kernel.h): c[i][0..16) +=
+ * sum over q < Q of arow[i][q] * b[q*16 + 0..16), i < rows. */
+static inline __attribute__((always_inline)) void
+convw_rows(int rows, long Q, const float *const *arow, const float *b, float *c, long ldc)
+{
+	__m256 acc[MR][NV];
+	const float *ar[MR];
+#pragma GCC unroll 16
+	for (int i = 0; i < rows; i++) {
+		ar[i] = arow[i];
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			acc[i][v] = _mm256_setzero_ps();
+	}
+	for (long q = 0; q < Q; q++, b += NR) {
+		__m256 bv[NV];
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			bv[v] = _mm256_load_ps(b + 8 * v);
+#pragma GCC unroll 16
+		for (int i = 0; i < rows; i++) {
+			__m256 ai = _mm256_broadcast_ss(ar[i] + q);
+#pragma GCC unroll 8
+			for (int v = 0; v < NV; v++)
+				acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+		}
+	}
+#pragma GCC unroll 16
+	for (int i = 0; i < rows; i++)
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++) {
+			float *ci = c + i * ldc + 8 * v;
+			_mm256_storeu_ps(ci, _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][v]));
+		}
+}
+
+void dm_convw_ukernel_avx2(int rows, long Q, const float *const *arow, const float *b, float *c,
+                           long ldc)
+{
+	switch (rows) {
+	case 1: convw_rows(1, Q, arow, b, c, ldc); break;
+	case 2: convw_rows(2, Q, arow, b, c, ldc); break;
+	case 3: convw_rows(3, Q, arow, b, c, ldc); break;
+	case 4: convw_rows(4, Q, arow, b, c, ldc); break;
+	case 5: convw_rows(5, Q, arow, b, c, ldc); break;
+	default: convw_rows(MR, Q, arow, b, c, ldc); break;
+	}
+}

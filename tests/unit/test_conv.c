@@ -18,6 +18,8 @@ static const cshape shapes[] = {
 	{ 2, 3, 7, 5, 4, 3, 1, 1 }, { 1, 2, 7, 7, 3, 3, 2, 1 }, { 2, 3, 5, 6, 5, 1, 1, 0 },
 	{ 1, 4, 7, 5, 3, 1, 2, 0 }, { 2, 2, 6, 7, 3, 3, 2, 0 }, { 1, 1, 1, 1, 2, 3, 1, 1 },
 	{ 1, 17, 3, 3, 7, 3, 1, 1 },
+	/* Cout a multiple of 16: the direct weight gradient (AVX2) */
+	{ 1, 3, 5, 4, 16, 3, 1, 1 }, { 2, 2, 4, 3, 32, 1, 1, 0 },
 };
 #define NSHAPES (int)(sizeof shapes / sizeof *shapes)
 
@@ -203,7 +205,7 @@ TEST(conv_against_direct_and_fd)
 
 TEST(conv_threads_bit_identical)
 {
-	const int B = 3, Cin = 16, H = 14, W = 13, Cout = 24;
+	const int B = 3, Cin = 16, H = 14, W = 13, Cout = 32;
 	int oldt = omp_get_max_threads();
 	size_t nx = (size_t)B * Cin * H * W;
 	float *x = malloc(nx * 4), *w = malloc((size_t)Cout * Cin * 9 * 4), *bias = malloc(Cout * 4);
