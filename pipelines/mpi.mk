@@ -6,6 +6,8 @@
 #   make -f pipelines/mpi.mk toy      [NP=2]            mlp-2d on 8 Gaussians
 #   make -f pipelines/mpi.mk fashion  [NP=2] [STEPS=20000] [BATCH=128]
 #   make -f pipelines/mpi.mk compare  [NP=2]            NP ranks vs 1 rank
+#   make -f pipelines/mpi.mk bench    [BENCH_STEPS=6]   unet-s steps/s: 1 rank x 1
+#        thread, NP ranks x 1 thread, 1 rank x NP threads; all-reduce ms/step
 #   MPIRUN='srun' or MPIFLAGS='--hostfile hosts' for a cluster
 #
 # Needs a dm built with MPI (the Makefile picks Open MPI up through
@@ -43,7 +45,7 @@ RUN = $(MPIRUN) $(MPIFLAGS) -np $(NP) sh -c
 toy: $(OUT)/toy.png
 fashion: $(OUT)/fashion-grid.png
 compare: $(OUT)/compare.txt
-.PHONY: toy fashion compare check-np
+.PHONY: toy fashion compare check-np bench
 
 check-np:
 	@[ $$(( $(BATCH) % $(NP) )) = 0 ] || { echo "mpi.mk: BATCH $(BATCH) is not divisible by NP $(NP)" >&2; exit 1; }
@@ -96,3 +98,15 @@ $(OUT)/compare.txt: | check-np $(OUT)/.dir
 	python3 -c 'import sys; sys.path.insert(0, "tests/ref"); from dmstream import read_stream; \
 	  a = read_stream(open("$(OUT)/cmp1.dmt", "rb"))[1][0][1]; b = read_stream(open("$(OUT)/cmpN.dmt", "rb"))[1][0][1]; \
 	  print("max |w(1 rank) - w($(NP) ranks)| after 100 steps: %.3g" % max(abs(x - y) for k in a for x, y in zip(a[k][2], b[k][2])))' | tee $@
+
+# Speed: unet-s, global batch BATCH, steps after the first (which plans its
+# buffers) timed from the log; the all-reduce time comes from --stats.
+BENCH_STEPS ?= 6
+BENCH_IN = $(BIN)/dm-load fashion-mnist:train --batch $(1) --shuffle --epochs 0 $(2) \
+	  | $(BIN)/dm-noise --train --seed 1 -j1
+BENCH_TR = $(BIN)/dm-train --model unet-s --steps $(BENCH_STEPS) -q --stats
+bench: | check-np $(OUT)/.dir
+	$(call BENCH_IN,$(BATCH)) | $(BENCH_TR) --batch $(BATCH) -t 1 -o $(OUT)/b1.dmt --log $(OUT)/b1.csv 2>&1 | tee $(OUT)/bench.txt
+	$(RUN) '$(call BENCH_IN,$(PER_RANK),$(SHARD)) | $(BENCH_TR) --batch $(PER_RANK) -t 1 -o $(OUT)/bN.dmt --log $(OUT)/bN.csv' 2>&1 | tee -a $(OUT)/bench.txt
+	$(call BENCH_IN,$(BATCH)) | $(BENCH_TR) --batch $(BATCH) -t $(NP) -o $(OUT)/bT.dmt --log $(OUT)/bT.csv 2>&1 | tee -a $(OUT)/bench.txt
+	for c in b1 bN bT; do awk -F, -v c=$$c 'NR==2{a=$$5} END{printf "%s: %.3f steps/s after the first step (%d steps)\n", c, ($$1-1)/($$5-a), $$1-1}' $(OUT)/$$c.csv; done | tee -a $(OUT)/bench.txt
