@@ -468,7 +468,14 @@ int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err)
 #ifdef DM_UNET_PROFILE
 /* A per-op profile for tuning (built only with -DDM_UNET_PROFILE): time per
  * op kind and shape, printed by dm_unet_prof_dump (declared by the caller). */
-#include <omp.h>
+#include <time.h>
+/* process CPU time: robust to a machine shared with other jobs */
+static double prof_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 typedef struct prof_ent { char key[64]; double t; long n; } prof_ent;
 static prof_ent prof_tab[256];
 static int prof_n;
@@ -509,15 +516,17 @@ void dm_unet_prof_dump(FILE *f)
 	fprintf(f, "%8.1f ms total\n", 1e3 * tot);
 	prof_n = 0;
 }
-#define PROF_BEGIN double prof_t0_ = omp_get_wtime()
+#define PROF_BEGIN double prof_t0_ = prof_clock()
+#define PROF_RESTART prof_t0_ = prof_clock()
 #define PROF_END(o, dir)                                                     \
 	do {                                                                 \
 		char k_[64];                                                 \
 		prof_key(k_, (o), (dir));                                    \
-		prof_add(k_, omp_get_wtime() - prof_t0_);                    \
+		prof_add(k_, prof_clock() - prof_t0_);                    \
 	} while (0)
 #else
 #define PROF_BEGIN (void)0
+#define PROF_RESTART (void)0
 #define PROF_END(o, dir) (void)0
 #endif
 
@@ -600,7 +609,7 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 		                          o->k, o->k, o->stride, o->pad, u->wsbuf);
 		PROF_END(o, "-bw");
 		if (G_(o->in)) {
-			PROF_BEGIN;
+			PROF_RESTART;
 			dm_conv2d_backward_input(G_(o->in), dout, p + o->w, B, o->C, o->H, o->W, o->C2,
 			                         o->k, o->k, o->stride, o->pad,
 			                         !overwrites(u, o, i, o->in), u->wsbuf);
