@@ -291,6 +291,7 @@ void dm_loader_opts_default(dm_loader_opts *o)
 	o->lo = -1.0f;
 	o->hi = 1.0f;
 	o->shard_n = 1;
+	o->mul = 1.0f;
 }
 
 int dm_loader_open(dm_loader **lp, const dm_dataset *d, const dm_loader_opts *o,
@@ -335,6 +336,11 @@ int dm_loader_open(dm_loader **lp, const dm_dataset *d, const dm_loader_opts *o,
 		}
 		l->scale = mx > mn ? (o->hi - o->lo) / (mx - mn) : 0.0f;
 		l->shift = mx > mn ? o->lo - mn * l->scale : 0.5f * (o->lo + o->hi);
+		l->scaled = 1;
+	}
+	if (o->mul != 1.0f) { /* --scale: after the range mapping */
+		l->scale *= o->mul;
+		l->shift *= o->mul;
 		l->scaled = 1;
 	}
 	if (d->label) {

@@ -92,6 +92,7 @@ typedef struct dm_loader_opts {
 	int flip;         /* random horizontal flips (images only) */
 	int has_range;    /* map values to [lo, hi] (always for unit data) */
 	float lo, hi;
+	float mul;        /* then multiply every value by mul (default 1) */
 	int64_t shard_r, shard_n; /* keep stream positions p with p % n == r */
 } dm_loader_opts;
 

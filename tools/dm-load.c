@@ -2,6 +2,7 @@
  * sets as a dm tensor stream of frames (batches), optionally shuffled,
  * repeated, sharded, flipped and scaled.  See dm-load(1). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static void usage(void)
 	       "  -l, --limit N       use only the first N samples\n"
 	       "  -r, --range LO:HI   value range (images: default -1:1; other data is\n"
 	       "                      passed as is unless given, then min..max -> LO..HI)\n"
+	       "      --scale S       multiply every value by S (after --range), e.g. to\n"
+	       "                      give the unit-scale toy sets more room: --scale 4\n"
 	       "      --flip          random horizontal flips (images)\n"
 	       "  -n, --n N           points of a toy set (default 10000)\n"
 	       "      --shard R/N     keep every N-th sample starting at R (after the shuffle)\n"
@@ -74,7 +77,7 @@ int main(int argc, char **argv)
 		{"batch", required_argument, 0, 'b'},  {"epochs", required_argument, 0, 'e'},
 		{"shuffle", no_argument, 0, 'S'},      {"seed", required_argument, 0, 's'},
 		{"limit", required_argument, 0, 'l'},  {"range", required_argument, 0, 'r'},
-		{"flip", no_argument, 0, 'F'},         {"n", required_argument, 0, 'n'},
+		{"flip", no_argument, 0, 'F'}, {"scale", required_argument, 0, 'X'},         {"n", required_argument, 0, 'n'},
 		{"shard", required_argument, 0, 'R'},  {"compress", required_argument, 0, 'z'},
 		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},      {0, 0, 0, 0},
@@ -94,6 +97,11 @@ int main(int argc, char **argv)
 		case 'l': limit = dm_tool_int("--limit", optarg, 1, INT64_MAX); break;
 		case 'r': parse_range(optarg, &lo.lo, &lo.hi); lo.has_range = 1; break;
 		case 'F': lo.flip = 1; break;
+		case 'X':
+			lo.mul = (float)dm_tool_double("--scale", optarg);
+			if (!(lo.mul > 0) || !isfinite(lo.mul))
+				dm_tool_die("--scale: '%s' is not a positive number", optarg);
+			break;
 		case 'n': toy_n = dm_tool_int("--n", optarg, 1, (long long)1 << 32); break;
 		case 'R': parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
 		case 'z': compress = (int)dm_tool_int("--compress", optarg, 0, 9); break;

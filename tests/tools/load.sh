@@ -146,3 +146,15 @@ expect_fail missing_file 'nonexistent\.png: No such file' 'dm-load "$T/nonexiste
 expect_fail flip_points 'flip needs images' 'dm-load toy:moons --flip'
 expect_fail bad_shard 'shard' 'dm-load toy:moons --shard 3/3'
 expect_fail no_source 'no SOURCE' 'dm-load'
+
+# --scale multiplies every value (after the range mapping)
+dm-load toy:moons --n 50 -o "$TMP/s1.dm" && dm-load toy:moons --n 50 --scale 4 -o "$TMP/s4.dm" &&
+	dm-encode -o "$TMP/s1.csv" <"$TMP/s1.dm" && dm-encode -o "$TMP/s4.csv" <"$TMP/s4.dm"
+if paste -d, "$TMP/s1.csv" "$TMP/s4.csv" | awk -F, 'function d(a, b) { return a > b ? a - b : b - a }
+	{ if (d($1 * 4, $3) > 1e-6 * (1 + d($3, 0)) || d($2 * 4, $4) > 1e-6 * (1 + d($4, 0))) bad = 1 }
+	END { exit bad }'; then
+	pass "--scale 4 gives four times the values"
+else
+	fail "--scale" "values are not four times the unscaled ones"
+fi
+expect_fail "--scale must be positive" "dm-load: --scale: '-1'" dm-load toy:moons --scale -1
