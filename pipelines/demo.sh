@@ -22,18 +22,15 @@ ENC="--scatter --xlim -5:5 --ylim -5:5 --size 384x384 --caption --fps 12"
 
 # The toy sets lie in about [-1.3, 1.3]; scaled by 2.5 their structure
 # survives longer under the linear schedule and a small network learns it
-# (see pipelines/toy2d.mk).  dm-load reads the CSV back.
-echo "demo: 10000 points of toy:$TOY -> $OUT/data.csv"
-dm-load "toy:$TOY" --n 10000 | dm-encode -f csv \
-	| awk -F, '{ printf "%.7g,%.7g\n", 2.5 * $1, 2.5 * $2 }' >"$OUT/data.csv.tmp"
-mv "$OUT/data.csv.tmp" "$OUT/data.csv"
+# (see pipelines/toy2d.mk).
+DATA="toy:$TOY --n 10000 --scale 2.5"
 
 echo "demo: the forward process (data -> noise) -> $OUT/forward.gif"
-dm-load "$OUT/data.csv" --limit "$N" | dm-noise --t 0:1000:20 --seed 4 -j1 \
+dm-load $DATA --limit "$N" | dm-noise --t 0:1000:20 --seed 4 -j1 \
 	| dm-encode $ENC --hold-last 1 -o "$OUT/forward.gif"
 
 echo "demo: training mlp-2d for $STEPS steps -> $OUT/model.dmt"
-dm-load "$OUT/data.csv" --batch 256 --shuffle --epochs 0 | dm-noise --train --seed 1 -j1 \
+dm-load $DATA --batch 256 --shuffle --epochs 0 | dm-noise --train --seed 1 -j1 \
 	| dm-train --model mlp-2d --hidden 128 --steps "$STEPS" --batch 256 --lr 2e-3 \
 		--ema 0.995 --threads 1 -o "$OUT/model.dmt"
 
@@ -45,8 +42,6 @@ dm-noise --prior --shape "${N}x2" --seed 5 -j1 \
 echo "demo: the reverse process (noise -> data) -> $OUT/denoise.gif, $OUT/denoise.mp4"
 dm-encode $ENC --hold-last 2 -o "$OUT/denoise.gif" "$OUT/reverse.dm"
 dm-encode $ENC --hold-last 2 -o "$OUT/denoise.mp4" "$OUT/reverse.dm"
-dm-load "toy:$TOY" --n "$N" --seed 11 | dm-encode -f csv \
-	| awk -F, '{ printf "%.7g,%.7g\n", 2.5 * $1, 2.5 * $2 }' >"$OUT/true.csv"
-dm-load "$OUT/true.csv" -o "$OUT/true.dm"
+dm-load "toy:$TOY" --n "$N" --seed 11 --scale 2.5 -o "$OUT/true.dm"
 echo "demo: sliced Wasserstein distance to fresh true points: $(dm-score --last "$OUT/reverse.dm" "$OUT/true.dm")"
 echo "demo: done; see $OUT/ (denoise.gif, denoise.mp4, forward.gif)"

@@ -58,8 +58,7 @@ $(OUT)/fmnist-%.gif: $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-encode $(THIS) | $
 	  | $(BIN)/dm-encode --grid 4x4 --scale 2 --gap 2 --caption --fps 12 --hold-last 1 -o $@
 
 $(OUT)/swissroll.csv: $(BIN)/dm-load $(BIN)/dm-encode $(THIS) | $(OUT)/.dir
-	$(BIN)/dm-load toy:swissroll --n 2000 --seed 3 | $(BIN)/dm-encode -f csv \
-	  | awk -F, '{ printf "%.7g,%.7g\n", 2.5 * $$1, 2.5 * $$2 }' >$@
+	$(BIN)/dm-load toy:swissroll --n 2000 --seed 3 --scale 2.5 | $(BIN)/dm-encode -f csv >$@
 
 $(OUT)/swissroll-%.gif: $(OUT)/swissroll.csv $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-encode
 	$(BIN)/dm-load $< | $(BIN)/dm-noise --t 0:1000:20 --schedule $* --seed 4 -j1 \

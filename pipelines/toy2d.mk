@@ -86,8 +86,8 @@ $(OUT)/%-samples.png: $(OUT)/%-reverse.dm $(BIN)/dm-encode
 # Toy points, scaled: NAME-sSEED.csv (TOYN points for training, N else).
 $(OUT)/%.csv: $(BIN)/dm-load $(BIN)/dm-encode $(THIS) | $(OUT)/.dir
 	$(BIN)/dm-load toy:$(firstword $(subst -s, ,$*)) --seed $(lastword $(subst -s, ,$*)) \
-	    --n $(if $(filter %-s0,$*),$(TOYN),$(N)) \
-	  | $(BIN)/dm-encode -f csv | awk -F, -v k=$(SCALE) '{ printf "%.7g,%.7g\n", k * $$1, k * $$2 }' >$@
+	    --n $(if $(filter %-s0,$*),$(TOYN),$(N)) --scale $(SCALE) \
+	  | $(BIN)/dm-encode -f csv >$@
 
 $(OUT)/%-true1.dm: $(OUT)/%-s11.csv $(BIN)/dm-load
 	$(BIN)/dm-load $< -o $@
