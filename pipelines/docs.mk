@@ -19,8 +19,8 @@ all: docs/swissroll-reverse.gif docs/swissroll-forward.gif docs/forward-schedule
 
 docs/swissroll-reverse.gif: out/demo/reverse.dm
 	$(BIN)/dm-encode $(SMALL) --hold-last 2 -o $@ $<
-docs/swissroll-forward.gif: out/demo/data.csv
-	$(BIN)/dm-load $< --limit 2000 | $(BIN)/dm-noise --t 0:1000:25 --seed 4 -j1 \
+docs/swissroll-forward.gif: out/demo/true.dm
+	$(BIN)/dm-load toy:swissroll --scale 2.5 --n 2000 | $(BIN)/dm-noise --t 0:1000:25 --seed 4 -j1 \
 	  | $(BIN)/dm-encode $(SMALL) --hold-last 1 -o $@
 docs/forward-schedules.png: out/forward/fmnist-schedules.png
 	cp $< $@
