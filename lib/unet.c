@@ -728,7 +728,7 @@ void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout)
 		if (o->type == OP_CONV) {
 			back_op(u, o, i, p, g);
 		} else {
-			PROF_BEGIN;
+			PROF_RESTART;
 			back_op(u, o, i, p, g);
 			PROF_END(o, "-b");
 		}
