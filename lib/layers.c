@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "gemm.h"
 #include "rng.h"
+#include "simd/layers_kernel.h"
 
 /* FP exceptions are never inspected in dm; without this, gcc will not
  * if-convert the float compare-selects (clamps, dropout masks) inside
@@ -117,7 +119,7 @@ static void gn_forward(float *out, float *mean, float *rstd, const float *x,
                        float eps, int fuse_silu)
 {
 	gn_stats(mean, rstd, x, B, C, HW, G, eps);
-	int cg = C / G;
+	int cg = C / G, avx2 = dm_simd() >= DM_SIMD_AVX2;
 #pragma omp parallel for schedule(static)
 	for (long bc = 0; bc < (long)B * C; bc++) {
 		int c = (int)(bc % C);
@@ -126,7 +128,9 @@ static void gn_forward(float *out, float *mean, float *rstd, const float *x,
 		float s = bias[c] - mean[bg] * a;
 		const float *xp = x + (size_t)bc * HW;
 		float *op = out + (size_t)bc * HW;
-		if (fuse_silu) {
+		if (avx2) {
+			dm_affine_silu_avx2(op, xp, HW, a, s, fuse_silu);
+		} else if (fuse_silu) {
 #pragma omp simd
 			for (int i = 0; i < HW; i++)
 				op[i] = silu(xp[i] * a + s);
@@ -280,21 +284,112 @@ void dm_groupnorm_silu_backward(float *dx, float *dweight, float *dbias, const f
 
 /* ---- SiLU -------------------------------------------------------------- */
 
+/* Elementwise loops go parallel only above this many values: below it the
+ * OpenMP fork/join costs more than the second thread saves.  The split
+ * never changes a result (each value is computed alone). */
+#define PAR_MIN 65536
+#define CHUNK 16384
+
 void dm_silu_forward(float *out, const float *x, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+	if (dm_simd() >= DM_SIMD_AVX2) {
+		size_t nc = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+		for (size_t c = 0; c < nc; c++) {
+			size_t lo = c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+			dm_silu_fwd_avx2(out + lo, x + lo, len);
+		}
+		return;
+	}
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		out[i] = silu(x[i]);
 }
 
 void dm_silu_backward(float *dx, const float *dout, const float *x, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+	if (dm_simd() >= DM_SIMD_AVX2) {
+		size_t nc = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+		for (size_t c = 0; c < nc; c++) {
+			size_t lo = c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+			dm_silu_bwd_avx2(dx + lo, dout + lo, x + lo, len);
+		}
+		return;
+	}
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		dx[i] += dout[i] * silu_grad(x[i]);
 }
 
 /* ---- Linear ------------------------------------------------------------ */
+
+/* Row-wise passes over a B x N matrix split over threads by blocks of
+ * COLS columns, every block running down all rows in order: a column sum
+ * is then the same serial sum for any thread count. */
+#define COLS 64
+
+static void bias_silu_block(float *pre, float *act, const float *b, int B, int N, int ld,
+                            int avx2)
+{
+	if (avx2) {
+		dm_bias_silu_avx2(pre, act, b, B, N, ld);
+		return;
+	}
+	for (int r = 0; r < B; r++) {
+		float *p = pre + (size_t)r * ld, *a = act + (size_t)r * ld;
+		if (b)
+#pragma omp simd
+			for (int o = 0; o < N; o++)
+				p[o] += b[o];
+#pragma omp simd
+		for (int o = 0; o < N; o++)
+			a[o] = silu(p[o]);
+	}
+}
+
+static void silu_grad_block(float *dpre, double *acc, const float *dact, const float *pre,
+                            int B, int N, int ld, int avx2)
+{
+	if (avx2) {
+		dm_silu_grad_rows_avx2(dpre, acc, dact, pre, B, N, ld);
+		return;
+	}
+	for (int r = 0; r < B; r++) {
+		size_t off = (size_t)r * ld;
+#pragma omp simd
+		for (int o = 0; o < N; o++)
+			dpre[off + o] = dact[off + o] * silu_grad(pre[off + o]);
+		if (acc)
+			for (int o = 0; o < N; o++)
+				acc[o] += dpre[off + o];
+	}
+}
+
+static void colsum_block(double *acc, const float *d, int B, int N, int ld, int avx2)
+{
+	if (avx2) {
+		dm_colsum_avx2(acc, d, B, N, ld);
+		return;
+	}
+	for (int r = 0; r < B; r++)
+		for (int o = 0; o < N; o++)
+			acc[o] += d[(size_t)r * ld + o];
+}
+
+/* db[o] += sum over rows (in order, in double) of d[r, o]. */
+static void bias_grad(float *db, const float *d, int B, int outf)
+{
+	int avx2 = dm_simd() >= DM_SIMD_AVX2, nb = (outf + COLS - 1) / COLS;
+#pragma omp parallel for schedule(static) if ((long)B * outf > PAR_MIN && nb > 1)
+	for (int k = 0; k < nb; k++) {
+		int o0 = k * COLS, w = outf - o0 < COLS ? outf - o0 : COLS;
+		double acc[COLS] = {0};
+		colsum_block(acc, d + o0, B, w, outf, avx2);
+		for (int o = 0; o < w; o++)
+			db[o0 + o] += (float)acc[o];
+	}
+}
 
 void dm_linear_forward(float *out, const float *x, const float *W, const float *b, int B,
                        int in, int outf)
@@ -307,6 +402,33 @@ void dm_linear_forward(float *out, const float *x, const float *W, const float *
 			out[(size_t)r * outf + o] += b[o];
 }
 
+void dm_linear_silu_forward(float *pre, float *act, const float *x, const float *W,
+                            const float *b, int B, int in, int outf)
+{
+	dm_sgemm(0, 1, B, outf, in, 1.0f, x, in, W, in, 0.0f, pre, outf);
+	int avx2 = dm_simd() >= DM_SIMD_AVX2, nb = (outf + COLS - 1) / COLS;
+#pragma omp parallel for schedule(static) if ((long)B * outf > PAR_MIN && nb > 1)
+	for (int k = 0; k < nb; k++) {
+		int o0 = k * COLS, w = outf - o0 < COLS ? outf - o0 : COLS;
+		bias_silu_block(pre + o0, act + o0, b ? b + o0 : NULL, B, w, outf, avx2);
+	}
+}
+
+void dm_silu_backward_bias(float *dpre, float *db, const float *dact, const float *pre, int B,
+                           int outf)
+{
+	int avx2 = dm_simd() >= DM_SIMD_AVX2, nb = (outf + COLS - 1) / COLS;
+#pragma omp parallel for schedule(static) if ((long)B * outf > PAR_MIN && nb > 1)
+	for (int k = 0; k < nb; k++) {
+		int o0 = k * COLS, w = outf - o0 < COLS ? outf - o0 : COLS;
+		double acc[COLS] = {0};
+		silu_grad_block(dpre + o0, db ? acc : NULL, dact + o0, pre + o0, B, w, outf, avx2);
+		if (db)
+			for (int o = 0; o < w; o++)
+				db[o0 + o] += (float)acc[o];
+	}
+}
+
 void dm_linear_backward(float *dx, float *dW, float *db, const float *dout, const float *x,
                         const float *W, int B, int in, int outf)
 {
@@ -315,12 +437,7 @@ void dm_linear_backward(float *dx, float *dW, float *db, const float *dout, cons
 	if (dW) /* dW (outf x in) += dout^T x */
 		dm_sgemm(1, 0, outf, in, B, 1.0f, dout, outf, x, in, 1.0f, dW, in);
 	if (db)
-		for (int o = 0; o < outf; o++) {
-			double s = 0;
-			for (int r = 0; r < B; r++)
-				s += dout[(size_t)r * outf + o];
-			db[o] += (float)s;
-		}
+		bias_grad(db, dout, B, outf);
 }
 
 /* ---- Attention --------------------------------------------------------- */

@@ -70,6 +70,19 @@ void dm_linear_forward(float *out, const float *x, const float *W, const float *
 void dm_linear_backward(float *dx, float *dW, float *db, const float *dout, const float *x,
                         const float *W, int B, int in, int outf);
 
+/* Linear + SiLU in one pass over the output (an MLP's hidden layer):
+ * pre = x W^T + b (the linear output, kept for backward) and act =
+ * silu(pre), both written; b may be NULL.  pre is the same as
+ * dm_linear_forward's output. */
+void dm_linear_silu_forward(float *pre, float *act, const float *x, const float *W,
+                            const float *b, int B, int in, int outf);
+/* Its backward up to the linear layer's input: dpre = dact * silu'(pre),
+ * WRITTEN (not accumulated), B x outf; and db += column sums of dpre (rows
+ * in order, in double, as dm_linear_backward) when db is not NULL.  Then
+ * dm_linear_backward(dx, dW, NULL, dpre, ...) finishes the layer. */
+void dm_silu_backward_bias(float *dpre, float *db, const float *dact, const float *pre, int B,
+                           int outf);
+
 /* ---- Single-head softmax self-attention core over N = H*W positions ----
  * q, k, v, out: B x C x N.  att: B x N x N, written by forward (saved for
  * backward):

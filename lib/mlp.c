@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm.h"
 #include "init.h"
 #include "layers.h"
 #include "rng.h"
@@ -97,8 +98,8 @@ void dm_mlp_forward(dm_mlp *m, const float *p, const float *x, const float *t,
 	dm_concat_forward(m->h0, x, m->emb, B, c->dim, temb, 1);
 	const float *h = m->h0;
 	for (int l = 0; l < c->layers; l++) {
-		dm_linear_forward(m->pre[l], h, p + m->w[l], p + m->b[l], B, m->in[l], m->outf[l]);
-		dm_silu_forward(m->act[l], m->pre[l], (size_t)B * (size_t)c->hidden);
+		dm_linear_silu_forward(m->pre[l], m->act[l], h, p + m->w[l], p + m->b[l], B, m->in[l],
+		                       m->outf[l]);
 		h = m->act[l];
 	}
 	int L = c->layers;
@@ -109,25 +110,23 @@ void dm_mlp_backward(dm_mlp *m, const float *p, float *g, const float *dout)
 {
 	const dm_net_config *c = &m->cfg;
 	int B = m->B, L = c->layers, temb = c->temb;
-	size_t BH = (size_t)B * (size_t)c->hidden;
-	/* d0: gradient at act[l]; d1: gradient at pre[l] */
-	memset(m->d0, 0, BH * sizeof(float));
-	dm_linear_backward(m->d0, g + m->w[L], g + m->b[L], dout, m->act[L - 1], p + m->w[L], B,
+	/* d0: gradient at act[l]; d1: gradient at pre[l].  d0 and d1 are
+	 * written (the first product into each with beta = 0, the SiLU
+	 * backward overwriting), so they need no clearing; the parameter
+	 * gradients accumulate into g as layers.h promises. */
+	dm_sgemm(0, 0, B, m->in[L], m->outf[L], 1.0f, dout, m->outf[L], p + m->w[L], m->in[L],
+	         0.0f, m->d0, m->in[L]);
+	dm_linear_backward(NULL, g + m->w[L], g + m->b[L], dout, m->act[L - 1], p + m->w[L], B,
 	                   m->in[L], m->outf[L]);
 	for (int l = L - 1; l >= 0; l--) {
-		memset(m->d1, 0, BH * sizeof(float));
-		dm_silu_backward(m->d1, m->d0, m->pre[l], BH);
+		dm_silu_backward_bias(m->d1, g + m->b[l], m->d0, m->pre[l], B, m->outf[l]);
 		const float *in = l > 0 ? m->act[l - 1] : m->h0;
-		float *din = NULL;
-		if (l > 0) {
-			din = m->d0;
-			memset(din, 0, BH * sizeof(float));
-		} else if (c->classes > 0) {
-			din = m->dh0;
-			memset(din, 0, (size_t)B * (size_t)(c->dim + temb) * sizeof(float));
-		}
-		dm_linear_backward(din, g + m->w[l], g + m->b[l], m->d1, in, p + m->w[l], B,
-		                   m->in[l], m->outf[l]);
+		float *din = l > 0 ? m->d0 : c->classes > 0 ? m->dh0 : NULL;
+		if (din) /* din = d1 W, written */
+			dm_sgemm(0, 0, B, m->in[l], m->outf[l], 1.0f, m->d1, m->outf[l], p + m->w[l],
+			         m->in[l], 0.0f, din, m->in[l]);
+		dm_linear_backward(NULL, g + m->w[l], NULL, m->d1, in, p + m->w[l], B, m->in[l],
+		                   m->outf[l]);
 	}
 	if (c->classes > 0) {
 		/* the embedding's gradient, summed over the batch in order */
