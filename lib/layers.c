@@ -6,6 +6,7 @@
 #include "layers.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,9 +326,21 @@ void dm_silu_backward(float *dx, const float *dout, const float *x, size_t n)
 /* ---- Linear ------------------------------------------------------------ */
 
 /* Row-wise passes over a B x N matrix split over threads by blocks of
- * COLS columns, every block running down all rows in order: a column sum
- * is then the same serial sum for any thread count. */
-#define COLS 64
+ * columns, every block running down all rows in order: a column sum is
+ * then the same serial sum whatever the blocks, so the block width may
+ * follow the thread count (one block per thread, rows read contiguously
+ * as far as possible) without changing any result. */
+#define COLS 1024 /* widest block (its double sums live on the stack) */
+
+static int col_blocks(int B, int N, int *width)
+{
+	int nt = (long)B * N > PAR_MIN ? omp_get_max_threads() : 1;
+	int w = (N + nt - 1) / nt;
+	w = (w + 7) / 8 * 8;
+	w = w < 8 ? 8 : w > COLS ? COLS : w;
+	*width = w;
+	return (N + w - 1) / w;
+}
 
 static void bias_silu_block(float *pre, float *act, const float *b, int B, int N, int ld,
                             int avx2)
@@ -380,11 +393,12 @@ static void colsum_block(double *acc, const float *d, int B, int N, int ld, int 
 /* db[o] += sum over rows (in order, in double) of d[r, o]. */
 static void bias_grad(float *db, const float *d, int B, int outf)
 {
-	int avx2 = dm_simd() >= DM_SIMD_AVX2, nb = (outf + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static) if ((long)B * outf > PAR_MIN && nb > 1)
+	int bw, avx2 = dm_simd() >= DM_SIMD_AVX2, nb = col_blocks(B, outf, &bw);
+#pragma omp parallel for schedule(static) if (nb > 1)
 	for (int k = 0; k < nb; k++) {
-		int o0 = k * COLS, w = outf - o0 < COLS ? outf - o0 : COLS;
-		double acc[COLS] = {0};
+		int o0 = k * bw, w = outf - o0 < bw ? outf - o0 : bw;
+		double acc[COLS];
+		memset(acc, 0, (size_t)w * sizeof(double));
 		colsum_block(acc, d + o0, B, w, outf, avx2);
 		for (int o = 0; o < w; o++)
 			db[o0 + o] += (float)acc[o];
@@ -406,10 +420,10 @@ void dm_linear_silu_forward(float *pre, float *act, const float *x, const float 
                             const float *b, int B, int in, int outf)
 {
 	dm_sgemm(0, 1, B, outf, in, 1.0f, x, in, W, in, 0.0f, pre, outf);
-	int avx2 = dm_simd() >= DM_SIMD_AVX2, nb = (outf + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static) if ((long)B * outf > PAR_MIN && nb > 1)
+	int bw, avx2 = dm_simd() >= DM_SIMD_AVX2, nb = col_blocks(B, outf, &bw);
+#pragma omp parallel for schedule(static) if (nb > 1)
 	for (int k = 0; k < nb; k++) {
-		int o0 = k * COLS, w = outf - o0 < COLS ? outf - o0 : COLS;
+		int o0 = k * bw, w = outf - o0 < bw ? outf - o0 : bw;
 		bias_silu_block(pre + o0, act + o0, b ? b + o0 : NULL, B, w, outf, avx2);
 	}
 }
@@ -417,11 +431,12 @@ void dm_linear_silu_forward(float *pre, float *act, const float *x, const float 
 void dm_silu_backward_bias(float *dpre, float *db, const float *dact, const float *pre, int B,
                            int outf)
 {
-	int avx2 = dm_simd() >= DM_SIMD_AVX2, nb = (outf + COLS - 1) / COLS;
-#pragma omp parallel for schedule(static) if ((long)B * outf > PAR_MIN && nb > 1)
+	int bw, avx2 = dm_simd() >= DM_SIMD_AVX2, nb = col_blocks(B, outf, &bw);
+#pragma omp parallel for schedule(static) if (nb > 1)
 	for (int k = 0; k < nb; k++) {
-		int o0 = k * COLS, w = outf - o0 < COLS ? outf - o0 : COLS;
-		double acc[COLS] = {0};
+		int o0 = k * bw, w = outf - o0 < bw ? outf - o0 : bw;
+		double acc[COLS];
+		memset(acc, 0, (size_t)w * sizeof(double));
 		silu_grad_block(dpre + o0, db ? acc : NULL, dact + o0, pre + o0, B, w, outf, avx2);
 		if (db)
 			for (int o = 0; o < w; o++)
