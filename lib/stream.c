@@ -515,6 +515,39 @@ int dm_frame_copy(dm_frame *dst, const dm_frame *src, dm_error *err)
 	return 0;
 }
 
+int dm_frame_append(dm_frame *dst, const dm_frame *src, dm_error *err)
+{
+	if (dst->n == 0)
+		return dm_frame_copy(dst, src, err);
+	if (dst->n != src->n)
+		return dm_error_set(err, DM_ERR_FORMAT, "frames to join hold %d and %d tensors", dst->n, src->n);
+	for (int i = 0; i < src->n; i++) { /* check everything before changing anything */
+		const dm_tensor *s = src->t[i], *d = dm_frame_get(dst, s->name);
+		int same = d && d->dtype == s->dtype && d->rank == s->rank && s->rank >= 1;
+		for (int k = 1; same && k < s->rank; k++)
+			same = d->dims[k] == s->dims[k];
+		if (!same)
+			return dm_error_set(err, DM_ERR_FORMAT,
+			                    "tensor '%s' cannot be joined along its first axis (missing, or another dtype or shape)",
+			                    s->name);
+		if (d->dims[0] + s->dims[0] > DM_MAX_DIM ||
+		    dm_tensor_nbytes(d) + dm_tensor_nbytes(s) > DM_MAX_TENSOR_BYTES)
+			return dm_error_set(err, DM_ERR_LIMIT, "tensor '%s' would exceed 16 GiB", s->name);
+	}
+	for (int i = 0; i < src->n; i++) {
+		const dm_tensor *s = src->t[i];
+		dm_tensor *d = dm_frame_get(dst, s->name);
+		size_t a = dm_tensor_nbytes(d), b = dm_tensor_nbytes(s);
+		unsigned char *p = realloc(d->data, a + b ? a + b : 1);
+		if (!p)
+			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+		memcpy(p + a, s->data, b);
+		d->data = p;
+		d->dims[0] += s->dims[0];
+	}
+	return 0;
+}
+
 /* ---- little-endian helpers ------------------------------------------- */
 
 static void put_u16(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); }

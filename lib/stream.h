@@ -123,6 +123,11 @@ int dm_frame_remove(dm_frame *f, const char *name); /* 1 removed, 0 absent */
  * dm_tensor_free) the result. */
 dm_tensor *dm_frame_take(dm_frame *f, const char *name);
 void dm_tensor_free(dm_tensor *t);
+/* Append src's tensors to dst's along the first axis (the batch): every
+ * tensor of src must exist in dst with the same dtype, rank >= 1 and the
+ * same dims past the first, and dst must hold no tensor src lacks; an
+ * empty dst becomes a copy of src (tags included).  dst's tags are kept. */
+int dm_frame_append(dm_frame *dst, const dm_frame *src, dm_error *err);
 /* Deep copy of src into dst (dst initialised, replaced). */
 int dm_frame_copy(dm_frame *dst, const dm_frame *src, dm_error *err);
 

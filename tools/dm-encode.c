@@ -46,6 +46,8 @@ static const char usage[] =
 	"      --color-by NAME  --scatter colours by the integer tensor NAME (e.g.\n"
 	"                       label) from a table of 10 colours\n"
 	"      --caption        draw t=... and step=... from the frame tags\n"
+	"      --last           encode only the stream's last frame (e.g. the final samples\n"
+	"                       of a trajectory written by dm-denoise --every)\n"
 	"\n"
 	"PNG: one picture.  Without --grid, every image is its own picture; with\n"
 	"--grid, every frame is one picture.  More than one picture needs a numbered\n"
@@ -445,8 +447,9 @@ static void atexit_cleanup(void)
 int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
+	int last_only = 0;
 	enum { O_GAP = 256, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
-	       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY };
+	       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY, O_LAST };
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"format", required_argument, NULL, 'f'},
@@ -463,6 +466,7 @@ int main(int argc, char **argv)
 		{"color", required_argument, NULL, O_COLOR},
 		{"color-by", required_argument, NULL, O_COLOR_BY},
 		{"caption", no_argument, NULL, O_CAPTION},
+		{"last", no_argument, NULL, O_LAST},
 		{"fps", required_argument, NULL, O_FPS},
 		{"loop", required_argument, NULL, O_LOOP},
 		{"hold-last", required_argument, NULL, O_HOLD},
@@ -522,6 +526,7 @@ int main(int argc, char **argv)
 		}
 		case O_COLOR_BY: e.color_by = optarg; break;
 		case O_CAPTION: e.caption = 1; break;
+		case O_LAST: last_only = 1; break;
 		case O_FPS: e.vo.fps = (int)dm_tool_int("--fps", optarg, 1, 240); break;
 		case O_LOOP: e.vo.loop = (int)dm_tool_int("--loop", optarg, 0, 65535); break;
 		case O_HOLD:
@@ -572,11 +577,28 @@ int main(int argc, char **argv)
 	src_name = strdup(dm_reader_name(r)); /* outlives the reader, for messages */
 	if (!src_name)
 		dm_tool_die("out of memory");
-	dm_frame f;
+	dm_frame f, kept;
 	dm_frame_init(&f);
+	dm_frame_init(&kept);
 	int rc;
 	uint64_t index = 0;
-	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
+	for (;;) {
+		rc = dm_reader_next(r, &f, &err);
+		if (last_only && rc > 0) { /* keep the newest frame, encode it at the end */
+			dm_frame_free(&kept);
+			kept = f;
+			dm_frame_init(&f);
+			continue;
+		}
+		if (last_only && rc == 0 && kept.n) { /* the end: encode the kept frame */
+			dm_frame_free(&f);
+			f = kept;
+			dm_frame_init(&kept);
+			last_only = 0;
+			rc = 1;
+		}
+		if (rc <= 0)
+			break;
 		const dm_tensor *t = dm_frame_get(&f, e.tensor);
 		if (!t)
 			dm_tool_die("%s: frame %" PRIu64 " has no tensor '%s' (choose one with --tensor)", src_name, index,
@@ -590,6 +612,7 @@ int main(int argc, char **argv)
 		index++;
 	}
 	dm_frame_free(&f);
+	dm_frame_free(&kept);
 	die_err(&e, rc, &err);
 	dm_reader_close(r);
 	if (index == 0)

@@ -142,3 +142,11 @@ expect_fail "frames of changing size" 'every frame must be alike' \
 check "... leaves no file" "! ls -a '$D' | grep -q 'chg'"
 expect_fail "bad --hold-last" 'hold-last' "$MK --frames 1 | dm-encode --hold-last -1 -o '$D/h.gif'"
 expect_fail "bad --fps" 'fps' "$MK --frames 1 | dm-encode --fps 0 -o '$D/h.gif'"
+
+# --last: only the final frame (the samples at the end of a trajectory)
+dm-noise --prior --shape 4x1x8x8 | dm-denoise -m gaussian:0:0.5 --steps 10 --every 5 >"$TMP/traj.dm"
+dm-noise --prior --shape 4x1x8x8 | dm-denoise -m gaussian:0:0.5 --steps 10 | dm-encode -o "$TMP/final.npy"
+check "--last encodes the final frame only" "dm-encode --last -o '$TMP/last.npy' '$TMP/traj.dm' && cmp -s '$TMP/last.npy' '$TMP/final.npy'"
+check "--last makes one grid PNG of a trajectory" "dm-encode --last --grid 2x2 -o '$TMP/last.png' '$TMP/traj.dm' && test -s '$TMP/last.png'"
+head -c 2000 "$TMP/traj.dm" >"$TMP/traj-cut.dm"
+expect_fail "--last on a truncated stream fails, no file" "dm-encode: .*truncated" dm-encode --last -o "$TMP/lastbad.png" "$TMP/traj-cut.dm"
