@@ -99,17 +99,19 @@ static inline double lane_sqdev(const float *p, size_t n, float mu)
 static void gn_stats(float *mean, float *rstd, const float *x, int B, int C, int HW, int G,
                      float eps)
 {
-	int cg = C / G;
+	int cg = C / G, avx2 = dm_simd() >= DM_SIMD_AVX2;
 	double n = (double)cg * HW;
 #pragma omp parallel for schedule(static)
 	for (long bg = 0; bg < (long)B * G; bg++) {
 		const float *p = x + (size_t)bg * cg * HW; /* a group is contiguous in NCHW */
 		double s = 0, ss = 0;
 		for (int c = 0; c < cg; c++)
-			s += lane_sum(p + (size_t)c * HW, (size_t)HW);
+			s += avx2 ? dm_lane_sum_avx2(p + (size_t)c * HW, (size_t)HW)
+			          : lane_sum(p + (size_t)c * HW, (size_t)HW);
 		float mu = (float)(s / n);
 		for (int c = 0; c < cg; c++)
-			ss += lane_sqdev(p + (size_t)c * HW, (size_t)HW, mu);
+			ss += avx2 ? dm_lane_sqdev_avx2(p + (size_t)c * HW, (size_t)HW, mu)
+			           : lane_sqdev(p + (size_t)c * HW, (size_t)HW, mu);
 		mean[bg] = mu;
 		rstd[bg] = (float)(1.0 / sqrt(ss / n + (double)eps));
 	}
@@ -178,7 +180,7 @@ static inline float gn_dy(float dout, float xhat, float w, float b, int fuse_sil
 static inline __attribute__((always_inline)) void gn_backward_group(float *dx, float *dweight, float *dbias, const float *dout,
                               const float *x, const float *mean, const float *rstd,
                               const float *weight, const float *bias, int B, int C, int HW,
-                              int G, int g, int fuse_silu, double *sw, double *sb)
+                              int G, int g, int fuse_silu, int avx2, double *sw, double *sb)
 {
 	int cg = C / G;
 	double n = (double)cg * HW;
@@ -194,6 +196,15 @@ static inline __attribute__((always_inline)) void gn_backward_group(float *dx, f
 			float w = weight[c], bb = fuse_silu ? bias[c] : 0.0f;
 			const float *xp = x + off + (size_t)cc * HW, *dp = dout + off + (size_t)cc * HW;
 			float *dxp = dx ? dx + off + (size_t)cc * HW : NULL;
+			if (avx2) {
+				double s1, s2;
+				dm_gn_bwd_chan_avx2(dxp, xp, dp, HW, mu, rs, w, bb, fuse_silu, &s1, &s2);
+				sb[cc] += s1;
+				sw[cc] += s2;
+				m1 += w * s1;
+				m2 += w * s2;
+				continue;
+			}
 			float a1[16] = {0}, a2[16] = {0};
 			int i = 0;
 			for (; i + 16 <= HW; i += 16) {
@@ -249,7 +260,7 @@ static void gn_backward(float *dx, float *dweight, float *dbias, const float *do
                         const float *weight, const float *bias, int B, int C, int HW, int G,
                         int fuse_silu)
 {
-	int cg = C / G;
+	int cg = C / G, avx2 = dm_simd() >= DM_SIMD_AVX2;
 #pragma omp parallel for schedule(static)
 	for (int g = 0; g < G; g++) {
 		double stack[2 * GN_STACK], *sw = stack;
@@ -259,10 +270,10 @@ static void gn_backward(float *dx, float *dweight, float *dbias, const float *do
 			continue; /* out of memory: no gradient rather than a crash */
 		if (fuse_silu) /* two instances, each with its flag constant */
 			gn_backward_group(dx, dweight, dbias, dout, x, mean, rstd, weight, bias, B, C,
-			                  HW, G, g, 1, sw, sw + cg);
+			                  HW, G, g, 1, avx2, sw, sw + cg);
 		else
 			gn_backward_group(dx, dweight, dbias, dout, x, mean, rstd, weight, bias, B, C,
-			                  HW, G, g, 0, sw, sw + cg);
+			                  HW, G, g, 0, avx2, sw, sw + cg);
 		if (sw != stack)
 			free(sw);
 	}

@@ -213,3 +213,109 @@ double dm_sumsq_avx2(const float *g, size_t n)
 		s += (double)g[i] * g[i];
 	return s;
 }
+
+/* One channel of the GroupNorm backward's first pass (layers.c,
+ * gn_backward_group): xh = (x - mu) rs, dy = dout (times silu'(xh w + bb)
+ * when fuse), dx += rs (dy w) when dx is not NULL, and the sums of dy and
+ * dy xh in 16 float lanes (elements i and i + 16 in the same lane), the
+ * lanes then added in double in order, the tail in double: the scalar
+ * loop's order exactly. */
+void dm_gn_bwd_chan_avx2(float *dxp, const float *xp, const float *dp, int HW, float mu,
+                         float rs, float w, float bb, int fuse, double *s1, double *s2)
+{
+	__m256 vmu = _mm256_set1_ps(mu), vrs = _mm256_set1_ps(rs), vw = _mm256_set1_ps(w),
+	       vb = _mm256_set1_ps(bb), vrw = _mm256_set1_ps(rs);
+	__m256 a1l = _mm256_setzero_ps(), a1h = a1l, a2l = a1l, a2h = a1l;
+	int i = 0;
+	for (; i + 16 <= HW; i += 16) {
+		__m256 xl = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xp + i), vmu), vrs);
+		__m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xp + i + 8), vmu), vrs);
+		__m256 dl = _mm256_loadu_ps(dp + i), dh = _mm256_loadu_ps(dp + i + 8);
+		if (fuse) {
+			dl = _mm256_mul_ps(dl, silu_grad8(_mm256_add_ps(_mm256_mul_ps(xl, vw), vb)));
+			dh = _mm256_mul_ps(dh, silu_grad8(_mm256_add_ps(_mm256_mul_ps(xh, vw), vb)));
+		}
+		a1l = _mm256_add_ps(a1l, dl);
+		a1h = _mm256_add_ps(a1h, dh);
+		a2l = _mm256_add_ps(a2l, _mm256_mul_ps(dl, xl));
+		a2h = _mm256_add_ps(a2h, _mm256_mul_ps(dh, xh));
+		if (dxp) {
+			_mm256_storeu_ps(dxp + i, _mm256_add_ps(_mm256_loadu_ps(dxp + i),
+			                                        _mm256_mul_ps(vrw, _mm256_mul_ps(dl, vw))));
+			_mm256_storeu_ps(dxp + i + 8, _mm256_add_ps(_mm256_loadu_ps(dxp + i + 8),
+			                                            _mm256_mul_ps(vrw, _mm256_mul_ps(dh, vw))));
+		}
+	}
+	float l1[16], l2[16];
+	_mm256_storeu_ps(l1, a1l);
+	_mm256_storeu_ps(l1 + 8, a1h);
+	_mm256_storeu_ps(l2, a2l);
+	_mm256_storeu_ps(l2 + 8, a2h);
+	double t1 = 0, t2 = 0;
+	for (int j = 0; j < 16; j++)
+		t1 += l1[j], t2 += l2[j];
+	for (; i < HW; i += 8) {
+		int k = HW - i < 8 ? HW - i : 8;
+		__m256i m = tail_mask((size_t)k);
+		__m256 xv = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xp + i, m), vmu), vrs);
+		__m256 dv = _mm256_maskload_ps(dp + i, m);
+		if (fuse)
+			dv = _mm256_mul_ps(dv, silu_grad8(_mm256_add_ps(_mm256_mul_ps(xv, vw), vb)));
+		float xs[8], ds[8];
+		_mm256_storeu_ps(xs, xv);
+		_mm256_storeu_ps(ds, dv);
+		for (int j = 0; j < k; j++) {
+			t1 += ds[j];
+			t2 += (double)ds[j] * xs[j];
+			if (dxp)
+				dxp[i + j] += rs * (ds[j] * w);
+		}
+	}
+	*s1 = t1;
+	*s2 = t2;
+}
+
+/* layers.c's lane_sum and lane_sqdev: 16 float lanes (two ymm), the lanes
+ * added in double in order, the tail in double: the same arithmetic as
+ * the scalar loops (no fused multiply-add), so bit-identical to them. */
+double dm_lane_sum_avx2(const float *p, size_t n)
+{
+	__m256 a = _mm256_setzero_ps(), b = a;
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		a = _mm256_add_ps(a, _mm256_loadu_ps(p + i));
+		b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8));
+	}
+	float l[16];
+	_mm256_storeu_ps(l, a);
+	_mm256_storeu_ps(l + 8, b);
+	double s = 0;
+	for (int j = 0; j < 16; j++)
+		s += l[j];
+	for (; i < n; i++)
+		s += p[i];
+	return s;
+}
+
+double dm_lane_sqdev_avx2(const float *p, size_t n, float mu)
+{
+	__m256 a = _mm256_setzero_ps(), b = a, m = _mm256_set1_ps(mu);
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(p + i), m);
+		__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(p + i + 8), m);
+		a = _mm256_add_ps(a, _mm256_mul_ps(d0, d0));
+		b = _mm256_add_ps(b, _mm256_mul_ps(d1, d1));
+	}
+	float l[16];
+	_mm256_storeu_ps(l, a);
+	_mm256_storeu_ps(l + 8, b);
+	double s = 0;
+	for (int j = 0; j < 16; j++)
+		s += l[j];
+	for (; i < n; i++) {
+		double d = (double)p[i] - mu;
+		s += d * d;
+	}
+	return s;
+}

@@ -34,4 +34,13 @@ void dm_adamw_avx2(float *param, const float *grad, float *m, float *v, size_t n
 /* Sum of squares of n floats in double (4 lanes, then lanes in order). */
 double dm_sumsq_avx2(const float *g, size_t n);
 
+/* One channel of the GroupNorm(+SiLU) backward's first pass (layers.c). */
+void dm_gn_bwd_chan_avx2(float *dxp, const float *xp, const float *dp, int HW, float mu,
+                         float rs, float w, float bb, int fuse, double *s1, double *s2);
+
+/* GroupNorm statistics: sum, and sum of squared deviations from mu, of n
+ * floats (bit-identical to layers.c's scalar loops). */
+double dm_lane_sum_avx2(const float *p, size_t n);
+double dm_lane_sqdev_avx2(const float *p, size_t n, float mu);
+
 #endif

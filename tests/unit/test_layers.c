@@ -599,3 +599,143 @@ TEST(layers_threads_bit_identical)
 	CHECK(!memcmp(a, b, l1 * sizeof(float)));
 	free(a), free(b);
 }
+
+/* ---- SIMD paths against each other ------------------------------------------ */
+
+/* Runs fn under every SIMD path this CPU has (the first being scalar),
+ * restoring the chosen path after; says which paths it skips. */
+static int paths_available(int *levels)
+{
+	int n = 0;
+	for (int level = DM_SIMD_SCALAR; level <= DM_SIMD_AVX512; level++) {
+		if (dm_simd_supported(level))
+			levels[n++] = level;
+		else
+			fprintf(stderr, "    (path %s: not on this CPU, skipped)\n", dm_simd_name(level));
+	}
+	return n;
+}
+
+/* SiLU forward and backward, and the fused linear+SiLU pair, on every
+ * path: accuracy against libm (1e-6 relative), and the paths against each
+ * other, at sizes crossing the vector width. */
+TEST(layers_silu_paths)
+{
+	int keep = dm_simd(), levels[3], np = paths_available(levels);
+	size_t sizes[] = {1, 7, 8, 9, 17, 33, 70001};
+	for (int li = 0; li < np; li++) {
+		CHECK(dm_simd_force(levels[li], NULL) == 0);
+		for (int k = 0; k < 7; k++) {
+			size_t n = sizes[k];
+			float *x = rnd(n, -20, 20), *y = filled(n, 0), *d = filled(n, ACC0),
+			      *one = filled(n, 1.0f);
+			dm_silu_forward(y, x, n);
+			dm_silu_backward(d, one, x, n);
+			int bad = 0;
+			for (size_t i = 0; i < n; i++) {
+				double s = 1.0 / (1.0 + exp(-(double)x[i]));
+				double want = x[i] * s, dwant = s * (1 + x[i] * (1 - s));
+				if (fabs(y[i] - want) > 1e-6 * fabs(want) + 1e-30 ||
+				    fabs(d[i] - ACC0 - dwant) > 2e-6 * fabs(dwant) + 1e-7)
+					bad++;
+			}
+			CHECK_MSG(!bad, "path %s n %zu: %d values off", dm_simd_name(levels[li]), n, bad);
+			free(x), free(y), free(d), free(one);
+		}
+		float nan[9], out[9];
+		for (int i = 0; i < 9; i++)
+			nan[i] = (float)NAN;
+		dm_silu_forward(out, nan, 9);
+		for (int i = 0; i < 9; i++)
+			CHECK_MSG(isnan(out[i]), "path %s: silu(NaN) not NaN", dm_simd_name(levels[li]));
+	}
+	dm_simd_force(keep, NULL);
+}
+
+/* dm_linear_silu_forward and dm_silu_backward_bias against the unfused
+ * layers, on every path, with widths that cross 8 and the column blocks. */
+TEST(layers_linear_silu_fused)
+{
+	int keep = dm_simd(), levels[3], np = paths_available(levels);
+	int shapes[][3] = {{1, 3, 1}, {5, 7, 9}, {33, 17, 33}, {300, 20, 260}};
+	for (int li = 0; li < np; li++) {
+		CHECK(dm_simd_force(levels[li], NULL) == 0);
+		for (int k = 0; k < 4; k++) {
+			int B = shapes[k][0], in = shapes[k][1], out = shapes[k][2];
+			size_t ny = (size_t)B * out;
+			float *x = rnd((size_t)B * in, -1, 1), *W = rnd((size_t)out * in, -1, 1),
+			      *b = rnd((size_t)out, -1, 1), *pre = filled(ny, 7), *act = filled(ny, 7),
+			      *ref = filled(ny, 0), *refa = filled(ny, 0), *dact = rnd(ny, -1, 1),
+			      *dpre = filled(ny, 7), *refd = filled(ny, 0), *db = filled((size_t)out, ACC0),
+			      *refdb = filled((size_t)out, ACC0);
+			dm_linear_silu_forward(pre, act, x, W, b, B, in, out);
+			dm_linear_forward(ref, x, W, b, B, in, out);
+			dm_silu_forward(refa, ref, ny);
+			CHECK(!memcmp(pre, ref, ny * sizeof(float)));
+			CHECK(!memcmp(act, refa, ny * sizeof(float)));
+			dm_silu_backward_bias(dpre, db, dact, pre, B, out);
+			dm_silu_backward(refd, dact, pre, ny);
+			dm_linear_backward(NULL, NULL, refdb, refd, x, W, B, in, out);
+			CHECK(!memcmp(dpre, refd, ny * sizeof(float)));
+			CHECK(!memcmp(db, refdb, (size_t)out * sizeof(float)));
+			free(x), free(W), free(b), free(pre), free(act), free(ref), free(refa), free(dact),
+				free(dpre), free(refd), free(db), free(refdb);
+		}
+	}
+	dm_simd_force(keep, NULL);
+}
+
+/* GroupNorm(+SiLU) forward and backward: every path against the scalar
+ * one.  The statistics are bit-identical across paths (same lanes, no
+ * fused multiply-add); the SiLU may differ in the last bits. */
+TEST(layers_groupnorm_paths)
+{
+	int keep = dm_simd(), levels[3], np = paths_available(levels);
+	int shapes[][4] = {{2, 4, 17, 2}, {1, 6, 33, 3}, {3, 8, 49, 4}, {1, 2, 7, 1}};
+	for (int k = 0; k < 4; k++) {
+		int B = shapes[k][0], C = shapes[k][1], HW = shapes[k][2], G = shapes[k][3];
+		size_t n = (size_t)B * C * HW;
+		float *x = rnd(n, -2, 3), *w = rnd((size_t)C, 0.5, 1.5), *bb = rnd((size_t)C, -1, 1),
+		      *dout = rnd(n, -1, 1);
+		float *res[3][5];
+		float *mean = filled((size_t)B * G, 0), *rstd = filled((size_t)B * G, 0);
+		for (int li = 0; li < np; li++) {
+			CHECK(dm_simd_force(levels[li], NULL) == 0);
+			for (int fuse = 0; fuse < 2; fuse++) {
+				float *y = filled(n, 0), *dx = filled(n, ACC0), *dw = filled((size_t)C, ACC0),
+				      *db = filled((size_t)C, ACC0);
+				if (fuse) {
+					dm_groupnorm_silu_forward(y, mean, rstd, x, w, bb, B, C, HW, G, 1e-5f);
+					dm_groupnorm_silu_backward(dx, dw, db, dout, x, mean, rstd, w, bb, B, C,
+					                           HW, G);
+				} else {
+					dm_groupnorm_forward(y, mean, rstd, x, w, bb, B, C, HW, G, 1e-5f);
+					dm_groupnorm_backward(dx, dw, db, dout, x, mean, rstd, w, B, C, HW, G);
+				}
+				if (li == 0) {
+					res[fuse][0] = y, res[fuse][1] = dx, res[fuse][2] = dw, res[fuse][3] = db;
+					continue;
+				}
+				float *got[4] = {y, dx, dw, db};
+				size_t len[4] = {n, n, (size_t)C, (size_t)C};
+				for (int a = 0; a < 4; a++) {
+					double e = 0;
+					for (size_t i = 0; i < len[a]; i++) {
+						double r = res[fuse][a][i];
+						double d = fabs(got[a][i] - r) / (1e-3 + fabs(r));
+						e = d > e ? d : e;
+					}
+					CHECK_MSG(e <= (fuse ? 1e-5 : 1e-6) && (fuse || a != 0 || e == 0),
+					          "path %s shape %d fuse %d array %d: rel err %g",
+					          dm_simd_name(levels[li]), k, fuse, a, e);
+				}
+				free(y), free(dx), free(dw), free(db);
+			}
+		}
+		for (int f = 0; f < 2; f++)
+			for (int a = 0; a < 4; a++)
+				free(res[f][a]);
+		free(x), free(w), free(bb), free(dout), free(mean), free(rstd);
+	}
+	dm_simd_force(keep, NULL);
+}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/cpu.h"
 #include "../../lib/optim.h"
 #include "harness.h"
 
@@ -99,4 +100,48 @@ TEST(optim_ema)
 	CHECK_NEAR(ema[1], 1.0 - pow(0.9, 50), 1e-5);
 	dm_ema_update(ema, w, 3, 0.0f); /* decay 0 copies */
 	CHECK(ema[0] == 0.0f && ema[1] == 1.0f);
+}
+
+/* AdamW and the gradient norm give the same bits on every SIMD path (the
+ * AVX2 loops do the scalar arithmetic eight at a time), at sizes across
+ * the vector width and the parallel threshold. */
+TEST(optim_paths_bit_identical)
+{
+	int keep = dm_simd();
+	size_t sizes[] = {1, 7, 9, 33, 100003};
+	for (int k = 0; k < 5; k++) {
+		size_t n = sizes[k];
+		float *ref[3] = {0};
+		double refnorm = 0;
+		for (int level = DM_SIMD_SCALAR; level <= DM_SIMD_AVX512; level++) {
+			if (!dm_simd_supported(level)) {
+				if (k == 0)
+					fprintf(stderr, "    (path %s: not on this CPU, skipped)\n",
+					        dm_simd_name(level));
+				continue;
+			}
+			CHECK(dm_simd_force(level, NULL) == 0);
+			float *p = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float)),
+			      *m = calloc(n, sizeof(float)), *v = calloc(n, sizeof(float));
+			for (size_t i = 0; i < n; i++) {
+				p[i] = (float)sin((double)i * 0.37);
+				g[i] = (float)cos((double)i * 1.1) * 1e-2f;
+			}
+			for (long t = 1; t <= 3; t++)
+				dm_adamw_step(p, g, m, v, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, t);
+			double norm = dm_grad_norm(g, n);
+			free(g);
+			if (!ref[0]) {
+				ref[0] = p, ref[1] = m, ref[2] = v, refnorm = norm;
+				continue;
+			}
+			CHECK_MSG(!memcmp(p, ref[0], n * sizeof(float)) &&
+			          !memcmp(m, ref[1], n * sizeof(float)) &&
+			          !memcmp(v, ref[2], n * sizeof(float)) && norm == refnorm,
+			          "path %s n %zu differs from scalar", dm_simd_name(level), n);
+			free(p), free(m), free(v);
+		}
+		free(ref[0]), free(ref[1]), free(ref[2]);
+	}
+	dm_simd_force(keep, NULL);
 }
