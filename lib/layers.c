@@ -472,9 +472,14 @@ void dm_linear_backward(float *dx, float *dW, float *db, const float *dout, cons
  * double).  Rows are independent, so the split over threads is free. */
 static void softmax_rows(float *a, int N)
 {
+	int avx2 = dm_simd() >= DM_SIMD_AVX2;
 #pragma omp parallel for schedule(static) if ((long)N * N > 16384)
 	for (int i = 0; i < N; i++) {
 		float *r = a + (size_t)i * N;
+		if (avx2) {
+			dm_softmax_row_avx2(r, N);
+			continue;
+		}
 		float mx = r[0];
 		for (int j = 1; j < N; j++)
 			mx = r[j] > mx ? r[j] : mx;
@@ -489,19 +494,35 @@ static void softmax_rows(float *a, int N)
 	}
 }
 
+/* Attention over the batch: one sample per thread when there are several
+ * samples (the products inside then run single-threaded, as dm_sgemm does
+ * inside a parallel region), else the products themselves in parallel.
+ * Samples are independent and dm_sgemm's results do not depend on its
+ * thread count, so neither choice changes a bit. */
+static int att_by_sample(int B)
+{
+	return B > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
+}
+
+static void att_forward_one(float *out, float *a, const float *q, const float *k,
+                            const float *v, int C, int N, float scale)
+{
+	/* S (N x N) = q^T k / sqrt(C) */
+	dm_sgemm(1, 0, N, N, C, scale, q, N, k, N, 0.0f, a, N);
+	softmax_rows(a, N);
+	/* out (C x N) = v (C x N) A^T */
+	dm_sgemm(0, 1, C, N, N, 1.0f, v, N, a, N, 0.0f, out, N);
+}
+
 void dm_attention_forward(float *out, float *att, const float *q, const float *k,
                           const float *v, int B, int C, int N)
 {
 	float scale = (float)(1.0 / sqrt((double)C));
 	size_t cn = (size_t)C * N, nn = (size_t)N * N;
-	for (int b = 0; b < B; b++) {
-		float *a = att + b * nn;
-		/* S (N x N) = q^T k / sqrt(C) */
-		dm_sgemm(1, 0, N, N, C, scale, q + b * cn, N, k + b * cn, N, 0.0f, a, N);
-		softmax_rows(a, N);
-		/* out (C x N) = v (C x N) A^T */
-		dm_sgemm(0, 1, C, N, N, 1.0f, v + b * cn, N, a, N, 0.0f, out + b * cn, N);
-	}
+#pragma omp parallel for schedule(static) if (att_by_sample(B))
+	for (int b = 0; b < B; b++)
+		att_forward_one(out + b * cn, att + b * nn, q + b * cn, k + b * cn, v + b * cn, C, N,
+		                scale);
 }
 
 /* dS = A * (dA - rowsum(A * dA)) (softmax backward), in place over dA. */
@@ -520,28 +541,45 @@ static void softmax_rows_backward(float *da, const float *a, int N)
 	}
 }
 
+static void att_backward_one(float *dq, float *dk, float *dv, float *scratch,
+                             const float *dob, const float *q, const float *k, const float *v,
+                             const float *a, int C, int N, float scale)
+{
+	/* dv (C x N) += dout (C x N) A */
+	if (dv)
+		dm_sgemm(0, 0, C, N, N, 1.0f, dob, N, a, N, 1.0f, dv, N);
+	if (!dq && !dk)
+		return;
+	/* dA (N x N) = dout^T v */
+	dm_sgemm(1, 0, N, N, C, 1.0f, dob, N, v, N, 0.0f, scratch, N);
+	softmax_rows_backward(scratch, a, N);
+	/* dq (C x N) += k dS^T / sqrt(C);  dk (C x N) += q dS / sqrt(C) */
+	if (dq)
+		dm_sgemm(0, 1, C, N, N, scale, k, N, scratch, N, 1.0f, dq, N);
+	if (dk)
+		dm_sgemm(0, 0, C, N, N, scale, q, N, scratch, N, 1.0f, dk, N);
+}
+
 void dm_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                            const float *q, const float *k, const float *v, const float *att,
                            int B, int C, int N)
 {
 	float scale = (float)(1.0 / sqrt((double)C));
 	size_t cn = (size_t)C * N, nn = (size_t)N * N;
+	int nt = att_by_sample(B) ? omp_get_max_threads() : 1;
+	/* thread 0 uses the caller's scratch, the others one block each */
+	float *more = nt > 1 ? malloc((size_t)(nt - 1) * nn * sizeof(float)) : NULL;
+	if (!more)
+		nt = 1; /* out of memory: one sample at a time, same results */
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
 	for (int b = 0; b < B; b++) {
-		const float *a = att + b * nn, *dob = dout + b * cn;
-		/* dv (C x N) += dout (C x N) A */
-		if (dv)
-			dm_sgemm(0, 0, C, N, N, 1.0f, dob, N, a, N, 1.0f, dv + b * cn, N);
-		if (!dq && !dk)
-			continue;
-		/* dA (N x N) = dout^T v */
-		dm_sgemm(1, 0, N, N, C, 1.0f, dob, N, v + b * cn, N, 0.0f, scratch, N);
-		softmax_rows_backward(scratch, a, N);
-		/* dq (C x N) += k dS^T / sqrt(C);  dk (C x N) += q dS / sqrt(C) */
-		if (dq)
-			dm_sgemm(0, 1, C, N, N, scale, k + b * cn, N, scratch, N, 1.0f, dq + b * cn, N);
-		if (dk)
-			dm_sgemm(0, 0, C, N, N, scale, q + b * cn, N, scratch, N, 1.0f, dk + b * cn, N);
+		int t = omp_get_thread_num();
+		float *scr = t == 0 ? scratch : more + (size_t)(t - 1) * nn;
+		att_backward_one(dq ? dq + b * cn : NULL, dk ? dk + b * cn : NULL,
+		                 dv ? dv + b * cn : NULL, scr, dout + b * cn, q + b * cn, k + b * cn,
+		                 v + b * cn, att + b * nn, C, N, scale);
 	}
+	free(more);
 }
 
 /* ---- Upsampling -------------------------------------------------------- */

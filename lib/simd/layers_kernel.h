@@ -43,4 +43,7 @@ void dm_gn_bwd_chan_avx2(float *dxp, const float *xp, const float *dp, int HW, f
 double dm_lane_sum_avx2(const float *p, size_t n);
 double dm_lane_sqdev_avx2(const float *p, size_t n, float mu);
 
+/* Softmax of one row of N floats in place (max subtracted, sum in double). */
+void dm_softmax_row_avx2(float *r, int N);
+
 #endif
