@@ -265,17 +265,78 @@ static float *dgrow(float **buf, size_t *cap, size_t n)
 	return *buf;
 }
 
+/* The direct routes: forward and weight gradient for stride 1 or 2 (any
+ * padding), the input gradient for stride 1 with "same" padding. */
 static int direct_ok(int kh, int kw, int stride, int pad)
 {
-	return dm_simd() >= DM_SIMD_AVX2 && stride == 1 && kh == kw && 2 * pad == kh - 1;
+	return dm_simd() >= DM_SIMD_AVX2 && (stride == 1 || stride == 2);
 }
 
-/* The zero-padded copy of one image (Cin x Hp x Wp, then zeros up to
- * npad floats). */
+static int direct_same(int kh, int kw, int stride, int pad)
+{
+	return direct_ok(kh, kw, stride, pad) && stride == 1 && kh == kw && 2 * pad == kh - 1;
+}
+
+/* The layout of the padded copy: for stride s, the padded image is split
+ * into s x s phase planes (rows y = s*r + a, columns x = s*t + b) of
+ * Hq x Wq each, so that a strided convolution reads every tap row as a
+ * plain shift too: tap (c, i, j) of output q = oh*Wq + ow lies at
+ * plane (c, i%s, j%s), offset (i/s)*Wq + j/s + q.  For s = 1 this is the
+ * padded image itself. */
+static void dgeo(const geom *g, int *Hq, int *Wq, size_t *plane, size_t *npad)
+{
+	int s = g->stride, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+	*Hq = (Hp + s - 1) / s, *Wq = (Wp + s - 1) / s;
+	*plane = (size_t)*Hq * *Wq;
+	*npad = (size_t)g->Cin * s * s * *plane + (size_t)g->kw + DM_GEMM_AVX2_NR;
+}
+
+static void make_boff(const geom *g, int *boff)
+{
+	int Hq, Wq, s = g->stride, K9 = g->Cin * g->kh * g->kw;
+	size_t plane, npad;
+	dgeo(g, &Hq, &Wq, &plane, &npad);
+	for (int p = 0; p < K9; p++) {
+		int c = p / (g->kh * g->kw), i = p / g->kw % g->kh, j = p % g->kw;
+		boff[p] = (int)((((size_t)c * s + i % s) * s + j % s) * plane) + i / s * Wq + j / s;
+	}
+}
+
+/* The zero-padded copy of one image in the layout above, then zeros up to
+ * npad floats. */
 static void pad_image(const geom *g, const float *in, float *pb, size_t npad)
 {
-	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
-	size_t plane = (size_t)Hp * Wp;
+	int Hq, Wq, s = g->stride;
+	size_t plane, np;
+	dgeo(g, &Hq, &Wq, &plane, &np);
+	if (s != 1) {
+		float *d = pb;
+		for (int c = 0; c < g->Cin; c++) {
+			const float *sp = in + (size_t)c * g->H * g->W;
+			for (int a = 0; a < s; a++)
+				for (int b = 0; b < s; b++)
+					for (int r = 0; r < Hq; r++, d += Wq) {
+						int y = s * r + a - g->pad;
+						/* columns t with x = s*t + b - pad inside [0, W) */
+						int lo, hi;
+						valid_range(g->W, Wq, s, g->pad, b, &lo, &hi);
+						if (y < 0 || y >= g->H)
+							lo = hi = Wq;
+						for (int t = 0; t < lo; t++)
+							d[t] = 0.0f;
+						if (lo < hi) {
+							const float *row = sp + (size_t)y * g->W;
+							for (int t = lo; t < hi; t++)
+								d[t] = row[(long)s * t + b - g->pad];
+						}
+						for (int t = hi > lo ? hi : lo; t < Wq; t++)
+							d[t] = 0.0f;
+					}
+		}
+		memset(d, 0, (npad - (size_t)(d - pb)) * sizeof *pb);
+		return;
+	}
+	int Wp = Wq;
 	for (int c = 0; c < g->Cin; c++) {
 		float *d = pb + c * plane;
 		const float *sp = in + (size_t)c * g->H * g->W;
@@ -296,10 +357,10 @@ static int direct_image(const geom *g, int Cout, const float *apk, const int *bo
                         const float *bias, int accumulate, const float *in, float *out)
 {
 	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
-	int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad, K9 = g->Cin * g->kh * g->kw;
-	size_t plane = (size_t)Hp * Wp;
+	int Hq, Wp, K9 = g->Cin * g->kh * g->kw;
+	size_t plane, npad;
+	dgeo(g, &Hq, &Wp, &plane, &npad);
 	int Q = g->Ho * Wp, ns = (Q + NR - 1) / NR, ldt = ns * NR;
-	size_t npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
 	float *pb = dgrow(&dpad, &dpad_cap, npad);
 	float *tb = dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
 	if (!pb || !tb || !in)
@@ -345,7 +406,7 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
                           int B, const geom *g, int Cout, int transposed, int accumulate)
 {
 	enum { MR = DM_GEMM_AVX2_MR };
-	int K9 = g->Cin * g->kh * g->kw, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+	int K9 = g->Cin * g->kh * g->kw;
 	int mp = (Cout + MR - 1) / MR;
 	float *apk = aligned_alloc(64, ((size_t)mp * MR * K9 * sizeof(float) + 63) & ~(size_t)63);
 	int *boff = malloc((size_t)K9 * sizeof *boff);
@@ -362,10 +423,7 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 					m0 + i >= Cout ? 0.0f
 					: transposed ? weight[tap_t(g, Cout, m0 + i, p)]
 					: weight[(size_t)(m0 + i) * K9 + p];
-	for (int p = 0; p < K9; p++) {
-		int c = p / (g->kh * g->kw), i = p / g->kw % g->kh, j = p % g->kw;
-		boff[p] = (c * Hp + i) * Wp + j;
-	}
+	make_boff(g, boff);
 	int nt = threads_for(2.0 * B * Cout * g->Ho * g->Wo * K9);
 	if (nt > B)
 		nt = B;
@@ -424,7 +482,7 @@ void dm_conv2d_backward_input(float *din, const float *dout, const float *weight
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
 	int pw = is_pointwise(kh, kw, stride, pad);
-	if (direct_ok(kh, kw, stride, pad) && !pw) { /* (1x1: a plain GEMM is as fast) */
+	if (direct_same(kh, kw, stride, pad) && !pw) { /* (1x1: a plain GEMM is as fast) */
 		/* dout (B x Cout x H x W) convolved into din; out of memory
 		 * returns before anything is written */
 		geom gt = make_geom(Cout, g.Ho, g.Wo, kh, kw, 1, pad);
@@ -470,16 +528,14 @@ static int direct_weight(float *dweight, const float *dout, const float *in, int
                          const geom *g, int Cout)
 {
 	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
-	int K9 = g->Cin * g->kh * g->kw, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
-	size_t plane = (size_t)Hp * Wp, npad = (size_t)g->Cin * plane + (size_t)g->kw + NR;
+	int K9 = g->Cin * g->kh * g->kw, Hq, Wp;
+	size_t plane, npad;
+	dgeo(g, &Hq, &Wp, &plane, &npad);
 	int Q = g->Ho * Wp, P = g->Ho * g->Wo, no = Cout / NR;
 	int *boff = malloc((size_t)K9 * sizeof *boff);
 	if (!boff)
 		return -1;
-	for (int p = 0; p < K9; p++) {
-		int c = p / (g->kh * g->kw), i = p / g->kw % g->kh, j = p % g->kw;
-		boff[p] = (c * Hp + i) * Wp + j;
-	}
+	make_boff(g, boff);
 	int nt = threads_for(2.0 * B * Cout * P * K9), units = (K9 + MR - 1) / MR, fail = 0;
 	if (nt > units)
 		nt = units;

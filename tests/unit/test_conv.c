@@ -19,7 +19,8 @@ static const cshape shapes[] = {
 	{ 1, 4, 7, 5, 3, 1, 2, 0 }, { 2, 2, 6, 7, 3, 3, 2, 0 }, { 1, 1, 1, 1, 2, 3, 1, 1 },
 	{ 1, 17, 3, 3, 7, 3, 1, 1 },
 	/* Cout a multiple of 16: the direct weight gradient (AVX2) */
-	{ 1, 3, 5, 4, 16, 3, 1, 1 }, { 2, 2, 4, 3, 32, 1, 1, 0 },
+	{ 1, 3, 5, 4, 16, 3, 1, 1 }, { 2, 2, 4, 3, 32, 1, 1, 0 }, { 1, 3, 7, 6, 16, 3, 2, 1 },
+	{ 1, 2, 6, 5, 16, 3, 2, 0 },
 };
 #define NSHAPES (int)(sizeof shapes / sizeof *shapes)
 
