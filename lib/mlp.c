@@ -74,6 +74,62 @@ int dm_mlp_plan(dm_mlp *m, int B, dm_error *err)
 	return 0;
 }
 
+/* The output layer has dim (2 for points) outputs: a GEMM would pad them
+ * to a whole register tile and pack its operands for a few hundred
+ * FLOPs per row, so up to OUT_DIRECT outputs it runs as plain loops.  Each
+ * output value is one thread's fixed-order sum, so the results do not depend
+ * on the thread count. */
+#define OUT_DIRECT 4
+
+static void out_forward(float *out, const float *h, const float *W, const float *b, int B,
+                        int in, int outf)
+{
+#pragma omp parallel for schedule(static) if ((long)B * in * outf > 2000000)
+	for (int r = 0; r < B; r++) {
+		const float *x = h + (size_t)r * in;
+		for (int o = 0; o < outf; o++) {
+			const float *w = W + (size_t)o * in;
+			float acc[8] = {0};
+			int i = 0;
+			for (; i + 8 <= in; i += 8)
+#pragma omp simd
+				for (int j = 0; j < 8; j++)
+					acc[j] += x[i + j] * w[i + j];
+			float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+			for (; i < in; i++)
+				s += x[i] * w[i];
+			out[(size_t)r * outf + o] = s + b[o];
+		}
+	}
+}
+
+/* dx = dout W (written), dW += dout^T h (summed over rows in order). */
+static void out_backward(float *dx, float *dW, const float *dout, const float *h,
+                         const float *W, int B, int in, int outf)
+{
+	for (int r = 0; r < B; r++) {
+		const float *d = dout + (size_t)r * outf;
+		float *xr = dx + (size_t)r * in;
+#pragma omp simd
+		for (int i = 0; i < in; i++)
+			xr[i] = d[0] * W[i];
+		for (int o = 1; o < outf; o++)
+#pragma omp simd
+			for (int i = 0; i < in; i++)
+				xr[i] += d[o] * W[(size_t)o * in + i];
+	}
+	for (int o = 0; o < outf; o++) {
+		float *gw = dW + (size_t)o * in;
+		for (int r = 0; r < B; r++) {
+			float d = dout[(size_t)r * outf + o];
+			const float *x = h + (size_t)r * in;
+#pragma omp simd
+			for (int i = 0; i < in; i++)
+				gw[i] += d * x[i];
+		}
+	}
+}
+
 void dm_mlp_forward(dm_mlp *m, const float *p, const float *x, const float *t,
                     const int32_t *label, int B, float *out)
 {
@@ -103,7 +159,10 @@ void dm_mlp_forward(dm_mlp *m, const float *p, const float *x, const float *t,
 		h = m->act[l];
 	}
 	int L = c->layers;
-	dm_linear_forward(out, h, p + m->w[L], p + m->b[L], B, m->in[L], m->outf[L]);
+	if (m->outf[L] <= OUT_DIRECT)
+		out_forward(out, h, p + m->w[L], p + m->b[L], B, m->in[L], m->outf[L]);
+	else
+		dm_linear_forward(out, h, p + m->w[L], p + m->b[L], B, m->in[L], m->outf[L]);
 }
 
 void dm_mlp_backward(dm_mlp *m, const float *p, float *g, const float *dout)
@@ -114,10 +173,16 @@ void dm_mlp_backward(dm_mlp *m, const float *p, float *g, const float *dout)
 	 * written (the first product into each with beta = 0, the SiLU
 	 * backward overwriting), so they need no clearing; the parameter
 	 * gradients accumulate into g as layers.h promises. */
-	dm_sgemm(0, 0, B, m->in[L], m->outf[L], 1.0f, dout, m->outf[L], p + m->w[L], m->in[L],
-	         0.0f, m->d0, m->in[L]);
-	dm_linear_backward(NULL, g + m->w[L], g + m->b[L], dout, m->act[L - 1], p + m->w[L], B,
-	                   m->in[L], m->outf[L]);
+	if (m->outf[L] <= OUT_DIRECT) {
+		out_backward(m->d0, g + m->w[L], dout, m->act[L - 1], p + m->w[L], B, m->in[L],
+		             m->outf[L]);
+		dm_linear_backward(NULL, NULL, g + m->b[L], dout, NULL, NULL, B, m->in[L], m->outf[L]);
+	} else {
+		dm_sgemm(0, 0, B, m->in[L], m->outf[L], 1.0f, dout, m->outf[L], p + m->w[L],
+		         m->in[L], 0.0f, m->d0, m->in[L]);
+		dm_linear_backward(NULL, g + m->w[L], g + m->b[L], dout, m->act[L - 1], p + m->w[L],
+		                   B, m->in[L], m->outf[L]);
+	}
 	for (int l = L - 1; l >= 0; l--) {
 		dm_silu_backward_bias(m->d1, g + m->b[l], m->d0, m->pre[l], B, m->outf[l]);
 		const float *in = l > 0 ? m->act[l - 1] : m->h0;
