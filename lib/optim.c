@@ -106,6 +106,15 @@ double dm_grad_clip(float *grad, size_t n, double max_norm)
 void dm_ema_update(float *ema, const float *w, size_t n, float decay)
 {
 	float a = 1.0f - decay;
+	if (dm_simd() >= DM_SIMD_AVX2) {
+		size_t nc = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+		for (size_t c = 0; c < nc; c++) {
+			size_t lo = c * CHUNK, len = n - lo < CHUNK ? n - lo : CHUNK;
+			dm_ema_avx2(ema + lo, w + lo, len, a);
+		}
+		return;
+	}
 #pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		ema[i] += a * (w[i] - ema[i]);

@@ -354,3 +354,16 @@ void dm_softmax_row_avx2(float *r, int N)
 	for (; j < N; j++)
 		r[j] *= _mm256_cvtss_f32(inv);
 }
+
+/* ema += a (w - ema), as optim.c's scalar loop (no FMA: bit-identical). */
+void dm_ema_avx2(float *ema, const float *w, size_t n, float a)
+{
+	__m256 va = _mm256_set1_ps(a);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 e = _mm256_loadu_ps(ema + i);
+		_mm256_storeu_ps(ema + i, _mm256_add_ps(e, _mm256_mul_ps(va, _mm256_sub_ps(_mm256_loadu_ps(w + i), e))));
+	}
+	for (; i < n; i++)
+		ema[i] += a * (w[i] - ema[i]);
+}

@@ -46,4 +46,7 @@ double dm_lane_sqdev_avx2(const float *p, size_t n, float mu);
 /* Softmax of one row of N floats in place (max subtracted, sum in double). */
 void dm_softmax_row_avx2(float *r, int N);
 
+/* EMA over n floats as dm_ema_update's scalar loop (bit-identical). */
+void dm_ema_avx2(float *ema, const float *w, size_t n, float a);
+
 #endif
