@@ -25,6 +25,7 @@ typedef struct opts {
 	int x0_out;
 	double from_sigma;
 	int sdedit, raw_weights, verbose;
+	int clip_set;       /* --clip or --no-clip given */
 } opts;
 
 static void usage(void) __attribute__((noreturn));
@@ -55,7 +56,9 @@ static void usage(void)
 "                       linspace)\n"
 "      --eta E          ddim: 0 deterministic (default) .. 1 (ddpm-like)\n"
 "      --variance V     ddpm: small (beta tilde, default) or large (beta)\n"
-"      --clip           clip the predicted x0 to [-1, 1]\n"
+"      --clip           clip the predicted x0 to [-1, 1] (the default for a\n"
+"                       checkpoint trained on data of range -1:1, i.e. images)\n"
+"      --no-clip        never clip the predicted x0\n"
 "      --snr R          pc: Langevin signal-to-noise ratio (0.16)\n"
 "      --corrector-steps N  pc: Langevin steps per level (1)\n"
 "      --predictor P    pc: euler-maruyama (default) or reverse-diffusion\n"
@@ -94,7 +97,7 @@ static void usage(void)
 enum {
 	O_SPACING = 256, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_SEED, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
-	O_PRED, O_CHURN,
+	O_PRED, O_CHURN, O_NOCLIP,
 };
 
 static void parse(int argc, char **argv, opts *o)
@@ -104,6 +107,7 @@ static void parse(int argc, char **argv, opts *o)
 		{"sampler", required_argument, 0, 's'},   {"steps", required_argument, 0, 'k'},
 		{"spacing", required_argument, 0, O_SPACING}, {"eta", required_argument, 0, O_ETA},
 		{"variance", required_argument, 0, O_VAR}, {"clip", no_argument, 0, O_CLIP},
+		{"no-clip", no_argument, 0, O_NOCLIP},
 		{"snr", required_argument, 0, O_SNR},     {"corrector-steps", required_argument, 0, O_CORR},
 		{"rtol", required_argument, 0, O_RTOL},   {"atol", required_argument, 0, O_ATOL},
 		{"seed", required_argument, 0, O_SEED},   {"from-t", required_argument, 0, O_FROMT},
@@ -146,7 +150,8 @@ static void parse(int argc, char **argv, opts *o)
 			else
 				dm_tool_die("--variance: want small or large, not '%s'", optarg);
 			break;
-		case O_CLIP: so->clip = 1; break;
+		case O_CLIP: so->clip = 1; o->clip_set = 1; break;
+		case O_NOCLIP: so->clip = 0; o->clip_set = 1; break;
 		case O_SNR: so->snr = dm_tool_double("--snr", optarg); break;
 		case O_CORR: so->corrector_steps = (int)dm_tool_int("--corrector-steps", optarg, 0, 1000); break;
 		case O_PRED:
@@ -216,7 +221,7 @@ static int net_predict(void *ctx, const float *x, const float *t, const int32_t 
 	return dm_model_predict(ctx, x, t, label, B, out, err);
 }
 
-static void open_model(const opts *o, const dm_kv *stream_meta, model *m)
+static void open_model(opts *o, const dm_kv *stream_meta, model *m)
 {
 	dm_error err;
 	memset(m, 0, sizeof *m);
@@ -240,6 +245,13 @@ static void open_model(const opts *o, const dm_kv *stream_meta, model *m)
 	dm_tool_check(dm_model_load(o->model, !o->raw_weights, &m->net, &err), &err);
 	if (dm_schedule_from_kv(dm_model_meta(m->net), &m->s, &err) < 0)
 		dm_tool_die("%s: %s", o->model, err.msg);
+	/* Data known to lie in [-1, 1] (dm-load's images): clip x0^ there by
+	 * default, as DDPM/DDIM implementations do for images; an early or
+	 * imperfect model's x0^ at high noise (alpha near 0) is otherwise far
+	 * outside the data range and the samples saturate. */
+	const char *range = dm_kv_get(dm_model_meta(m->net), "range");
+	if (!o->clip_set && range && strcmp(range, "-1:1") == 0)
+		o->so.clip = 1;
 	m->classes = dm_model_classes(m->net);
 	m->rank = dm_model_sample_shape(m->net, m->shape);
 }

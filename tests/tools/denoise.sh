@@ -174,3 +174,19 @@ if dm-noise --train <"$TMP/img8.dm" | dm-train --model unet --ch 8 --ch-mult 1,2
 else
 	skip "unet restoration" "could not train a tiny unet"
 fi
+
+# Image checkpoints (training data of range -1:1) clip x0^ by default: an
+# untrained network's x0^ at high noise is far outside the data range.
+dm-load fashion-mnist:test --limit 8 --batch 8 | dm-noise --train --seed 2 \
+	| dm-train --model unet --ch 8 --ch-mult 1,2 --res-blocks 1 --attn none --groups 4 \
+		--steps 1 --batch 8 -q -o "$TMP/img.dmt"
+check "image checkpoint records range=-1:1" "dm-info --summary '$TMP/img.dmt' | grep -q 'range=-1:1'"
+dm-noise --prior --shape 4x1x28x28 --seed 3 | dm-denoise -m "$TMP/img.dmt" --sampler ddim --steps 5 >"$TMP/clip.dm"
+dm-noise --prior --shape 4x1x28x28 --seed 3 | dm-denoise -m "$TMP/img.dmt" --sampler ddim --steps 5 --no-clip >"$TMP/noclip.dm"
+maxabs() { dm-encode -f csv "$1" | tr ',' '\n' | awk '{ v = $1 < 0 ? -$1 : $1; if (v > m) m = v } END { print m }'; }
+mc=$(maxabs "$TMP/clip.dm"); mn=$(maxabs "$TMP/noclip.dm")
+if awk -v a="$mc" -v b="$mn" 'BEGIN { exit !(a <= 1.000001 && b > 1.5) }'; then
+	pass "image checkpoint: samples clipped to [-1,1] by default ($mc), not with --no-clip ($mn)"
+else
+	fail "default clip" "max |x| with default $mc, with --no-clip $mn"
+fi
