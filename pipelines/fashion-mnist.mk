@@ -12,6 +12,7 @@
 # only once STEPS is reached, so nothing downstream uses a half-trained
 # model.  Changing STEPS retrains from the start.  Outputs in $(OUT)/:
 #   model.dmt            the checkpoint after STEPS steps
+#   train.csv            the training log: step,loss,lr,grad_norm,seconds
 #   ddim-grid.png        64 samples, DDIM (eta 0) in DDIM_STEPS steps
 #   ddpm-grid.png        64 samples, ancestral DDPM in DDPM_STEPS steps
 #   denoise.mp4, .gif    the DDIM trajectory: noise turning into clothes
@@ -65,10 +66,10 @@ $(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-tra
 	$(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
 	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1 \
 	  | if [ -f $(OUT)/train.dmt ]; then \
-	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) $(J); \
+	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) --log $(OUT)/train.csv $(J); \
 	    else \
 	      $(BIN)/dm-train --model unet-s --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
-	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) $(J) -o $(OUT)/train.dmt; \
+	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) --log $(OUT)/train.csv $(J) -o $(OUT)/train.dmt; \
 	    fi
 	step=$$($(BIN)/dm-info -s $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
 	  if [ "$$step" != "$(STEPS)" ]; then \
