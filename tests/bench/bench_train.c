@@ -16,6 +16,7 @@
 
 #include "../../lib/rng.h"
 #include "../../lib/train.h"
+#include "bench_torch.h"
 
 static double now(void)
 {
@@ -79,14 +80,12 @@ static int dm_rate(const char *model, int B, int threads, int steps, double *rat
 
 static int torch_rate(const char *model, int B, int threads, int steps, double *rate, long *rss)
 {
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "${DM_PYTHON:-python3} tests/ref/bench_torch.py %s %d %d %d 2>/dev/null", model,
-	         B, threads, steps);
-	FILE *f = popen(cmd, "r");
-	if (!f)
+	double v[2];
+	if (torch_numbers("bench_torch.py", model, B, threads, steps, v, 2) < 0)
 		return -1;
-	int ok = fscanf(f, "%lf %ld", rate, rss) == 2;
-	return pclose(f) == 0 && ok ? 0 : -1;
+	*rate = v[0];
+	*rss = (long)v[1];
+	return 0;
 }
 
 int main(void)

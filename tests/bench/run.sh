@@ -6,6 +6,15 @@
 #   sh tests/bench/run.sh [PATTERN]   only benchmarks whose name has PATTERN
 BUILD=${DM_BUILD:-build}
 export DM_BUILD=$BUILD
+# The PyTorch comparisons want a python3 that has torch: Debian's
+# python3-torch lives under /usr/bin/python3, which a python3 earlier on
+# PATH (pyenv, a venv) may hide.  DM_PYTHON overrides.
+if [ -z "$DM_PYTHON" ]; then
+	for p in python3 /usr/bin/python3; do
+		if "$p" -c 'import torch' 2>/dev/null; then DM_PYTHON=$p; break; fi
+	done
+fi
+export DM_PYTHON=${DM_PYTHON:-python3}
 status=0
 found=0
 echo "dm benchmarks: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
