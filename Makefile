@@ -64,7 +64,7 @@ TOOL_COMMON := $(BUILD)/tools/common.o
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT      := $(BUILD)/tests/unit-tests
-HEADERS   := $(wildcard lib/*.h)
+HEADERS   := $(filter-out lib/shortcopy.h,$(wildcard lib/*.h))
 MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)

@@ -70,36 +70,8 @@ static int threads_for(double flop)
 	return omp_get_max_threads();
 }
 
-/* Short copies (and adds), 4 floats at a time (SSE on x86-64, plain code
- * elsewhere): the rows here are 4..900 floats, where a call to memmove
- * costs as much as the copy; the pragma keeps gcc from turning these
- * loops (and the other short loops of this file) back into calls. */
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-typedef float f4 __attribute__((vector_size(16), aligned(4), may_alias));
+#include "shortcopy.h"
 
-static inline void copy_f(float *restrict d, const float *restrict s, int n)
-{
-	int i = 0;
-	for (; i + 4 <= n; i += 4) {
-		f4 v;
-		__builtin_memcpy(&v, s + i, sizeof v);
-		__builtin_memcpy(d + i, &v, sizeof v);
-	}
-	for (; i < n; i++)
-		d[i] = s[i];
-}
-
-static inline void add_f(float *restrict d, const float *restrict s, int n)
-{
-	int i = 0;
-	for (; i + 4 <= n; i += 4)
-		*(f4 *)(d + i) += *(const f4 *)(s + i);
-	for (; i < n; i++)
-		d[i] += s[i];
-}
-
-/* The output indices o in [*lo, *hi) whose input o*stride - pad + off lies
- * in [0, n): the interior where no bounds test is needed. */
 static void valid_range(int n, int nout, int stride, int pad, int off, int *lo, int *hi)
 {
 	int l = pad - off > 0 ? (pad - off + stride - 1) / stride : 0;

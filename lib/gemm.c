@@ -65,24 +65,7 @@ static float *grow(float **buf, size_t *cap, size_t n)
 	return *buf;
 }
 
-/* Short copies (and adds), 4 floats at a time (SSE on x86-64, plain code
- * elsewhere): the rows here are 4..900 floats, where a call to memmove
- * costs as much as the copy; the pragma keeps gcc from turning these
- * loops (and the other short loops of this file) back into calls. */
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-typedef float f4 __attribute__((vector_size(16), aligned(4), may_alias));
-
-static inline void copy_f(float *restrict d, const float *restrict s, int n)
-{
-	int i = 0;
-	for (; i + 4 <= n; i += 4) {
-		f4 v;
-		__builtin_memcpy(&v, s + i, sizeof v);
-		__builtin_memcpy(d + i, &v, sizeof v);
-	}
-	for (; i < n; i++)
-		d[i] = s[i];
-}
+#include "shortcopy.h"
 
 /* Interleave cnt (<= width) source rows into kc groups of width floats:
  * dst[p*width + j] = src[j][p], zero for j >= cnt.  This is the transposing

@@ -14,10 +14,7 @@
 #include <stdint.h>
 
 #include "error.h"
-
-/* The rng purpose of the projection directions (keyed by seed and the
- * direction's index).  Kept apart from enum dm_rng_purpose's values. */
-#define DM_RNG_METRIC_DIRS 100
+#include "rng.h" /* DM_RNG_METRIC_DIRS: the projection directions */
 
 /* Exact W2 distance between the empirical distributions of a[0..na-1] and
  * b[0..nb-1] (uniform weights; na and nb may differ).  Sorts a and b in

@@ -26,6 +26,7 @@ enum dm_rng_purpose {
 	DM_RNG_DROPOUT = 8,   /* dropout masks in training */
 	DM_RNG_LABELDROP = 9, /* label dropout for classifier-free guidance */
 	DM_RNG_SAMPLER = 10,  /* fresh noise inside samplers (dm-denoise) */
+	DM_RNG_METRIC_DIRS = 100, /* projection directions of the sliced distance (dm-score) */
 };
 
 /* One Philox-4x32-10 block: out = philox(ctr, key). */
