@@ -94,3 +94,32 @@ int dm_sliced_w2(const float *a, int64_t na, const float *b, int64_t nb, int d, 
 	*out = sqrt(total / nproj);
 	return 0;
 }
+
+int dm_psnr(const float *a, const float *b, int64_t n, int64_t d, double peak, double *mean,
+            double *min, dm_error *err)
+{
+	if (n < 1 || d < 1 || !(peak > 0))
+		return dm_error_set(err, DM_ERR_ARG, "psnr: needs n, d >= 1 and a positive peak");
+	double sum = 0, lo = HUGE_VAL;
+	for (int64_t i = 0; i < n; i++) {
+		double se = 0;
+		for (int64_t j = 0; j < d; j++) {
+			double e = (double)a[i * d + j] - (double)b[i * d + j];
+			se += e * e;
+		}
+		if (!isfinite(se))
+			return dm_error_set(err, DM_ERR_ARG, "psnr: sample %lld has a non-finite value",
+			                    (long long)i);
+		double mse = se / (double)d;
+		double p = mse > 0 ? 10 * log10(peak * peak / mse) : 100;
+		if (p > 100)
+			p = 100;
+		sum += p;
+		if (p < lo)
+			lo = p;
+	}
+	*mean = sum / (double)n;
+	if (min)
+		*min = lo;
+	return 0;
+}

@@ -29,4 +29,13 @@ double dm_w2_1d(float *a, int64_t na, float *b, int64_t nb);
 int dm_sliced_w2(const float *a, int64_t na, const float *b, int64_t nb, int d, int nproj,
                  uint64_t seed, double *out, dm_error *err);
 
+/* Peak signal-to-noise ratio in dB, sample by sample: for each of the n
+ * rows of a and b (n x d, row-major f32; row i of a against row i of b),
+ * 10 log10(peak^2 / mse_i), where peak is the value range (2 for images in
+ * [-1, 1]); *mean is the mean of those n figures and, when min is not
+ * NULL, *min the worst.  A row with mse 0 counts as 100 dB.  Returns 0, or
+ * DM_ERR_ARG (n, d < 1, peak <= 0, a non-finite value) with err set. */
+int dm_psnr(const float *a, const float *b, int64_t n, int64_t d, double peak, double *mean,
+            double *min, dm_error *err);
+
 #endif

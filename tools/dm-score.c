@@ -1,4 +1,5 @@
-/* dm-score - the sliced Wasserstein distance between two streams' samples. */
+/* dm-score - the sliced Wasserstein distance between two streams' samples,
+ * or their PSNR sample by sample. */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,12 +16,16 @@ static const char usage[] =
 	"streams A and B (\"-\" for stdin in one of them): the tensor x of every\n"
 	"frame, first axis = samples, the rest flattened (N x D).  The two sets\n"
 	"may differ in size but not in D.\n"
+	"With --psnr, print instead the mean PSNR in dB of sample i of A against\n"
+	"sample i of B (a restoration against the clean images; equal sizes).\n"
 	"\n"
 	"  -t, --tensor NAME      the tensor to compare (default x)\n"
 	"  -l, --last             only the last frame of each stream (the final\n"
 	"                         samples of a dm-denoise --every trajectory)\n"
 	"  -k, --projections K    random directions (default 200)\n"
 	"  -s, --seed S           seed of the directions (default 0)\n"
+	"  -p, --psnr             PSNR, 10 log10(peak^2 / MSE) per sample, averaged\n"
+	"      --peak P           the value range for --psnr (default 2: [-1, 1])\n"
 	"  -h, --help             show this help and exit\n"
 	"  -V, --version          show the version and exit\n"
 	"\n"
@@ -86,20 +91,29 @@ int main(int argc, char **argv)
 		{"last", no_argument, 0, 'l'},
 		{"projections", required_argument, 0, 'k'},
 		{"seed", required_argument, 0, 's'},
+		{"psnr", no_argument, 0, 'p'},
+		{"peak", required_argument, 0, 'P'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
 	const char *name = "x";
-	int last = 0, nproj = 200;
+	int last = 0, nproj = 200, psnr = 0;
+	double peak = 2;
 	uint64_t seed = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:lk:s:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:lk:s:phV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': name = optarg; break;
 		case 'l': last = 1; break;
 		case 'k': nproj = (int)dm_tool_int("--projections", optarg, 1, 1000000); break;
 		case 's': seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
+		case 'p': psnr = 1; break;
+		case 'P':
+			peak = dm_tool_double("--peak", optarg);
+			if (!(peak > 0))
+				dm_tool_die("--peak: must be positive, not %s", optarg);
+			break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': dm_tool_version();
 		default: return 1; /* getopt printed the one line */
@@ -119,8 +133,16 @@ int main(int argc, char **argv)
 		dm_tool_die("%s: samples of %lld values are too large", argv[optind], (long long)a.d);
 	dm_error err;
 	double w;
-	dm_tool_check(dm_sliced_w2(a.p, a.n, b.p, b.n, (int)a.d, nproj, seed, &w, &err), &err);
-	printf("%.4f\n", w);
+	if (psnr) {
+		if (a.n != b.n)
+			dm_tool_die("%s: %lld samples, but %s has %lld (--psnr pairs them one by one)",
+			            argv[optind + 1], (long long)b.n, argv[optind], (long long)a.n);
+		dm_tool_check(dm_psnr(a.p, b.p, a.n, a.d, peak, &w, NULL, &err), &err);
+		printf("%.2f\n", w);
+	} else {
+		dm_tool_check(dm_sliced_w2(a.p, a.n, b.p, b.n, (int)a.d, nproj, seed, &w, &err), &err);
+		printf("%.4f\n", w);
+	}
 	free(a.p);
 	free(b.p);
 	if (fflush(stdout) != 0 || ferror(stdout))

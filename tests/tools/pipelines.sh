@@ -14,6 +14,14 @@ check "dm-score: the prior is farther from the data than a second data set" \
 expect_fail "dm-score: D must agree" "samples of 2 values" \
 	"dm-noise --prior --shape 10x3 >'$TMP/p3.dm' && dm-score '$TMP/p3.dm' '$TMP/m.dm'"
 expect_fail "dm-score: missing tensor" "no tensor y" "dm-score -t y '$TMP/m.dm' '$TMP/m.dm'"
+check "dm-score --psnr: closed form (offset 0.1 -> 26.02 dB, equal -> 100)" \
+	"printf '0,0\\n1,-1\\n' >'$TMP/pa.csv' && printf '0.1,0.1\\n1,-1\\n' >'$TMP/pb.csv' && \
+	 dm-load '$TMP/pa.csv' >'$TMP/pa.dm' && dm-load '$TMP/pb.csv' >'$TMP/pb.dm' && \
+	 test \"\$(dm-score --psnr '$TMP/pa.dm' '$TMP/pb.dm')\" = 63.01 && \
+	 test \"\$(dm-score --psnr --peak 1 '$TMP/pa.dm' '$TMP/pb.dm')\" = 60.00"
+expect_fail "dm-score --psnr: counts must agree" "pairs them one by one" \
+	"dm-load toy:moons --n 3 | dm-score --psnr - '$TMP/pa.dm'"
+expect_fail "dm-score: bad --peak" "must be positive" "dm-score --psnr --peak 0 '$TMP/pa.dm' '$TMP/pa.dm'"
 expect_fail "dm-score: one stream" "two streams" "dm-score '$TMP/m.dm'"
 
 # The demo with 30 training steps, 200 points and 20 DDPM steps, a frame

@@ -1,4 +1,4 @@
-/* test_metrics.c - sliced Wasserstein against closed forms. */
+/* test_metrics.c - sliced Wasserstein and PSNR against closed forms. */
 #include "harness.h"
 
 #include "../../lib/metrics.h"
@@ -53,4 +53,26 @@ TEST(metrics_sliced_w2_bad_input)
 	CHECK(dm_sliced_w2(a, 0, a, 1, 1, 1, 0, &w, &err) == DM_ERR_ARG);
 	CHECK(dm_sliced_w2(a, 2, a, 1, 1, 1, 0, &w, &err) == DM_ERR_ARG);
 	CHECK(dm_sliced_w2(a, 1, a, 1, 1, 0, 0, &w, &err) == DM_ERR_ARG);
+}
+
+TEST(metrics_psnr_closed_form)
+{
+	/* Row 0 off by 0.1 everywhere: mse 0.01, PSNR 10 log10(4 / 0.01) =
+	 * 26.0206 dB at peak 2.  Row 1 off by 0.5 in one value of 4: mse
+	 * 0.0625, 10 log10(4 / 0.0625) = 18.0618 dB.  Row 2 equal: 100 dB. */
+	float a[12] = {0, 0.5f, -1, 1, 0, 0, 0, 0, 0.25f, 0.25f, 0.25f, 0.25f};
+	float b[12] = {0.1f, 0.6f, -0.9f, 1.1f, 0.5f, 0, 0, 0, 0.25f, 0.25f, 0.25f, 0.25f};
+	double m, lo;
+	dm_error err;
+	CHECK(dm_psnr(a, b, 1, 4, 2, &m, &lo, &err) == 0);
+	CHECK_NEAR(m, 10 * log10(4 / 0.01), 1e-4);
+	CHECK(dm_psnr(a, b, 3, 4, 2, &m, &lo, &err) == 0);
+	CHECK_NEAR(lo, 10 * log10(4 / 0.0625), 1e-6);
+	CHECK_NEAR(m, (10 * log10(4 / 0.01) + 10 * log10(4 / 0.0625) + 100) / 3, 1e-4);
+	CHECK(dm_psnr(a, b, 2, 4, 1, &m, NULL, &err) == 0);
+	CHECK_NEAR(m, (10 * log10(1 / 0.01) + 10 * log10(1 / 0.0625)) / 2, 1e-4);
+	CHECK(dm_psnr(a, b, 0, 4, 2, &m, NULL, &err) == DM_ERR_ARG);
+	CHECK(dm_psnr(a, b, 1, 4, 0, &m, NULL, &err) == DM_ERR_ARG);
+	b[1] = NAN;
+	CHECK(dm_psnr(a, b, 1, 4, 2, &m, NULL, &err) == DM_ERR_ARG);
 }
