@@ -514,6 +514,7 @@ void dm_unet_prof_dump(FILE *f)
 		fprintf(f, "%8.1f ms %5.1f%% %4ld  %s\n", 1e3 * prof_tab[i].t, 100 * prof_tab[i].t / tot,
 		        prof_tab[i].n, prof_tab[i].key);
 	fprintf(f, "%8.1f ms total\n", 1e3 * tot);
+	memset(prof_tab, 0, sizeof prof_tab);
 	prof_n = 0;
 }
 #define PROF_BEGIN double prof_t0_ = prof_clock()

@@ -16,3 +16,15 @@ bench-build: $(BENCH_BIN)
 $(BUILD)/bench/bench_%: tests/bench/bench_%.c $(BUILD)/libdm.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libdm.a $(LDLIBS)
+
+# `make profile`: a per-op CPU-time profile of a unet training step (lib/
+# built apart in build-prof with -DDM_UNET_PROFILE).  PROFILE_ARGS: MODEL
+# BATCH STEPS THREADS (default unet-s 128 3 1).
+.PHONY: profile
+profile:
+	$(MAKE) BUILD=build-prof CFLAGS="$(OPT) -g -DDM_UNET_PROFILE" build-prof/bench/profile_unet
+	build-prof/bench/profile_unet $(PROFILE_ARGS)
+
+$(BUILD)/bench/profile_%: tests/bench/profile_%.c $(BUILD)/libdm.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libdm.a $(LDLIBS)
