@@ -88,8 +88,10 @@ static int torch_rate(const char *model, int B, int threads, int steps, double *
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* bench_train [MODEL]: only that model (by hand; run.sh runs all) */
+	const char *only = argc > 1 ? argv[1] : NULL;
 	struct {
 		const char *model;
 		int B, steps;
@@ -98,6 +100,8 @@ int main(void)
 	printf("%-8s %5s %3s %12s %12s %7s %6s %10s %10s\n", "model", "batch", "thr", "dm steps/s",
 	       "torch st/s", "ratio", "target", "dm RSS MB", "torch MB");
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (only && strcmp(only, cases[i].model) != 0)
+			continue;
 		for (int th = 1; th <= 2; th++) {
 			double r1 = 0, r2 = 0;
 			long m1 = 0, m2 = 0;
