@@ -19,6 +19,10 @@
 #   denoise-x0.mp4       the same run showing the predicted clean image
 #   inpaint.png          rows: test images, the kept half, inpainted
 #   sdedit.png           rows: test images, noised to t = SDEDIT_T, denoised
+#   restore.txt          PSNR of 2x/4x super-resolution and half inpainting by
+#                        dm-denoise --restore on RESTORE_N held-out images,
+#                        beside the naive answer
+#   restore.png          rows: clean, 4x input, 4x restored, half, half restored
 # Every file is a real target: a re-run with nothing changed does nothing.
 
 BUILD      ?= build
@@ -45,7 +49,7 @@ THIS := pipelines/fashion-mnist.mk
 J := --threads $(THREADS)
 
 all: $(addprefix $(OUT)/,ddim-grid.png ddpm-grid.png denoise.mp4 denoise.gif \
-     denoise-x0.mp4 inpaint.png sdedit.png)
+     denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png)
 .PHONY: all
 
 $(OUT)/.dir:
@@ -142,3 +146,46 @@ $(OUT)/sdedit.npy: $(OUT)/noisy.npy $(OUT)/model.dmt $(BIN)/dm-load $(BIN)/dm-de
 $(OUT)/sdedit.png: $(OUT)/test.npy $(OUT)/noisy.npy $(OUT)/sdedit.npy $(BIN)/dm-load $(BIN)/dm-encode
 	$(BIN)/dm-load $(OUT)/test.npy $(OUT)/noisy.npy $(OUT)/sdedit.npy --batch 24 \
 	  | $(BIN)/dm-encode --grid 3x8 --scale 3 --gap 3 -o $@
+
+# Restoration with the unconditional model (DDNM range-null-space projection,
+# dm-denoise --restore) on RESTORE_N held-out test images: 2x and 4x
+# super-resolution and the masked right half, each scored by PSNR against
+# the clean images beside the naive answer A+ y (block means spread back;
+# the kept half with mid-gray) from pipelines/degrade.py.
+RESTORE_N       ?= 64
+RESTORE_SAMPLER ?= ddpm
+RESTORE_STEPS   ?= 100
+RESTORE_TASKS   := sr2 sr4 half
+SPEC_sr2  := sr:2
+SPEC_sr4  := sr:4
+SPEC_half  = mask:$(OUT)/mask.png
+NAIVE_sr2 := sr:2
+NAIVE_sr4 := sr:4
+NAIVE_half = mask:$(OUT)/mask.npy
+$(OUT)/heldout.dm: $(BIN)/dm-load | $(OUT)/.dir
+	$(BIN)/dm-load fashion-mnist:test --limit $(RESTORE_N) --batch $(RESTORE_N) >$@
+$(OUT)/restore-%.dm: $(OUT)/heldout.dm $(OUT)/model.dmt $(OUT)/mask.png $(BIN)/dm-denoise
+	$(BIN)/dm-denoise -m $(OUT)/model.dmt --restore $(SPEC_$*) --sampler $(RESTORE_SAMPLER) \
+	  --steps $(RESTORE_STEPS) --seed $(SEED) $(J) <$< >$@
+$(OUT)/naive-%.dm: $(OUT)/heldout.dm $(OUT)/mask.png pipelines/degrade.py
+	python3 pipelines/degrade.py $(NAIVE_$*) $< $@
+$(OUT)/restore.txt: $(foreach k,$(RESTORE_TASKS),$(OUT)/restore-$(k).dm $(OUT)/naive-$(k).dm) $(BIN)/dm-score
+	{ echo "# PSNR (dB) on $(RESTORE_N) held-out test images; $(RESTORE_SAMPLER), $(RESTORE_STEPS) steps"; \
+	  echo "task naive dm"; \
+	  for k in $(RESTORE_TASKS); do \
+	    echo "$$k $$($(BIN)/dm-score --psnr $(OUT)/naive-$$k.dm $(OUT)/heldout.dm)" \
+	         "$$($(BIN)/dm-score --psnr $(OUT)/restore-$$k.dm $(OUT)/heldout.dm)"; \
+	  done; } >$@
+	cat $@
+# The picture: rows clean, 4x input, 4x restored, half input, half restored,
+# of the first PIC (8, or fewer when RESTORE_N is smaller) images.
+PIC := $(shell echo $$(( $(RESTORE_N) < 8 ? $(RESTORE_N) : 8 )))
+$(OUT)/restore.png: $(OUT)/restore.txt $(BIN)/dm-load $(BIN)/dm-encode
+	rm -rf $@.d && mkdir $@.d
+	for f in heldout naive-sr4 restore-sr4 naive-half restore-half; do \
+	  $(BIN)/dm-encode -f npy -o $@.d/$$f.all.npy $(OUT)/$$f.dm; \
+	  $(BIN)/dm-load $@.d/$$f.all.npy --limit $(PIC) --batch $(PIC) | $(BIN)/dm-encode -f npy -o $@.d/$$f.npy; \
+	done
+	$(BIN)/dm-load $(foreach f,heldout naive-sr4 restore-sr4 naive-half restore-half,$@.d/$(f).npy) \
+	  --batch $$((5 * $(PIC))) | $(BIN)/dm-encode --grid 5x$(PIC) --scale 3 --gap 3 -o $@
+	rm -rf $@.d
