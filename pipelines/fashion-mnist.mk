@@ -15,6 +15,7 @@
 #   train.csv            the training log: step,loss,lr,grad_norm,seconds
 #   ddim-grid.png        64 samples, DDIM (eta 0) in DDIM_STEPS steps
 #   ddpm-grid.png        64 samples, ancestral DDPM in DDPM_STEPS steps
+#   dpmpp-grid.png       64 samples, DPM-Solver++(2M) in DPM_STEPS steps
 #   denoise.mp4, .gif    the DDIM trajectory: noise turning into clothes
 #   denoise-x0.mp4       the same run showing the predicted clean image
 #   inpaint.png          rows: test images, the kept half, inpainted
@@ -36,6 +37,7 @@ SCHEDULE   ?= cosine
 THREADS    ?= 0
 DDIM_STEPS ?= 50
 DDPM_STEPS ?= 1000
+DPM_STEPS  ?= 20
 SDEDIT_T   ?= 300
 SEED       ?= 7
 
@@ -48,7 +50,7 @@ SHELL := /bin/bash
 THIS := pipelines/fashion-mnist.mk
 J := --threads $(THREADS)
 
-all: $(addprefix $(OUT)/,ddim-grid.png ddpm-grid.png denoise.mp4 denoise.gif \
+all: $(addprefix $(OUT)/,ddim-grid.png ddpm-grid.png dpmpp-grid.png denoise.mp4 denoise.gif \
      denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png)
 .PHONY: all
 
@@ -99,6 +101,13 @@ $(OUT)/ddpm.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
 	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
 	  | $(BIN)/dm-denoise -m $< --sampler ddpm --steps $(DDPM_STEPS) $(J) -o $@
 $(OUT)/ddpm-grid.png: $(OUT)/ddpm.dm $(BIN)/dm-encode
+	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@ $<
+
+# DPM-Solver++(2M) in DPM_STEPS steps, the same prior samples.
+$(OUT)/dpmpp.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
+	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	  | $(BIN)/dm-denoise -m $< --sampler dpm++2m --steps $(DPM_STEPS) $(J) -o $@
+$(OUT)/dpmpp-grid.png: $(OUT)/dpmpp.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@ $<
 
 VIDEO := --grid 8x8 --scale 4 --gap 4 --caption --fps 12 --hold-last 3
