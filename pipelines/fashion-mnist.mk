@@ -4,6 +4,7 @@
 #
 #   make -f pipelines/fashion-mnist.mk [BUILD=build] [OUT=out/fashion-mnist] [STEPS=20000]
 #   make -f pipelines/fashion-mnist.mk STEPS=200 DDPM_STEPS=100   # a smoke test
+#   (SAMPLES=64 GRID=8x8 GIF_GRID=4x4: the samples drawn, and their layout)
 #   (or `make fashion-mnist` at the top level, which builds the tools first)
 #
 # Training is long (hours on 2 cores at the default STEPS); dm-train shows
@@ -40,6 +41,9 @@ DDPM_STEPS ?= 1000
 DPM_STEPS  ?= 20
 SDEDIT_T   ?= 300
 SEED       ?= 7
+SAMPLES    ?= 64
+GRID       ?= 8x8
+GIF_GRID   ?= 4x4
 
 BIN := $(BUILD)/bin
 SHELL := /bin/bash
@@ -84,39 +88,39 @@ $(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-tra
 
 # The DDIM trajectory: every step as a frame (x, and the predicted x0).
 $(OUT)/ddim.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
-	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	$(BIN)/dm-noise --prior --shape $(SAMPLES)x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
 	  | $(BIN)/dm-denoise -m $< --sampler ddim --steps $(DDIM_STEPS) --every 1 $(J) -o $@
 $(OUT)/ddim-x0.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
-	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	$(BIN)/dm-noise --prior --shape $(SAMPLES)x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
 	  | $(BIN)/dm-denoise -m $< --sampler ddim --steps $(DDIM_STEPS) --every 1 --x0 $(J) -o $@
 
 # The last frame of a trajectory as a picture: dm-encode numbers one PNG per
 # frame; keep the last.
 $(OUT)/ddim-grid.png: $(OUT)/ddim.dm $(BIN)/dm-encode
 	rm -rf $@.d && mkdir $@.d
-	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@.d/%05d.png $<
+	$(BIN)/dm-encode --grid $(GRID) --scale 2 --gap 2 -o $@.d/%05d.png $<
 	mv $@.d/$$(ls $@.d | tail -n 1) $@ && rm -rf $@.d
 
 $(OUT)/ddpm.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
-	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	$(BIN)/dm-noise --prior --shape $(SAMPLES)x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
 	  | $(BIN)/dm-denoise -m $< --sampler ddpm --steps $(DDPM_STEPS) $(J) -o $@
 $(OUT)/ddpm-grid.png: $(OUT)/ddpm.dm $(BIN)/dm-encode
-	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@ $<
+	$(BIN)/dm-encode --grid $(GRID) --scale 2 --gap 2 -o $@ $<
 
 # DPM-Solver++(2M) in DPM_STEPS steps, the same prior samples.
 $(OUT)/dpmpp.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
-	$(BIN)/dm-noise --prior --shape 64x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
+	$(BIN)/dm-noise --prior --shape $(SAMPLES)x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
 	  | $(BIN)/dm-denoise -m $< --sampler dpm++2m --steps $(DPM_STEPS) $(J) -o $@
 $(OUT)/dpmpp-grid.png: $(OUT)/dpmpp.dm $(BIN)/dm-encode
-	$(BIN)/dm-encode --grid 8x8 --scale 2 --gap 2 -o $@ $<
+	$(BIN)/dm-encode --grid $(GRID) --scale 2 --gap 2 -o $@ $<
 
-VIDEO := --grid 8x8 --scale 4 --gap 4 --caption --fps 12 --hold-last 3
+VIDEO := --grid $(GRID) --scale 4 --gap 4 --caption --fps 12 --hold-last 3
 $(OUT)/denoise.mp4: $(OUT)/ddim.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode $(VIDEO) -o $@ $<
 $(OUT)/denoise-x0.mp4: $(OUT)/ddim-x0.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode $(VIDEO) -o $@ $<
 $(OUT)/denoise.gif: $(OUT)/ddim.dm $(BIN)/dm-encode
-	$(BIN)/dm-encode --grid 4x4 --scale 3 --gap 3 --caption --fps 12 --hold-last 3 -o $@ $<
+	$(BIN)/dm-encode --grid $(GIF_GRID) --scale 3 --gap 3 --caption --fps 12 --hold-last 3 -o $@ $<
 
 # Test images: 8, one frame.
 $(OUT)/test.npy: $(BIN)/dm-load $(BIN)/dm-encode | $(OUT)/.dir
