@@ -81,7 +81,9 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	# a recipe that always runs, so run it for real and look at the files)
 	check "fashion-mnist: a re-run does nothing" \
 		"ls -l --time-style=+%s.%N '$M' >'$TMP/fm.before' && $FMMK >'$TMP/fm.rerun' 2>&1 && \
-		 ! grep -q . '$TMP/fm.rerun' && ls -l --time-style=+%s.%N '$M' | cmp -s - '$TMP/fm.before'"
+		 ls -l --time-style=+%s.%N '$M' >'$TMP/fm.after' && \
+		 { ! grep -q . '$TMP/fm.rerun' && cmp -s '$TMP/fm.before' '$TMP/fm.after' || \
+		   { head -n 3 '$TMP/fm.rerun'; diff '$TMP/fm.before' '$TMP/fm.after' | head -n 4; false; }; }"
 else
 	skip "forward.mk" "Fashion-MNIST is not installed (dataset-fashion-mnist)"
 fi
