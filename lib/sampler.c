@@ -126,6 +126,7 @@ void dm_sampler_opts_default(dm_sampler_opts *o, int kind)
 	o->atol = 1e-4;
 	o->guidance = 1.0;
 	o->from_t = -1;
+	o->lambda_min = -5.1;
 	o->resample = 1;
 	o->sr_factor = 1;
 }
@@ -154,16 +155,31 @@ int dm_sampler_grid(const dm_schedule *s, const dm_sampler_opts *o, int K, doubl
 {
 	double tmax = dm_schedule_t_max(s), tmin = dm_schedule_t_min(s);
 	int spacing = default_spacing(o);
+	int discrete = dm_schedule_is_discrete(s);
 	if (K < 1)
 		return dm_error_set(err, DM_ERR_ARG, "--steps must be at least 1");
-	if (o->from_t < 0 || o->from_t >= tmax)
-		return dm_schedule_respace(s, K, spacing, t, err);
-	/* Starting part-way down (SDEdit): the same spacings from from_t. */
 	double top = o->from_t;
+	int kind = o->kind;
+	if ((top < 0 || top >= tmax) &&
+	    (kind == DM_SAMPLER_DDIM || kind == DM_SAMPLER_DPMPP2M || kind == DM_SAMPLER_ODE) &&
+	    dm_schedule_logsnr(s, tmax) < 2 * o->lambda_min) {
+		/* Too close to zero SNR: start where lambda = lambda_min (rounded
+		 * down to a step of a discrete schedule), unless that leaves too
+		 * few steps for K. */
+		double lo = dm_schedule_t_from_logsnr(s, 2 * o->lambda_min);
+		if (discrete)
+			lo = floor(lo);
+		if (lo > tmin && (!discrete || spacing == DM_SPACE_KARRAS ||
+		                  spacing == DM_SPACE_LOGSNR || K <= (int)lo + 1))
+			top = lo;
+	}
+	if (top < 0 || top >= tmax)
+		return dm_schedule_respace(s, K, spacing, t, err);
+	/* Starting part-way down (SDEdit, or lambda_min): the same spacings
+	 * from top. */
 	if (top < tmin)
 		return dm_error_set(err, DM_ERR_ARG, "--from-t %g is below the schedule's t_min %g",
 		                    top, tmin);
-	int discrete = dm_schedule_is_discrete(s);
 	if (discrete && spacing != DM_SPACE_KARRAS && spacing != DM_SPACE_LOGSNR &&
 	    K > (int)floor(top) + 1)
 		return dm_error_set(err, DM_ERR_ARG,
@@ -493,8 +509,9 @@ static void step_ddim(const run *r, float *x, level t, level u, double eta)
 	}
 	double c = 0;
 	if (eta > 0) {
-		double v = u.s * u.s / (t.s * t.s) *
-		           (1 - (t.a * t.a * u.s * u.s) / (u.a * u.a * t.s * t.s));
+		/* the DDPM posterior variance (beta tilde): eta = 1 is DDPM */
+		double atu = t.a / u.a;
+		double v = u.s * u.s / (t.s * t.s) * (t.s * t.s - atu * atu * u.s * u.s);
 		c = eta * sqrt(v > 0 ? v : 0);
 	}
 	double ce = sqrt(u.s * u.s - c * c > 0 ? u.s * u.s - c * c : 0);

@@ -86,6 +86,13 @@ typedef struct dm_sampler_opts {
 	double rtol, atol;   /* rk45 */
 	double churn;        /* euler, heun: EDM S_churn (0 = deterministic) */
 	double from_t;       /* start at this t (< 0: the top of the schedule) */
+	/* ddim, dpm++2m, ode: start no higher than the t where lambda =
+	 * ln(alpha/sigma) = lambda_min (default -5.1; -INFINITY: off).  Near
+	 * zero SNR (the top of the cosine schedule: lambda -9.9) the x0 these
+	 * samplers step through, (x - sigma eps^)/alpha, multiplies the model's
+	 * error by 1/alpha; linear (lambda -5.06) is unaffected.  Like
+	 * diffusers' lambda_min_clipped for DPM-Solver. */
+	double lambda_min;
 	int encode;          /* deterministic samplers only: run data -> noise */
 	uint64_t seed;
 

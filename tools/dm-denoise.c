@@ -54,6 +54,9 @@ static void usage(void)
 "      --spacing NAME   linspace, leading, trailing, logsnr, karras (default\n"
 "                       karras for euler/heun, logsnr for dpm++2m, else\n"
 "                       linspace)\n"
+"      --lambda-min L   ddim, dpm++2m, ode: start no noisier than lambda =\n"
+"                       ln(alpha/sigma) = L (default -5.1; 'none': the top\n"
+"                       of the schedule; matters for cosine)\n"
 "      --eta E          ddim: 0 deterministic (default) .. 1 (ddpm-like)\n"
 "      --variance V     ddpm: small (beta tilde, default) or large (beta)\n"
 "      --clip           clip the predicted x0 to [-1, 1] (the default for a\n"
@@ -97,7 +100,7 @@ static void usage(void)
 enum {
 	O_SPACING = 256, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_SEED, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
-	O_PRED, O_CHURN, O_NOCLIP,
+	O_PRED, O_CHURN, O_NOCLIP, O_LMIN,
 };
 
 static void parse(int argc, char **argv, opts *o)
@@ -107,7 +110,7 @@ static void parse(int argc, char **argv, opts *o)
 		{"sampler", required_argument, 0, 's'},   {"steps", required_argument, 0, 'k'},
 		{"spacing", required_argument, 0, O_SPACING}, {"eta", required_argument, 0, O_ETA},
 		{"variance", required_argument, 0, O_VAR}, {"clip", no_argument, 0, O_CLIP},
-		{"no-clip", no_argument, 0, O_NOCLIP},
+		{"no-clip", no_argument, 0, O_NOCLIP}, {"lambda-min", required_argument, 0, O_LMIN},
 		{"snr", required_argument, 0, O_SNR},     {"corrector-steps", required_argument, 0, O_CORR},
 		{"rtol", required_argument, 0, O_RTOL},   {"atol", required_argument, 0, O_ATOL},
 		{"seed", required_argument, 0, O_SEED},   {"from-t", required_argument, 0, O_FROMT},
@@ -167,6 +170,12 @@ static void parse(int argc, char **argv, opts *o)
 		case O_RTOL: so->rtol = dm_tool_double("--rtol", optarg); break;
 		case O_ATOL: so->atol = dm_tool_double("--atol", optarg); break;
 		case O_SEED: so->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
+		case O_LMIN:
+			so->lambda_min = !strcmp(optarg, "none") ? -INFINITY
+			                                         : dm_tool_double("--lambda-min", optarg);
+			if (isnan(so->lambda_min))
+				dm_tool_die("--lambda-min: '%s' is not a number", optarg);
+			break;
 		case O_FROMT: so->from_t = dm_tool_double("--from-t", optarg); break;
 		case O_FROMS: o->from_sigma = dm_tool_double("--from-sigma", optarg); break;
 		case O_SDEDIT: o->sdedit = 1; break;

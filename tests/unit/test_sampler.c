@@ -102,6 +102,7 @@ static const struct {
 	{"linear", DM_SAMPLER_HEUN, DM_PREDICT_EPS, 0, 0},
 	{"cosine", DM_SAMPLER_DDPM, DM_PREDICT_V, 0, 0},
 	{"cosine", DM_SAMPLER_DDIM, DM_PREDICT_X0, 0, 0},
+	{"cosine", DM_SAMPLER_DDIM, DM_PREDICT_EPS, 0, 0}, /* starts at lambda_min */
 	{"cosine", DM_SAMPLER_DPMPP2M, DM_PREDICT_V, 0, 0},
 	{"vp", DM_SAMPLER_DDPM, DM_PREDICT_EPS, 0, 0},
 	{"vp", DM_SAMPLER_EM, DM_PREDICT_EPS, 0, 0},
@@ -158,6 +159,69 @@ TEST(sampler_gaussian_moments)
 		          "%s %s: mean %.4f std %.4f (want %.2f, %.2f)", cases[c].sched,
 		          dm_sampler_name(cases[c].kind), mean, sd, GM, GS);
 	}
+}
+
+/* DDIM with eta = 1 is ancestral DDPM with the small variance (beta tilde):
+ * the same update, step for step, with the same noise draws (Song et al.
+ * 2021, eq. 16), so the samples agree to float rounding.  lambda_min off:
+ * it moves DDIM's start on the cosine schedule, not DDPM's. */
+TEST(sampler_ddim_eta1_is_ddpm)
+{
+	const char *scheds[] = {"linear", "cosine"};
+	for (int c = 0; c < 2; c++) {
+		dm_schedule s;
+		CHECK(make_sched(&s, scheds[c]) == 0);
+		dm_sampler_opts o;
+		dm_sampler_opts_default(&o, DM_SAMPLER_DDIM);
+		o.steps = 50;
+		o.seed = 5;
+		o.eta = 1;
+		o.lambda_min = -INFINITY;
+		float *x = prior(&s, 256, ND, 3), *y = prior(&s, 256, ND, 3);
+		CHECK(sample(&s, DM_PREDICT_EPS, &o, x, 256, 0, NULL) == 0);
+		dm_sampler_opts_default(&o, DM_SAMPLER_DDPM);
+		o.steps = 50;
+		o.seed = 5;
+		CHECK(sample(&s, DM_PREDICT_EPS, &o, y, 256, 0, NULL) == 0);
+		double worst = 0;
+		for (int i = 0; i < 256 * ND; i++)
+			worst = fmax(worst, fabs((double)x[i] - y[i]));
+		CHECK_MSG(worst < 1e-4, "%s: ddim eta 1 and ddpm differ by %g", scheds[c], worst);
+		free(x);
+		free(y);
+		dm_schedule_free(&s);
+	}
+}
+
+/* lambda_min: on the cosine schedule (lambda -9.9 at the top) DDIM, DPM++
+ * and the ODE start where lambda = -5.1; on the linear one (-5.06) at the
+ * top, as before. */
+TEST(sampler_lambda_min_grid_top)
+{
+	dm_schedule lin, cos_;
+	CHECK(make_sched(&lin, "linear") == 0);
+	CHECK(make_sched(&cos_, "cosine") == 0);
+	dm_sampler_opts o;
+	dm_error err;
+	double t[50];
+	int kinds[] = {DM_SAMPLER_DDIM, DM_SAMPLER_DPMPP2M, DM_SAMPLER_ODE};
+	for (int k = 0; k < 3; k++) {
+		dm_sampler_opts_default(&o, kinds[k]);
+		CHECK(dm_sampler_grid(&lin, &o, 50, t, &err) == 0);
+		CHECK_NEAR(t[0], dm_schedule_t_max(&lin), 1e-9);
+		CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == 0);
+		CHECK(t[0] < dm_schedule_t_max(&cos_));
+		CHECK(dm_schedule_logsnr(&cos_, t[0]) >= 2 * -5.1);
+		CHECK(dm_schedule_logsnr(&cos_, t[0] + 1) < 2 * -5.1);
+		o.lambda_min = -INFINITY;
+		CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == 0);
+		CHECK_NEAR(t[0], dm_schedule_t_max(&cos_), 1e-9);
+	}
+	dm_sampler_opts_default(&o, DM_SAMPLER_DDPM); /* not for the ancestral samplers */
+	CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == 0);
+	CHECK_NEAR(t[0], dm_schedule_t_max(&cos_), 1e-9);
+	dm_schedule_free(&lin);
+	dm_schedule_free(&cos_);
 }
 
 /* ---- deterministic samplers against closed forms ------------------------ */
