@@ -170,6 +170,10 @@ static void caption(enc *e, dm_canvas *cv, const dm_frame *f)
 	const char *keys[] = {"t", "step"};
 	for (int i = 0; i < 2; i++) {
 		const char *v = dm_kv_get(&f->tags, keys[i]);
+		if (v && i == 0 && v[0] == '-' && k < sizeof text) { /* dm-denoise's final samples */
+			k += (size_t)snprintf(text + k, sizeof text - k, "%sclean", k ? " " : "");
+			continue;
+		}
 		if (v && k < sizeof text)
 			k += (size_t)snprintf(text + k, sizeof text - k, "%s%s=%.24s", k ? " " : "", keys[i], v);
 	}
