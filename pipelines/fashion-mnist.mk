@@ -17,8 +17,9 @@
 #   ddim-grid.png        64 samples, DDIM (eta 0) in DDIM_STEPS steps
 #   ddpm-grid.png        64 samples, ancestral DDPM in DDPM_STEPS steps
 #   dpmpp-grid.png       64 samples, DPM-Solver++(2M) in DPM_STEPS steps
-#   denoise.mp4, .gif    the DDIM trajectory: noise turning into clothes
-#   denoise-x0.mp4       the same run showing the predicted clean image
+#   denoise.mp4, .gif    the DDPM trajectory (every DDPM_EVERY-th step): noise
+#                        turning into clothes
+#   denoise-x0.mp4       the DDIM run, showing the predicted clean image
 #   inpaint.png          rows: test images, the kept half, inpainted
 #   sdedit.png           rows: test images, noised to t = SDEDIT_T, denoised
 #   restore.txt          PSNR of 2x/4x super-resolution and half inpainting by
@@ -39,6 +40,7 @@ THREADS    ?= 0
 DDIM_STEPS ?= 50
 DDPM_STEPS ?= 1000
 DPM_STEPS  ?= 20
+DDPM_EVERY ?= 20
 SDEDIT_T   ?= 300
 SEED       ?= 7
 SAMPLES    ?= 64
@@ -101,11 +103,12 @@ $(OUT)/ddim-grid.png: $(OUT)/ddim.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode --grid $(GRID) --scale 2 --gap 2 -o $@.d/%05d.png $<
 	mv $@.d/$$(ls $@.d | tail -n 1) $@ && rm -rf $@.d
 
+# DDPM: every DDPM_EVERY-th state kept, for the video.
 $(OUT)/ddpm.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
 	$(BIN)/dm-noise --prior --shape $(SAMPLES)x1x28x28 --seed $(SEED) --schedule $(SCHEDULE) \
-	  | $(BIN)/dm-denoise -m $< --sampler ddpm --steps $(DDPM_STEPS) $(J) -o $@
+	  | $(BIN)/dm-denoise -m $< --sampler ddpm --steps $(DDPM_STEPS) --every $(DDPM_EVERY) $(J) -o $@
 $(OUT)/ddpm-grid.png: $(OUT)/ddpm.dm $(BIN)/dm-encode
-	$(BIN)/dm-encode --grid $(GRID) --scale 2 --gap 2 -o $@ $<
+	$(BIN)/dm-encode --last --grid $(GRID) --scale 2 --gap 2 -o $@ $<
 
 # DPM-Solver++(2M) in DPM_STEPS steps, the same prior samples.
 $(OUT)/dpmpp.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise
@@ -115,11 +118,13 @@ $(OUT)/dpmpp-grid.png: $(OUT)/dpmpp.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode --grid $(GRID) --scale 2 --gap 2 -o $@ $<
 
 VIDEO := --grid $(GRID) --scale 4 --gap 4 --caption --fps 12 --hold-last 3
-$(OUT)/denoise.mp4: $(OUT)/ddim.dm $(BIN)/dm-encode
+# The videos of noise turning into clothes follow the ancestral sampler
+# (cleaner samples than DDIM's from a short run); the x0 video, DDIM's.
+$(OUT)/denoise.mp4: $(OUT)/ddpm.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode $(VIDEO) -o $@ $<
 $(OUT)/denoise-x0.mp4: $(OUT)/ddim-x0.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode $(VIDEO) -o $@ $<
-$(OUT)/denoise.gif: $(OUT)/ddim.dm $(BIN)/dm-encode
+$(OUT)/denoise.gif: $(OUT)/ddpm.dm $(BIN)/dm-encode
 	$(BIN)/dm-encode --grid $(GIF_GRID) --scale 3 --gap 3 --caption --fps 12 --hold-last 3 -o $@ $<
 
 # Test images: 8, one frame.

@@ -64,13 +64,13 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	# fashion-mnist.mk with 3 training steps and a few sampling steps: every
 	# picture, video and score is made; a second run has nothing to do.
 	M=$TMP/fm
-	FMMK="make -s -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=4 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100"
+	FMMK="make -s -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=3 DDPM_EVERY=1 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100"
 	check "fashion-mnist.mk runs (tiny)" "$FMMK >'$TMP/fm.log' 2>&1"
 	check "fashion-mnist: the model stopped at step 3" "dm-info -s '$M/model.dmt' | grep -q '^ *step=3$'"
 	check "fashion-mnist: the log has 3 rows" "test \$(wc -l <'$M/train.csv') -eq 4"
 	check "fashion-mnist: ddim-grid.png is 2x2 samples of 56 px" "python3 tests/tools/pngcheck.py '$M/ddim-grid.png' 114 114 1"
-	check "fashion-mnist: denoise.mp4 has 4 frames + 36 held" "$VID '$M/denoise.mp4' | grep -q '^mp4 2.. 2.. 40 '"
-	check "fashion-mnist: denoise.gif has 4 frames + 36 held" "$VID '$M/denoise.gif' | grep -q '^gif 171 171 40 '"
+	check "fashion-mnist: denoise.mp4 (DDPM, 3 steps) has 4 frames + 36 held" "$VID '$M/denoise.mp4' | grep -q '^mp4 2.. 2.. 40 '"
+	check "fashion-mnist: denoise.gif (DDPM, 3 steps) has 4 frames + 36 held" "$VID '$M/denoise.gif' | grep -q '^gif 171 171 40 '"
 	check "fashion-mnist: restore.txt scores three tasks" \
 		"test \$(grep -Ec '^(sr2|sr4|half) [0-9.]+ [0-9.]+$' '$M/restore.txt') -eq 3"
 	check "fashion-mnist: restore.png is 5 rows of 4" "python3 tests/tools/pngcheck.py '$M/restore.png' 345 432 1"
