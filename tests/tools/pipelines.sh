@@ -64,7 +64,7 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	# fashion-mnist.mk with 3 training steps and a few sampling steps: every
 	# picture, video and score is made; a second run has nothing to do.
 	M=$TMP/fm
-	FMMK="make -s -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=3 DDPM_EVERY=1 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100"
+	FMMK="make -s --no-print-directory -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=3 DDPM_EVERY=1 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100"
 	check "fashion-mnist.mk runs (tiny)" "$FMMK >'$TMP/fm.log' 2>&1"
 	check "fashion-mnist: the model stopped at step 3" "dm-info -s '$M/model.dmt' | grep -q '^ *step=3$'"
 	check "fashion-mnist: the log has 3 rows" "test \$(wc -l <'$M/train.csv') -eq 4"
