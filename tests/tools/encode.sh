@@ -103,6 +103,13 @@ check "GIF: size, frame count, delay, loops forever" \
 check "GIF: --fps, --loop, --hold-last" \
 	"$MK --frames 4 --shape 4x1x27x27 | dm-encode --fps 25 --loop 3 --hold-last 1 -o '$D/b.gif' \
 	 && $VID '$D/b.gif' | grep -qx 'gif 54 54 29 loop=2 delay=4'"
+check "caption: a negative t (dm-denoise's final frame) is drawn as 'clean', whatever its value" \
+	"$MK --frames 1 --t0 -5 | dm-encode --grid 2x2 --scale 8 --caption -o '$D/cap5.png' && \
+	 $MK --frames 1 --t0 -6 | dm-encode --grid 2x2 --scale 8 --caption -o '$D/cap6.png' && \
+	 cmp -s '$D/cap5.png' '$D/cap6.png' && \
+	 $MK --frames 1 --t0 5 | dm-encode --grid 2x2 --scale 8 --caption -o '$D/capp5.png' && \
+	 $MK --frames 1 --t0 6 | dm-encode --grid 2x2 --scale 8 --caption -o '$D/capp6.png' && \
+	 ! cmp -s '$D/capp5.png' '$D/capp6.png' && ! cmp -s '$D/cap5.png' '$D/capp5.png'"
 check "GIF: colour, caption, --loop 1 plays once" \
 	"$MK --frames 3 --shape 2x3x9x9 | dm-encode --grid 1x2 --scale 4 --caption --loop 1 -o '$D/c.gif' \
 	 && $VID '$D/c.gif' | grep -qx 'gif 72 36 3 loop=None delay=10'"

@@ -4,11 +4,12 @@ libdm (an independent writer of the format in dm-stream(5)), for the shell
 tests of the tools.
 
   mkstream.py [--frames F] [--shape 4x1x8x8] [--dtype f32|u8|i32|f16]
-              [--meta k=v]... [--name x] [--extra] [--no-end]
+              [--meta k=v]... [--name x] [--extra] [--no-end] [--t0 K]
 
 Element i of frame f holds byte b = (i*7 + f*13) % 256, stored as
 b/255*2-1 for float dtypes (exactly what an 8-bit PNG loads as) and as b
-for integer dtypes.  Frame f has tags t=F-1-f and step=f.  --extra adds an
+for integer dtypes.  Frame f has tags t=F-1-f+K (K from --t0, default 0)
+and step=f.  --extra adds an
 i32 tensor 'label' of shape N.  --no-end leaves out the end record
 (a truncated stream).
 """
@@ -29,6 +30,7 @@ def tensor(name, dtype, dims, data):
 
 def main(argv):
     frames, shape, dtype, meta, name, extra, end = 2, [4, 1, 8, 8], 'f32', [], 'x', False, True
+    t0 = 0
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -38,6 +40,7 @@ def main(argv):
         elif a == '--meta': meta.append(tuple(argv[i + 1].split('=', 1))); i += 1
         elif a == '--name': name = argv[i + 1]; i += 1
         elif a == '--extra': extra = True
+        elif a == '--t0': t0 = int(argv[i + 1]); i += 1
         elif a == '--no-end': end = False
         else: sys.exit('mkstream.py: unknown argument ' + a)
         i += 1
@@ -50,7 +53,7 @@ def main(argv):
     for f in range(frames):
         b = [(i * 7 + f * 13) % 256 for i in range(numel)]
         data = [v / 255 * 2 - 1 for v in b] if dtype in ('f32', 'f16') else b
-        tags = kv([('t', str(frames - 1 - f)), ('step', str(f))])
+        tags = kv([('t', str(frames - 1 - f + t0)), ('step', str(f))])
         ts = [tensor(name, dtype, shape, data)]
         if extra:
             ts.append(tensor('label', 'i32', shape[:1], [k % 10 for k in range(shape[0])]))
