@@ -38,7 +38,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(DEPS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(DEPS) 2>/dev/null)
 
 # MPI (optional): when Open MPI's pkg-config file is there, all of libdm and
-# the tools are built with it and -DDM_MPI (data-parallel dm-train, lib/dist.h);
+# the tools are built with it and -DDM_MPI (data-parallel dm-train, lib/train/dist.h);
 # without it they build as before, single-rank.  MPI=no forces it off.
 ifneq ($(MPI),no)
   ifeq ($(shell pkg-config --exists ompi-c 2>/dev/null && echo y),y)
@@ -49,22 +49,26 @@ endif
 
 WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-sign-compare -Wvla
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DDM_VERSION='"$(VERSION)"' $(WARN) -fPIC \
+ALL_CFLAGS := -Ilib -std=c11 -D_GNU_SOURCE -DDM_VERSION='"$(VERSION)"' $(WARN) -fPIC \
               -fopenmp $(CFLAGS) $(SAN) $(PKG_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lm -fopenmp $(SAN)
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mf16c
 
-LIB_SRC   := $(wildcard lib/*.c) $(wildcard lib/simd/*.c)
+# lib/ in folders by pipeline stage (lib/README.md); every source includes
+# others by their path under lib/ ("core/error.h"), so one -Ilib serves lib/,
+# tools/ and tests/, and an installed program uses -I$(includedir)/dm.
+LIB_DIRS  := core io nn nn/simd diffusion data models train eval
+LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard lib/$(d)/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC  := $(wildcard tools/dm-*.c)
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 TOOL_COMMON := $(BUILD)/tools/common.o
-UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_SRC  := $(wildcard tests/unit/*.c tests/unit/*/*.c)
 UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT      := $(BUILD)/tests/unit-tests
-HEADERS   := $(filter-out lib/shortcopy.h,$(wildcard lib/*.h))
+HEADERS   := $(filter-out lib/nn/shortcopy.h lib/nn/simd/%,$(foreach d,$(LIB_DIRS),$(wildcard lib/$(d)/*.h)))
 MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
@@ -78,11 +82,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/lib/simd/%_avx2.o: lib/simd/%_avx2.c
+$(BUILD)/lib/nn/simd/%_avx2.o: lib/nn/simd/%_avx2.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(AVX2_FLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/lib/simd/%_avx512.o: lib/simd/%_avx512.c
+$(BUILD)/lib/nn/simd/%_avx512.o: lib/nn/simd/%_avx512.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
 
@@ -97,6 +101,8 @@ $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON) $(BUILD)/libdm.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDLIBS)
 
+$(UNIT_OBJ): ALL_CFLAGS += -Itests/unit
+
 $(UNIT): $(UNIT_OBJ) $(BUILD)/libdm.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
@@ -104,7 +110,7 @@ $(UNIT): $(UNIT_OBJ) $(BUILD)/libdm.a
 # replaced when its content differs).
 $(BUILD)/dm.pc: FORCE
 	@mkdir -p $(@D)
-	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dm\nDescription: diffusion models as Unix filters (core library)\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -ldm\nLibs.private: -lm -fopenmp\nCflags: -I$${includedir}\n' \
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: dm\nDescription: diffusion models as Unix filters (core library)\nVersion: %s\nRequires.private: %s\nLibs: -L$${libdir} -ldm\nLibs.private: -lm -fopenmp\nCflags: -I$${includedir}/dm\n' \
 	  '$(PREFIX)' '$(VERSION)' '$(DEPS)' > $@.new
 	@cmp -s $@.new $@ && rm -f $@.new || mv -f $@.new $@
 
@@ -129,7 +135,7 @@ install: all
 	install -m 755 $(BUILD)/libdm.so $(DESTDIR)$(PREFIX)/lib/libdm.so.$(VERSION)
 	ln -sf libdm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdm.so.0
 	ln -sf libdm.so.0 $(DESTDIR)$(PREFIX)/lib/libdm.so
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/dm/
+	for h in $(HEADERS:lib/%=%); do install -D -m 644 lib/$$h $(DESTDIR)$(PREFIX)/include/dm/$$h || exit 1; done
 	install -m 644 $(BUILD)/dm.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/)

@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-#include "../lib/outfile.h"
+#include "core/outfile.h"
 
 static const char *prog = "dm";
 

@@ -6,7 +6,7 @@
 #ifndef DM_TOOLS_COMMON_H
 #define DM_TOOLS_COMMON_H
 
-#include "../lib/error.h"
+#include "core/error.h"
 
 /* Call first: remembers the program name, ignores SIGPIPE (writes then
  * fail with EPIPE, which dm_tool_check turns into a quiet exit), and

@@ -1,6 +1,6 @@
 /* dm-denoise - the reverse process: start states in (prior noise from
  * dm-noise --prior, or noisy/known images), samples out, with any sampler
- * of lib/sampler.h and a checkpoint or the analytic gaussian:MEAN:STD model.
+ * of lib/diffusion/sampler.h and a checkpoint or the analytic gaussian:MEAN:STD model.
  * See dm-denoise(1). */
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/gaussmodel.h"
-#include "../lib/image.h"
-#include "../lib/model.h"
-#include "../lib/outfile.h"
-#include "../lib/sampler.h"
-#include "../lib/schedule.h"
-#include "../lib/stream.h"
+#include "models/gaussmodel.h"
+#include "io/image.h"
+#include "models/model.h"
+#include "core/outfile.h"
+#include "diffusion/sampler.h"
+#include "diffusion/schedule.h"
+#include "io/stream.h"
 #include "common.h"
 
 typedef struct opts {

@@ -1,5 +1,5 @@
 /* dm-encode - data out: PNG pictures (single, grids, numbered sequences),
- * NPY and CSV numbers, and (lib/video.h) animated GIF, MP4, WebM and Y4M. */
+ * NPY and CSV numbers, and (lib/io/video.h) animated GIF, MP4, WebM and Y4M. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/image.h"
-#include "../lib/npy.h"
-#include "../lib/outfile.h"
-#include "../lib/render.h"
-#include "../lib/stream.h"
-#include "../lib/video.h"
+#include "io/image.h"
+#include "io/npy.h"
+#include "core/outfile.h"
+#include "io/render.h"
+#include "io/stream.h"
+#include "io/video.h"
 #include "common.h"
 
 static const char usage[] =

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/stream.h"
+#include "io/stream.h"
 #include "common.h"
 
 static const char usage[] =

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/data.h"
-#include "../lib/outfile.h"
-#include "../lib/stream.h"
+#include "data/data.h"
+#include "core/outfile.h"
+#include "io/stream.h"
 #include "common.h"
 
 static void usage(void)

@@ -1,6 +1,6 @@
 /* dm-noise - the forward process q(x_t | x_0): pictures of it (--t,
  * --sigma), training examples (--train) and prior samples (--prior).
- * Formulas and conventions: lib/schedule.h and dm-noise(1). */
+ * Formulas and conventions: lib/diffusion/schedule.h and dm-noise(1). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/outfile.h"
-#include "../lib/rng.h"
-#include "../lib/schedule.h"
-#include "../lib/stream.h"
+#include "core/outfile.h"
+#include "core/rng.h"
+#include "diffusion/schedule.h"
+#include "io/stream.h"
 #include "common.h"
 
 #define MAX_TLIST 100000

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/outfile.h"
-#include "../lib/stream.h"
+#include "core/outfile.h"
+#include "io/stream.h"
 #include "common.h"
 
 static const char usage[] =

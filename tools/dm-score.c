@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/metrics.h"
-#include "../lib/stream.h"
+#include "eval/metrics.h"
+#include "io/stream.h"
 #include "common.h"
 
 static const char usage[] =

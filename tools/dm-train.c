@@ -21,11 +21,11 @@
 #include <omp.h>
 #endif
 
-#include "../lib/dist.h"
-#include "../lib/outfile.h"
-#include "../lib/schedule.h"
-#include "../lib/stream.h"
-#include "../lib/train.h"
+#include "train/dist.h"
+#include "core/outfile.h"
+#include "diffusion/schedule.h"
+#include "io/stream.h"
+#include "train/trainer.h"
 #include "common.h"
 
 static const char usage[] =

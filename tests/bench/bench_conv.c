@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/conv.h"
+#include "nn/conv.h"
 #include "bench_peak.h"
 
 typedef struct cshape {

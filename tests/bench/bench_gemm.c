@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/gemm.h"
+#include "nn/gemm.h"
 #include "bench_peak.h"
 
 typedef struct shape {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "../../lib/cpu.h"
+#include "core/cpu.h"
 
 __attribute__((unused)) static double bench_now(void)
 {

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../lib/rng.h"
-#include "../../lib/sampler.h"
-#include "../../lib/schedule.h"
-#include "../../lib/train.h"
+#include "core/rng.h"
+#include "diffusion/sampler.h"
+#include "diffusion/schedule.h"
+#include "train/trainer.h"
 #include "bench_torch.h"
 
 static double now(void)

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/stream.h"
+#include "io/stream.h"
 
 static double now(void)
 {

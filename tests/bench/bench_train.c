@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/rng.h"
-#include "../../lib/train.h"
+#include "core/rng.h"
+#include "train/trainer.h"
 #include "bench_torch.h"
 
 static double now(void)

@@ -1,6 +1,6 @@
 /* profile_unet.c - where a unet training step spends its time: process CPU
  * time per op kind and shape (conv by shape and direction, GroupNorm,
- * attention, ...), from lib/unet.c built with -DDM_UNET_PROFILE.  Built and
+ * attention, ...), from lib/models/unet.c built with -DDM_UNET_PROFILE.  Built and
  * run by `make profile` (its own build directory, build-prof), not by
  * `make bench`: the timers cost a little.
  *   build-prof/bench/profile_unet [MODEL [BATCH [STEPS [THREADS]]]]
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../../lib/rng.h"
-#include "../../lib/train.h"
+#include "core/rng.h"
+#include "train/trainer.h"
 
 void dm_unet_prof_dump(FILE *f);
 

@@ -9,8 +9,8 @@
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build-fuzz
-FUZZ_SRC     := lib/stream.c lib/error.c
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+FUZZ_SRC     := lib/io/stream.c lib/core/error.c
+FUZZ_CFLAGS  := -Ilib -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 # The reader's largest legitimate allocation on a short input is one 64 MiB
 # payload chunk; anything bigger from a fuzz input is a finding.
 FUZZ_FLAGS   := -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
@@ -25,12 +25,12 @@ fuzz: fuzz-build
 
 fuzz-build: $(FUZZ_BUILD)/fuzz_stream $(FUZZ_BUILD)/fuzz_seed
 
-$(FUZZ_BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c $(FUZZ_SRC) lib/stream.h lib/error.h
+$(FUZZ_BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c $(FUZZ_SRC) lib/io/stream.h lib/core/error.h
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang: apt-get install clang" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -o $@ tests/fuzz/fuzz_stream.c $(FUZZ_SRC) -lz
 
-$(FUZZ_BUILD)/fuzz_seed: tests/fuzz/fuzz_seed.c $(FUZZ_SRC) lib/stream.h lib/error.h
+$(FUZZ_BUILD)/fuzz_seed: tests/fuzz/fuzz_seed.c $(FUZZ_SRC) lib/io/stream.h lib/core/error.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_seed.c $(FUZZ_SRC) -lz -lm

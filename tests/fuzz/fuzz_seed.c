@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/stream.h"
+#include "io/stream.h"
 
 static void frame_with(dm_frame *f, int dtype, int rank, int compress, int seed)
 {

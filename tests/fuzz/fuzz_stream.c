@@ -18,7 +18,7 @@
 
 #include <zlib.h>
 
-#include "../../lib/stream.h"
+#include "io/stream.h"
 
 #define MAX_FRAMES 64
 

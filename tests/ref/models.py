@@ -1,5 +1,5 @@
 """models.py - PyTorch twins of dm's networks, exactly as MODELS.md defines them
-and with the same parameter names as dm's checkpoints (lib/unet.h, lib/mlp.h),
+and with the same parameter names as dm's checkpoints (lib/models/unet.h, lib/models/mlp.h),
 so that weights move between the two by name.  CPU, float32."""
 import math
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """stream_reader.py - an independent reader of the dm tensor stream.
 
-Written from man/man5/dm-stream.5 alone (not from lib/stream.c), to prove
+Written from man/man5/dm-stream.5 alone (not from lib/io/stream.c), to prove
 that the page is a sufficient specification.  Python 3 standard library
 only.
 

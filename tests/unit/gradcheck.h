@@ -15,8 +15,8 @@
 
 #include <omp.h>
 
-#include "../../lib/rng.h"
-#include "../../lib/train.h"
+#include "core/rng.h"
+#include "train/trainer.h"
 
 static double gc_loss(dm_net *net, float *p, const float *x, const float *t, const int32_t *lab,
                       int B, const float *r, float *out, size_t n)

@@ -1,0 +1,91 @@
+/* cpu.c - run-time choice of the SIMD path (see cpu.h).
+ *
+ * The chosen level is the only global mutable state of the kernels: it is
+ * set once (first use, or dm_cpu_init) and changed only by dm_simd_force,
+ * which tests call between runs. */
+#include "core/cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int chosen = -1;
+
+static const char *const names[] = { "scalar", "avx2", "avx512" };
+
+const char *dm_simd_name(int level)
+{
+	if (level < DM_SIMD_SCALAR || level > DM_SIMD_AVX512)
+		return "unknown";
+	return names[level];
+}
+
+int dm_simd_supported(int level)
+{
+	__builtin_cpu_init();
+	switch (level) {
+	case DM_SIMD_SCALAR:
+		return 1;
+	case DM_SIMD_AVX2:
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		       __builtin_cpu_supports("f16c");
+	case DM_SIMD_AVX512:
+		/* The AVX-512 objects are built with F, VL, BW and DQ (Makefile). */
+		return dm_simd_supported(DM_SIMD_AVX2) && __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+	default:
+		return 0;
+	}
+}
+
+static int best(void)
+{
+	for (int l = DM_SIMD_AVX512; l > DM_SIMD_SCALAR; l--)
+		if (dm_simd_supported(l))
+			return l;
+	return DM_SIMD_SCALAR;
+}
+
+int dm_cpu_init(dm_error *err)
+{
+	const char *env = getenv("DM_SIMD");
+	if (!env || !*env) {
+		if (chosen < 0)
+			chosen = best();
+		return 0;
+	}
+	for (int l = DM_SIMD_SCALAR; l <= DM_SIMD_AVX512; l++) {
+		if (strcmp(env, names[l]) != 0)
+			continue;
+		if (!dm_simd_supported(l)) {
+			if (chosen < 0)
+				chosen = best();
+			return dm_error_set(err, DM_ERR_ARG,
+			                    "DM_SIMD=%s: this CPU lacks the %s instructions "
+			                    "(best supported path: %s)",
+			                    env, names[l], names[best()]);
+		}
+		chosen = l;
+		return 0;
+	}
+	if (chosen < 0)
+		chosen = best();
+	return dm_error_set(err, DM_ERR_ARG,
+	                    "DM_SIMD=%s: unknown SIMD path (expected scalar, avx2 or avx512)", env);
+}
+
+int dm_simd(void)
+{
+	if (chosen < 0)
+		dm_cpu_init(NULL);
+	return chosen;
+}
+
+int dm_simd_force(int level, dm_error *err)
+{
+	if (!dm_simd_supported(level))
+		return dm_error_set(err, DM_ERR_ARG, "SIMD path %s: not supported by this CPU",
+		                    dm_simd_name(level));
+	chosen = level;
+	return 0;
+}

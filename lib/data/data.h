@@ -1,0 +1,125 @@
+/* data.h - data sets for dm-load: the readers (PNG files and folders, IDX as
+ * in MNIST, Debian's Fashion-MNIST, NPY, CSV, toy 2-D generators) and the
+ * loader that turns a data set into frames (batches, shuffling, epochs,
+ * shards, flips, scaling).
+ *
+ * A data set is held in memory whole: n samples of one per-sample shape,
+ * stored as u8 (IDX, u8 NPY: 1 byte a value, so Fashion-MNIST's 60000
+ * images take 47 MB) or f32, with optional i32 labels.
+ */
+#ifndef DM_DATA_H
+#define DM_DATA_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/stream.h"
+
+typedef struct dm_dataset {
+	char *source;   /* the spec or file it came from (messages, metadata) */
+	int64_t n;      /* samples */
+	int rank;       /* per-sample rank: 3 (C, H, W) for images, 1 (D) for points */
+	int64_t dims[DM_MAX_RANK - 1];
+	int dtype;      /* storage: DM_U8 or DM_F32 */
+	/* unit: values are known to lie in [0, 1] after dividing by div
+	 * (images: PNG, IDX, u8 NPY); the loader maps them to --range.
+	 * Otherwise values are passed as they are unless --range is given. */
+	int unit;
+	float div;      /* stored value / div (255 for u8 images, else 1) */
+	void *data;     /* n * sample_numel values of dtype */
+	int32_t *label; /* n labels, or NULL */
+	int64_t cap;    /* allocated samples (for appending) */
+} dm_dataset;
+
+void dm_dataset_init(dm_dataset *d);
+void dm_dataset_free(dm_dataset *d);
+/* Values in one sample (product of dims). */
+int64_t dm_dataset_sample_numel(const dm_dataset *d);
+/* Is it a set of C x H x W images? */
+int dm_dataset_is_image(const dm_dataset *d);
+/* Sample i as floats: unit data in [0, 1], other data as stored. */
+void dm_dataset_get(const dm_dataset *d, int64_t i, float *out);
+/* Append src to dst (dst may be empty, then it takes src's shape).  The
+ * per-sample shape must match (the error names src->source and both
+ * shapes); labels are kept only when both have them (an error when one has
+ * and the other not).  src is left unchanged. */
+int dm_dataset_append(dm_dataset *dst, const dm_dataset *src, dm_error *err);
+/* Keep only the first n samples. */
+void dm_dataset_truncate(dm_dataset *d, int64_t n);
+
+/* ---- readers: each fills an initialised, empty d -------------------- */
+
+/* Open any source by its spec:
+ *   toy:NAME              a generator (toy_n points, seed)
+ *   fashion-mnist:train / fashion-mnist:test
+ *   a directory           every *.png in it (sorted by name)
+ *   a pattern with * ? [  expanded with glob(3) (shells usually do it first)
+ *   *.png, *.npy, *.csv   by extension
+ *   anything else         by its first bytes: IDX (plain or gzip), PNG, NPY */
+int dm_data_open(dm_dataset *d, const char *spec, int64_t toy_n, uint64_t seed,
+                 dm_error *err);
+
+/* PNG files, all of one size and channel count (else an error naming the
+ * first odd file).  Stored f32 in [0, 1], C x H x W. */
+int dm_data_png(dm_dataset *d, const char *const *paths, int n, dm_error *err);
+/* An IDX images file (u8, N x H x W; gzip or plain) and, if it exists, the
+ * labels file whose name has "images" -> "labels" and "idx3" -> "idx1". */
+int dm_data_idx(dm_dataset *d, const char *path, dm_error *err);
+/* split is "train" or "test".  Looks in $DM_FASHION_MNIST_DIR, then
+ * /usr/share/datasets/fashion-mnist, /usr/local/share/datasets/fashion-mnist,
+ * /usr/share/fashion-mnist, /opt/datasets/fashion-mnist; if absent the error
+ * says "apt-get install dataset-fashion-mnist". */
+int dm_data_fashion_mnist(dm_dataset *d, const char *split, dm_error *err);
+/* NPY: u8 arrays of rank 3 (N, H, W) or 4 (N, C, H, W) are images (unit);
+ * any other accepted dtype becomes f32 rows N x (rest), rank 1 -> N x 1. */
+int dm_data_npy(dm_dataset *d, const char *path, dm_error *err);
+/* CSV of numbers, comma-separated (spaces around fields allowed); a first
+ * line that is not all numbers is a header and skipped; blank lines and
+ * lines starting with '#' are skipped.  N x D f32. */
+int dm_data_csv(dm_dataset *d, const char *path, dm_error *err);
+/* Toy 2-D sets: swissroll, moons, 8gaussians, checkerboard, circles; n
+ * points drawn from dm_rng (seed, DM_RNG_TOY, point index).  moons and
+ * circles carry labels 0/1, 8gaussians 0..7. */
+int dm_data_toy(dm_dataset *d, const char *name, int64_t n, uint64_t seed, dm_error *err);
+
+/* ---- the loader ------------------------------------------------------ */
+
+typedef struct dm_loader_opts {
+	int64_t batch;    /* samples per frame (> 0) */
+	int64_t epochs;   /* 0 = forever */
+	int shuffle;      /* a new permutation per epoch */
+	uint64_t seed;
+	int flip;         /* random horizontal flips (images only) */
+	int has_range;    /* map values to [lo, hi] (always for unit data) */
+	float lo, hi;
+	float mul;        /* then multiply every value by mul (default 1) */
+	int64_t shard_r, shard_n; /* keep stream positions p with p % n == r */
+} dm_loader_opts;
+
+/* Default options: batch 64, one epoch, no shuffle, range -1:1 for unit
+ * data, shard 0/1. */
+void dm_loader_opts_default(dm_loader_opts *o);
+
+typedef struct dm_loader dm_loader;
+
+/* The loader reads d (which must outlive it).  Errors: DM_ERR_ARG for
+ * --flip on non-images or a bad shard. */
+int dm_loader_open(dm_loader **l, const dm_dataset *d, const dm_loader_opts *o,
+                   dm_error *err);
+/* The next frame into out (cleared first): x f32 (batch x sample shape),
+ * label i32 (batch) when the set has labels, tag index = stream position
+ * of the first sample and, with shards, tag stride = shard count (sample k
+ * of the frame is at stream position index + k * stride).  Stream
+ * positions count samples across epochs: epoch e holds positions
+ * e*n .. e*n+n-1.  Frames run on across epoch boundaries; only the last
+ * one may be short.  Returns 1 with a frame, 0 at the end. */
+int dm_loader_next(dm_loader *l, dm_frame *out, dm_error *err);
+/* Stream metadata: tool, source, range, samples, classes (appended to kv). */
+int dm_loader_meta(const dm_loader *l, dm_kv *kv);
+void dm_loader_close(dm_loader *l);
+
+/* Fisher-Yates permutation of 0..n-1 for one epoch, from the counter RNG
+ * (seed, DM_RNG_SHUFFLE, epoch): the same on every rank and run. */
+void dm_data_permutation(uint64_t seed, uint64_t epoch, int64_t n, int64_t *perm);
+
+#endif

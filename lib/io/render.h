@@ -1,0 +1,92 @@
+/* render.h - tensors to 8-bit pictures: value mapping, image grids with
+ * integer upscaling, scatter plots of 2-D points, and a small bitmap font
+ * for captions.  Used by dm-encode for PNG and video frames.
+ *
+ * A dm_canvas is an 8-bit picture of c interleaved channels (1 gray or
+ * 3 RGB), row-major, w*h*c bytes, owned by the canvas.
+ */
+#ifndef DM_RENDER_H
+#define DM_RENDER_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/stream.h"
+
+typedef struct dm_canvas {
+	int w, h, c;
+	uint8_t *px;
+} dm_canvas;
+
+/* Largest canvas side dm_render_* will allocate (pixels). */
+#define DM_RENDER_MAX_SIDE 32768
+
+/* Allocate a w x h canvas of c channels filled with byte fill.  0 ok,
+ * DM_ERR_LIMIT for a side outside 1..DM_RENDER_MAX_SIDE, DM_ERR_NOMEM. */
+int dm_canvas_init(dm_canvas *cv, int w, int h, int c, uint8_t fill, dm_error *err);
+void dm_canvas_free(dm_canvas *cv);
+
+/* Map v from [lo, hi] to 0..255: round(255 (v - lo) / (hi - lo)), clipped;
+ * NaN maps to 0.  Computed in double, so that a byte p loaded as the float
+ * p/255*2-1 maps back to exactly p with lo=-1, hi=1. */
+static inline uint8_t dm_render_u8(double v, double lo, double hi)
+{
+	double s = (v - lo) / (hi - lo) * 255.0 + 0.5;
+	if (!(s >= 0.0))
+		return 0;
+	if (s >= 255.0)
+		return 255;
+	return (uint8_t)s;
+}
+
+/* The images a tensor holds: rank 4 is N x C x H x W; rank 3 is one
+ * C x H x W image; rank 2 one gray H x W image.  C must be 1 or 3.
+ * Fills n, c, h, w; otherwise DM_ERR_FORMAT naming the tensor and why. */
+int dm_render_geometry(const dm_tensor *t, int64_t *n, int *c, int *h, int *w, dm_error *err);
+
+/* Grid layout: rows x cols cells of (scale*w) x (scale*h) pixels with gap
+ * pixels of value gap_fill between cells (none at the border). */
+typedef struct dm_grid {
+	int rows, cols;   /* 1 x 1 for a single image */
+	int scale;        /* integer upscaling (nearest neighbour), >= 1 */
+	int gap;          /* pixels between cells, >= 0 */
+	uint8_t gap_fill; /* byte value of gap pixels and of empty cells */
+	double lo, hi;    /* value range mapped to 0..255 */
+} dm_grid;
+
+/* Render images first .. first+rows*cols-1 of t (as many as exist; cells
+ * past the last image stay blank) row-major into a new canvas cv (gray for
+ * C=1, RGB for C=3).  The caller frees cv. */
+int dm_render_grid(dm_canvas *cv, const dm_tensor *t, int64_t first, const dm_grid *g,
+                   dm_error *err);
+
+/* Scatter plot of the rows of an N x D tensor (D >= 2; columns 0 and 1 are
+ * x and y) on fixed axes: x in [xlo, xhi] left to right, y in [ylo, yhi]
+ * bottom to top.  Points outside are not drawn. */
+typedef struct dm_scatter {
+	int w, h;          /* canvas size */
+	double xlo, xhi, ylo, yhi;
+	int radius;        /* point radius in pixels (0 = one pixel) */
+	uint8_t fg[3], bg[3];
+	int axes;          /* draw the x=0 and y=0 axes in gray when visible */
+	const dm_tensor *classes; /* optional: N integer labels; point i takes
+	                      colour classes[i] mod 10 of a 10-colour table
+	                      instead of fg */
+} dm_scatter;
+
+/* Draw into a new RGB canvas cv (freed by the caller). */
+int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm_error *err);
+
+/* Draw text with the built-in 5x7 font, each font pixel a scale x scale
+ * block, top-left corner at (x, y), in colour rgb (gray canvases take
+ * rgb[0]), on a background box of colour bg when bg is not NULL.  Letters
+ * are drawn in lower case; characters without a glyph are drawn as '?'.
+ * Clipped to the canvas. */
+void dm_render_text(dm_canvas *cv, int x, int y, int scale, const char *text,
+                    const uint8_t *rgb, const uint8_t *bg);
+/* Width in pixels of text drawn at scale (6*scale per character, minus the
+ * trailing column). */
+int dm_render_text_width(const char *text, int scale);
+#define DM_RENDER_GLYPH_H 7
+
+#endif

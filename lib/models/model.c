@@ -1,0 +1,62 @@
+/* model.c - the inference contract of model.h over train.h's net and
+ * checkpoint reader. */
+#include "models/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/trainer.h"
+
+struct dm_model {
+	dm_net net;
+	float *params;
+	dm_kv meta;
+};
+
+int dm_model_load(const char *path, int use_ema, dm_model **out, dm_error *err)
+{
+	*out = NULL;
+	dm_model *m = calloc(1, sizeof *m);
+	if (!m)
+		return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);
+	int rc = dm_checkpoint_load_net(path, use_ema, &m->net, &m->params, &m->meta, err);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void dm_model_free(dm_model *m)
+{
+	if (!m)
+		return;
+	dm_net_free(&m->net);
+	free(m->params);
+	dm_kv_free(&m->meta);
+	free(m);
+}
+
+const dm_kv *dm_model_meta(const dm_model *m) { return &m->meta; }
+
+int dm_model_sample_shape(const dm_model *m, int64_t *dims)
+{
+	const dm_net_config *c = &m->net.cfg;
+	if (c->kind == DM_NET_MLP) {
+		dims[0] = c->dim;
+		return 1;
+	}
+	dims[0] = c->in_ch, dims[1] = c->H, dims[2] = c->W;
+	return 3;
+}
+
+int dm_model_classes(const dm_model *m) { return m->net.cfg.classes; }
+
+int dm_model_predict(dm_model *m, const float *x, const float *t, const int32_t *label, int B,
+                     float *out, dm_error *err)
+{
+	if (B < 1)
+		return dm_error_set(err, DM_ERR_ARG, "model: batch size must be positive, not %d", B);
+	return dm_net_forward(&m->net, m->params, x, t, label, B, out, 0, 0, 0, err);
+}

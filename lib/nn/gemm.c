@@ -1,0 +1,487 @@
+/* gemm.c - the blocked, packed SGEMM driver shared by every SIMD path.
+ *
+ * The loops are BLIS's (Van Zee & van de Geijn, "BLIS: A Framework for
+ * Rapidly Instantiating BLAS Functionality", ACM TOMS 2015): over NC-wide
+ * column blocks of C, KC-deep slices of K (B slice packed into NR-wide
+ * panels, kept in L3/L2), MC-tall row blocks (A packed into MR-tall panels,
+ * kept in L2), then NR x MR micro-tiles computed by the path's micro-kernel
+ * from L1.  Only the micro-kernel is ISA-specific; the block sizes of each
+ * path sit in one table below.
+ *
+ * Threads split C into a grid of rectangles aligned to the micro-tile grid;
+ * each thread runs the serial loops on its rectangle with its own pack
+ * buffers.  Every element of C therefore sees the same micro-tile and the
+ * same KC slices in the same order whatever the number of threads, which is
+ * what makes the result bit-identical for any thread count. */
+#include "nn/gemm.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "nn/simd/gemm_kernel.h"
+
+typedef struct gemm_path {
+	int mr, nr;     /* micro-tile (fixed by the kernel) */
+	int mc, kc, nc; /* cache blocks: A block mc x kc in L2, B slice kc x nc */
+	dm_gemm_ukernel kernel;
+	dm_gemm_ukernel_rows rkernel; /* partial row panels in place (or NULL) */
+} gemm_path;
+
+/* Block sizes per SIMD path for Zen 4 (32 KiB L1d, 1 MiB L2).  The B
+ * micro-panel (kc x nr) stays in L1 while MR-row panels of A stream past
+ * it, so kc*nr*4 bytes should be about half of L1: AVX2 6 x 16 with
+ * kc = 256 (16 KiB) measured best of kc 160..384 (bench_gemm, thread CPU
+ * time); mc*kc*4 = 120 KiB of A stays in L2.
+ * The AVX-512 sizes follow the same rule but could not be measured (the
+ * development machine's hypervisor hides AVX-512). */
+static const gemm_path paths[] = {
+	[DM_SIMD_SCALAR] = { DM_GEMM_SCALAR_MR, DM_GEMM_SCALAR_NR, 64, 256, 2048,
+	                     dm_gemm_ukernel_scalar, NULL },
+	[DM_SIMD_AVX2] = { DM_GEMM_AVX2_MR, DM_GEMM_AVX2_NR, 120, 256, 3072,
+	                   dm_gemm_ukernel_avx2, dm_gemm_ukernel_avx2_rows },
+	[DM_SIMD_AVX512] = { DM_GEMM_AVX512_MR, DM_GEMM_AVX512_NR, 128, 96, 3072,
+	                     dm_gemm_ukernel_avx512, NULL },
+};
+
+#define L2_FLOATS (256 * 1024) /* 1 MiB per core on Zen 4 */
+
+/* Pack buffers, one pair per thread, grown as needed and kept for the life
+ * of the thread (no allocation per call once warm). */
+static _Thread_local float *pack_a, *pack_b;
+static _Thread_local size_t pack_a_cap, pack_b_cap;
+static _Thread_local float *brow_buf, *kvec_buf;
+static _Thread_local size_t brow_cap, kvec_cap;
+
+static float *grow(float **buf, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		free(*buf);
+		size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+		*buf = aligned_alloc(64, bytes);
+		*cap = *buf ? n : 0;
+	}
+	return *buf;
+}
+
+#include "nn/shortcopy.h"
+
+/* Interleave cnt (<= width) source rows into kc groups of width floats:
+ * dst[p*width + j] = src[j][p], zero for j >= cnt.  This is the transposing
+ * copy of packing A by rows and B by columns; 4 x 4 blocks go through
+ * registers (shufps on x86-64). */
+typedef int i4 __attribute__((vector_size(16)));
+
+static void interleave(const float *const *src, int cnt, int width, int kc, float *dst)
+{
+	int j = 0;
+	for (; j + 4 <= cnt; j += 4) {
+		int p = 0;
+		for (; p + 4 <= kc; p += 4) {
+			f4 r0, r1, r2, r3;
+			__builtin_memcpy(&r0, src[j] + p, sizeof r0);
+			__builtin_memcpy(&r1, src[j + 1] + p, sizeof r1);
+			__builtin_memcpy(&r2, src[j + 2] + p, sizeof r2);
+			__builtin_memcpy(&r3, src[j + 3] + p, sizeof r3);
+			f4 t0 = __builtin_shuffle(r0, r1, (i4){ 0, 4, 1, 5 });
+			f4 t1 = __builtin_shuffle(r0, r1, (i4){ 2, 6, 3, 7 });
+			f4 t2 = __builtin_shuffle(r2, r3, (i4){ 0, 4, 1, 5 });
+			f4 t3 = __builtin_shuffle(r2, r3, (i4){ 2, 6, 3, 7 });
+			f4 c0 = __builtin_shuffle(t0, t2, (i4){ 0, 1, 4, 5 });
+			f4 c1 = __builtin_shuffle(t0, t2, (i4){ 2, 3, 6, 7 });
+			f4 c2 = __builtin_shuffle(t1, t3, (i4){ 0, 1, 4, 5 });
+			f4 c3 = __builtin_shuffle(t1, t3, (i4){ 2, 3, 6, 7 });
+			float *d = dst + (size_t)p * width + j;
+			__builtin_memcpy(d, &c0, sizeof c0);
+			__builtin_memcpy(d + width, &c1, sizeof c1);
+			__builtin_memcpy(d + 2 * width, &c2, sizeof c2);
+			__builtin_memcpy(d + 3 * width, &c3, sizeof c3);
+		}
+		for (; p < kc; p++)
+			for (int q = 0; q < 4; q++)
+				dst[(size_t)p * width + j + q] = src[j + q][p];
+	}
+	for (; j < cnt; j++)
+		for (int p = 0; p < kc; p++)
+			dst[(size_t)p * width + j] = src[j][p];
+	for (j = cnt; j < width; j++)
+		for (int p = 0; p < kc; p++)
+			dst[(size_t)p * width + j] = 0.0f;
+}
+
+typedef struct gemm_args {
+	int transa, transb;
+	int m, n, k;
+	float alpha;
+	const float *a;
+	long lda;
+	const float *b;
+	long ldb;
+	float beta;
+	float *c;
+	long ldc;
+	dm_gemm_brow_fn brow; /* op(B) row by row instead of b (dm_sgemm_brows) */
+	const void *ctx;
+	dm_gemm_kvec_fn avec, bvec; /* op(A) rows, op(B) columns (dm_sgemm_kvec) */
+	const void *actx, *bctx;
+	int cblk;  /* > 0: C's columns come in blocks of cblk ... */
+	long cbs;  /* ... that lie cbs floats apart (dm_sgemm_brows) */
+} gemm_args;
+
+/* Where C[i][j] lives. */
+static inline float *c_at(const gemm_args *g, int i, int j)
+{
+	if (g->cblk > 0)
+		return g->c + (long)(j / g->cblk) * g->cbs + (long)i * g->ldc + j % g->cblk;
+	return g->c + (long)i * g->ldc + j;
+}
+
+/* op(A)[i0.., p0..] (mc x kc) into MR-tall panels, zero-padded. */
+static void pack_a_block(const gemm_args *g, int mr, int i0, int mc, int p0, int kc, float *dst)
+{
+	for (int ir = 0; ir < mc; ir += mr, dst += (size_t)mr * kc) {
+		int rows = mc - ir < mr ? mc - ir : mr;
+		if (g->avec) {
+			const float *src[64];
+			for (int i = 0; i < rows; i++) {
+				float *row = kvec_buf + (size_t)i * kc;
+				g->avec(g->actx, i0 + ir + i, p0, kc, row);
+				src[i] = row;
+			}
+			interleave(src, rows, mr, kc, dst);
+		} else if (g->transa) {
+			for (int p = 0; p < kc; p++) {
+				const float *src = g->a + (long)(p0 + p) * g->lda + i0 + ir;
+				float *d = dst + (size_t)p * mr;
+				copy_f(d, src, rows);
+				for (int i = rows; i < mr; i++)
+					d[i] = 0.0f;
+			}
+		} else {
+			const float *src[64];
+			for (int i = 0; i < rows; i++)
+				src[i] = g->a + (long)(i0 + ir + i) * g->lda + p0;
+			interleave(src, rows, mr, kc, dst);
+		}
+	}
+}
+
+/* op(B) = B^T stored N x K, or given by columns (bvec): op(B)[p0.., j0..] (kc x nc) into NR-wide
+ * panels, zero-padded. */
+static void pack_b_block(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
+{
+	for (int jr = 0; jr < nc; jr += nr, dst += (size_t)nr * kc) {
+		int cols = nc - jr < nr ? nc - jr : nr;
+		const float *src[64];
+		for (int j = 0; j < cols; j++) {
+			if (g->bvec) {
+				float *col = kvec_buf + (size_t)j * kc;
+				g->bvec(g->bctx, j0 + jr + j, p0, kc, col);
+				src[j] = col;
+			} else {
+				src[j] = g->b + (long)(j0 + jr + j) * g->ldb + p0;
+			}
+		}
+		interleave(src, cols, nr, kc, dst);
+	}
+}
+
+/* op(B) = B: walk B row by row so that each read is a contiguous run of nc
+ * floats (a panel at a time would touch kc rows far apart per 96 bytes,
+ * which the prefetchers cannot follow). */
+static void pack_b_rows(const gemm_args *g, int nr, int p0, int kc, int j0, int nc, float *dst)
+{
+	for (int p = 0; p < kc; p++) {
+		const float *src;
+		if (g->brow) {
+			g->brow(g->ctx, p0 + p, j0, nc, brow_buf);
+			src = brow_buf;
+		} else {
+			src = g->b + (long)(p0 + p) * g->ldb + j0;
+			/* Each row is a short stream the hardware prefetchers pick up
+			 * too late; ask for a row a few ahead (B often comes from DRAM). */
+			if (p + 8 < kc)
+				for (int j = 0; j < nc; j += 16)
+					__builtin_prefetch(src + 8 * (long)g->ldb + j);
+		}
+		float *d = dst + (size_t)p * nr;
+		int jr = 0;
+		for (; jr + nr <= nc; jr += nr, d += (size_t)nr * kc)
+			copy_f(d, src + jr, nr);
+		if (jr < nc) {
+			for (int j = 0; j < nc - jr; j++)
+				d[j] = src[jr + j];
+			for (int j = nc - jr; j < nr; j++)
+				d[j] = 0.0f;
+		}
+	}
+}
+
+/* A partial tile: the kernel writes alpha*AB into a scratch tile, then
+ * beta*C is added with the same rounding as inside the kernel. */
+static void edge_tile(const gemm_path *P, long kc, const float *a, const float *b, float *c,
+                      long ldc, int rows, int cols, float alpha, float beta)
+{
+	_Alignas(64) float t[16 * 64];
+	P->kernel(kc, a, b, t, P->nr, alpha, 0.0f);
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++) {
+			float v = t[i * P->nr + j];
+			if (beta != 0.0f)
+				v += beta * c[i * ldc + j];
+			c[i * ldc + j] = v;
+		}
+}
+
+/* A tile whose columns straddle two blocks of C: as edge_tile, element by
+ * element through c_at. */
+static void split_tile(const gemm_path *P, const gemm_args *g, long kc, const float *a,
+                       const float *b, int i0, int j0, int rows, int cols, float beta)
+{
+	_Alignas(64) float t[16 * 64];
+	P->kernel(kc, a, b, t, P->nr, g->alpha, 0.0f);
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++) {
+			float *cij = c_at(g, i0 + i, j0 + j);
+			float v = t[i * P->nr + j];
+			if (beta != 0.0f)
+				v += beta * *cij;
+			*cij = v;
+		}
+}
+
+/* Make this thread's pack buffers big enough for its rectangle; 0 or -1. */
+static int gemm_buffers(const gemm_path *P, int k, int m0, int m1, int n0, int n1)
+{
+	int mr = P->mr, nr = P->nr;
+	size_t kcmax = (size_t)(k < P->kc ? k : P->kc);
+	int ncmax = n1 - n0 < P->nc ? n1 - n0 : P->nc;
+	int mcmax = m1 - m0 < P->mc ? m1 - m0 : P->mc;
+	float *pa = grow(&pack_a, &pack_a_cap, kcmax * (size_t)((mcmax + mr - 1) / mr * mr));
+	float *pb = grow(&pack_b, &pack_b_cap, kcmax * (size_t)((ncmax + nr - 1) / nr * nr));
+	float *pr = grow(&brow_buf, &brow_cap, (size_t)ncmax);
+	float *pk = grow(&kvec_buf, &kvec_cap, kcmax * (size_t)(mr > nr ? mr : nr));
+	return pa && pb && pr && pk ? 0 : -1;
+}
+
+/* K is cut into equal slices of at most KC: 288 = 144 + 144 rather than
+ * 256 + 32, which would pay a whole pass over C for a thin slice. */
+static int slice_k(const gemm_path *P, int k)
+{
+	int n = (k + P->kc - 1) / P->kc;
+	return (k + n - 1) / n;
+}
+
+/* The serial BLIS loops over the rectangle [m0,m1) x [n0,n1) of C.  Each
+ * NR-wide panel of B is packed just before its first use (by the first row
+ * block), so that it is still in L1 when the micro-kernel reads it. */
+static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+	int mr = P->mr, nr = P->nr, kcb = slice_k(P, g->k);
+	float *pa = pack_a, *pb = pack_b;
+	int ncb = P->nc;
+	if (m1 - m0 <= P->mc) {
+		/* One row block: each packed B slice is used once, so keep it in L2
+		 * (half of it) rather than sized for reuse from L3. */
+		int fit = (int)(L2_FLOATS / 2 / kcb) / nr * nr;
+		if (fit < nr)
+			fit = nr;
+		if (fit < ncb)
+			ncb = fit;
+	}
+	for (int jc = n0; jc < n1; jc += ncb) {
+		int nc = n1 - jc < ncb ? n1 - jc : ncb;
+		for (int pc = 0; pc < g->k; pc += kcb) {
+			int kc = g->k - pc < kcb ? g->k - pc : kcb;
+			float beta = pc == 0 ? g->beta : 1.0f;
+			if (!g->transb && !g->bvec)
+				pack_b_rows(g, nr, pc, kc, jc, nc, pb);
+			for (int ic = m0; ic < m1; ic += P->mc) {
+				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
+				pack_a_block(g, mr, ic, mc, pc, kc, pa);
+				for (int jr = 0; jr < nc; jr += nr) {
+					float *bp = pb + (size_t)jr * kc;
+					int cols = nc - jr < nr ? nc - jr : nr;
+					if (ic == m0 && (g->transb || g->bvec))
+						pack_b_block(g, nr, pc, kc, jc + jr, cols, bp);
+					for (int ir = 0; ir < mc; ir += mr) {
+						const float *ap = pa + (size_t)ir * kc;
+						float *cp = c_at(g, ic + ir, jc + jr);
+						int rows = mc - ir < mr ? mc - ir : mr;
+						if (g->cblk > 0 && (jc + jr) % g->cblk + cols > g->cblk)
+							split_tile(P, g, kc, ap, bp, ic + ir, jc + jr, rows, cols,
+							           beta);
+						else if (rows == mr && cols == nr)
+							P->kernel(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+						else if (cols == nr && P->rkernel)
+							P->rkernel(rows, kc, ap, bp, cp, g->ldc, g->alpha,
+							           beta);
+						else
+							edge_tile(P, kc, ap, bp, cp, g->ldc, rows, cols,
+							          g->alpha, beta);
+					}
+				}
+			}
+		}
+	}
+}
+
+/* The thread grid tm x tn (tm * tn == nt) that minimises the largest
+ * rectangle, counted in whole micro-tiles; ties go to splitting N, which
+ * shares A (the smaller operand in the convolution shapes). */
+static void thread_grid(int nt, int mt, int ntl, int *tm, int *tn)
+{
+	long bestc = -1;
+	for (int a = 1; a <= nt; a++) {
+		if (nt % a)
+			continue;
+		int b = nt / a;
+		long cost = (long)((mt + a - 1) / a) * ((ntl + b - 1) / b);
+		if (a > mt || b > ntl)
+			cost += 1L << 40;
+		if (bestc < 0 || cost < bestc || (cost == bestc && b > *tn)) {
+			bestc = cost;
+			*tm = a;
+			*tn = b;
+		}
+	}
+}
+
+static void scale_c(const gemm_args *g)
+{
+	for (int i = 0; i < g->m; i++)
+		for (int j = 0; j < g->n; j++) {
+			float *cij = c_at(g, i, j);
+			*cij = g->beta == 0.0f ? 0.0f : g->beta * *cij;
+		}
+}
+
+/* The plain loops in double, for any gemm_args (the out-of-memory path). */
+static void ref_loops(const gemm_args *g)
+{
+	for (int i = 0; i < g->m; i++)
+		for (int j = 0; j < g->n; j++) {
+			double s = 0.0;
+			for (int p = 0; p < g->k; p++) {
+				double x, y;
+				if (g->avec) {
+					float v;
+					g->avec(g->actx, i, p, 1, &v);
+					x = v;
+				} else {
+					x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
+				}
+				if (g->bvec) {
+					float v;
+					g->bvec(g->bctx, j, p, 1, &v);
+					y = v;
+				} else if (g->brow) {
+					float v;
+					g->brow(g->ctx, p, j, 1, &v);
+					y = v;
+				} else {
+					y = g->transb ? g->b[(long)j * g->ldb + p] : g->b[(long)p * g->ldb + j];
+				}
+				s += x * y;
+			}
+			float *cij = c_at(g, i, j);
+			*cij = (float)(g->alpha * s + (g->beta == 0.0f ? 0.0 : (double)g->beta * *cij));
+		}
+}
+
+static void gemm_run(gemm_args g)
+{
+	int m = g.m, n = g.n, k = g.k;
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0 || g.alpha == 0.0f) {
+		scale_c(&g);
+		return;
+	}
+	const gemm_path *P = &paths[dm_simd()];
+	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
+	/* Below ~1 MFLOP a second thread costs more than it brings. */
+	int nt = 1;
+	if (!omp_in_parallel() && (double)m * n * k >= 5e5)
+		nt = omp_get_max_threads();
+	if (nt > mt * ntl)
+		nt = mt * ntl;
+	int tm = 1, tn = 1;
+	thread_grid(nt, mt, ntl, &tm, &tn);
+	int fail = 0;
+#pragma omp parallel num_threads(tm * tn) if (tm * tn > 1)
+	{
+		int t = omp_get_thread_num(), nth = omp_get_num_threads();
+		/* The runtime may give fewer threads than asked: fall back to one
+		 * rectangle per thread in order (results do not change). */
+		int gm = tm, gn = tn;
+		if (nth != tm * tn)
+			thread_grid(nth, mt, ntl, &gm, &gn);
+		int ti = t / gn, tj = t % gn;
+		int mt0 = (int)((long)mt * ti / gm), mt1 = (int)((long)mt * (ti + 1) / gm);
+		int nt0 = (int)((long)ntl * tj / gn), nt1 = (int)((long)ntl * (tj + 1) / gn);
+		int m0 = mt0 * P->mr, m1 = mt1 * P->mr < m ? mt1 * P->mr : m;
+		int n0 = nt0 * P->nr, n1 = nt1 * P->nr < n ? nt1 * P->nr : n;
+		int mine = m0 < m1 && n0 < n1;
+		/* Allocate everywhere before anyone touches C, so that a failure
+		 * can still fall back to the plain loops on the untouched C. */
+		if (mine && gemm_buffers(P, k, m0, m1, n0, n1) < 0) {
+#pragma omp atomic write
+			fail = 1;
+		}
+#pragma omp barrier
+		int failed;
+#pragma omp atomic read
+		failed = fail;
+		if (mine && !failed)
+			gemm_rect(P, &g, m0, m1, n0, n1);
+	}
+	if (fail) /* out of memory for pack buffers: the plain loops, correct if slow */
+		ref_loops(&g);
+}
+
+void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
+		        NULL, NULL, NULL, NULL, 0, 0 };
+	gemm_run(g);
+}
+
+void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
+                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
+                    int cblk, long cstride)
+{
+	if (cblk <= 0 || cblk >= n)
+		cblk = 0;
+	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
+		        NULL, NULL, NULL, NULL, cblk, cstride };
+	gemm_run(g);
+}
+
+void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const void *actx,
+                   dm_gemm_kvec_fn bvec, const void *bctx, float beta, float *c, int ldc)
+{
+	gemm_args g = { 0, 0, m, n, k, alpha, NULL, 0, NULL, 0, beta, c, ldc, NULL, NULL,
+		        avec, bvec, actx, bctx, 0, 0 };
+	gemm_run(g);
+}
+
+
+
+void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < n; j++) {
+			double s = 0.0;
+			for (int p = 0; p < k; p++) {
+				double x = transa ? a[(long)p * lda + i] : a[(long)i * lda + p];
+				double y = transb ? b[(long)j * ldb + p] : b[(long)p * ldb + j];
+				s += x * y;
+			}
+			float *cij = &c[(long)i * ldc + j];
+			*cij = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *cij));
+		}
+}

@@ -1,0 +1,166 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/model.h"
+#include "core/rng.h"
+#include "train/trainer.h"
+#include "harness.h"
+
+static void tiny_unet(dm_net_config *c)
+{
+	dm_error err;
+	dm_net_config_named(c, "unet", &err);
+	c->in_ch = 1, c->H = 8, c->W = 8, c->ch = 8, c->nmult = 2, c->ch_mult[0] = 1;
+	c->ch_mult[1] = 2, c->res_blocks = 1, c->nattn = 1, c->attn_res[0] = 4, c->groups = 2;
+}
+
+static void tiny_mlp(dm_net_config *c)
+{
+	dm_error err;
+	dm_net_config_named(c, "mlp", &err);
+	c->dim = 2, c->hidden = 32, c->layers = 2, c->temb = 8;
+}
+
+/* Train on one fixed batch: the loss must fall well below its start. */
+static void overfit(const dm_net_config *c, int steps, double factor)
+{
+	dm_trainer tr;
+	dm_train_opts o;
+	dm_error err;
+	dm_train_opts_default(&o);
+	o.lr = 3e-3f;
+	CHECK(dm_trainer_init(&tr, c, &o, NULL, &err) == 0);
+	int B = 8;
+	size_t S = dm_net_sample_size(c);
+	float *x = malloc(B * S * 4), *tg = malloc(B * S * 4), t[8];
+	dm_rng_normal(1, 97, 0, 0, x, B * S);
+	dm_rng_normal(2, 97, 0, 0, tg, B * S);
+	for (int b = 0; b < B; b++)
+		t[b] = (float)(b * 100);
+	double first = 0, last = 0;
+	for (int s = 0; s < steps; s++) {
+		double l;
+		CHECK(dm_trainer_micro(&tr, x, t, tg, NULL, NULL, B, &l, &err) == 0);
+		dm_trainer_apply(&tr, NULL);
+		if (s == 0)
+			first = l;
+		last = l;
+	}
+	free(x), free(tg);
+	dm_trainer_free(&tr);
+	CHECK_MSG(last < factor * first, "loss %g -> %g", first, last);
+}
+
+TEST(train_mlp_overfits_a_fixed_batch)
+{
+	dm_net_config c;
+	tiny_mlp(&c);
+	overfit(&c, 300, 0.2);
+}
+
+TEST(train_unet_overfits_a_fixed_batch)
+{
+	dm_net_config c;
+	tiny_unet(&c);
+	overfit(&c, 60, 0.5);
+}
+
+TEST(train_lr_warmup_and_cosine)
+{
+	dm_train_opts o;
+	dm_train_opts_default(&o);
+	o.lr = 1, o.warmup = 10, o.lr_decay = DM_LR_COSINE, o.decay_steps = 110;
+	CHECK_NEAR(dm_trainer_lr(&o, 0), 0.1, 1e-7);
+	CHECK_NEAR(dm_trainer_lr(&o, 9), 1.0, 1e-7);
+	CHECK_NEAR(dm_trainer_lr(&o, 60), 0.5, 1e-6);
+	CHECK_NEAR(dm_trainer_lr(&o, 110), 0.0, 1e-7);
+	CHECK_NEAR(dm_trainer_lr(&o, 500), 0.0, 1e-7);
+}
+
+TEST(train_checkpoint_roundtrip_and_model_load)
+{
+	dm_net_config c;
+	dm_trainer tr, back;
+	dm_train_opts o;
+	dm_error err;
+	tiny_unet(&c);
+	c.classes = 3;
+	dm_train_opts_default(&o);
+	dm_kv meta;
+	dm_kv_init(&meta);
+	dm_kv_set(&meta, "schedule", "linear");
+	dm_kv_set(&meta, "model", "should-not-override");
+	CHECK(dm_trainer_init(&tr, &c, &o, &meta, &err) == 0);
+	float x[128], tt[2] = {1, 2};
+	int32_t lab[2] = {0, 2};
+	dm_rng_normal(1, 97, 0, 0, x, 128);
+	double l;
+	CHECK(dm_trainer_micro(&tr, x, tt, x, NULL, lab, 2, &l, &err) == 0);
+	dm_trainer_apply(&tr, NULL);
+	char path[] = "/tmp/dm-test-train-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(dm_trainer_save(&tr, path, &err) == 0);
+	CHECK_MSG(dm_trainer_load(&back, path, &err) == 0, "%s", err.msg);
+	CHECK(back.P == tr.P && back.step == 1 && back.samples == 2);
+	
+	CHECK(!memcmp(back.w, tr.w, tr.P * 4) && !memcmp(back.m, tr.m, tr.P * 4) &&
+	      !memcmp(back.v, tr.v, tr.P * 4) && !memcmp(back.ema, tr.ema, tr.P * 4));
+	CHECK(!strcmp(dm_kv_get(&back.meta, "schedule"), "linear"));
+	/* the inference side sees the same network */
+	dm_model *m;
+	CHECK_MSG(dm_model_load(path, 1, &m, &err) == 0, "%s", err.msg);
+	int64_t dims[4];
+	CHECK(dm_model_sample_shape(m, dims) == 3 && dims[0] == 1 && dims[1] == 8);
+	CHECK(dm_model_classes(m) == 3);
+	CHECK(!strcmp(dm_kv_get(dm_model_meta(m), "model"), "unet"));
+	float o1[128], o2[128];
+	CHECK(dm_model_predict(m, x, tt, lab, 2, o1, &err) == 0);
+	CHECK(dm_net_forward(&tr.net, tr.ema, x, tt, lab, 2, o2, 0, 0, 0, &err) == 0);
+	CHECK(!memcmp(o1, o2, sizeof o1));
+	dm_model_free(m);
+	dm_trainer_free(&back);
+
+	/* truncated and corrupted copies are refused with a message */
+	FILE *f = fopen(path, "rb");
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	rewind(f);
+	unsigned char *buf = malloc((size_t)n);
+	CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
+	fclose(f);
+	f = fopen(path, "wb");
+	fwrite(buf, 1, (size_t)n / 2, f);
+	fclose(f);
+	CHECK(dm_trainer_load(&back, path, &err) < 0);
+	CHECK(err.msg[0] != 0);
+	buf[n / 8] ^= 0x40;
+	f = fopen(path, "wb");
+	fwrite(buf, 1, (size_t)n, f);
+	fclose(f);
+	CHECK(dm_model_load(path, 0, &m, &err) < 0);
+	CHECK_MSG(strstr(err.msg, "CRC") || strstr(err.msg, "crc"), "%s", err.msg);
+	free(buf);
+	unlink(path);
+	dm_trainer_free(&tr);
+	dm_kv_free(&meta);
+}
+
+TEST(train_nonfinite_loss_is_reported_with_the_step)
+{
+	dm_net_config c;
+	dm_trainer tr;
+	dm_train_opts o;
+	dm_error err;
+	tiny_mlp(&c);
+	dm_train_opts_default(&o);
+	CHECK(dm_trainer_init(&tr, &c, &o, NULL, &err) == 0);
+	float x[4] = {0, 1, 2, 3}, tg[4] = {0, NAN, 0, 0}, t[2] = {1, 2};
+	double l;
+	CHECK(dm_trainer_micro(&tr, x, t, tg, NULL, NULL, 2, &l, &err) < 0);
+	CHECK_MSG(strstr(err.msg, "step 1"), "%s", err.msg);
+	dm_trainer_free(&tr);
+}
