@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "train/trainer.h"
+#include "models/net.h"
+#include "nn/params.h"
 
 typedef struct dm_mlp {
 	dm_net_config cfg;

@@ -1,11 +1,11 @@
-/* model.c - the inference contract of model.h over train.h's net and
+/* model.c - the inference contract of model.h over net.h and the
  * checkpoint reader. */
 #include "models/model.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/trainer.h"
+#include "models/checkpoint.h"
 
 struct dm_model {
 	dm_net net;

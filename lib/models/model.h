@@ -1,6 +1,7 @@
 /* model.h - a trained network as the samplers see it: load a checkpoint,
  * predict for a batch.  The training side (parameters, gradients, AdamW,
- * checkpoint writing) lives in lib/train/trainer.h; this is the inference contract
+ * checkpoint writing) lives in train/trainer.h (and the checkpoint
+ * format in models/checkpoint.h); this is the inference contract
  * that dm-denoise builds on.
  *
  * A checkpoint is a dm stream (see dm-stream(5)) whose header metadata holds

@@ -20,7 +20,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "train/trainer.h"
+#include "models/net.h"
+#include "nn/params.h"
 
 typedef struct dm_unet dm_unet;
 

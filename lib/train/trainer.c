@@ -5,322 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/layers.h"
-#include "models/mlp.h"
-#include "nn/optim.h"
 #include "core/outfile.h"
 #include "core/rng.h"
-#include "models/unet.h"
-
-/* ---- layout ---------------------------------------------------------- */
-
-size_t dm_layout_add(dm_layout *L, const char *name, int rank, int64_t d0, int64_t d1, int64_t d2,
-                     int64_t d3)
-{
-	if (L->n == L->cap) {
-		int cap = L->cap ? 2 * L->cap : 64;
-		dm_param *p = realloc(L->p, (size_t)cap * sizeof *p);
-		if (!p) {
-			L->oom = 1;
-			return 0;
-		}
-		L->p = p;
-		L->cap = cap;
-	}
-	dm_param *q = &L->p[L->n++];
-	memset(q, 0, sizeof *q);
-	snprintf(q->name, sizeof q->name, "%s", name);
-	q->rank = rank;
-	int64_t d[4] = {d0, d1, d2, d3};
-	q->n = 1;
-	for (int i = 0; i < rank; i++) {
-		q->dims[i] = d[i];
-		q->n *= (size_t)d[i];
-	}
-	q->off = L->total;
-	L->total += q->n;
-	return q->off;
-}
-
-void dm_layout_free(dm_layout *L)
-{
-	free(L->p);
-	memset(L, 0, sizeof *L);
-}
-
-int dm_layout_find(const dm_layout *L, const char *name)
-{
-	for (int i = 0; i < L->n; i++)
-		if (!strcmp(L->p[i].name, name))
-			return i;
-	return -1;
-}
-
-/* ---- config ---------------------------------------------------------- */
-
-static void unet_s(dm_net_config *c)
-{
-	c->kind = DM_NET_UNET;
-	c->in_ch = 1, c->H = 28, c->W = 28, c->ch = 32;
-	c->nmult = 3, c->ch_mult[0] = 1, c->ch_mult[1] = 2, c->ch_mult[2] = 2;
-	c->res_blocks = 2, c->nattn = 1, c->attn_res[0] = 7, c->groups = 8, c->dropout = 0;
-}
-
-int dm_net_config_named(dm_net_config *c, const char *name, dm_error *err)
-{
-	memset(c, 0, sizeof *c);
-	c->t_scale = 1;
-	if (!strcmp(name, "mlp-2d") || !strcmp(name, "mlp")) {
-		c->kind = DM_NET_MLP;
-		c->dim = 2, c->hidden = 256, c->layers = 3, c->temb = 64;
-	} else if (!strcmp(name, "unet-s") || !strcmp(name, "unet")) {
-		unet_s(c);
-	} else if (!strcmp(name, "unet-m")) {
-		unet_s(c);
-		c->in_ch = 3, c->H = 32, c->W = 32, c->ch = 64;
-		c->nmult = 4, c->ch_mult[3] = 2;
-		c->attn_res[0] = 16, c->groups = 32, c->dropout = 0.1f;
-	} else {
-		return dm_error_set(err, DM_ERR_ARG,
-		                    "unknown model '%s' (mlp-2d, unet-s, unet-m, mlp, unet)", name);
-	}
-	return 0;
-}
-
-size_t dm_net_sample_size(const dm_net_config *c)
-{
-	return c->kind == DM_NET_MLP ? (size_t)c->dim : (size_t)c->in_ch * c->H * c->W;
-}
-
-int dm_net_config_check(const dm_net_config *c, dm_error *err)
-{
-	if (c->classes < 0 || c->classes > 1000000)
-		return dm_error_set(err, DM_ERR_ARG, "classes %d out of range", c->classes);
-	if (!(c->t_scale > 0))
-		return dm_error_set(err, DM_ERR_ARG, "t_scale must be positive");
-	if (c->kind == DM_NET_MLP) {
-		if (c->dim < 1 || c->dim > 1 << 20 || c->hidden < 1 || c->hidden > 1 << 16 ||
-		    c->layers < 1 || c->layers > 62 || c->temb < 2 || c->temb > 1 << 16)
-			return dm_error_set(err, DM_ERR_ARG,
-			                    "mlp sizes out of range (dim %d hidden %d layers %d temb %d)",
-			                    c->dim, c->hidden, c->layers, c->temb);
-		return 0;
-	}
-	if (c->kind != DM_NET_UNET)
-		return dm_error_set(err, DM_ERR_ARG, "unknown model kind");
-	if (c->in_ch < 1 || c->in_ch > 64 || c->H < 1 || c->W < 1 || c->H > 4096 || c->W > 4096)
-		return dm_error_set(err, DM_ERR_ARG, "unet: input shape %dx%dx%d out of range",
-		                    c->in_ch, c->H, c->W);
-	if (c->ch < 2 || c->ch > 4096 || c->ch % 2)
-		return dm_error_set(err, DM_ERR_ARG, "unet: ch must be even and 2..4096, not %d", c->ch);
-	if (c->nmult < 1 || c->nmult > DM_NET_MAX_LEVELS || c->res_blocks < 1 || c->res_blocks > 16)
-		return dm_error_set(err, DM_ERR_ARG, "unet: ch_mult needs 1..%d levels, res_blocks 1..16",
-		                    DM_NET_MAX_LEVELS);
-	if (c->groups < 1 || c->ch % c->groups)
-		return dm_error_set(err, DM_ERR_ARG, "unet: groups %d does not divide ch %d", c->groups,
-		                    c->ch);
-	for (int i = 0; i < c->nmult; i++) {
-		if (c->ch_mult[i] < 1 || c->ch_mult[i] > 64)
-			return dm_error_set(err, DM_ERR_ARG, "unet: ch_mult %d out of range", c->ch_mult[i]);
-		if ((c->ch * c->ch_mult[i]) % c->groups)
-			return dm_error_set(err, DM_ERR_ARG, "unet: groups %d does not divide width %d",
-			                    c->groups, c->ch * c->ch_mult[i]);
-	}
-	int h = c->H, w = c->W;
-	for (int i = 0; i + 1 < c->nmult; i++) {
-		if (h % 2 || w % 2)
-			return dm_error_set(err, DM_ERR_ARG,
-			                    "unet: input %dx%d cannot be halved %d times (ch_mult has %d "
-			                    "levels)",
-			                    c->H, c->W, c->nmult - 1, c->nmult);
-		h /= 2, w /= 2;
-	}
-	if (c->dropout < 0 || c->dropout >= 1)
-		return dm_error_set(err, DM_ERR_ARG, "unet: dropout must be in [0, 1)");
-	return 0;
-}
-
-static void list_str(char *buf, size_t n, const int *v, int k)
-{
-	size_t o = 0;
-	buf[0] = 0;
-	for (int i = 0; i < k && o < n; i++)
-		o += (size_t)snprintf(buf + o, n - o, i ? ",%d" : "%d", v[i]);
-}
-
-int dm_net_config_to_kv(const dm_net_config *c, dm_kv *kv, dm_error *err)
-{
-	char a[256], b[256];
-	int rc = 0;
-	rc |= dm_kv_set(kv, "model", c->kind == DM_NET_MLP ? "mlp" : "unet");
-	if (c->kind == DM_NET_MLP) {
-		rc |= dm_kv_setf(kv, "dim", "%d", c->dim);
-		rc |= dm_kv_setf(kv, "hidden", "%d", c->hidden);
-		rc |= dm_kv_setf(kv, "layers", "%d", c->layers);
-		rc |= dm_kv_setf(kv, "temb", "%d", c->temb);
-		rc |= dm_kv_setf(kv, "shape", "%d", c->dim);
-	} else {
-		list_str(a, sizeof a, c->ch_mult, c->nmult);
-		list_str(b, sizeof b, c->attn_res, c->nattn);
-		rc |= dm_kv_setf(kv, "in_ch", "%d", c->in_ch);
-		rc |= dm_kv_setf(kv, "H", "%d", c->H);
-		rc |= dm_kv_setf(kv, "W", "%d", c->W);
-		rc |= dm_kv_setf(kv, "ch", "%d", c->ch);
-		rc |= dm_kv_set(kv, "ch_mult", a);
-		rc |= dm_kv_setf(kv, "res_blocks", "%d", c->res_blocks);
-		rc |= dm_kv_set(kv, "attn", c->nattn ? b : "none");
-		rc |= dm_kv_setf(kv, "groups", "%d", c->groups);
-		rc |= dm_kv_setf(kv, "dropout", "%.9g", (double)c->dropout);
-		rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
-	}
-	rc |= dm_kv_setf(kv, "classes", "%d", c->classes);
-	rc |= dm_kv_setf(kv, "t_scale", "%.9g", (double)c->t_scale);
-	if (rc)
-		return dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the model config");
-	return 0;
-}
-
-/* Parse "1,2,2" into v (at most max); returns the count or -1. */
-int dm_net_parse_list(const char *s, int *v, int max)
-{
-	int k = 0;
-	if (!strcmp(s, "none") || !*s)
-		return 0;
-	while (*s) {
-		char *end;
-		long x = strtol(s, &end, 10);
-		if (end == s || x < 1 || x > 100000 || k == max)
-			return -1;
-		v[k++] = (int)x;
-		s = end;
-		if (*s == ',')
-			s++;
-		else if (*s)
-			return -1;
-	}
-	return k;
-}
-
-static int kv_int(const dm_kv *kv, const char *key, const char *name, int *out, dm_error *err)
-{
-	const char *s = dm_kv_get(kv, key);
-	char *end;
-	long v = s ? strtol(s, &end, 10) : 0;
-	if (!s || end == s || *end || v < 0 || v > (1L << 30))
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: checkpoint header has %s %s%s%s", name,
-		                    s ? "a bad" : "no", key, s ? "=" : "", s ? s : "");
-	*out = (int)v;
-	return 0;
-}
-
-int dm_net_config_from_kv(dm_net_config *c, const dm_kv *kv, const char *name, dm_error *err)
-{
-	memset(c, 0, sizeof *c);
-	const char *model = dm_kv_get(kv, "model");
-	int rc;
-	if (!model)
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: no model= in the header; not a dm-train "
-		                    "checkpoint", name);
-	if (!strcmp(model, "mlp")) {
-		c->kind = DM_NET_MLP;
-		if ((rc = kv_int(kv, "dim", name, &c->dim, err)) ||
-		    (rc = kv_int(kv, "hidden", name, &c->hidden, err)) ||
-		    (rc = kv_int(kv, "layers", name, &c->layers, err)) ||
-		    (rc = kv_int(kv, "temb", name, &c->temb, err)))
-			return rc;
-	} else if (!strcmp(model, "unet")) {
-		c->kind = DM_NET_UNET;
-		if ((rc = kv_int(kv, "in_ch", name, &c->in_ch, err)) ||
-		    (rc = kv_int(kv, "H", name, &c->H, err)) || (rc = kv_int(kv, "W", name, &c->W, err)) ||
-		    (rc = kv_int(kv, "ch", name, &c->ch, err)) ||
-		    (rc = kv_int(kv, "res_blocks", name, &c->res_blocks, err)) ||
-		    (rc = kv_int(kv, "groups", name, &c->groups, err)))
-			return rc;
-		const char *m = dm_kv_get(kv, "ch_mult"), *a = dm_kv_get(kv, "attn");
-		c->nmult = m ? dm_net_parse_list(m, c->ch_mult, DM_NET_MAX_LEVELS) : -1;
-		c->nattn = a ? dm_net_parse_list(a, c->attn_res, DM_NET_MAX_LEVELS) : -1;
-		if (c->nmult < 1 || c->nattn < 0)
-			return dm_error_set(err, DM_ERR_FORMAT, "%s: bad ch_mult= or attn= in the header",
-			                    name);
-		c->dropout = (float)dm_kv_get_double(kv, "dropout", 0);
-	} else {
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: unknown model=%s", name, model);
-	}
-	if ((rc = kv_int(kv, "classes", name, &c->classes, err)))
-		return rc;
-	c->t_scale = (float)dm_kv_get_double(kv, "t_scale", 1);
-	dm_error e2;
-	if (dm_net_config_check(c, &e2) < 0)
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: %s", name, e2.msg);
-	return 0;
-}
-
-/* ---- net ------------------------------------------------------------- */
-
-int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err)
-{
-	memset(net, 0, sizeof *net);
-	int rc = dm_net_config_check(cfg, err);
-	if (rc < 0)
-		return rc;
-	net->cfg = *cfg;
-	if (cfg->kind == DM_NET_MLP) {
-		net->mlp = calloc(1, sizeof *net->mlp);
-		if (!net->mlp)
-			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-		rc = dm_mlp_init(net->mlp, cfg, &net->layout, err);
-	} else {
-		rc = dm_unet_init(&net->unet, cfg, &net->layout, err);
-	}
-	if (rc < 0)
-		dm_net_free(net);
-	return rc;
-}
-
-void dm_net_free(dm_net *net)
-{
-	if (net->mlp) {
-		dm_mlp_free(net->mlp);
-		free(net->mlp);
-	}
-	if (net->unet)
-		dm_unet_free(net->unet);
-	dm_layout_free(&net->layout);
-	memset(net, 0, sizeof *net);
-}
-
-void dm_net_init_params(const dm_net *net, float *params, uint64_t seed)
-{
-	if (net->mlp)
-		dm_mlp_init_params(net->mlp, params, seed);
-	else
-		dm_unet_init_params(net->unet, params, seed);
-}
-
-int dm_net_forward(dm_net *net, const float *params, const float *x, const float *t,
-                   const int32_t *label, int B, float *out, int train, uint64_t seed,
-                   uint64_t drop_index, dm_error *err)
-{
-	int rc;
-	if (net->mlp) {
-		if ((rc = dm_mlp_plan(net->mlp, B, err)) < 0)
-			return rc;
-		dm_mlp_forward(net->mlp, params, x, t, label, B, out);
-	} else {
-		if ((rc = dm_unet_plan(net->unet, B, train, err)) < 0)
-			return rc;
-		dm_unet_forward(net->unet, params, x, t, label, B, out, train, seed, drop_index);
-	}
-	return 0;
-}
-
-void dm_net_backward(dm_net *net, const float *params, float *grads, const float *dout)
-{
-	if (net->mlp)
-		dm_mlp_backward(net->mlp, params, grads, dout);
-	else
-		dm_unet_backward(net->unet, params, grads, dout);
-}
+#include "models/checkpoint.h"
+#include "nn/layers.h"
+#include "nn/optim.h"
 
 /* ---- trainer --------------------------------------------------------- */
 
@@ -461,7 +150,7 @@ float dm_trainer_apply(dm_trainer *tr, double *gnorm)
 	return lr;
 }
 
-/* ---- checkpoints ----------------------------------------------------- */
+/* ---- checkpoints (the frames are models/checkpoint.h's) ---------------- */
 
 static const char *const own_keys[] = {
 	"tool", "format", "checkpoint_version", "dm_version", "model", "dim", "hidden", "layers",
@@ -516,26 +205,6 @@ static int header_kv(const dm_trainer *tr, dm_kv *kv, dm_error *err)
 	return 0;
 }
 
-static int write_block(dm_writer *w, const dm_layout *L, const char *kind, const float *blk,
-                       dm_error *err)
-{
-	dm_frame f;
-	dm_frame_init(&f);
-	int rc = dm_kv_set(&f.tags, "kind", kind) ? DM_ERR_NOMEM : 0;
-	for (int i = 0; i < L->n && rc == 0; i++) {
-		const dm_param *p = &L->p[i];
-		dm_tensor *t = dm_frame_add(&f, p->name, DM_F32, p->rank, p->dims, err);
-		if (!t)
-			rc = err->code ? err->code : DM_ERR_NOMEM;
-		else
-			memcpy(t->data, blk + p->off, p->n * sizeof(float));
-	}
-	if (rc == 0)
-		rc = dm_writer_write(w, &f, err);
-	dm_frame_free(&f);
-	return rc;
-}
-
 int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err)
 {
 	dm_kv kv;
@@ -550,13 +219,13 @@ int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err)
 		w = NULL;
 	const dm_layout *L = &tr->net.layout;
 	if (rc == 0)
-		rc = write_block(w, L, "weights", tr->w, err);
+		rc = dm_checkpoint_write_block(w, L, "weights", tr->w, err);
 	if (rc == 0)
-		rc = write_block(w, L, "ema", tr->ema, err);
+		rc = dm_checkpoint_write_block(w, L, "ema", tr->ema, err);
 	if (rc == 0)
-		rc = write_block(w, L, "adam_m", tr->m, err);
+		rc = dm_checkpoint_write_block(w, L, "adam_m", tr->m, err);
 	if (rc == 0)
-		rc = write_block(w, L, "adam_v", tr->v, err);
+		rc = dm_checkpoint_write_block(w, L, "adam_v", tr->v, err);
 	if (rc == 0) {
 		dm_frame f;
 		dm_frame_init(&f);
@@ -586,107 +255,6 @@ int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err)
 		dm_outfile_abort(&of);
 	dm_kv_free(&kv);
 	return rc;
-}
-
-/* Read the next frame, which must be tagged kind=want, into blk, checking
- * every tensor against the layout. */
-static int read_block(dm_reader *r, const dm_layout *L, const char *want, float *blk,
-                      dm_frame *f, const char *path, dm_error *err)
-{
-	int rc = dm_reader_next(r, f, err);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: checkpoint ends before its %s frame",
-		                    path, want);
-	const char *kind = dm_kv_get(&f->tags, "kind");
-	if (!kind || strcmp(kind, want))
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: frame %llu is kind=%s, expected kind=%s",
-		                    path, (unsigned long long)dm_reader_frames(r), kind ? kind : "(none)",
-		                    want);
-	if (!blk)
-		return 0;
-	if (f->n != L->n)
-		return dm_error_set(err, DM_ERR_FORMAT,
-		                    "%s: %s frame has %d tensors, the model config needs %d", path, want,
-		                    f->n, L->n);
-	for (int i = 0; i < L->n; i++) {
-		const dm_param *p = &L->p[i];
-		const dm_tensor *t = dm_frame_get(f, p->name);
-		if (!t)
-			return dm_error_set(err, DM_ERR_FORMAT, "%s: %s frame lacks tensor %s", path, want,
-			                    p->name);
-		int ok = t->dtype == DM_F32 && t->rank == p->rank;
-		for (int k = 0; ok && k < p->rank; k++)
-			ok = t->dims[k] == p->dims[k];
-		if (!ok) {
-			char got[128];
-			return dm_error_set(err, DM_ERR_FORMAT,
-			                    "%s: tensor %s in the %s frame is %s %s, the config needs f32 "
-			                    "of %zu values in shape %lldx%lld...",
-			                    path, p->name, want, dm_dtype_name(t->dtype) ?: "?",
-			                    dm_tensor_shape_str(t, got, sizeof got), p->n,
-			                    (long long)p->dims[0], (long long)(p->rank > 1 ? p->dims[1] : 1));
-		}
-		memcpy(blk + p->off, t->data, p->n * sizeof(float));
-	}
-	return 0;
-}
-
-static int open_checkpoint(const char *path, dm_reader **r, dm_net_config *cfg, dm_error *err)
-{
-	int rc = dm_reader_open_path(r, path, err);
-	if (rc < 0)
-		return rc;
-	const dm_kv *meta = dm_reader_meta(*r);
-	const char *fmt = dm_kv_get(meta, "format");
-	if (!fmt || strcmp(fmt, "dm-checkpoint")) {
-		dm_reader_close(*r);
-		*r = NULL;
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: not a dm-train checkpoint (no "
-		                    "format=dm-checkpoint in its header)", path);
-	}
-	if ((rc = dm_net_config_from_kv(cfg, meta, path, err)) < 0) {
-		dm_reader_close(*r);
-		*r = NULL;
-	}
-	return rc;
-}
-
-int dm_checkpoint_load_net(const char *path, int use_ema, dm_net *net, float **params,
-                           dm_kv *meta, dm_error *err)
-{
-	dm_reader *r;
-	dm_net_config cfg;
-	dm_frame f;
-	dm_kv_init(meta);
-	memset(net, 0, sizeof *net);
-	*params = NULL;
-	int rc = open_checkpoint(path, &r, &cfg, err);
-	if (rc < 0)
-		return rc;
-	dm_frame_init(&f);
-	if ((rc = dm_kv_copy(meta, dm_reader_meta(r))) < 0)
-		rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-	if (rc == 0)
-		rc = dm_net_init(net, &cfg, err);
-	float *p = NULL;
-	if (rc == 0 && !(p = malloc(net->layout.total * sizeof(float))))
-		rc = dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);
-	if (rc == 0)
-		rc = read_block(r, &net->layout, "weights", use_ema ? NULL : p, &f, path, err);
-	if (rc == 0 && use_ema)
-		rc = read_block(r, &net->layout, "ema", p, &f, path, err);
-	dm_frame_free(&f);
-	dm_reader_close(r);
-	if (rc < 0) {
-		free(p);
-		dm_net_free(net);
-		dm_kv_free(meta);
-		return rc;
-	}
-	*params = p;
-	return 0;
 }
 
 static int state_i64(const dm_frame *f, const char *name, int64_t *v, const char *path,
@@ -730,7 +298,7 @@ int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err)
 	dm_frame f;
 	memset(tr, 0, sizeof *tr);
 	dm_kv_init(&tr->meta);
-	int rc = open_checkpoint(path, &r, &cfg, err);
+	int rc = dm_checkpoint_open(path, &r, &cfg, err);
 	if (rc < 0)
 		return rc;
 	dm_frame_init(&f);
@@ -743,15 +311,15 @@ int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err)
 		rc = trainer_alloc(tr, &cfg, err);
 	const dm_layout *L = &tr->net.layout;
 	if (rc == 0)
-		rc = read_block(r, L, "weights", tr->w, &f, path, err);
+		rc = dm_checkpoint_read_block(r, L, "weights", tr->w, &f, path, err);
 	if (rc == 0)
-		rc = read_block(r, L, "ema", tr->ema, &f, path, err);
+		rc = dm_checkpoint_read_block(r, L, "ema", tr->ema, &f, path, err);
 	if (rc == 0)
-		rc = read_block(r, L, "adam_m", tr->m, &f, path, err);
+		rc = dm_checkpoint_read_block(r, L, "adam_m", tr->m, &f, path, err);
 	if (rc == 0)
-		rc = read_block(r, L, "adam_v", tr->v, &f, path, err);
+		rc = dm_checkpoint_read_block(r, L, "adam_v", tr->v, &f, path, err);
 	if (rc == 0)
-		rc = read_block(r, L, "state", NULL, &f, path, err);
+		rc = dm_checkpoint_read_block(r, L, "state", NULL, &f, path, err);
 	int64_t step = 0, samples = 0, seed = 0;
 	if (rc == 0 && !(rc = state_i64(&f, "step", &step, path, err)) &&
 	    !(rc = state_i64(&f, "samples", &samples, path, err)))

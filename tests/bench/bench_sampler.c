@@ -18,7 +18,7 @@
 #include "core/rng.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
-#include "train/trainer.h"
+#include "models/net.h"
 #include "bench_torch.h"
 
 static double now(void)

@@ -16,7 +16,7 @@
 #include <omp.h>
 
 #include "core/rng.h"
-#include "train/trainer.h"
+#include "models/net.h"
 
 static double gc_loss(dm_net *net, float *p, const float *x, const float *t, const int32_t *lab,
                       int B, const float *r, float *out, size_t n)

@@ -3,7 +3,7 @@
 
 #include "models/mlp.h"
 #include "core/rng.h"
-#include "train/trainer.h"
+#include "models/net.h"
 #include "gradcheck.h"
 #include "harness.h"
 

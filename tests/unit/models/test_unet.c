@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "core/rng.h"
-#include "train/trainer.h"
+#include "models/net.h"
 #include "models/unet.h"
 #include "gradcheck.h"
 #include "harness.h"

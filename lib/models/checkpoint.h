@@ -1,0 +1,58 @@
+/* checkpoint.h - the frames of a checkpoint stream, and loading a net from one.
+ *
+ * Memory layout (as llm.c): all parameters of a network live in ONE
+ * contiguous float array, described by a table of named tensors (dm_layout)
+ * built once from the config; the gradients, the two Adam moments and the
+ * EMA weights are arrays of the same length and layout.  AdamW, clipping,
+ * EMA, checkpointing and an all-reduce are each one loop over one array.
+ * Activations are planned once per batch size by the model (mlp.h, unet.h).
+ *
+ * Parameter names are those of the PyTorch twin's state_dict
+ * (tests/ref/models.py), so weights move between the two by name.
+ *
+ * Checkpoint (a dm stream, dm-stream(5)):
+ *   header: tool=dm-train, format=dm-checkpoint, checkpoint_version=1,
+ *           dm_version, model=mlp|unet and its sizes (dim hidden layers temb
+ *           | in_ch H W ch ch_mult res_blocks attn groups dropout), classes,
+ *           t_scale, shape (one sample, e.g. 2 or 1x28x28), params (count),
+ *           step, samples, the training options (lr betas weight_decay eps
+ *           warmup lr_decay decay_steps clip_grad ema label_dropout
+ *           grad_accum batch seed; batch is the GLOBAL micro-batch,
+ *           nranks * o.batch, so that the checkpoint does not depend on the
+ *           rank count), and every key of the training stream's
+ *           header (schedule=, T=, predict=, ...) that is not one of these.
+ *   frame 1, tag kind=weights: one f32 tensor per parameter, by name
+ *   frame 2, tag kind=ema:     the EMA weights, same names and shapes
+ *   frame 3, tag kind=adam_m, frame 4, tag kind=adam_v: the Adam moments
+ *   frame 5, tag kind=state:   i64 tensors step, samples and seed (the RNG
+ *           is counter-based: (seed, step, samples) is its whole state).
+ * Loading checks every tensor's name, dtype and shape against the layout
+ * the header's config implies, and the stream CRCs.
+ */
+#ifndef DM_CHECKPOINT_H
+#define DM_CHECKPOINT_H
+
+#include "core/error.h"
+#include "io/stream.h"
+#include "models/net.h"
+
+/* Write one frame tagged kind=KIND holding every tensor of L from blk. */
+int dm_checkpoint_write_block(dm_writer *w, const dm_layout *L, const char *kind, const float *blk,
+                              dm_error *err);
+/* Read the next frame of r, which must be tagged kind=want, into blk (NULL:
+ * only check the kind), checking every tensor's name, dtype and shape
+ * against L.  f is scratch (left holding the frame).  path names the file
+ * in errors. */
+int dm_checkpoint_read_block(dm_reader *r, const dm_layout *L, const char *want, float *blk,
+                             dm_frame *f, const char *path, dm_error *err);
+/* Open a checkpoint: check format=dm-checkpoint and read the net config of
+ * its header.  *r is open on success, NULL on error. */
+int dm_checkpoint_open(const char *path, dm_reader **r, dm_net_config *cfg, dm_error *err);
+
+/* Read a checkpoint's header and build its net; fill params from the
+ * "weights" or "ema" frame (use_ema).  For inference (model.c).  *meta is
+ * initialised and filled with the header. */
+int dm_checkpoint_load_net(const char *path, int use_ema, dm_net *net, float **params,
+                           dm_kv *meta, dm_error *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* net.h - a network behind one config (mlp or unet, MODELS.md): its
+ * parameter layout, initialisation, forward and backward.  Activations are
+ * planned once per batch size by the model (mlp.h, unet.h).
+ */
+#ifndef DM_NET_H
+#define DM_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/stream.h"
+#include "nn/params.h"
+
+enum { DM_NET_MLP = 1, DM_NET_UNET = 2 };
+#define DM_NET_MAX_LEVELS 8
+
+typedef struct dm_net_config {
+	int kind;       /* DM_NET_MLP or DM_NET_UNET */
+	int classes;    /* 0 = unconditional; label == classes is the null label */
+	float t_scale;  /* t fed to the embedding = t * t_scale (1, or 999) */
+	/* mlp */
+	int dim, hidden, layers, temb;
+	/* unet */
+	int in_ch, H, W, ch, nmult, ch_mult[DM_NET_MAX_LEVELS], res_blocks;
+	int nattn, attn_res[DM_NET_MAX_LEVELS], groups;
+	float dropout;
+} dm_net_config;
+
+/* Fill cfg for a named model: "mlp-2d", "unet-s", "unet-m", or the bare
+ * topologies "mlp" and "unet" (defaults of mlp-2d / unet-s, to be changed
+ * by explicit sizes).  0 or DM_ERR_ARG. */
+int dm_net_config_named(dm_net_config *cfg, const char *name, dm_error *err);
+/* Check sizes (and for unet the input shape against levels and groups). */
+int dm_net_config_check(const dm_net_config *cfg, dm_error *err);
+/* Write / read the config keys of the checkpoint header. */
+int dm_net_config_to_kv(const dm_net_config *cfg, dm_kv *kv, dm_error *err);
+int dm_net_config_from_kv(dm_net_config *cfg, const dm_kv *kv, const char *name, dm_error *err);
+/* Parse a list "1,2,2" (or "none") into v (at most max values, each
+ * 1..100000); returns the count or -1. */
+int dm_net_parse_list(const char *s, int *v, int max);
+/* Number of values per sample (dim, or in_ch*H*W). */
+size_t dm_net_sample_size(const dm_net_config *cfg);
+
+struct dm_mlp;
+struct dm_unet;
+
+typedef struct dm_net {
+	dm_net_config cfg;
+	dm_layout layout;
+	struct dm_mlp *mlp;
+	struct dm_unet *unet;
+} dm_net;
+
+/* Build the layout and the model (no batch plan yet). */
+int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err);
+void dm_net_free(dm_net *net);
+/* PyTorch-default initialisation of the whole block from seed. */
+void dm_net_init_params(const dm_net *net, float *params, uint64_t seed);
+/* Forward for B samples.  train != 0 applies dropout with masks keyed by
+ * (seed, drop_index) and keeps what backward needs.  label may be NULL
+ * (null label for class-conditional models).  Plans buffers for B on
+ * first use or when B changes. */
+int dm_net_forward(dm_net *net, const float *params, const float *x, const float *t,
+                   const int32_t *label, int B, float *out, int train, uint64_t seed,
+                   uint64_t drop_index, dm_error *err);
+/* Backward of the last training forward: grads += d loss / d params. */
+void dm_net_backward(dm_net *net, const float *params, float *grads, const float *dout);
+
+#endif
