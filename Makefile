@@ -3,6 +3,7 @@
 #   make              libdm (static + shared) and every tool, in $(BUILD)/
 #   make test         unit tests of lib/ and shell tests of every tool
 #   make check-asan   the whole test suite under AddressSanitizer + UBSan
+#   make check-layers lib/ includes only downward (also run by make test)
 #   make bench        benchmarks (tests/bench/)
 #   make fuzz         a short libFuzzer run of the stream reader (clang)
 #   make demo         the README's demo
@@ -73,7 +74,7 @@ MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
 
-.PHONY: FORCE all test check-asan bench fuzz demo install uninstall clean help
+.PHONY: FORCE all test check-layers check-asan bench fuzz demo install uninstall clean help
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/libdm.a $(BUILD)/libdm.so $(TOOLS) $(BUILD)/dm.pc
@@ -118,6 +119,11 @@ FORCE:
 
 test: all $(UNIT)
 	@DM_BUILD=$(BUILD) sh tests/run.sh
+
+# lib/ includes only downward (scripts/check-layers.sh); tests/tools/layers.sh
+# runs it too, so `make test` fails on an upward include.
+check-layers:
+	@sh scripts/check-layers.sh lib
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN='-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined' test
