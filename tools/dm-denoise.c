@@ -16,7 +16,7 @@
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
-#include "common.h"
+#include "cli.h"
 
 typedef struct opts {
 	const char *model, *in, *out, *schedule, *mask, *restore;

@@ -16,7 +16,7 @@
 #include "io/render.h"
 #include "io/stream.h"
 #include "io/video.h"
-#include "common.h"
+#include "cli.h"
 
 static const char usage[] =
 	"Usage: dm-encode [OPTION]... [FILE]\n"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "io/stream.h"
-#include "common.h"
+#include "cli.h"
 
 static const char usage[] =
 	"Usage: dm-info [OPTION]... [FILE]...\n"

@@ -10,7 +10,7 @@
 #include "data/data.h"
 #include "core/outfile.h"
 #include "io/stream.h"
-#include "common.h"
+#include "cli.h"
 
 static void usage(void)
 {

@@ -13,7 +13,7 @@
 #include "core/rng.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
-#include "common.h"
+#include "cli.h"
 
 #define MAX_TLIST 100000
 

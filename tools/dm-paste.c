@@ -3,51 +3,36 @@
  * input, in the order of the arguments.  The way back together for runs
  * split by seed range (dm-noise --first-index), e.g. the trajectories of 4
  * ranges sampled in parallel made into one video. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/outfile.h"
 #include "io/stream.h"
-#include "common.h"
+#include "cli.h"
 
-static const char usage[] =
-	"Usage: dm-paste [OPTION]... FILE...\n"
+static const dm_cli cli = {
+	"[OPTION]... FILE...",
 	"Join dm streams frame by frame along the first (batch) axis: output frame k\n"
 	"holds the tensors of frame k of every FILE (\"-\" is stdin), concatenated in\n"
 	"argument order.  Every input must have the same number of frames, and\n"
 	"frame k of every input the same tensor names, dtypes and shapes past the\n"
-	"first axis.  The header metadata and frame tags are the first input's.\n"
-	"\n"
-	"  -o, --output FILE  write to FILE (atomically) instead of stdout\n"
-	"  -h, --help         show this help and exit\n"
-	"  -V, --version      show the version and exit\n"
-	"\n"
+	"first axis.  The header metadata and frame tags are the first input's.",
+	NULL,
+	DM_CLI_OUTPUT | DM_CLI_COMPRESS,
 	"Example: four seed ranges sampled in parallel, then one video:\n"
 	"  for i in 0 1 2 3; do dm-noise --prior --shape 16x1x28x28 --first-index $((16*i)) \\\n"
 	"    | dm-denoise -m model.dmt --every 10 > part$i.dm & done; wait\n"
-	"  dm-paste part0.dm part1.dm part2.dm part3.dm | dm-encode --grid 8x8 -o all.mp4\n";
+	"  dm-paste part0.dm part1.dm part2.dm part3.dm | dm-encode --grid 8x8 -o all.mp4\n",
+};
 
 int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
-	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0},
-	};
-	const char *output = "-";
-	int c;
-	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': output = optarg; break;
-		case 'h': fputs(usage, stdout); return 0;
-		case 'V': dm_tool_version();
-		default: dm_tool_die("try 'dm-paste --help'");
-		}
-	}
+	dm_cli_common co;
+	if (dm_cli_next(&cli, argc, argv, &co) != -1)
+		dm_tool_die("try --help");
+	const char *output = co.output;
 	int n = argc - optind;
 	if (n < 1)
 		dm_tool_die("no input: give one or more stream files (see --help)");
@@ -106,6 +91,8 @@ int main(int argc, char **argv)
 			                  (unsigned long long)dm_writer_frames(w));
 			break;
 		}
+		for (int i = 0; i < acc.n; i++)
+			acc.t[i]->compress = co.compress;
 		if ((rc = dm_writer_write(w, &acc, &err)) < 0)
 			break;
 	}

@@ -8,7 +8,7 @@
 
 #include "eval/metrics.h"
 #include "io/stream.h"
-#include "common.h"
+#include "cli.h"
 
 static const char usage[] =
 	"Usage: dm-score [OPTION]... A B\n"

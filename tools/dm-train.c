@@ -26,7 +26,7 @@
 #include "diffusion/schedule.h"
 #include "io/stream.h"
 #include "train/trainer.h"
-#include "common.h"
+#include "cli.h"
 
 static const char usage[] =
 	"Usage: dm-train [OPTION]...\n"

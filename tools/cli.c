@@ -1,0 +1,315 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core/outfile.h"
+
+static const char *prog = "dm";
+
+/* ---- exits ----------------------------------------------------------- */
+
+static void remove_temporaries(void)
+{
+	const char *names[16];
+	int n = dm_outfile_pending(names, 16);
+	for (int i = 0; i < n; i++)
+		unlink(names[i]);
+}
+
+static void on_signal(int sig)
+{
+	remove_temporaries();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void dm_tool_init(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	prog = s ? s + 1 : p;
+	signal(SIGPIPE, SIG_IGN);
+	atexit(remove_temporaries);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+const char *dm_tool_name(void) { return prog; }
+
+void dm_tool_die(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void dm_tool_check(int rc, const dm_error *err)
+{
+	if (rc >= 0)
+		return;
+	if (rc == DM_ERR_EPIPE || (err && err->code == DM_ERR_EPIPE))
+		exit(0);
+	dm_tool_die("%s", err && err->msg[0] ? err->msg : "unknown error");
+}
+
+void dm_tool_version(void)
+{
+	printf("%s (dm) %s\n", prog, dm_version());
+	exit(0);
+}
+
+long long dm_tool_int(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		dm_tool_die("%s: '%s' is not an integer in %lld..%lld", opt, s, lo, hi);
+	return v;
+}
+
+double dm_tool_double(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end)
+		dm_tool_die("%s: '%s' is not a number", opt, s);
+	return v;
+}
+
+void dm_tool_threads(int n)
+{
+#ifdef _OPENMP
+	if (n > 0)
+		omp_set_num_threads(n);
+#else
+	(void)n;
+#endif
+}
+
+/* ---- enumerations ---------------------------------------------------- */
+
+const char *dm_cli_enum_name(const dm_cli_enum *e, int v)
+{
+	if (v < e->first || v >= e->first + e->n)
+		return NULL;
+	return e->names ? e->names[v - e->first] : e->name(v);
+}
+
+/* "a, b, c" into buf. */
+static void enum_list(const dm_cli_enum *e, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = 0;
+	for (int v = e->first; v < e->first + e->n && len < size; v++) {
+		const char *s = dm_cli_enum_name(e, v);
+		if (s)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "", s);
+	}
+}
+
+int dm_cli_enum_parse(const char *opt, const char *s, const dm_cli_enum *e)
+{
+	for (int v = e->first; v < e->first + e->n; v++) {
+		const char *name = dm_cli_enum_name(e, v);
+		if (name && !strcmp(name, s))
+			return v;
+	}
+	if (e->parse) {
+		int v = e->parse(s);
+		if (v >= e->first && v < e->first + e->n)
+			return v;
+	}
+	char list[512];
+	enum_list(e, list, sizeof list);
+	dm_tool_die("%s: unknown '%s' (one of: %s)", opt, s, list);
+}
+
+/* ---- the shared options ---------------------------------------------- */
+
+static const dm_cli_opt common_opts[] = {
+	{'s', "seed", "S", "seed of every random number (default 0)", NULL},
+	{'j', "threads", "N", "threads (default: all cores; results do not depend on it)", NULL},
+	{'z', "compress", "L", "zlib level 1..9 for the tensors written (default 0: none)", NULL},
+	{'o', "output", "FILE", "write to FILE (atomically) instead of stdout", NULL},
+	{'q', "quiet", NULL, "print nothing on stderr but errors", NULL},
+	{'h', "help", NULL, "this help", NULL},
+	{'V', "version", NULL, "the version", NULL},
+};
+#define N_COMMON (int)(sizeof common_opts / sizeof common_opts[0])
+
+static int common_on(const dm_cli *cli, int i)
+{
+	return i >= N_COMMON - 2 || (cli->common & (1u << i));
+}
+
+static int count_opts(const dm_cli_opt *o)
+{
+	int n = 0;
+	while (o && o[n].name)
+		n++;
+	return n;
+}
+
+/* ---- --help ---------------------------------------------------------- */
+
+static void print_opt(const dm_cli_opt *o)
+{
+	char head[96];
+	int n = o->key < DM_CLI_LONG ? snprintf(head, sizeof head, "  -%c, --%s", o->key, o->name)
+	                             : snprintf(head, sizeof head, "      --%s", o->name);
+	if (o->arg)
+		snprintf(head + n, sizeof head - (size_t)n, " %s", o->arg);
+	const int col = 24;
+	int len = (int)strlen(head);
+	fputs(head, stdout);
+	const char *h = o->help;
+	for (int first = 1; *h || first; first = 0) {
+		const char *nl = strchr(h, '\n');
+		int w = nl ? (int)(nl - h) : (int)strlen(h);
+		if (first && len >= col - 1)
+			printf("\n%*s", col, "");
+		else
+			printf("%*s", first ? col - len : col, "");
+		printf("%.*s\n", w, h);
+		h += w + (nl ? 1 : 0);
+	}
+	if (o->values) {
+		char list[512];
+		enum_list(o->values, list, sizeof list);
+		printf("%*s(%s)\n", col, "", list);
+	}
+}
+
+void dm_cli_usage(const dm_cli *cli)
+{
+	printf("Usage: %s %s\n", prog, cli->synopsis);
+	if (cli->about)
+		printf("%s\n", cli->about);
+	putchar('\n');
+	for (int i = 0, n = count_opts(cli->opts); i < n; i++)
+		if (cli->opts[i].help)
+			print_opt(&cli->opts[i]);
+	for (int i = 0; i < N_COMMON; i++)
+		if (common_on(cli, i))
+			print_opt(&common_opts[i]);
+	if (cli->more)
+		printf("\n%s", cli->more);
+}
+
+/* ---- parsing --------------------------------------------------------- */
+
+/* The getopt tables, built from the dm_cli on the first call (a tool
+ * parses one command line). */
+static struct option *longopts;
+static char shortopts[160];
+
+static void add_opt(const dm_cli_opt *o, int *nl, size_t *ns)
+{
+	longopts[*nl] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->key};
+	(*nl)++;
+	if (o->key < DM_CLI_LONG && !strchr(shortopts, o->key) && *ns + 3 < sizeof shortopts) {
+		shortopts[(*ns)++] = (char)o->key;
+		if (o->arg)
+			shortopts[(*ns)++] = ':';
+		shortopts[*ns] = 0;
+	}
+}
+
+static void build(const dm_cli *cli)
+{
+	int n = count_opts(cli->opts), nl = 0;
+	size_t ns = 1;
+	longopts = calloc((size_t)(n + N_COMMON + 1), sizeof *longopts);
+	if (!longopts)
+		dm_tool_die("out of memory");
+	shortopts[0] = ':'; /* a missing argument returns ':' */
+	for (int i = 0; i < n; i++)
+		add_opt(&cli->opts[i], &nl, &ns);
+	for (int i = 0; i < N_COMMON; i++)
+		if (common_on(cli, i))
+			add_opt(&common_opts[i], &nl, &ns);
+}
+
+/* The option text argv[optind - 1] as the user wrote it, for messages. */
+static const char *bad_opt(char **argv, char *buf, size_t size)
+{
+	if (optopt && optopt < DM_CLI_LONG && !(optind > 0 && !strncmp(argv[optind - 1], "--", 2)))
+		snprintf(buf, size, "-%c", optopt);
+	else
+		snprintf(buf, size, "%s", argv[optind - 1]);
+	char *eq = strchr(buf, '=');
+	if (eq && !strncmp(buf, "--", 2))
+		*eq = 0;
+	return buf;
+}
+
+int dm_cli_next(const dm_cli *cli, int argc, char **argv, dm_cli_common *c)
+{
+	if (!longopts) {
+		build(cli);
+		*c = (dm_cli_common){.output = "-"};
+		opterr = 0;
+	}
+	for (;;) {
+		int k = getopt_long(argc, argv, shortopts, longopts, NULL);
+		char buf[128];
+		switch (k) {
+		case -1:
+			dm_tool_threads(c->threads);
+			free(longopts);
+			return -1;
+		case 's':
+			if (!(cli->common & DM_CLI_SEED))
+				return k;
+			c->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX);
+			c->seed_given = 1;
+			break;
+		case 'j':
+			if (!(cli->common & DM_CLI_THREADS))
+				return k;
+			c->threads = (int)dm_tool_int("--threads", optarg, 1, 4096);
+			break;
+		case 'z':
+			if (!(cli->common & DM_CLI_COMPRESS))
+				return k;
+			c->compress = (int)dm_tool_int("--compress", optarg, 0, 9);
+			break;
+		case 'o':
+			if (!(cli->common & DM_CLI_OUTPUT))
+				return k;
+			c->output = optarg;
+			break;
+		case 'q':
+			if (!(cli->common & DM_CLI_QUIET))
+				return k;
+			c->quiet = 1;
+			break;
+		case 'h': dm_cli_usage(cli); exit(0);
+		case 'V': dm_tool_version();
+		case ':': dm_tool_die("%s needs an argument (try --help)", bad_opt(argv, buf, sizeof buf));
+		case '?': dm_tool_die("unknown option '%s' (try --help)", bad_opt(argv, buf, sizeof buf));
+		default: return k;
+		}
+	}
+}
