@@ -1,7 +1,6 @@
 /* dm-load - data in: PNG, IDX (MNIST), Fashion-MNIST, NPY, CSV and toy 2-D
  * sets as a dm tensor stream of frames (batches), optionally shuffled,
  * repeated, sharded, flipped and scaled.  See dm-load(1). */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,35 +11,37 @@
 #include "io/stream.h"
 #include "cli.h"
 
-static void usage(void)
-{
-	printf("usage: dm-load [options] SOURCE...\n"
-	       "Read data sets and write them as a dm tensor stream on stdout.\n"
-	       "\n"
-	       "SOURCE is a PNG file, a folder of PNGs, a glob pattern, an IDX file\n"
-	       "(gzip or plain; its labels file is picked up), fashion-mnist:train,\n"
-	       "fashion-mnist:test, an .npy or .csv file, or toy:swissroll, toy:moons,\n"
-	       "toy:8gaussians, toy:checkerboard, toy:circles.  Several sources are\n"
-	       "concatenated (they must have the same sample shape).\n"
-	       "\n"
-	       "  -b, --batch N       samples per frame (default 64 for images, else all)\n"
-	       "  -e, --epochs N      passes over the data (default 1; 0 = forever)\n"
-	       "      --shuffle       a new permutation of the samples every epoch\n"
-	       "  -s, --seed S        seed of shuffles, flips and toy sets (default 0)\n"
-	       "  -l, --limit N       use only the first N samples\n"
-	       "  -r, --range LO:HI   value range (images: default -1:1; other data is\n"
-	       "                      passed as is unless given, then min..max -> LO..HI)\n"
-	       "      --scale S       multiply every value by S (after --range), e.g. to\n"
-	       "                      give the unit-scale toy sets more room: --scale 4\n"
-	       "      --flip          random horizontal flips (images)\n"
-	       "  -n, --n N           points of a toy set (default 10000)\n"
-	       "      --shard R/N     keep every N-th sample starting at R (after the shuffle)\n"
-	       "  -z, --compress L    zlib level 1..9 for the tensors (default 0: none)\n"
-	       "  -o, --output FILE   write to FILE (atomically) instead of stdout\n"
-	       "  -h, --help          this help\n"
-	       "  -V, --version       the version\n");
-	exit(0);
-}
+enum { O_SHUFFLE = DM_CLI_LONG, O_SCALE, O_FLIP, O_SHARD };
+
+static const dm_cli_opt opts[] = {
+	{'b', "batch", "N", "samples per frame (default 64 for images, else all)", NULL},
+	{'e', "epochs", "N", "passes over the data (default 1; 0 = forever)", NULL},
+	{O_SHUFFLE, "shuffle", NULL, "a new permutation of the samples every epoch", NULL},
+	{'l', "limit", "N", "use only the first N samples", NULL},
+	{'r', "range", "LO:HI", "value range (images: default -1:1; other data is\n"
+	                        "passed as is unless given, then min..max -> LO..HI)", NULL},
+	{O_SCALE, "scale", "S", "multiply every value by S (after --range), e.g. to\n"
+	                        "give the unit-scale toy sets more room: --scale 4", NULL},
+	{O_FLIP, "flip", NULL, "random horizontal flips (images)", NULL},
+	{'n', "n", "N", "points of a toy set (default 10000)", NULL},
+	{O_SHARD, "shard", "R/N", "keep every N-th sample starting at R (after the shuffle)", NULL},
+	{0},
+};
+
+static const dm_cli cli = {
+	"[OPTION]... SOURCE...",
+	"Read data sets and write them as a dm tensor stream on stdout.\n"
+	"\n"
+	"SOURCE is a PNG file, a folder of PNGs, a glob pattern, an IDX file\n"
+	"(gzip or plain; its labels file is picked up), fashion-mnist:train,\n"
+	"fashion-mnist:test, an .npy or .csv file, or toy:swissroll, toy:moons,\n"
+	"toy:8gaussians, toy:checkerboard, toy:circles.  Several sources are\n"
+	"concatenated (they must have the same sample shape).  --seed seeds the\n"
+	"shuffles, flips and toy sets.",
+	opts,
+	DM_CLI_SEED | DM_CLI_COMPRESS | DM_CLI_OUTPUT,
+	NULL,
+};
 
 static void parse_range(const char *s, float *lo, float *hi)
 {
@@ -73,44 +74,31 @@ static void parse_shard(const char *s, int64_t *r, int64_t *n)
 int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
-	static const struct option opts[] = {
-		{"batch", required_argument, 0, 'b'},  {"epochs", required_argument, 0, 'e'},
-		{"shuffle", no_argument, 0, 'S'},      {"seed", required_argument, 0, 's'},
-		{"limit", required_argument, 0, 'l'},  {"range", required_argument, 0, 'r'},
-		{"flip", no_argument, 0, 'F'}, {"scale", required_argument, 0, 'X'},         {"n", required_argument, 0, 'n'},
-		{"shard", required_argument, 0, 'R'},  {"compress", required_argument, 0, 'z'},
-		{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},      {0, 0, 0, 0},
-	};
 	dm_loader_opts lo;
 	dm_loader_opts_default(&lo);
 	int64_t batch = 0, limit = -1, toy_n = 10000;
-	int compress = 0;
-	const char *output = "-";
+	dm_cli_common co;
 	int c;
-	while ((c = getopt_long(argc, argv, "b:e:s:l:r:n:z:o:hV", opts, NULL)) != -1) {
+	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		switch (c) {
 		case 'b': batch = dm_tool_int("--batch", optarg, 1, (long long)1 << 40); break;
 		case 'e': lo.epochs = dm_tool_int("--epochs", optarg, 0, (long long)1 << 40); break;
-		case 'S': lo.shuffle = 1; break;
-		case 's': lo.seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
+		case O_SHUFFLE: lo.shuffle = 1; break;
 		case 'l': limit = dm_tool_int("--limit", optarg, 1, INT64_MAX); break;
 		case 'r': parse_range(optarg, &lo.lo, &lo.hi); lo.has_range = 1; break;
-		case 'F': lo.flip = 1; break;
-		case 'X':
+		case O_FLIP: lo.flip = 1; break;
+		case O_SCALE:
 			lo.mul = (float)dm_tool_double("--scale", optarg);
 			if (!(lo.mul > 0) || !isfinite(lo.mul))
 				dm_tool_die("--scale: '%s' is not a positive number", optarg);
 			break;
 		case 'n': toy_n = dm_tool_int("--n", optarg, 1, (long long)1 << 32); break;
-		case 'R': parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
-		case 'z': compress = (int)dm_tool_int("--compress", optarg, 0, 9); break;
-		case 'o': output = optarg; break;
-		case 'h': usage(); break;
-		case 'V': dm_tool_version();
-		default: dm_tool_die("try --help");
+		case O_SHARD: parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
 		}
 	}
+	lo.seed = co.seed;
+	const int compress = co.compress;
+	const char *output = co.output;
 	if (optind >= argc)
 		dm_tool_die("no SOURCE given (try --help)");
 

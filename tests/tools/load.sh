@@ -8,7 +8,7 @@ have_encode=0
 [ -x "$BUILD/bin/dm-encode" ] && have_encode=1
 
 # ---- the basics -----------------------------------------------------------
-check help 'dm-load --help | grep -q "usage: dm-load"'
+check help 'dm-load --help | grep -q "Usage: dm-load"'
 check version 'dm-load --version | grep -q "dm-load"'
 check toy_swissroll '[ "$(dm-load toy:swissroll --n 1000 | dm-info | grep -c "^  x  *f32  1000x2 ")" = 1 ]'
 for toy in moons 8gaussians checkerboard circles; do
