@@ -83,7 +83,7 @@ $(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-tra
 	      $(BIN)/dm-train --model unet-s --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
 	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) --log $(OUT)/train.csv $(J) -o $(OUT)/train.dmt; \
 	    fi
-	step=$$($(BIN)/dm-info -s $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
+	step=$$($(BIN)/dm-info --summary $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
 	  if [ "$$step" != "$(STEPS)" ]; then \
 	    echo "fashion-mnist: stopped at step $$step of $(STEPS); run make again to resume" >&2; exit 1; fi
 	cp $(OUT)/train.dmt $@

@@ -77,7 +77,7 @@ $(OUT)/fashion.dmt: | check-np $(OUT)/.dir
 	fi; \
 	$(RUN) "$(BIN)/dm-load fashion-mnist:train $(SHARD_DQ) --batch $(PER_RANK) --shuffle --flip --epochs 0 --seed 1 \
 	  | $(BIN)/dm-noise --train --schedule cosine --seed 2 -j1 | $$train --stats"
-	step=$$($(BIN)/dm-info -s $(OUT)/fashion-train.dmt | sed -n 's/^ *step=//p'); \
+	step=$$($(BIN)/dm-info --summary $(OUT)/fashion-train.dmt | sed -n 's/^ *step=//p'); \
 	  [ "$$step" = "$(STEPS)" ] || { echo "mpi.mk: stopped at step $$step of $(STEPS); run make again to resume" >&2; exit 1; }
 	cp $(OUT)/fashion-train.dmt $@
 

@@ -171,6 +171,16 @@ static int count_opts(const dm_cli_opt *o)
 	return n;
 }
 
+/* A tool's entry with the key of a shared option it has only words that
+ * option's --help line its own way ("-o FILE  the checkpoint"). */
+static const dm_cli_opt *find_key(const dm_cli_opt *o, int key)
+{
+	for (int i = 0; o && o[i].name; i++)
+		if (o[i].key == key)
+			return &o[i];
+	return NULL;
+}
+
 /* ---- --help ---------------------------------------------------------- */
 
 static void print_opt(const dm_cli_opt *o)
@@ -211,7 +221,7 @@ void dm_cli_usage(const dm_cli *cli)
 		if (cli->opts[i].help)
 			print_opt(&cli->opts[i]);
 	for (int i = 0; i < N_COMMON; i++)
-		if (common_on(cli, i))
+		if (common_on(cli, i) && !find_key(cli->opts, common_opts[i].key))
 			print_opt(&common_opts[i]);
 	if (cli->more)
 		printf("\n%s", cli->more);
@@ -226,6 +236,9 @@ static char shortopts[160];
 
 static void add_opt(const dm_cli_opt *o, int *nl, size_t *ns)
 {
+	for (int i = 0; i < *nl; i++)
+		if (!strcmp(longopts[i].name, o->name))
+			return;
 	longopts[*nl] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->key};
 	(*nl)++;
 	if (o->key < DM_CLI_LONG && !strchr(shortopts, o->key) && *ns + 3 < sizeof shortopts) {

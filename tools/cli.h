@@ -21,6 +21,9 @@
  *     while ((k = dm_cli_next(&cli, argc, argv, &c)) != -1)
  *             switch (k) { case 'b': ... optarg ... }
  *
+ * An entry of the tool's table with the key of a shared option the tool has
+ * words that option's --help line its own way (the parsing stays shared).
+ *
  * The shared letters:  -s --seed S   -j --threads N   -o --output FILE
  *                      -z --compress L   -q --quiet   -h --help   -V --version
  */

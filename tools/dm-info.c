@@ -1,7 +1,6 @@
 /* dm-info - what a dm stream (data, samples, a checkpoint) holds: the
  * header, each frame's tags and tensors with statistics, and totals. */
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,27 +11,32 @@
 #include "io/stream.h"
 #include "cli.h"
 
-static const char usage[] =
-	"Usage: dm-info [OPTION]... [FILE]...\n"
+enum { O_JSON = DM_CLI_LONG, O_SUMMARY, O_NOSTATS };
+
+static const dm_cli_opt options[] = {
+	{O_JSON, "json", NULL, "print JSON: {\"streams\": [{name, meta, frames, totals}]}", NULL},
+	{'q', "quiet", NULL, "print nothing; only validate (exit 0 valid, 1 not)", NULL},
+	{'n', "frames", "N", "describe only the first N frames (the rest are still\n"
+	                     "read, checked and counted in the totals)", NULL},
+	{O_SUMMARY, "summary", NULL, "header and totals only (same as --frames 0)", NULL},
+	{O_NOSTATS, "no-stats", NULL, "leave out the statistics (faster on big streams)", NULL},
+	{0},
+};
+
+static const dm_cli cli = {
+	"[OPTION]... [FILE]...",
 	"Describe dm tensor streams (stdin when no FILE, or FILE is -): the header\n"
 	"metadata, every frame's tags and tensors (name, dtype, shape, min, max, mean,\n"
 	"std), and totals.  Checks every CRC and field; a corrupt stream gives one\n"
-	"error line with its byte offset and exit status 1.\n"
-	"\n"
-	"  -j, --json        print JSON: {\"streams\": [{name, meta, frames, totals}]}\n"
-	"  -q, --quiet       print nothing; only validate (exit 0 valid, 1 not)\n"
-	"  -n, --frames N    describe only the first N frames (the rest are still\n"
-	"                    read, checked and counted in the totals)\n"
-	"  -s, --summary     header and totals only (same as --frames 0)\n"
-	"      --no-stats    leave out the statistics (faster on big streams)\n"
-	"  -h, --help        show this help and exit\n"
-	"  -V, --version     show the version and exit\n"
-	"\n"
+	"error line with its byte offset and exit status 1.",
+	options,
+	DM_CLI_QUIET,
 	"Statistics are computed in double over the finite values; NaN and infinite\n"
 	"values are counted apart (\"nonfinite\").  std is the population standard\n"
 	"deviation.\n"
 	"\n"
-	"Example: dm-load toy:swissroll --n 1000 | dm-info\n";
+	"Example: dm-load toy:swissroll --n 1000 | dm-info\n",
+};
 
 typedef struct stats {
 	int64_t n, nonfinite;
@@ -294,31 +298,18 @@ int main(int argc, char **argv)
 	 * frame (about twice as fast through a pipe). */
 	mallopt(M_MMAP_THRESHOLD, 1 << 30);
 	mallopt(M_TRIM_THRESHOLD, 1 << 30);
-	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"frames", required_argument, NULL, 'n'},
-		{"summary", no_argument, NULL, 's'},
-		{"no-stats", no_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
 	opts o = {TEXT, -1, 1};
-	int quiet = 0, json = 0, c;
-	while ((c = getopt_long(argc, argv, "jqn:shV", longopts, NULL)) != -1) {
+	int json = 0, c;
+	dm_cli_common co;
+	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		switch (c) {
-		case 'j': json = 1; break;
-		case 'q': quiet = 1; break;
+		case O_JSON: json = 1; break;
 		case 'n': o.frames = dm_tool_int("--frames", optarg, 0, INT64_MAX); break;
-		case 's': o.frames = 0; break;
-		case 'S': o.stats = 0; break;
-		case 'h': fputs(usage, stdout); return 0;
-		case 'V': dm_tool_version();
-		default:
-			return 1; /* getopt has printed the one line */
+		case O_SUMMARY: o.frames = 0; break;
+		case O_NOSTATS: o.stats = 0; break;
 		}
 	}
+	const int quiet = co.quiet;
 	if (quiet && json)
 		dm_tool_die("--quiet and --json exclude each other");
 	o.mode = quiet ? QUIET : json ? JSON : TEXT;

@@ -47,7 +47,7 @@ expect_fail "missing end record" 'truncated' "dm-info -q '$TMP/ne.dm'"
 expect_fail "empty input" 'empty input' "dm-info </dev/null"
 expect_fail "not a stream" 'not a dm stream' "echo hello, this is not a stream | dm-info"
 expect_fail "missing file" 'nope\.dm: No such file' "dm-info '$TMP/nope.dm'"
-expect_fail "bad option" 'unrecognized option' "dm-info --bogus"
+expect_fail "bad option" "unknown option '--bogus'" "dm-info --bogus"
 expect_fail "bad --frames" '--frames' "dm-info --frames x '$TMP/s.dm'"
 
 # a closed pipe downstream: quiet exit 0

@@ -96,7 +96,7 @@ $MPI -np 2 sh -c "$SRC $SHARD | $NOISE | $TR -b 16 -n $STEPS -o $TMP/m2.dmt --lo
 	|| fail "mlp 2 ranks" "$(head -5 "$TMP/out")"
 if r=$(close $TMP/m1.dmt $TMP/m2.dmt $TOL); then pass "mlp-2d: 2 ranks x 16 = 1 rank x 32 ($r)"
 else fail "mlp-2d 2 ranks vs 1" "$r"; fi
-check "checkpoint holds the global batch" "dm-info -s $TMP/m2.dmt | grep -q 'batch=32'"
+check "checkpoint holds the global batch" "dm-info --summary $TMP/m2.dmt | grep -q 'batch=32'"
 check "log: one header and a row per step from rank 0" "test \$(wc -l <$TMP/m2.csv) -eq 21"
 $MPI -np 2 sh -c "$SRC $SHARD | $NOISE | $TR -b 16 -n $STEPS -o $TMP/m2b.dmt" >"$TMP/out" 2>&1
 same_file "mlp-2d: 2-rank rerun is byte-identical" $TMP/m2.dmt $TMP/m2b.dmt
@@ -115,7 +115,7 @@ $MPI -np 2 sh -c "$SRC $SHARD | $NOISE | dm-train -q -t 1 --resume $TMP/r1.dmt -
 	|| fail "resume on 2 ranks" "$(head -5 "$TMP/out")"
 if r=$(close $TMP/m1.dmt $TMP/r1.dmt $TOL); then pass "resume: 1 rank to 8, 2 ranks to 20 = 1 rank to 20 ($r)"
 else fail "resume 1 -> 2 ranks" "$r"; fi
-check "resumed checkpoint: step and global samples" "dm-info -s $TMP/r1.dmt | grep -q 'step=20' && dm-info -s $TMP/r1.dmt | grep -q 'samples=640'"
+check "resumed checkpoint: step and global samples" "dm-info --summary $TMP/r1.dmt | grep -q 'step=20' && dm-info --summary $TMP/r1.dmt | grep -q 'samples=640'"
 
 # ---- a tiny unet on 8x8 images ------------------------------------------
 $PY - "$TMP/img.npy" <<'PYEOF'

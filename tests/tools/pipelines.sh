@@ -34,7 +34,7 @@ if DEMO_STEPS=30 DEMO_N=200 DEMO_SAMPLE_STEPS=20 DEMO_EVERY=2 \
 else
 	fail "tiny demo runs" "$(tail -n 3 "$TMP/demo.log")"
 fi
-check "demo: the trajectory has 12 frames" "dm-info -s '$D/reverse.dm' | grep -q 'total: 12 frames'"
+check "demo: the trajectory has 12 frames" "dm-info --summary '$D/reverse.dm' | grep -q 'total: 12 frames'"
 check "demo: denoise.gif has 36 frames of 384x384" "$VID '$D/denoise.gif' | grep -q '^gif 384 384 36 '"
 check "demo: denoise.mp4 has 36 frames" "$VID '$D/denoise.mp4' | grep -q '^mp4 384 384 36 '"
 check "demo: forward.gif has 50 + 12 frames" "$VID '$D/forward.gif' | grep -q '^gif 384 384 62 '"
@@ -66,7 +66,7 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	M=$TMP/fm
 	FMMK="make -s --no-print-directory -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=3 DDPM_EVERY=1 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100"
 	check "fashion-mnist.mk runs (tiny)" "$FMMK >'$TMP/fm.log' 2>&1"
-	check "fashion-mnist: the model stopped at step 3" "dm-info -s '$M/model.dmt' | grep -q '^ *step=3$'"
+	check "fashion-mnist: the model stopped at step 3" "dm-info --summary '$M/model.dmt' | grep -q '^ *step=3$'"
 	check "fashion-mnist: the log has 3 rows" "test \$(wc -l <'$M/train.csv') -eq 4"
 	check "fashion-mnist: ddim-grid.png is 2x2 samples of 56 px" "python3 tests/tools/pngcheck.py '$M/ddim-grid.png' 114 114 1"
 	check "fashion-mnist: denoise.mp4 (DDPM, 3 steps) has 4 frames + 36 held" "$VID '$M/denoise.mp4' | grep -q '^mp4 2.. 2.. 40 '"

@@ -22,7 +22,7 @@ check "parity tiny unet with classes" "dm-train $UNET --classes 2 -b 4 --dump-gr
 # training writes a checkpoint dm-info reads; the CSV log has a row per step
 check "train mlp" "dm-train -n 20 -b 32 -o $TMP/m.dmt --log $TMP/log.csv <$TMP/d2.dms && dm-info -q $TMP/m.dmt"
 check "log rows" "test \$(wc -l <$TMP/log.csv) -eq 21 && head -1 $TMP/log.csv | grep -q '^step,loss,lr,grad_norm,seconds$'"
-check "checkpoint header" "dm-info -s $TMP/m.dmt | grep -q 'schedule=linear' && dm-info -s $TMP/m.dmt | grep -q 'step=20'"
+check "checkpoint header" "dm-info --summary $TMP/m.dmt | grep -q 'schedule=linear' && dm-info --summary $TMP/m.dmt | grep -q 'step=20'"
 
 # resume: N steps then M steps equals N+M steps in one run, byte for byte
 OPTS="-b 24 --lr-decay cosine --decay-steps 30 --warmup 4 --ema 0.9 --seed 3 -t 1"
@@ -44,7 +44,7 @@ dm-train $UNET -b 6 -n 2 -t 2 -o $TMP/u2.dmt <$TMP/img.dms
 same_file "1 vs 2 threads (unet)" $TMP/u1.dmt $TMP/u2.dmt
 
 # grad accumulation of 2 x 12 runs
-check "grad-accum" "dm-train -b 12 --grad-accum 2 -n 3 -o $TMP/ga.dmt <$TMP/d2.dms && dm-info -s $TMP/ga.dmt | grep -q samples=72"
+check "grad-accum" "dm-train -b 12 --grad-accum 2 -n 3 -o $TMP/ga.dmt <$TMP/d2.dms && dm-info --summary $TMP/ga.dmt | grep -q samples=72"
 
 # broken checkpoints are refused with one line
 head -c 3000 $TMP/m.dmt >$TMP/trunc.dmt
@@ -70,7 +70,7 @@ write_stream(open(sys.argv[1], 'wb'), [], [fr(0.0)] * 3 + [fr(float('nan'))])
 PYEOF
 cp $TMP/m.dmt $TMP/keep.dmt
 expect_fail "NaN loss names the step" "step 4" "dm-train -b 4 --save-every 1 -o $TMP/keep.dmt <$TMP/nan.dms"
-check "last good checkpoint kept" "dm-info -s $TMP/keep.dmt | grep -q step=3"
+check "last good checkpoint kept" "dm-info --summary $TMP/keep.dmt | grep -q step=3"
 
 # SIGTERM saves and exits 0
 $MK 400 64 2 >$TMP/big.dms
@@ -89,7 +89,7 @@ rows=$(wc -l <$TMP/tail.csv)
 kill -TERM $pid
 wait $pid
 if [ "$rows" -ge 4 ]; then pass "log rows appear while training runs"; else fail "log as it goes" "$rows lines after ${i}00 ms"; fi
-n=$(dm-info -s $TMP/tail.dmt | sed -n 's/^ *step=//p')
+n=$(dm-info --summary $TMP/tail.dmt | sed -n 's/^ *step=//p')
 check "resume appends to the log" "dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -t 1 -q --resume $TMP/tail.dmt -n \$(($n + 3)) --log $TMP/tail.csv && test \$(grep -c '^step' $TMP/tail.csv) -eq 1 && tail -1 $TMP/tail.csv | grep -q '^$(($n + 3)),'"
 
 # the pipeline: 8 Gaussians, loss falls well below the untrained one
