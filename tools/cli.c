@@ -207,7 +207,7 @@ static void print_opt(const dm_cli_opt *o)
 	if (o->values) {
 		char list[512];
 		enum_list(o->values, list, sizeof list);
-		printf("%*s(%s)\n", col, "", list);
+		printf("%*s(one of: %s)\n", col, "", list);
 	}
 }
 

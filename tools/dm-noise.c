@@ -2,7 +2,6 @@
  * --sigma), training examples (--train) and prior samples (--prior).
  * Formulas and conventions: lib/diffusion/schedule.h and dm-noise(1). */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -38,61 +37,66 @@ typedef struct opts {
 	int compress;
 } opts;
 
-static void usage(void)
-{
-	printf(
-"Usage: dm-noise MODE [OPTION]... [FILE]\n"
-"The forward diffusion process x_t = alpha(t) x_0 + sigma(t) eps on the\n"
-"tensor `x` of a dm stream (FILE or stdin), written to stdout.\n"
-"\n"
-"Modes:\n"
-"  -t, --t LIST         per input frame, one output frame per t of LIST\n"
-"                       (\"0,100,250\" or START:STOP:STEP, STOP excluded)\n"
-"      --sigma S        one output frame per input frame with noise of level\n"
-"                       S in data units (x_t/alpha = x_0 + S eps)\n"
-"      --train          per sample a random t and eps; emits x (= x_t), t,\n"
-"                       target and w; other tensors (labels) pass through\n"
-"      --prior          prior samples, no input: needs --shape\n"
-"\n"
-"Schedule (written into the stream header):\n"
-"  -S, --schedule NAME  linear (default), scaled-linear, cosine, sigmoid\n"
-"                       (discrete); vp, subvp, ve, edm (continuous t in [0,1])\n"
-"  -T, --steps T        discrete steps (default 1000)\n"
-"      --beta-start B   --beta-end B   (linear 1e-4 0.02; scaled-linear\n"
-"                       0.00085 0.012; sigmoid 1e-4 0.02)\n"
-"      --cosine-s S     --max-beta B   (cosine: 0.008, 0.999)\n"
-"      --beta-min B     --beta-max B   (vp, subvp: 0.1, 20)\n"
-"      --sigma-min S    --sigma-max S  (ve 0.01 50; edm 0.002 80)\n"
-"      --rho R          edm (default 7)\n"
-"      --t-eps E        smallest continuous t (vp/subvp 1e-5; ve/edm 0)\n"
-"      --zero-snr       rescale to zero terminal SNR (Lin et al. 2024)\n"
-"  -p, --predict P      eps (default), x0 or v: the --train target\n"
-"\n"
-"Training (--train):\n"
-"      --t-sampling M   uniform (default), logsnr (uniform in log-SNR), or\n"
-"                       lognormal[:MEAN:STD] (ln sigma ~ N(MEAN, STD^2); EDM\n"
-"                       default -1.2:1.2)\n"
-"  -w, --weighting W    none (default), snr, min-snr:GAMMA, trunc-snr,\n"
-"                       edm[:SIGMA_DATA]\n"
-"\n"
-"Prior (--prior):\n"
-"      --shape NxCxHxW  or NxD: N samples per frame of that sample shape\n"
-"  -n, --count K        samples in all (default N)\n"
-"  -b, --batch B        samples per frame (default N)\n"
-"      --first-index I  emit samples I..I+K-1 of the run (split sampling)\n"
-"\n"
-"Common:\n"
-"  -s, --seed S         seed (default 0)\n"
-"  -o, --output FILE    write FILE (atomically) instead of stdout\n"
-"  -z, --compress L     zlib level 1..9 for the output tensors\n"
-"  -j, --threads N      threads (default: all cores)\n"
-"  -h, --help           this help\n"
-"  -V, --version        the version\n"
-"\n"
-"Sample i's noise depends only on (seed, i): on nothing else, so results do\n"
-"not depend on threads, batch sizes or ranges.  See dm-noise(1).\n");
-	exit(0);
-}
+enum {
+	O_T = DM_CLI_LONG, O_SIGMA, O_TRAIN, O_PRIOR, O_BSTART, O_BEND, O_COS_S, O_MAXB, O_BMIN,
+	O_BMAX, O_SMIN, O_SMAX, O_RHO, O_TEPS, O_ZSNR, O_TSAMP, O_SHAPE, O_FIRST,
+};
+
+static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
+                                      DM_SCHED_EDM - DM_SCHED_LINEAR + 1,
+                                      dm_schedule_kind_parse};
+static const dm_cli_enum predicts = {NULL, dm_predict_name, DM_PREDICT_EPS, 3, dm_predict_parse};
+static const char *const weight_names[] = {"none", "snr", "min-snr", "trunc-snr", "edm"};
+static const dm_cli_enum weightings = {weight_names, NULL, DM_WEIGHT_NONE, 5, NULL};
+static const char *const tsamp_names[] = {"uniform", "logsnr", "lognormal"};
+static const dm_cli_enum tsamplings = {tsamp_names, NULL, TS_UNIFORM, 3, NULL};
+
+static const dm_cli_opt options[] = {
+	{O_T, "t", "LIST", "mode: per input frame, one output frame per t of LIST\n"
+	                   "(\"0,100,250\" or START:STOP:STEP, STOP excluded)", NULL},
+	{O_SIGMA, "sigma", "S", "mode: one output frame per input frame with noise of\n"
+	                        "level S in data units (x_t/alpha = x_0 + S eps)", NULL},
+	{O_TRAIN, "train", NULL, "mode: per sample a random t and eps; emits x (= x_t), t,\n"
+	                         "target and w; other tensors (labels) pass through", NULL},
+	{O_PRIOR, "prior", NULL, "mode: prior samples, no input: needs --shape", NULL},
+	{'S', "schedule", "NAME", "the noise schedule (default linear), written into the\n"
+	                          "header; vp, subvp, ve, edm have continuous t in [0,1]", &schedules},
+	{'T', "timesteps", "T", "steps of a discrete schedule (default 1000)", NULL},
+	{O_BSTART, "beta-start", "B", "linear 1e-4, scaled-linear 0.00085, sigmoid 1e-4", NULL},
+	{O_BEND, "beta-end", "B", "linear 0.02, scaled-linear 0.012, sigmoid 0.02", NULL},
+	{O_COS_S, "cosine-s", "S", "cosine offset (0.008)", NULL},
+	{O_MAXB, "max-beta", "B", "cosine: largest beta (0.999)", NULL},
+	{O_BMIN, "beta-min", "B", "vp, subvp (0.1)", NULL},
+	{O_BMAX, "beta-max", "B", "vp, subvp (20)", NULL},
+	{O_SMIN, "sigma-min", "S", "ve 0.01, edm 0.002", NULL},
+	{O_SMAX, "sigma-max", "S", "ve 50, edm 80", NULL},
+	{O_RHO, "rho", "R", "edm (default 7)", NULL},
+	{O_TEPS, "t-eps", "E", "smallest continuous t (vp/subvp 1e-5; ve/edm 0)", NULL},
+	{O_ZSNR, "zero-snr", NULL, "rescale to zero terminal SNR (Lin et al. 2024)", NULL},
+	{'p', "predict", "P", "the --train target (default eps)", &predicts},
+	{O_TSAMP, "t-sampling", "M", "--train: t uniform (default), uniform in log-SNR, or\n"
+	                             "lognormal[:MEAN:STD] (ln sigma ~ N(MEAN, STD^2);\n"
+	                             "EDM default -1.2:1.2)", &tsamplings},
+	{'w', "weighting", "W", "--train loss weights (default none): min-snr[:GAMMA]\n"
+	                        "(5), edm[:SIGMA_DATA] (0.5)", &weightings},
+	{O_SHAPE, "shape", "NxCxHxW", "--prior: N samples per frame of that sample shape\n"
+	                              "(or NxD)", NULL},
+	{'n', "count", "K", "--prior: samples in all (default N)", NULL},
+	{'b', "batch", "B", "--prior: samples per frame (default N)", NULL},
+	{O_FIRST, "first-index", "I", "--prior: emit samples I..I+K-1 of the run (split sampling)", NULL},
+	{0},
+};
+
+static const dm_cli cli = {
+	"MODE [OPTION]... [FILE]",
+	"The forward diffusion process x_t = alpha(t) x_0 + sigma(t) eps on the\n"
+	"tensor `x` of a dm stream (FILE or stdin), written to stdout.  MODE is one\n"
+	"of --t, --sigma, --train, --prior.",
+	options,
+	DM_CLI_SEED | DM_CLI_THREADS | DM_CLI_COMPRESS | DM_CLI_OUTPUT,
+	"Sample i's noise depends only on (seed, i): on nothing else, so results do\n"
+	"not depend on threads, batch sizes or ranges.  See dm-noise(1).\n",
+};
 
 /* ---- option parsing --------------------------------------------------- */
 
@@ -158,87 +162,46 @@ static void parse_shape(opts *o, const char *arg)
 
 static void parse_weighting(opts *o, const char *arg)
 {
+	char name[32];
 	const char *colon = strchr(arg, ':');
-	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
-	o->gamma = 0;
-	if (colon)
+	snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+	o->weighting = dm_cli_enum_parse("--weighting", name, &weightings);
+	o->gamma = o->weighting == DM_WEIGHT_MIN_SNR ? 5.0 : o->weighting == DM_WEIGHT_EDM ? 0.5 : 0;
+	if (colon) {
+		if (o->weighting != DM_WEIGHT_MIN_SNR && o->weighting != DM_WEIGHT_EDM)
+			dm_tool_die("--weighting: '%s': only min-snr and edm take a parameter", arg);
 		o->gamma = dm_tool_double("--weighting", colon + 1);
-	if (n == 4 && !strncmp(arg, "none", 4))
-		o->weighting = DM_WEIGHT_NONE;
-	else if (n == 3 && !strncmp(arg, "snr", 3))
-		o->weighting = DM_WEIGHT_SNR;
-	else if (n == 7 && !strncmp(arg, "min-snr", 7)) {
-		o->weighting = DM_WEIGHT_MIN_SNR;
-		if (!colon)
-			o->gamma = 5.0;
-	} else if (n == 9 && !strncmp(arg, "trunc-snr", 9))
-		o->weighting = DM_WEIGHT_TRUNC_SNR;
-	else if (n == 3 && !strncmp(arg, "edm", 3)) {
-		o->weighting = DM_WEIGHT_EDM;
-		if (!colon)
-			o->gamma = 0.5;
-	} else
-		dm_tool_die("--weighting: '%s' is not none, snr, min-snr:GAMMA, trunc-snr or edm[:SD]",
-		            arg);
-	if (!(o->gamma >= 0) || (colon && !(o->gamma > 0)))
-		dm_tool_die("--weighting: '%s': the parameter must be positive", arg);
+		if (!(o->gamma > 0))
+			dm_tool_die("--weighting: '%s': the parameter must be positive", arg);
+	}
 }
 
 static void parse_tsampling(opts *o, const char *arg)
 {
-	if (!strcmp(arg, "uniform"))
-		o->tsamp = TS_UNIFORM;
-	else if (!strcmp(arg, "logsnr"))
-		o->tsamp = TS_LOGSNR;
-	else if (!strncmp(arg, "lognormal", 9) && (!arg[9] || arg[9] == ':')) {
-		o->tsamp = TS_LOGNORMAL;
-		o->ln_mean = -1.2;
-		o->ln_std = 1.2;
-		if (arg[9]) {
-			char buf[128];
-			snprintf(buf, sizeof buf, "%s", arg + 10);
-			char *c = strchr(buf, ':');
-			if (!c)
-				dm_tool_die("--t-sampling: '%s' is not lognormal:MEAN:STD", arg);
-			*c = 0;
-			o->ln_mean = dm_tool_double("--t-sampling", buf);
-			o->ln_std = dm_tool_double("--t-sampling", c + 1);
-			if (!(o->ln_std > 0))
-				dm_tool_die("--t-sampling: STD must be positive");
-		}
-	} else
-		dm_tool_die("--t-sampling: '%s' is not uniform, logsnr or lognormal[:MEAN:STD]", arg);
+	char name[32];
+	const char *colon = strchr(arg, ':');
+	snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+	o->tsamp = dm_cli_enum_parse("--t-sampling", name, &tsamplings);
+	o->ln_mean = -1.2;
+	o->ln_std = 1.2;
+	if (colon && o->tsamp != TS_LOGNORMAL)
+		dm_tool_die("--t-sampling: '%s': only lognormal takes MEAN:STD", arg);
+	if (colon) {
+		char buf[128];
+		snprintf(buf, sizeof buf, "%s", colon + 1);
+		char *c = strchr(buf, ':');
+		if (!c)
+			dm_tool_die("--t-sampling: '%s' is not lognormal:MEAN:STD", arg);
+		*c = 0;
+		o->ln_mean = dm_tool_double("--t-sampling", buf);
+		o->ln_std = dm_tool_double("--t-sampling", c + 1);
+		if (!(o->ln_std > 0))
+			dm_tool_die("--t-sampling: STD must be positive");
+	}
 }
-
-enum {
-	O_SIGMA = 256, O_TRAIN, O_PRIOR, O_BSTART, O_BEND, O_COS_S, O_MAXB, O_BMIN, O_BMAX,
-	O_SMIN, O_SMAX, O_RHO, O_TEPS, O_ZSNR, O_TSAMP, O_SHAPE, O_FIRST,
-};
 
 static void parse(opts *o, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"t", required_argument, 0, 't'},        {"sigma", required_argument, 0, O_SIGMA},
-		{"train", no_argument, 0, O_TRAIN},      {"prior", no_argument, 0, O_PRIOR},
-		{"schedule", required_argument, 0, 'S'}, {"steps", required_argument, 0, 'T'},
-		{"beta-start", required_argument, 0, O_BSTART},
-		{"beta-end", required_argument, 0, O_BEND},
-		{"cosine-s", required_argument, 0, O_COS_S},
-		{"max-beta", required_argument, 0, O_MAXB},
-		{"beta-min", required_argument, 0, O_BMIN},
-		{"beta-max", required_argument, 0, O_BMAX},
-		{"sigma-min", required_argument, 0, O_SMIN},
-		{"sigma-max", required_argument, 0, O_SMAX},
-		{"rho", required_argument, 0, O_RHO},    {"t-eps", required_argument, 0, O_TEPS},
-		{"zero-snr", no_argument, 0, O_ZSNR},    {"predict", required_argument, 0, 'p'},
-		{"t-sampling", required_argument, 0, O_TSAMP},
-		{"weighting", required_argument, 0, 'w'},
-		{"shape", required_argument, 0, O_SHAPE}, {"count", required_argument, 0, 'n'},
-		{"batch", required_argument, 0, 'b'},    {"first-index", required_argument, 0, O_FIRST},
-		{"seed", required_argument, 0, 's'},     {"output", required_argument, 0, 'o'},
-		{"compress", required_argument, 0, 'z'}, {"threads", required_argument, 0, 'j'},
-		{"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
 	/* schedule parameters are applied after the kind is known */
 	struct sched_param { int opt; const char *val; } sp[64];
 	int nsp = 0, kind = DM_SCHED_LINEAR, predict = DM_PREDICT_EPS, zsnr = 0;
@@ -246,45 +209,31 @@ static void parse(opts *o, int argc, char **argv)
 	const char *targ = NULL;
 	int c;
 	memset(o, 0, sizeof *o);
-	o->out = "-";
 	o->weighting = DM_WEIGHT_NONE;
 	o->count = o->batch = -1;
-	while ((c = getopt_long(argc, argv, "t:S:T:p:w:n:b:s:o:z:j:hV", lo, NULL)) != -1) {
+	dm_cli_common co;
+	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		int m = MODE_NONE;
 		switch (c) {
-		case 't': m = MODE_T; targ = optarg; break;
+		case O_T: m = MODE_T; targ = optarg; break;
 		case O_SIGMA: m = MODE_SIGMA; o->sigma = dm_tool_double("--sigma", optarg); break;
 		case O_TRAIN: m = MODE_TRAIN; break;
 		case O_PRIOR: m = MODE_PRIOR; break;
-		case 'S':
-			if (!(kind = dm_schedule_kind_parse(optarg)))
-				dm_tool_die("--schedule: unknown schedule '%s' (linear, scaled-linear, "
-				            "cosine, sigmoid, vp, subvp, ve, edm)", optarg);
-			break;
-		case 'T': T = dm_tool_int("--steps", optarg, 1, DM_SCHEDULE_MAX_T); break;
+		case 'S': kind = dm_cli_enum_parse("--schedule", optarg, &schedules); break;
+		case 'T': T = dm_tool_int("--timesteps", optarg, 1, DM_SCHEDULE_MAX_T); break;
 		case O_BSTART: case O_BEND: case O_COS_S: case O_MAXB: case O_BMIN: case O_BMAX:
 		case O_SMIN: case O_SMAX: case O_RHO: case O_TEPS:
 			if (nsp < 64)
 				sp[nsp++] = (struct sched_param){c, optarg};
 			break;
 		case O_ZSNR: zsnr = 1; break;
-		case 'p':
-			if (!(predict = dm_predict_parse(optarg)))
-				dm_tool_die("--predict: '%s' is not eps, x0 or v", optarg);
-			break;
+		case 'p': predict = dm_cli_enum_parse("--predict", optarg, &predicts); break;
 		case O_TSAMP: parse_tsampling(o, optarg); break;
 		case 'w': parse_weighting(o, optarg); break;
 		case O_SHAPE: parse_shape(o, optarg); break;
 		case 'n': o->count = dm_tool_int("--count", optarg, 0, (long long)1 << 40); break;
 		case 'b': o->batch = dm_tool_int("--batch", optarg, 1, (long long)1 << 32); break;
 		case O_FIRST: o->first = dm_tool_int("--first-index", optarg, 0, (long long)1 << 44); break;
-		case 's': o->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
-		case 'o': o->out = optarg; break;
-		case 'z': o->compress = (int)dm_tool_int("--compress", optarg, 0, 9); break;
-		case 'j': dm_tool_threads((int)dm_tool_int("--threads", optarg, 0, 4096)); break;
-		case 'h': usage(); break;
-		case 'V': dm_tool_version(); break;
-		default: dm_tool_die("try 'dm-noise --help'");
 		}
 		if (m != MODE_NONE) {
 			if (o->mode != MODE_NONE && o->mode != m)
@@ -292,6 +241,9 @@ static void parse(opts *o, int argc, char **argv)
 			o->mode = m;
 		}
 	}
+	o->seed = co.seed;
+	o->out = co.output;
+	o->compress = co.compress;
 	if (o->mode == MODE_NONE)
 		dm_tool_die("no mode: give --t LIST, --sigma S, --train or --prior (see --help)");
 	if (optind < argc - 1)
@@ -306,7 +258,7 @@ static void parse(opts *o, int argc, char **argv)
 	o->s.zero_snr = zsnr;
 	if (T > 0) {
 		if (!dm_schedule_is_discrete(&o->s))
-			dm_tool_die("--steps: the %s schedule is continuous (t in [0,1])",
+			dm_tool_die("--timesteps: the %s schedule is continuous (t in [0,1])",
 			            dm_schedule_kind_name(kind));
 		o->s.T = (int)T;
 	}
@@ -622,12 +574,10 @@ int main(int argc, char **argv)
 	dm_kv_set(&meta, "noise_mode", mode_names[o.mode]);
 	dm_kv_setf(&meta, "noise_seed", "%" PRIu64, o.seed);
 	if (o.mode == MODE_TRAIN) {
-		static const char *const wn[] = {"", "none", "snr", "min-snr", "trunc-snr", "edm"};
-		static const char *const tn[] = {"uniform", "logsnr", "lognormal"};
-		dm_kv_set(&meta, "weighting", wn[o.weighting]);
+		dm_kv_set(&meta, "weighting", dm_cli_enum_name(&weightings, o.weighting));
 		if (o.gamma > 0)
 			dm_kv_setf(&meta, "weighting_gamma", "%.17g", o.gamma);
-		dm_kv_set(&meta, "t_sampling", tn[o.tsamp]);
+		dm_kv_set(&meta, "t_sampling", dm_cli_enum_name(&tsamplings, o.tsamp));
 	}
 	if (o.mode == MODE_SIGMA)
 		dm_kv_setf(&meta, "noise_sigma", "%.17g", o.sigma);
