@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/classifier.h"
 #include "models/mlp.h"
 #include "models/unet.h"
 
@@ -32,9 +33,15 @@ int dm_net_config_named(dm_net_config *c, const char *name, dm_error *err)
 		c->in_ch = 3, c->H = 32, c->W = 32, c->ch = 64;
 		c->nmult = 4, c->ch_mult[3] = 2;
 		c->attn_res[0] = 16, c->groups = 32, c->dropout = 0.1f;
+	} else if (!strcmp(name, "classifier-fmnist") || !strcmp(name, "classifier")) {
+		c->kind = DM_NET_CLASSIFIER;
+		c->in_ch = 1, c->H = 28, c->W = 28, c->ch = 32;
+		c->nmult = 3, c->ch_mult[0] = 1, c->ch_mult[1] = 2, c->ch_mult[2] = 4;
+		c->res_blocks = 0, c->groups = 8, c->feat = 128, c->outputs = 10;
 	} else {
 		return dm_error_set(err, DM_ERR_ARG,
-		                    "unknown model '%s' (mlp-2d, unet-s, unet-m, mlp, unet)", name);
+		                    "unknown model '%s' (mlp-2d, unet-s, unet-m, classifier-fmnist, "
+		                    "mlp, unet, classifier)", name);
 	}
 	return 0;
 }
@@ -42,6 +49,33 @@ int dm_net_config_named(dm_net_config *c, const char *name, dm_error *err)
 size_t dm_net_sample_size(const dm_net_config *c)
 {
 	return c->kind == DM_NET_MLP ? (size_t)c->dim : (size_t)c->in_ch * c->H * c->W;
+}
+
+size_t dm_net_output_size(const dm_net_config *c)
+{
+	return c->kind == DM_NET_CLASSIFIER ? (size_t)c->outputs : dm_net_sample_size(c);
+}
+
+static int classifier_check(const dm_net_config *c, dm_error *err)
+{
+	if (c->in_ch < 1 || c->in_ch > 64 || c->H < 1 || c->W < 1 || c->H > 4096 || c->W > 4096)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: input shape %dx%dx%d out of range",
+		                    c->in_ch, c->H, c->W);
+	if (c->ch < 1 || c->ch > 4096 || c->nmult < 1 || c->nmult > DM_NET_MAX_LEVELS ||
+	    c->res_blocks < 0 || c->res_blocks > 16 || c->groups < 1)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: ch 1..4096, ch_mult 1..%d levels, "
+		                    "res_blocks 0..16, groups >= 1", DM_NET_MAX_LEVELS);
+	for (int i = 0; i < c->nmult; i++)
+		if (c->ch_mult[i] < 1 || c->ch_mult[i] > 64 || (c->ch * c->ch_mult[i]) % c->groups)
+			return dm_error_set(err, DM_ERR_ARG, "classifier: groups %d does not divide width "
+			                    "%d (or ch_mult %d out of range)", c->groups,
+			                    c->ch * c->ch_mult[i], c->ch_mult[i]);
+	if (c->feat < 1 || c->feat > 65536 || c->outputs < 2 || c->outputs > 100000)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: feat 1..65536 and outputs 2..100000 "
+		                    "(got %d and %d)", c->feat, c->outputs);
+	if (c->classes != 0)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: is not class-conditional (classes 0)");
+	return 0;
 }
 
 int dm_net_config_check(const dm_net_config *c, dm_error *err)
@@ -58,6 +92,8 @@ int dm_net_config_check(const dm_net_config *c, dm_error *err)
 			                    c->dim, c->hidden, c->layers, c->temb);
 		return 0;
 	}
+	if (c->kind == DM_NET_CLASSIFIER)
+		return classifier_check(c, err);
 	if (c->kind != DM_NET_UNET)
 		return dm_error_set(err, DM_ERR_ARG, "unknown model kind");
 	if (c->in_ch < 1 || c->in_ch > 64 || c->H < 1 || c->W < 1 || c->H > 4096 || c->W > 4096)
@@ -104,13 +140,26 @@ int dm_net_config_to_kv(const dm_net_config *c, dm_kv *kv, dm_error *err)
 {
 	char a[256], b[256];
 	int rc = 0;
-	rc |= dm_kv_set(kv, "model", c->kind == DM_NET_MLP ? "mlp" : "unet");
+	rc |= dm_kv_set(kv, "model", c->kind == DM_NET_MLP ? "mlp" :
+	                             c->kind == DM_NET_CLASSIFIER ? "classifier" : "unet");
 	if (c->kind == DM_NET_MLP) {
 		rc |= dm_kv_setf(kv, "dim", "%d", c->dim);
 		rc |= dm_kv_setf(kv, "hidden", "%d", c->hidden);
 		rc |= dm_kv_setf(kv, "layers", "%d", c->layers);
 		rc |= dm_kv_setf(kv, "temb", "%d", c->temb);
 		rc |= dm_kv_setf(kv, "shape", "%d", c->dim);
+	} else if (c->kind == DM_NET_CLASSIFIER) {
+		list_str(a, sizeof a, c->ch_mult, c->nmult);
+		rc |= dm_kv_setf(kv, "in_ch", "%d", c->in_ch);
+		rc |= dm_kv_setf(kv, "H", "%d", c->H);
+		rc |= dm_kv_setf(kv, "W", "%d", c->W);
+		rc |= dm_kv_setf(kv, "ch", "%d", c->ch);
+		rc |= dm_kv_set(kv, "ch_mult", a);
+		rc |= dm_kv_setf(kv, "res_blocks", "%d", c->res_blocks);
+		rc |= dm_kv_setf(kv, "groups", "%d", c->groups);
+		rc |= dm_kv_setf(kv, "feat", "%d", c->feat);
+		rc |= dm_kv_setf(kv, "outputs", "%d", c->outputs);
+		rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
 	} else {
 		list_str(a, sizeof a, c->ch_mult, c->nmult);
 		list_str(b, sizeof b, c->attn_res, c->nattn);
@@ -195,6 +244,20 @@ int dm_net_config_from_kv(dm_net_config *c, const dm_kv *kv, const char *name, d
 			return dm_error_set(err, DM_ERR_FORMAT, "%s: bad ch_mult= or attn= in the header",
 			                    name);
 		c->dropout = (float)dm_kv_get_double(kv, "dropout", 0);
+	} else if (!strcmp(model, "classifier")) {
+		c->kind = DM_NET_CLASSIFIER;
+		if ((rc = kv_int(kv, "in_ch", name, &c->in_ch, err)) ||
+		    (rc = kv_int(kv, "H", name, &c->H, err)) || (rc = kv_int(kv, "W", name, &c->W, err)) ||
+		    (rc = kv_int(kv, "ch", name, &c->ch, err)) ||
+		    (rc = kv_int(kv, "res_blocks", name, &c->res_blocks, err)) ||
+		    (rc = kv_int(kv, "groups", name, &c->groups, err)) ||
+		    (rc = kv_int(kv, "feat", name, &c->feat, err)) ||
+		    (rc = kv_int(kv, "outputs", name, &c->outputs, err)))
+			return rc;
+		const char *m = dm_kv_get(kv, "ch_mult");
+		c->nmult = m ? dm_net_parse_list(m, c->ch_mult, DM_NET_MAX_LEVELS) : -1;
+		if (c->nmult < 1)
+			return dm_error_set(err, DM_ERR_FORMAT, "%s: bad ch_mult= in the header", name);
 	} else {
 		return dm_error_set(err, DM_ERR_FORMAT, "%s: unknown model=%s", name, model);
 	}
@@ -221,6 +284,11 @@ int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err)
 		if (!net->mlp)
 			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 		rc = dm_mlp_init(net->mlp, cfg, &net->layout, err);
+	} else if (cfg->kind == DM_NET_CLASSIFIER) {
+		net->cls = calloc(1, sizeof *net->cls);
+		if (!net->cls)
+			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+		rc = dm_classifier_init(net->cls, cfg, &net->layout, err);
 	} else {
 		rc = dm_unet_init(&net->unet, cfg, &net->layout, err);
 	}
@@ -237,6 +305,10 @@ void dm_net_free(dm_net *net)
 	}
 	if (net->unet)
 		dm_unet_free(net->unet);
+	if (net->cls) {
+		dm_classifier_free(net->cls);
+		free(net->cls);
+	}
 	dm_layout_free(&net->layout);
 	memset(net, 0, sizeof *net);
 }
@@ -245,6 +317,8 @@ void dm_net_init_params(const dm_net *net, float *params, uint64_t seed)
 {
 	if (net->mlp)
 		dm_mlp_init_params(net->mlp, params, seed);
+	else if (net->cls)
+		dm_classifier_init_params(net->cls, params, seed);
 	else
 		dm_unet_init_params(net->unet, params, seed);
 }
@@ -258,6 +332,10 @@ int dm_net_forward(dm_net *net, const float *params, const float *x, const float
 		if ((rc = dm_mlp_plan(net->mlp, B, err)) < 0)
 			return rc;
 		dm_mlp_forward(net->mlp, params, x, t, label, B, out);
+	} else if (net->cls) {
+		if ((rc = dm_classifier_plan(net->cls, B, err)) < 0)
+			return rc;
+		dm_classifier_forward(net->cls, params, x, B, out);
 	} else {
 		if ((rc = dm_unet_plan(net->unet, B, train, err)) < 0)
 			return rc;
@@ -270,6 +348,8 @@ void dm_net_backward(dm_net *net, const float *params, float *grads, const float
 {
 	if (net->mlp)
 		dm_mlp_backward(net->mlp, params, grads, dout);
+	else if (net->cls)
+		dm_classifier_backward(net->cls, params, grads, dout);
 	else
 		dm_unet_backward(net->unet, params, grads, dout);
 }

@@ -1,4 +1,5 @@
-/* net.h - a network behind one config (mlp or unet, MODELS.md): its
+/* net.h - a network behind one config (mlp or unet, MODELS.md, or the
+ * classifier of classifier.h that dm trains for its own metrics): its
  * parameter layout, initialisation, forward and backward.  Activations are
  * planned once per batch size by the model (mlp.h, unet.h).
  */
@@ -12,11 +13,11 @@
 #include "io/stream.h"
 #include "nn/params.h"
 
-enum { DM_NET_MLP = 1, DM_NET_UNET = 2 };
+enum { DM_NET_MLP = 1, DM_NET_UNET = 2, DM_NET_CLASSIFIER = 3 };
 #define DM_NET_MAX_LEVELS 8
 
 typedef struct dm_net_config {
-	int kind;       /* DM_NET_MLP or DM_NET_UNET */
+	int kind;       /* DM_NET_MLP, DM_NET_UNET or DM_NET_CLASSIFIER */
 	int classes;    /* 0 = unconditional; label == classes is the null label */
 	float t_scale;  /* t fed to the embedding = t * t_scale (1, or 999) */
 	/* mlp */
@@ -25,11 +26,16 @@ typedef struct dm_net_config {
 	int in_ch, H, W, ch, nmult, ch_mult[DM_NET_MAX_LEVELS], res_blocks;
 	int nattn, attn_res[DM_NET_MAX_LEVELS], groups;
 	float dropout;
+	/* classifier: in_ch H W ch nmult ch_mult res_blocks groups as unet
+	 * (res_blocks = extra stride-1 convs per level), then */
+	int feat;       /* width of the feature (penultimate) layer */
+	int outputs;    /* logits: the number of classes it tells apart */
 } dm_net_config;
 
-/* Fill cfg for a named model: "mlp-2d", "unet-s", "unet-m", or the bare
- * topologies "mlp" and "unet" (defaults of mlp-2d / unet-s, to be changed
- * by explicit sizes).  0 or DM_ERR_ARG. */
+/* Fill cfg for a named model: "mlp-2d", "unet-s", "unet-m",
+ * "classifier-fmnist", or the bare topologies "mlp", "unet" and
+ * "classifier" (defaults of mlp-2d / unet-s / classifier-fmnist, to be
+ * changed by explicit sizes).  0 or DM_ERR_ARG. */
 int dm_net_config_named(dm_net_config *cfg, const char *name, dm_error *err);
 /* Check sizes (and for unet the input shape against levels and groups). */
 int dm_net_config_check(const dm_net_config *cfg, dm_error *err);
@@ -41,15 +47,20 @@ int dm_net_config_from_kv(dm_net_config *cfg, const dm_kv *kv, const char *name,
 int dm_net_parse_list(const char *s, int *v, int max);
 /* Number of values per sample (dim, or in_ch*H*W). */
 size_t dm_net_sample_size(const dm_net_config *cfg);
+/* Number of output values per sample: the sample size, or a classifier's
+ * logits (outputs). */
+size_t dm_net_output_size(const dm_net_config *cfg);
 
 struct dm_mlp;
 struct dm_unet;
+struct dm_classifier;
 
 typedef struct dm_net {
 	dm_net_config cfg;
 	dm_layout layout;
 	struct dm_mlp *mlp;
 	struct dm_unet *unet;
+	struct dm_classifier *cls;
 } dm_net;
 
 /* Build the layout and the model (no batch plan yet). */
@@ -57,9 +68,10 @@ int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err);
 void dm_net_free(dm_net *net);
 /* PyTorch-default initialisation of the whole block from seed. */
 void dm_net_init_params(const dm_net *net, float *params, uint64_t seed);
-/* Forward for B samples.  train != 0 applies dropout with masks keyed by
+/* Forward for B samples (out: B x dm_net_output_size).  train != 0 applies dropout with masks keyed by
  * (seed, drop_index) and keeps what backward needs.  label may be NULL
- * (null label for class-conditional models).  Plans buffers for B on
+ * (null label for class-conditional models).  A classifier ignores t
+ * and label (t may be NULL) and keeps x until backward.  Plans buffers for B on
  * first use or when B changes. */
 int dm_net_forward(dm_net *net, const float *params, const float *x, const float *t,
                    const int32_t *label, int B, float *out, int train, uint64_t seed,

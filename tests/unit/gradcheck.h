@@ -39,7 +39,7 @@ static int gradcheck(dm_net *net, const float *x, const float *t, const int32_t 
 	 * not depend on it) */
 	int threads = omp_get_max_threads();
 	omp_set_num_threads(1);
-	size_t P = net->layout.total, n = (size_t)B * dm_net_sample_size(&net->cfg);
+	size_t P = net->layout.total, n = (size_t)B * dm_net_output_size(&net->cfg);
 	float *p = malloc(P * sizeof(float)), *g = calloc(P, sizeof(float));
 	float *out = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
 	dm_net_init_params(net, p, 3);

@@ -1,0 +1,77 @@
+/* classifier.h - a small convolutional image classifier, dm's own feature
+ * network for Frechet distances (eval/features.h) and its test accuracy.
+ *
+ * Topology (widths w_i = ch * ch_mult[i], every conv 3x3 with padding 1):
+ *   h = conv.0(x)                                 in_ch -> w_0, stride 1
+ *   then res_blocks times: h = conv(SiLU(GN(h)))  w_0 -> w_0, stride 1
+ *   for each level i >= 1:
+ *     h = conv(SiLU(GN(h)))                       w_{i-1} -> w_i, stride 2
+ *     then res_blocks times: conv(SiLU(GN(h)))    w_i -> w_i, stride 1
+ *   h = SiLU(GN(h)) (norm_out), global average pool over H x W
+ *   f = SiLU(Linear(w_last -> feat)(h))           the features (penultimate)
+ *   logits = Linear(feat -> outputs)(f)
+ * GroupNorm with `groups` groups, eps 1e-5.  Parameter names:
+ * conv.<l>.{weight,bias}, norm.<l>.{weight,bias} (the GN before conv l,
+ * l >= 1), norm_out, feat, head.  The network ignores t and label.
+ *
+ * Named: classifier-fmnist (1x28x28, ch 32, ch_mult 1,2,4, res_blocks 0,
+ * groups 8, feat 128, 10 outputs).
+ */
+#ifndef DM_CLASSIFIER_H
+#define DM_CLASSIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "models/net.h"
+#include "nn/params.h"
+
+#define DM_CLS_MAX_CONVS 64
+
+typedef struct dm_classifier {
+	dm_net_config cfg;
+	int nconv;
+	struct {
+		int cin, cout, h, w, stride, ho, wo; /* input h x w, output ho x wo */
+		size_t w_off, b_off, nw_off, nb_off; /* conv weight, bias; GN before it (l >= 1) */
+	} cv[DM_CLS_MAX_CONVS];
+	size_t now_off, nob_off, fw_off, fb_off, hw_off, hb_off;
+	int C, HW; /* channels and positions after the last conv */
+	size_t ws;
+	/* plan for B samples */
+	int B;
+	float *buf, *wsbuf;
+	float *y[DM_CLS_MAX_CONVS];    /* conv outputs */
+	float *a[DM_CLS_MAX_CONVS];    /* their inputs a[l] = SiLU(GN(y[l-1])), l >= 1 */
+	float *mean[DM_CLS_MAX_CONVS + 1], *rstd[DM_CLS_MAX_CONVS + 1]; /* [nconv]: norm_out */
+	float *aout, *pool, *fpre, *feat;
+	float *dy, *da, *dpool, *dfeat, *dfpre; /* gradient scratch (train) */
+	const float *x;                         /* the input of the last forward */
+} dm_classifier;
+
+/* Add the parameters to L (cfg checked by dm_net_config_check). */
+int dm_classifier_init(dm_classifier *m, const dm_net_config *cfg, dm_layout *L, dm_error *err);
+void dm_classifier_init_params(const dm_classifier *m, float *params, uint64_t seed);
+int dm_classifier_plan(dm_classifier *m, int B, dm_error *err);
+/* logits: B x outputs.  Keeps the activations (and a pointer to x, which
+ * must stay valid until backward) for backward; the features of sample b
+ * are then m->feat + b * feat. */
+void dm_classifier_forward(dm_classifier *m, const float *p, const float *x, int B,
+                           float *logits);
+/* g += gradient of the parameters for dlogits (B x outputs). */
+void dm_classifier_backward(dm_classifier *m, const float *p, float *g, const float *dlogits);
+void dm_classifier_free(dm_classifier *m);
+
+/* Softmax cross-entropy of logits (B x K) against labels in [0, K), with
+ * per-sample weights w (NULL = 1):
+ *   loss = (1/B) sum_b w_b (logsumexp(z_b) - z_b[label_b])
+ * in double, in order.  *correct (may be NULL) gets the number of samples
+ * whose largest logit is their label (ties: the first).
+ * Backward: dlogits += dloss * w_b / B * (softmax(z_b) - onehot(label_b)). */
+double dm_xent_forward(const float *logits, const int32_t *label, const float *w, int B, int K,
+                       int *correct);
+void dm_xent_backward(float *dlogits, const float *logits, const int32_t *label, const float *w,
+                      int B, int K, float dloss);
+
+#endif
