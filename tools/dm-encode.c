@@ -1,7 +1,6 @@
 /* dm-encode - data out: PNG pictures (single, grids, numbered sequences),
  * NPY and CSV numbers, and (lib/io/video.h) animated GIF, MP4, WebM and Y4M. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -18,63 +17,68 @@
 #include "io/video.h"
 #include "cli.h"
 
-static const char usage[] =
-	"Usage: dm-encode [OPTION]... [FILE]\n"
+enum kind { K_PNG, K_NPY, K_CSV, K_VIDEO };
+enum { O_GAP = DM_CLI_LONG, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
+       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY, O_LAST };
+
+/* The formats, by the name of -f and of the file extension; from gif on
+ * they are video formats (lib/io/video.h). */
+static const char *const format_names[] = {"png", "npy", "csv", "gif", "mp4", "webm", "y4m"};
+static const dm_cli_enum formats = {format_names, NULL, 0, 7, NULL};
+
+static const dm_cli_opt options[] = {
+	{'o', "output", "PATH", "output file (default -, stdout; needs --format)", NULL},
+	{'f', "format", "FMT", "the output format (default: from the name)", &formats},
+	{'t', "tensor", "NAME", "the tensor to write (default x)", NULL},
+	{'g', "grid", "RxC", "pictures: one montage per frame, R rows by C columns,\n"
+	                     "filled row-major with the frame's first R*C images (extra\n"
+	                     "images are left out, missing ones leave blank cells)", NULL},
+	{'k', "scale", "K", "pictures: integer upscaling, nearest neighbour (default 1)", NULL},
+	{O_GAP, "gap", "N", "N white pixels between grid cells (default 0)", NULL},
+	{'r', "range", "LO:HI", "values mapped to 0..255 (default -1:1; 0:255 for u8\n"
+	                        "tensors), clipped, rounded to nearest", NULL},
+	{O_SCATTER, "scatter", NULL, "draw N x D points (columns 0, 1) as a scatter plot", NULL},
+	{O_XLIM, "xlim", "LO:HI", "fixed x axis of --scatter (default -4:4)", NULL},
+	{O_YLIM, "ylim", "LO:HI", "fixed y axis of --scatter (default -4:4)", NULL},
+	{O_SIZE, "size", "WxH", "--scatter picture size (default 512x512)", NULL},
+	{O_POINT, "point", "R", "--scatter point radius in pixels (default 1)", NULL},
+	{O_COLOR, "color", "RRGGBB", "--scatter point colour (default 1f77b4)", NULL},
+	{O_COLOR_BY, "color-by", "NAME", "--scatter colours by the integer tensor NAME (e.g.\n"
+	                                 "label) from a table of 10 colours", NULL},
+	{O_CAPTION, "caption", NULL, "draw t=... and step=... from the frame tags", NULL},
+	{O_LAST, "last", NULL, "encode only the stream's last frame (e.g. the final\n"
+	                       "samples of a trajectory written by dm-denoise --every)", NULL},
+	{O_FPS, "fps", "N", "video: frames per second (default 10)", NULL},
+	{O_LOOP, "loop", "N", "GIF: play N times, 0 forever (default 0)", NULL},
+	{O_HOLD, "hold-last", "S", "video: show the last frame S seconds longer (default 0)", NULL},
+	{O_CRF, "crf", "N", "MP4/WebM quality (default 23 for H.264, 32 for VP9)", NULL},
+	{O_BITRATE, "bitrate", "B", "target bit rate in bits/s instead of --crf", NULL},
+	{O_HEADER, "header", NULL, "CSV: a first line naming the columns x_0,x_1,...", NULL},
+	{0},
+};
+
+static const dm_cli cli = {
+	"[OPTION]... [FILE]",
 	"Write the tensor stream FILE (default stdin) as pictures, video or numbers.\n"
 	"The format comes from the name given with -o (.png .npy .csv .gif .mp4\n"
 	".webm .y4m) or from --format.  Every output file is written atomically.\n"
 	"\n"
-	"  -o, --output PATH    output file (default -, stdout; needs --format)\n"
-	"  -f, --format FMT     png, npy, csv, gif, mp4, webm or y4m\n"
-	"  -t, --tensor NAME    the tensor to write (default x)\n"
-	"\n"
-	"Pictures (png and video).  Images are tensors N x C x H x W (C = 1 gray,\n"
-	"3 RGB; also C x H x W or H x W for one image):\n"
-	"  -g, --grid RxC       one montage per frame, R rows by C columns, filled\n"
-	"                       row-major with the frame's first R*C images (extra\n"
-	"                       images are left out, missing ones leave blank cells)\n"
-	"  -k, --scale K        integer upscaling, nearest neighbour (default 1)\n"
-	"      --gap N          N white pixels between grid cells (default 0)\n"
-	"  -r, --range LO:HI    values mapped to 0..255 (default -1:1; 0:255 for u8\n"
-	"                       tensors), clipped, rounded to nearest\n"
-	"      --scatter        draw N x D points (columns 0, 1) as a scatter plot\n"
-	"      --xlim LO:HI     fixed x axis of --scatter (default -4:4)\n"
-	"      --ylim LO:HI     fixed y axis of --scatter (default -4:4)\n"
-	"      --size WxH       --scatter picture size (default 512x512)\n"
-	"      --point R        --scatter point radius in pixels (default 1)\n"
-	"      --color RRGGBB   --scatter point colour (default 1f77b4)\n"
-	"      --color-by NAME  --scatter colours by the integer tensor NAME (e.g.\n"
-	"                       label) from a table of 10 colours\n"
-	"      --caption        draw t=... and step=... from the frame tags\n"
-	"      --last           encode only the stream's last frame (e.g. the final samples\n"
-	"                       of a trajectory written by dm-denoise --every)\n"
-	"\n"
-	"PNG: one picture.  Without --grid, every image is its own picture; with\n"
-	"--grid, every frame is one picture.  More than one picture needs a numbered\n"
-	"name such as -o out_%04d.png (numbered by image, or by frame with --grid,\n"
-	"from 0).\n"
-	"\n"
-	"Video (one video frame per stream frame; a grid of its images, by default\n"
-	"as square as possible, or --scatter):\n"
-	"      --fps N          frames per second (default 10)\n"
-	"      --loop N         GIF: play N times, 0 forever (default 0)\n"
-	"      --hold-last S    show the last frame S seconds longer (default 0)\n"
-	"      --crf N          MP4/WebM quality (default 23 for H.264, 32 for VP9)\n"
-	"      --bitrate B      target bit rate in bits/s instead of --crf\n"
-	"\n"
+	"Pictures (png and video): images are tensors N x C x H x W (C = 1 gray,\n"
+	"3 RGB; also C x H x W or H x W for one image).  PNG: one picture.  Without\n"
+	"--grid, every image is its own picture; with --grid, every frame is one\n"
+	"picture.  More than one picture needs a numbered name such as\n"
+	"-o out_%04d.png (numbered by image, or by frame with --grid, from 0).\n"
+	"Video: one video frame per stream frame; a grid of its images, by default\n"
+	"as square as possible, or --scatter.\n"
 	"Numbers: NPY of all frames concatenated along the first axis (dtype kept;\n"
 	"bf16 written as f32); CSV with one row per sample (first axis), the rest\n"
-	"flattened into columns:\n"
-	"      --header         CSV: a first line naming the columns x_0,x_1,...\n"
-	"\n"
-	"  -h, --help           show this help and exit\n"
-	"  -V, --version        show the version and exit\n"
-	"\n"
+	"flattened into columns.",
+	options,
+	DM_CLI_OUTPUT,
 	"Examples:\n"
 	"  dm-load fashion-mnist:train --limit 64 --batch 64 | dm-encode --grid 8x8 --scale 2 -o grid.png\n"
-	"  dm-load a.npy | dm-encode -o b.npy\n";
-
-enum kind { K_PNG, K_NPY, K_CSV, K_VIDEO };
+	"  dm-load a.npy | dm-encode -o b.npy\n",
+};
 
 typedef struct enc {
 	/* options */
@@ -151,13 +155,12 @@ static int check_pattern(const char *s)
 
 static const char *ext_format(const char *path)
 {
-	static const char *known[] = {"png", "npy", "csv", "gif", "mp4", "webm", "y4m"};
 	const char *dot = strrchr(path, '.');
 	if (!dot || strchr(dot, '/'))
 		return NULL;
-	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
-		if (strcasecmp(dot + 1, known[i]) == 0)
-			return known[i];
+	for (int i = 0; i < formats.n; i++)
+		if (strcasecmp(dot + 1, format_names[i]) == 0)
+			return format_names[i];
 	return NULL;
 }
 
@@ -452,35 +455,6 @@ int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
 	int last_only = 0;
-	enum { O_GAP = 256, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
-	       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY, O_LAST };
-	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"format", required_argument, NULL, 'f'},
-		{"tensor", required_argument, NULL, 't'},
-		{"grid", required_argument, NULL, 'g'},
-		{"scale", required_argument, NULL, 'k'},
-		{"range", required_argument, NULL, 'r'},
-		{"gap", required_argument, NULL, O_GAP},
-		{"scatter", no_argument, NULL, O_SCATTER},
-		{"xlim", required_argument, NULL, O_XLIM},
-		{"ylim", required_argument, NULL, O_YLIM},
-		{"size", required_argument, NULL, O_SIZE},
-		{"point", required_argument, NULL, O_POINT},
-		{"color", required_argument, NULL, O_COLOR},
-		{"color-by", required_argument, NULL, O_COLOR_BY},
-		{"caption", no_argument, NULL, O_CAPTION},
-		{"last", no_argument, NULL, O_LAST},
-		{"fps", required_argument, NULL, O_FPS},
-		{"loop", required_argument, NULL, O_LOOP},
-		{"hold-last", required_argument, NULL, O_HOLD},
-		{"crf", required_argument, NULL, O_CRF},
-		{"bitrate", required_argument, NULL, O_BITRATE},
-		{"header", no_argument, NULL, O_HEADER},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
 	static enc e;
 	e.out_path = "-";
 	e.tensor = "x";
@@ -492,10 +466,10 @@ int main(int argc, char **argv)
 	e.vo = (dm_video_opts){.fps = 10, .loop = 0, .crf = -1, .bitrate = 0};
 	double hold = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:f:t:g:k:r:hV", longopts, NULL)) != -1) {
+	dm_cli_common co;
+	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		switch (c) {
-		case 'o': e.out_path = optarg; break;
-		case 'f': e.format = optarg; break;
+		case 'f': e.format = format_names[dm_cli_enum_parse("--format", optarg, &formats)]; break;
 		case 't': e.tensor = optarg; break;
 		case 'g': parse_dims("--grid", optarg, &e.grid_rows, &e.grid_cols, 1024); break;
 		case 'k': e.scale = (int)dm_tool_int("--scale", optarg, 1, 64); break;
@@ -541,11 +515,9 @@ int main(int argc, char **argv)
 		case O_CRF: e.vo.crf = (int)dm_tool_int("--crf", optarg, 0, 63); break;
 		case O_BITRATE: e.vo.bitrate = dm_tool_int("--bitrate", optarg, 1000, 1000000000); break;
 		case O_HEADER: e.header = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
-		case 'V': dm_tool_version();
-		default: return 1; /* getopt has printed the one line */
 		}
 	}
+	e.out_path = co.output;
 	if (argc - optind > 1)
 		dm_tool_die("one input stream at most (got %d)", argc - optind);
 	const char *in = optind < argc ? argv[optind] : "-";
@@ -554,18 +526,12 @@ int main(int argc, char **argv)
 	if (!fmt)
 		fmt = ext_format(e.out_path);
 	if (!fmt)
-		dm_tool_die("%s: cannot tell the output format from the name: give --format (png, npy, csv, gif, mp4, webm, y4m)",
+		dm_tool_die("%s: cannot tell the output format from the name: give --format",
 		            strcmp(e.out_path, "-") ? e.out_path : "stdout");
-	if (!strcmp(fmt, "png"))
-		e.kind = K_PNG;
-	else if (!strcmp(fmt, "npy"))
-		e.kind = K_NPY;
-	else if (!strcmp(fmt, "csv"))
-		e.kind = K_CSV;
-	else if (dm_video_format_known(fmt))
-		e.kind = K_VIDEO;
-	else
-		dm_tool_die("--format: unknown format '%s' (png, npy, csv, gif, mp4, webm, y4m)", fmt);
+	int fi = dm_cli_enum_parse("--format", fmt, &formats);
+	e.kind = fi < K_VIDEO ? fi : K_VIDEO; /* png, npy, csv, then the video formats */
+	if (e.kind == K_VIDEO && !dm_video_format_known(fmt))
+		dm_tool_die("--format: this build cannot write %s", fmt);
 	e.vo.format = fmt;
 	e.numbered = check_pattern(e.out_path);
 	if (e.numbered && e.kind != K_PNG)

@@ -143,7 +143,7 @@ expect_fail "truncated stream mid-video" 'stream truncated' \
 check "... leaves no partial video" "! ls -a '$D' | grep -q 'trunc\\.mp4'"
 expect_fail "empty stream" 'no frames' "$MK --frames 0 | dm-encode -o '$D/empty.gif'"
 check "... leaves no file" "! ls -a '$D' | grep -q 'empty\\.gif'"
-expect_fail "unknown format" "unknown format 'avi'" "$MK --frames 1 | dm-encode -f avi"
+expect_fail "unknown format" "--format: unknown 'avi'" "$MK --frames 1 | dm-encode -f avi"
 expect_fail "frames of changing size" 'every frame must be alike' \
 	"{ $MK --frames 1 --shape 1x1x8x8; $MK --frames 1 --shape 1x1x9x9; } | dm-encode --grid 1x1 -o '$D/chg.gif'"
 check "... leaves no file" "! ls -a '$D' | grep -q 'chg'"
