@@ -18,7 +18,7 @@
 
 #include "core/cpu.h"
 #include "nn/gemm.h"
-#include "nn/simd/gemm_kernel.h"
+#include "nn/simd/conv_kernel.h"
 
 int dm_conv2d_out_size(int n, int k, int stride, int pad)
 {
@@ -244,6 +244,61 @@ static int direct_ok(int kh, int kw, int stride, int pad)
 	return dm_simd() >= DM_SIMD_AVX2 && (stride == 1 || stride == 2);
 }
 
+/* The micro-kernels of the chosen SIMD path (conv_kernel.h): the forward
+ * tile mr x nr, and the weight-gradient tile (rows taps x width output
+ * channels) for Cout output channels, width 0 when there is none. */
+typedef struct conv_kern {
+	int mr, nr;
+	void (*fwd)(int rows, long K, const float *a, const float *b, const int *boff, float *c,
+	            long ldc);
+	/* the same storing into the output in place (NULL: through a tile) */
+	void (*fwd_st)(int rows, long K, const float *a, const float *b, const int *boff,
+	               float *c, long ldc, const dm_conv_store *st, const float *bias,
+	               int accumulate);
+} conv_kern;
+
+static const conv_kern kern_avx2 = { DM_CONV_AVX2_MR, DM_CONV_AVX2_NR, dm_conv_ukernel_avx2,
+	                             NULL };
+static const conv_kern kern_avx512 = { DM_CONV_AVX512_MR, DM_CONV_AVX512_NR,
+	                               dm_conv_ukernel_avx512, dm_conv_ukernel_avx512_st };
+
+static const conv_kern *kern(void)
+{
+	return dm_simd() >= DM_SIMD_AVX512 ? &kern_avx512 : &kern_avx2;
+}
+
+/* AVX-512: 16*nv output channels per weight-gradient tile, nv = 4, 3, 2
+ * or 1, the widest that divides Cout (wider tiles read each tap value for
+ * more FMAs). */
+static int convw_nv(int Cout)
+{
+	for (int nv = 4; nv > 1; nv--)
+		if (Cout % (16 * nv) == 0)
+			return nv;
+	return 1;
+}
+
+static int convw_width(int Cout)
+{
+	if (Cout % 16)
+		return 0;
+	return dm_simd() >= DM_SIMD_AVX512 ? 16 * convw_nv(Cout) : DM_CONV_AVX2_NR;
+}
+
+static int convw_rows(int Cout)
+{
+	return dm_simd() >= DM_SIMD_AVX512 ? dm_convw_avx512_rows(convw_nv(Cout)) : DM_CONV_AVX2_MR;
+}
+
+static void convw_call(int width, int rows, long Q, const float *const *arow, const float *b,
+                       float *c, long ldc)
+{
+	if (dm_simd() >= DM_SIMD_AVX512)
+		dm_convw_ukernel_avx512(rows, width / 16, Q, arow, b, c, ldc);
+	else
+		dm_convw_ukernel_avx2(rows, Q, arow, b, c, ldc);
+}
+
 static int direct_same(int kh, int kw, int stride, int pad)
 {
 	return direct_ok(kh, kw, stride, pad) && stride == 1 && kh == kw && 2 * pad == kh - 1;
@@ -255,12 +310,24 @@ static int direct_same(int kh, int kw, int stride, int pad)
  * plain shift too: tap (c, i, j) of output q = oh*Wq + ow lies at
  * plane (c, i%s, j%s), offset (i/s)*Wq + j/s + q.  For s = 1 this is the
  * padded image itself. */
+static int shared_pad(const geom *g)
+{
+	return g->stride == 1 && g->pad <= g->kw - 1;
+}
+
 static void dgeo(const geom *g, int *Hq, int *Wq, size_t *plane, size_t *npad)
 {
 	int s = g->stride, Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
 	*Hq = (Hp + s - 1) / s, *Wq = (Wp + s - 1) / s;
+	/* Stride 1: the right padding of each row is the left padding of the
+	 * next (rows W + pad apart), since a tap past the right edge reads
+	 * column x - (W + pad) of the next row, one of its pad zeros.  That
+	 * cuts the padding columns computed and dropped per output row from
+	 * 2*pad to pad (at 7x7: 2 in 9 to 1 in 8). */
+	if (shared_pad(g))
+		*Wq = g->W + g->pad;
 	*plane = (size_t)*Hq * *Wq;
-	*npad = (size_t)g->Cin * s * s * *plane + (size_t)g->kw + DM_GEMM_AVX2_NR;
+	*npad = (size_t)g->Cin * s * s * *plane + (size_t)g->kw + (size_t)kern()->nr;
 }
 
 static void make_boff(const geom *g, int *boff)
@@ -308,15 +375,18 @@ static void pad_image(const geom *g, const float *in, float *pb, size_t npad)
 		memset(d, 0, (npad - (size_t)(d - pb)) * sizeof *pb);
 		return;
 	}
-	int Wp = Wq;
+	int Wp = Wq, sh = shared_pad(g);
 	for (int c = 0; c < g->Cin; c++) {
 		float *d = pb + c * plane;
 		const float *sp = in + (size_t)c * g->H * g->W;
 		memset(d, 0, (size_t)g->pad * Wp * sizeof *d);
 		d += (size_t)g->pad * Wp;
 		for (int h = 0; h < g->H; h++, d += Wp, sp += g->W) {
-			for (int x = 0; x < g->pad; x++)
-				d[x] = 0.0f, d[Wp - 1 - x] = 0.0f;
+			for (int x = 0; x < g->pad; x++) {
+				d[x] = 0.0f;
+				if (!sh)
+					d[Wp - 1 - x] = 0.0f;
+			}
 			copy_f(d + g->pad, sp, g->W);
 		}
 		memset(d, 0, (size_t)g->pad * Wp * sizeof *d);
@@ -324,25 +394,82 @@ static void pad_image(const geom *g, const float *in, float *pb, size_t npad)
 	memset(pb + g->Cin * plane, 0, (npad - g->Cin * plane) * sizeof *pb);
 }
 
-/* One image: out (Cout x Ho x Wo) = conv(in) + bias; 0, or -1 out of memory. */
-static int direct_image(const geom *g, int Cout, const float *apk, const int *boff,
-                        const float *bias, int accumulate, const float *in, float *out)
+/* Where each strip's results go in the output (the fwd_st kernels): lane
+ * l of zmm v of strip s is position q = s*nr + 16*v + l of the padded-width
+ * grid, an output when its column is below Wo and its row below Ho. */
+static void make_stores(const geom *g, int nr, int ns, dm_conv_store *st)
 {
-	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
+	int Hq, Wq;
+	size_t plane, npad;
+	dgeo(g, &Hq, &Wq, &plane, &npad);
+	for (int s = 0; s < ns; s++)
+		for (int v = 0; v < nr / 16; v++) {
+			unsigned m = 0;
+			int off = -1;
+			for (int l = 0; l < 16; l++) {
+				int q = s * nr + 16 * v + l, oh = q / Wq, ow = q % Wq;
+				if (oh >= g->Ho || ow >= g->Wo)
+					continue;
+				m |= 1u << l;
+				if (off < 0)
+					off = oh * g->Wo + ow;
+			}
+			st[s].mask[v] = (unsigned short)m;
+			st[s].off[v] = off < 0 ? 0 : off;
+		}
+}
+
+/* Part `part` of `parts` of n floats at p, fetched towards L2: the next
+ * image's input, a piece per strip of this one, so that its padded copy
+ * reads from L2 rather than DRAM (the copy cost as much as 15% of a pass). */
+static inline void prefetch_part(const float *p, size_t n, int part, int parts)
+{
+	if (!p)
+		return;
+	size_t lines = (n + 15) / 16, l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
+	for (size_t l = l0; l < l1; l++) {
+		/* (gcc deletes a loop of nothing but __builtin_prefetch) */
+#if defined(__x86_64__)
+		__asm__ volatile("prefetcht1 %0" : : "m"(p[16 * l]));
+#else
+		__builtin_prefetch(p + 16 * l, 0, 2);
+#endif
+	}
+}
+
+/* One image: out (Cout x Ho x Wo) = conv(in) + bias; 0, or -1 out of memory.
+ * next (or NULL) is the next image this thread will take. */
+static int direct_image(const geom *g, int Cout, const float *apk, const int *boff,
+                        const dm_conv_store *st, const float *bias, int accumulate,
+                        const float *in, const float *next, float *out)
+{
+	const conv_kern *kn = kern();
+	const int MR = kn->mr, NR = kn->nr;
 	int Hq, Wp, K9 = g->Cin * g->kh * g->kw;
 	size_t plane, npad;
 	dgeo(g, &Hq, &Wp, &plane, &npad);
 	int Q = g->Ho * Wp, ns = (Q + NR - 1) / NR, ldt = ns * NR;
 	float *pb = dgrow(&dpad, &dpad_cap, npad);
-	float *tb = dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
+	float *tb = kn->fwd_st ? pb : dgrow(&dtile, &dtile_cap, (size_t)Cout * ldt);
 	if (!pb || !tb || !in)
 		return pb && tb ? 0 : -1; /* (in == NULL: only make the buffers) */
 	pad_image(g, in, pb, npad);
+	if (kn->fwd_st) {
+		long P = (long)g->Ho * g->Wo;
+		size_t nin = (size_t)g->Cin * g->H * g->W;
+		for (int s = 0; s < ns; s++) {
+			prefetch_part(next, nin, s, ns);
+			for (int m0 = 0; m0 < Cout; m0 += MR)
+				kn->fwd_st(Cout - m0 < MR ? Cout - m0 : MR, K9, apk + (size_t)m0 * K9,
+				           pb + (size_t)s * NR, boff, out + m0 * P, P, &st[s],
+				           bias ? bias + m0 : NULL, accumulate);
+		}
+		return 0;
+	}
 	for (int s = 0; s < ns; s++)
 		for (int m0 = 0; m0 < Cout; m0 += MR)
-			dm_conv_ukernel_avx2(Cout - m0 < MR ? Cout - m0 : MR, K9,
-			                     apk + (size_t)m0 * K9, pb + (size_t)s * NR, boff,
-			                     tb + (size_t)m0 * ldt + (size_t)s * NR, ldt);
+			kn->fwd(Cout - m0 < MR ? Cout - m0 : MR, K9, apk + (size_t)m0 * K9,
+			        pb + (size_t)s * NR, boff, tb + (size_t)m0 * ldt + (size_t)s * NR, ldt);
 	for (int o = 0; o < Cout; o++) {
 		float bo = bias ? bias[o] : 0.0f;
 		for (int oh = 0; oh < g->Ho; oh++) {
@@ -377,16 +504,21 @@ static size_t tap_t(const geom *g, int M, int m, int p)
 static int direct_forward(float *out, const float *in, const float *weight, const float *bias,
                           int B, const geom *g, int Cout, int transposed, int accumulate)
 {
-	enum { MR = DM_GEMM_AVX2_MR };
+	const int MR = kern()->mr;
 	int K9 = g->Cin * g->kh * g->kw;
 	int mp = (Cout + MR - 1) / MR;
 	float *apk = aligned_alloc(64, ((size_t)mp * MR * K9 * sizeof(float) + 63) & ~(size_t)63);
 	int *boff = malloc((size_t)K9 * sizeof *boff);
-	int fail = 0;
-	if (!apk || !boff) {
-		free(apk), free(boff);
+	int Hq, Wq, fail = 0;
+	size_t plane, npad;
+	dgeo(g, &Hq, &Wq, &plane, &npad);
+	int nr = kern()->nr, ns = (g->Ho * Wq + nr - 1) / nr;
+	dm_conv_store *st = malloc((size_t)ns * sizeof *st);
+	if (!apk || !boff || !st) {
+		free(apk), free(boff), free(st);
 		return -1;
 	}
+	make_stores(g, nr, ns, st);
 	/* weights as MR-row panels, K9 columns of MR floats each */
 	for (int m0 = 0; m0 < mp * MR; m0 += MR)
 		for (int p = 0; p < K9; p++)
@@ -405,7 +537,8 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 		split(B, omp_get_num_threads(), omp_get_thread_num(), 1, &b0, &b1);
 		/* every thread's buffers first, so that out of memory leaves out
 		 * untouched (the caller then takes the GEMM route) */
-		if (b0 < b1 && direct_image(g, Cout, apk, boff, bias, accumulate, NULL, NULL) < 0) {
+		if (b0 < b1 &&
+		    direct_image(g, Cout, apk, boff, st, bias, accumulate, NULL, NULL, NULL) < 0) {
 #pragma omp atomic write
 			fail = 1;
 		}
@@ -414,11 +547,12 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 #pragma omp atomic read
 		failed = fail;
 		for (int b = b0; b < b1 && !failed; b++)
-			direct_image(g, Cout, apk, boff, bias, accumulate,
+			direct_image(g, Cout, apk, boff, st, bias, accumulate,
 			             in + (size_t)b * g->Cin * g->H * g->W,
+			             b + 1 < b1 ? in + (size_t)(b + 1) * g->Cin * g->H * g->W : NULL,
 			             out + (size_t)b * Cout * g->Ho * g->Wo);
 	}
-	free(apk), free(boff);
+	free(apk), free(boff), free(st);
 	return fail ? -1 : 0;
 }
 
@@ -487,40 +621,86 @@ void dm_conv2d_backward_input(float *din, const float *dout, const float *weight
 }
 
 
-/* The weight gradient directly (stride 1, "same" padding, Cout a multiple
- * of 16, AVX2): with dout laid out per image as dT[Cout/16][Q][16] on the
- * padded-width grid (Q = Ho*Wp positions, zeros in the Wp - Wo columns
- * that straddle the padding), dW[o][p] += sum over q of
+/* The weight gradient directly (stride 1 or 2, Cout a multiple of 16):
+ * with dout laid out per image as dT[Cout/W][Q][W] on the padded-width
+ * grid (W the kernel's tile width, Q = Ho*Wp positions, zeros in the
+ * columns that straddle the padding), dW[o][p] += sum over q of
  * padded[boff[p] + q] * dT[q][o]: each row of taps is read in place from
- * the padded image, the sum over q runs in registers.  Threads split the
- * rows p of dW and each walks the whole batch in order, so every element
- * is summed in the same order whatever the thread count.  0, or -1 when
- * out of memory before anything was written. */
-static int direct_weight(float *dweight, const float *dout, const float *in, int B,
-                         const geom *g, int Cout)
+ * the padded image, the sum over q runs in registers.
+ *
+ * The batch is cut into a number of chunks that depends on B alone; each
+ * chunk's sum is taken over its images in order, and the chunks' sums are
+ * added in order at the end.  Threads take whole chunks, so every image is
+ * padded and transposed once whatever the thread count (splitting the
+ * taps instead made each thread redo both for every image), and the result
+ * does not depend on the thread count.  0, or -1 when out of memory before
+ * anything was written. */
+enum { WCHUNKS = 8 };
+
+/* dout of one image (Cout x Ho x Wo) into dT, the padding columns left;
+ * bacc[o] += its sum over positions, in order, in double (the bias
+ * gradient, taken as dout passes by). */
+static void pack_dout(const geom *g, int Cout, int NR, int Wp, const float *dy, float *dt,
+                      double *bacc)
 {
-	enum { MR = DM_GEMM_AVX2_MR, NR = DM_GEMM_AVX2_NR };
+	int Q = g->Ho * Wp;
+	if (dm_simd() >= DM_SIMD_AVX512) {
+		dm_convw_pack_avx512(dt, bacc, dy, Cout, g->Ho, g->Wo, Wp, NR);
+		return;
+	}
+	for (int o = 0; o < Cout; o++) {
+		float *d = dt + (size_t)(o / NR) * Q * NR + o % NR;
+		double s = bacc[o];
+		for (int oh = 0; oh < g->Ho; oh++)
+			for (int ow = 0; ow < g->Wo; ow++, dy++) {
+				d[(size_t)(oh * Wp + ow) * NR] = *dy;
+				s += *dy;
+			}
+		bacc[o] = s;
+	}
+}
+
+static _Thread_local double *dbias_buf;
+static _Thread_local size_t dbias_cap;
+
+static int direct_weight(float *dweight, float *dbias, const float *dout, const float *in,
+                         int B, const geom *g, int Cout)
+{
+	const int NR = convw_width(Cout), MR = convw_rows(Cout);
 	int K9 = g->Cin * g->kh * g->kw, Hq, Wp;
 	size_t plane, npad;
 	dgeo(g, &Hq, &Wp, &plane, &npad);
 	int Q = g->Ho * Wp, P = g->Ho * g->Wo, no = Cout / NR;
+	int nch = B < WCHUNKS ? B : WCHUNKS;
+	size_t nin = (size_t)g->Cin * g->H * g->W, wsz = (size_t)K9 * Cout;
 	int *boff = malloc((size_t)K9 * sizeof *boff);
-	if (!boff)
+	/* the chunks' sums, in the calling thread's buffer (kept between calls:
+	 * a fresh megabyte per call would be fresh pages to fault in) */
+	float *part = dgrow(&dacc, &dacc_cap, (size_t)nch * wsz);
+	double *bpart = NULL;
+	if ((size_t)nch * Cout > dbias_cap) {
+		free(dbias_buf);
+		dbias_buf = malloc((size_t)nch * Cout * sizeof *dbias_buf);
+		dbias_cap = dbias_buf ? (size_t)nch * Cout : 0;
+	}
+	bpart = dbias_buf;
+	if (!boff || !part || !bpart) {
+		free(boff);
 		return -1;
+	}
 	make_boff(g, boff);
-	int nt = threads_for(2.0 * B * Cout * P * K9), units = (K9 + MR - 1) / MR, fail = 0;
-	if (nt > units)
-		nt = units;
+	int nt = threads_for(2.0 * B * Cout * P * K9), fail = 0;
+	if (nt > nch)
+		nt = nch;
 #pragma omp parallel num_threads(nt) if (nt > 1)
 	{
-		int p0, p1;
-		split(K9, omp_get_num_threads(), omp_get_thread_num(), MR, &p0, &p1);
-		float *pb = NULL, *dt = NULL, *acc = NULL;
-		if (p0 < p1) {
+		int k0, k1;
+		split(nch, omp_get_num_threads(), omp_get_thread_num(), 1, &k0, &k1);
+		float *pb = NULL, *dt = NULL;
+		if (k0 < k1) {
 			pb = dgrow(&dpad, &dpad_cap, npad);
 			dt = dgrow(&dtile, &dtile_cap, (size_t)Cout * Q);
-			acc = dgrow(&dacc, &dacc_cap, (size_t)(p1 - p0) * Cout);
-			if (!pb || !dt || !acc) {
+			if (!pb || !dt) {
 #pragma omp atomic write
 				fail = 1;
 			}
@@ -529,36 +709,80 @@ static int direct_weight(float *dweight, const float *dout, const float *in, int
 		int failed;
 #pragma omp atomic read
 		failed = fail;
-		if (p0 < p1 && !failed) {
-			memset(acc, 0, (size_t)(p1 - p0) * Cout * sizeof *acc);
+		if (k0 < k1 && !failed) {
 			memset(dt, 0, (size_t)Cout * Q * sizeof *dt); /* the padding columns stay 0 */
-			for (int b = 0; b < B; b++) {
-				pad_image(g, in + (size_t)b * g->Cin * g->H * g->W, pb, npad);
-				const float *dy = dout + (size_t)b * Cout * P;
-				for (int o = 0; o < Cout; o++) {
-					float *d = dt + (size_t)(o / NR) * Q * NR + o % NR;
-					for (int oh = 0; oh < g->Ho; oh++)
-						for (int ow = 0; ow < g->Wo; ow++)
-							d[(size_t)(oh * Wp + ow) * NR] = *dy++;
-				}
-				for (int p = p0; p < p1; p += MR) {
-					int rows = p1 - p < MR ? p1 - p : MR;
-					const float *arow[MR];
-					for (int i = 0; i < rows; i++)
-						arow[i] = pb + boff[p + i];
-					for (int ob = 0; ob < no; ob++)
-						dm_convw_ukernel_avx2(rows, Q, arow, dt + (size_t)ob * Q * NR,
-						                      acc + (size_t)(p - p0) * Cout + ob * NR,
-						                      Cout);
+			for (int k = k0; k < k1; k++) {
+				float *acc = part + (size_t)k * wsz;
+				double *bacc = bpart + (size_t)k * Cout;
+				int b0 = (int)((long)B * k / nch), b1 = (int)((long)B * (k + 1) / nch);
+				memset(acc, 0, wsz * sizeof *acc);
+				for (int o = 0; o < Cout; o++)
+					bacc[o] = 0.0;
+				for (int b = b0; b < b1; b++) {
+					pad_image(g, in + (size_t)b * nin, pb, npad);
+					pack_dout(g, Cout, NR, Wp, dout + (size_t)b * Cout * P, dt, bacc);
+					const float *next = b + 1 < b1 ? in + (size_t)(b + 1) * nin : NULL;
+					for (int p = 0; p < K9; p += MR) {
+						int rows = K9 - p < MR ? K9 - p : MR;
+						const float *arow[32];
+						prefetch_part(next, nin, p / MR, (K9 + MR - 1) / MR);
+						for (int i = 0; i < rows; i++)
+							arow[i] = pb + boff[p + i];
+						for (int ob = 0; ob < no; ob++)
+							convw_call(NR, rows, Q, arow, dt + (size_t)ob * Q * NR,
+							           acc + (size_t)p * Cout + ob * NR, Cout);
+					}
 				}
 			}
-			for (int p = p0; p < p1; p++)
-				for (int o = 0; o < Cout; o++)
-					dweight[(size_t)o * K9 + p] += acc[(size_t)(p - p0) * Cout + o];
+		}
+	}
+	if (!fail) {
+		int nt2 = threads_for((double)wsz * nch * 100);
+#pragma omp parallel for schedule(static) num_threads(nt2) if (nt2 > 1)
+		for (int p = 0; p < K9; p++)
+			for (int o = 0; o < Cout; o++) {
+				float t = part[(size_t)p * Cout + o];
+				for (int k = 1; k < nch; k++)
+					t += part[(size_t)k * wsz + (size_t)p * Cout + o];
+				dweight[(size_t)o * K9 + p] += t;
+			}
+		for (int o = 0; o < Cout && dbias; o++) {
+			double t = bpart[o];
+			for (int k = 1; k < nch; k++)
+				t += bpart[(size_t)k * Cout + o];
+			dbias[o] = (float)(dbias[o] + t);
 		}
 	}
 	free(boff);
 	return fail ? -1 : 0;
+}
+
+/* dbias[o] += the sum over the batch of dout[b][o][.], in double, in the
+ * order (b, position) for every o; eight channels at a time, so that eight
+ * independent additions are in flight rather than one chain. */
+static void bias_grad(float *dbias, const float *dout, int B, int Cout, int P)
+{
+	int nb = (Cout + 7) / 8;
+#pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
+	for (int ob = 0; ob < nb; ob++) {
+		int o0 = ob * 8, n = Cout - o0 < 8 ? Cout - o0 : 8;
+		double s[8] = { 0 };
+		for (int b = 0; b < B; b++) {
+			const float *dy = dout + ((size_t)b * Cout + o0) * P;
+			if (n == 8) {
+				for (int p = 0; p < P; p++)
+#pragma GCC unroll 8
+					for (int i = 0; i < 8; i++)
+						s[i] += dy[(size_t)i * P + p];
+			} else {
+				for (int i = 0; i < n; i++)
+					for (int p = 0; p < P; p++)
+						s[i] += dy[(size_t)i * P + p];
+			}
+		}
+		for (int i = 0; i < n; i++)
+			dbias[o0 + i] = (float)(dbias[o0 + i] + s[i]);
+	}
 }
 
 void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
@@ -571,19 +795,10 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
 	/* One GEMM whose K runs over every position of every image:
 	 * dW[Cout x K9] += dout[Cout x B*P] * col[K9 x B*P]^T. */
 	batch_src src = { &g, in, dout, Cout, P };
-	if (!(direct_ok(kh, kw, stride, pad) && kh > 1 && Cout % DM_GEMM_AVX2_NR == 0 &&
-	      direct_weight(dweight, dout, in, B, &g, Cout) == 0))
-		dm_sgemm_kvec(Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f, dweight, K9);
-	if (dbias) {
-#pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
-		for (int o = 0; o < Cout; o++) {
-			double s = 0.0;
-			for (int b = 0; b < B; b++) {
-				const float *dy = dout + ((size_t)b * Cout + o) * P;
-				for (int p = 0; p < P; p++)
-					s += dy[p];
-			}
-			dbias[o] = (float)(dbias[o] + s);
-		}
-	}
+	if (direct_ok(kh, kw, stride, pad) && kh > 1 && convw_width(Cout) > 0 &&
+	    direct_weight(dweight, dbias, dout, in, B, &g, Cout) == 0)
+		return; /* (the bias gradient with it) */
+	dm_sgemm_kvec(Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f, dweight, K9);
+	if (dbias)
+		bias_grad(dbias, dout, B, Cout, P);
 }

@@ -7,9 +7,13 @@
  * 0.85x). */
 #include <immintrin.h>
 
+#include "nn/simd/conv_kernel.h"
 #include "nn/simd/gemm_kernel.h"
 
 #define MR DM_GEMM_AVX2_MR
+#if DM_CONV_AVX2_MR != MR || DM_CONV_AVX2_NR != DM_GEMM_AVX2_NR
+#error "the AVX2 conv kernels share the GEMM tile"
+#endif
 #define NR DM_GEMM_AVX2_NR
 #define NV (NR / 8)
 

@@ -36,17 +36,6 @@ void dm_gemm_ukernel_avx2(long kc, const float *a, const float *b, float *c, lon
                           float alpha, float beta);
 void dm_gemm_ukernel_avx2_rows(int rows, long kc, const float *a, const float *b, float *c,
                                long ldc, float alpha, float beta);
-/* Direct convolution (conv.c): c[i][0..NR) = sum over p < K of
- * a[p*MR + i] * b[boff[p] + 0..NR) for i < rows, with a an MR-row panel
- * of weights packed as above and b a zero-padded input whose rows of taps
- * lie at the offsets boff (unaligned).  C is written, not read.  AVX2
- * only (NR = DM_GEMM_AVX2_NR). */
-void dm_conv_ukernel_avx2(int rows, long K, const float *a, const float *b, const int *boff,
-                          float *c, long ldc);
-/* Direct weight gradient (conv.c): c[i][0..NR) += sum over q < Q of
- * arow[i][q] * b[q*NR + 0..NR) for i < rows; b 32-byte aligned. */
-void dm_convw_ukernel_avx2(int rows, long Q, const float *const *arow, const float *b, float *c,
-                           long ldc);
 void dm_gemm_ukernel_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             float alpha, float beta);
 
