@@ -59,8 +59,9 @@ static void usage(void)
 "                       of the schedule; matters for cosine)\n"
 "      --eta E          ddim: 0 deterministic (default) .. 1 (ddpm-like)\n"
 "      --variance V     ddpm: small (beta tilde, default) or large (beta)\n"
-"      --clip           clip the predicted x0 to [-1, 1] (the default for a\n"
-"                       checkpoint trained on data of range -1:1, i.e. images)\n"
+"      --clip           clip the predicted x0 to the data's range (the\n"
+"                       checkpoint's range=LO:HI, e.g. -1:1 for images, or\n"
+"                       -1:1 when it has none); the default when it has one\n"
 "      --no-clip        never clip the predicted x0\n"
 "      --snr R          pc: Langevin signal-to-noise ratio (0.16)\n"
 "      --corrector-steps N  pc: Langevin steps per level (1)\n"
@@ -254,13 +255,20 @@ static void open_model(opts *o, const dm_kv *stream_meta, model *m)
 	dm_tool_check(dm_model_load(o->model, !o->raw_weights, &m->net, &err), &err);
 	if (dm_schedule_from_kv(dm_model_meta(m->net), &m->s, &err) < 0)
 		dm_tool_die("%s: %s", o->model, err.msg);
-	/* Data known to lie in [-1, 1] (dm-load's images): clip x0^ there by
-	 * default, as DDPM/DDIM implementations do for images; an early or
-	 * imperfect model's x0^ at high noise (alpha near 0) is otherwise far
-	 * outside the data range and the samples saturate. */
+	/* Data of a known range (dm-load's images, or --range; after --scale):
+	 * clip x0^ to it by default, as DDPM/DDIM implementations do for
+	 * images; an early or imperfect model's x0^ at high noise (alpha near
+	 * 0) is otherwise far outside the data range and the samples saturate.
+	 * With no range in the header (toy sets, raw floats) nothing is
+	 * clipped; --clip then clips to [-1, 1]. */
 	const char *range = dm_kv_get(dm_model_meta(m->net), "range");
-	if (!o->clip_set && range && strcmp(range, "-1:1") == 0)
-		o->so.clip = 1;
+	double lo, hi;
+	char end;
+	if (range && sscanf(range, "%lf:%lf%c", &lo, &hi, &end) == 2 && lo < hi) {
+		o->so.clip_lo = lo, o->so.clip_hi = hi;
+		if (!o->clip_set)
+			o->so.clip = 1;
+	}
 	m->classes = dm_model_classes(m->net);
 	m->rank = dm_model_sample_shape(m->net, m->shape);
 }

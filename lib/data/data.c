@@ -279,7 +279,8 @@ struct dm_loader {
 	int64_t *perm;     /* permutation of the current epoch */
 	int64_t perm_epoch;
 	float scale, shift; /* out = v * scale + shift */
-	int scaled;
+	int scaled;  /* values pass through scale and shift */
+	int ranged;  /* ... and end in a known range [lo, hi] * mul */
 	int classes;
 };
 
@@ -325,7 +326,7 @@ int dm_loader_open(dm_loader **lp, const dm_dataset *d, const dm_loader_opts *o,
 	if (d->unit) { /* [0, 1] -> [lo, hi] */
 		l->scale = o->hi - o->lo;
 		l->shift = o->lo;
-		l->scaled = 1;
+		l->scaled = l->ranged = 1;
 	} else if (o->has_range) { /* the data's own min..max -> [lo, hi] */
 		int64_t m = dm_dataset_sample_numel(d);
 		const float *p = d->data; /* non-unit data is stored f32 with div 1 */
@@ -336,7 +337,7 @@ int dm_loader_open(dm_loader **lp, const dm_dataset *d, const dm_loader_opts *o,
 		}
 		l->scale = mx > mn ? (o->hi - o->lo) / (mx - mn) : 0.0f;
 		l->shift = mx > mn ? o->lo - mn * l->scale : 0.5f * (o->lo + o->hi);
-		l->scaled = 1;
+		l->scaled = l->ranged = 1;
 	}
 	if (o->mul != 1.0f) { /* --scale: after the range mapping */
 		l->scale *= o->mul;
@@ -358,8 +359,12 @@ int dm_loader_meta(const dm_loader *l, dm_kv *kv)
 	int rc = dm_kv_set(kv, "tool", "dm-load");
 	if (!rc)
 		rc = dm_kv_set(kv, "source", l->d->source ? l->d->source : "");
-	if (!rc && l->scaled)
-		rc = dm_kv_setf(kv, "range", "%g:%g", (double)l->o.lo, (double)l->o.hi);
+	/* The range the values END in, after --scale (mul > 0): later tools act
+	 * on it (dm-denoise clips x0^ to it).  Data with no range mapping (toy
+	 * sets, float NPY/CSV without --range) has no known range: no key. */
+	if (!rc && l->ranged)
+		rc = dm_kv_setf(kv, "range", "%g:%g", (double)(l->o.lo * l->o.mul),
+		                (double)(l->o.hi * l->o.mul));
 	if (!rc)
 		rc = dm_kv_setf(kv, "samples", "%lld", (long long)l->d->n);
 	if (!rc && l->classes > 0)

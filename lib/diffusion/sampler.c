@@ -126,6 +126,8 @@ void dm_sampler_opts_default(dm_sampler_opts *o, int kind)
 	o->atol = 1e-4;
 	o->guidance = 1.0;
 	o->from_t = -1;
+	o->clip_lo = -1;
+	o->clip_hi = 1;
 	o->lambda_min = -5.1;
 	o->resample = 1;
 	o->sr_factor = 1;
@@ -450,9 +452,11 @@ static int denoise(run *r, const float *x, const double *t, const int *rows, int
 			dm_predict_to_eps_x0(r->m->param, a, s, xb, r->pred + off, NULL, z, D);
 		if (!change)
 			continue;
-		if (o->clip)
+		if (o->clip) {
+			float lo = (float)o->clip_lo, hi = (float)o->clip_hi;
 			for (int64_t i = 0; i < D; i++)
-				z[i] = z[i] > 1 ? 1 : z[i] < -1 ? -1 : z[i];
+				z[i] = z[i] > hi ? hi : z[i] < lo ? lo : z[i];
+		}
 		if (o->restore)
 			project(o, z, o->y + (size_t)(rows ? rows[b] : b) * D, D);
 		for (int64_t i = 0; i < D; i++)

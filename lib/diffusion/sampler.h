@@ -79,7 +79,9 @@ typedef struct dm_sampler_opts {
 	                        logsnr for dpm++2m, else linspace */
 	double eta;          /* ddim */
 	int variance;        /* ddpm: DM_VARIANCE_* */
-	int clip;            /* clip x0^ to [-1, 1] (and eps^ made consistent) */
+	int clip;            /* clip x0^ to [clip_lo, clip_hi] (and eps^ made
+	                        consistent) */
+	double clip_lo, clip_hi; /* the data's range (default -1, 1) */
 	double snr;          /* pc: Langevin signal-to-noise ratio (0.16) */
 	int corrector_steps; /* pc: Langevin steps per level (1) */
 	int predictor;       /* pc: DM_PREDICTOR_* */
@@ -124,7 +126,8 @@ typedef struct dm_sampler_opts {
 } dm_sampler_opts;
 
 /* Defaults for a sampler kind (eta 0, snr 0.16, 1 corrector step,
- * rtol 1e-4, atol 1e-4, guidance 1, from_t -1, steps 0 = default). */
+ * rtol 1e-4, atol 1e-4, guidance 1, from_t -1, steps 0 = default, no
+ * clipping, clip range [-1, 1]). */
 void dm_sampler_opts_default(dm_sampler_opts *o, int kind);
 
 typedef struct dm_sampler_model {

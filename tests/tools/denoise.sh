@@ -190,3 +190,18 @@ if awk -v a="$mc" -v b="$mn" 'BEGIN { exit !(a <= 1.000001 && b > 1.5) }'; then
 else
 	fail "default clip" "max |x| with default $mc, with --no-clip $mn"
 fi
+
+# The clip follows the range the data really has: images loaded with
+# --scale 2 lie in [-2, 2] (range=-2:2), and clipping them to [-1, 1] would
+# squash every sample (the swiss-roll-as-a-square bug of dm-load --scale).
+dm-load fashion-mnist:test --limit 8 --batch 8 --scale 2 | dm-noise --train --seed 2 \
+	| dm-train --model unet --ch 8 --ch-mult 1,2 --res-blocks 1 --attn none --groups 4 \
+		--steps 1 --batch 8 -q -o "$TMP/img2.dmt"
+check "--scale 2 image checkpoint records range=-2:2" "dm-info --summary '$TMP/img2.dmt' | grep -q 'range=-2:2'"
+dm-noise --prior --shape 4x1x28x28 --seed 3 | dm-denoise -m "$TMP/img2.dmt" --sampler ddim --steps 5 >"$TMP/clip2.dm"
+mc2=$(maxabs "$TMP/clip2.dm")
+if awk -v a="$mc2" 'BEGIN { exit !(a <= 2.000001 && a > 1.5) }'; then
+	pass "range=-2:2 checkpoint: samples clipped to [-2,2], not [-1,1] (max |x| $mc2)"
+else
+	fail "clip follows range" "max |x| $mc2, wanted in (1.5, 2]"
+fi

@@ -158,3 +158,33 @@ else
 	fail "--scale" "values are not four times the unscaled ones"
 fi
 expect_fail "--scale must be positive" "dm-load: --scale: '-1'" dm-load toy:moons --scale -1
+
+# The header tells the truth about the values after every transform: a later
+# tool acts on range= (dm-denoise clips x0^ to it).  The values are checked
+# against the key, not just the key against a constant.
+range_is() { # NAME FILE WANT: the header's range= is WANT (empty: no key)
+	got=$(dm-info "$2" | sed -n 's/^ *range=//p')
+	if [ "$got" = "$3" ]; then pass "$1"; else fail "$1" "range='$got', wanted '$3'"; fi
+}
+dm-load toy:moons --n 50 --range -1:1 --scale 2.5 -o "$TMP/r1.dm"
+range_is "--range then --scale: range=-2.5:2.5" "$TMP/r1.dm" -2.5:2.5
+check "--range then --scale: the values span that range" \
+	"dm-info '$TMP/r1.dm' | grep -q 'min -2.5  *max 2.5 '"
+dm-load toy:moons --n 50 --scale 2.5 -o "$TMP/r2.dm"
+range_is "toy set with --scale: no range key (the range is not known)" "$TMP/r2.dm" ""
+dm-load toy:moons --n 50 -o "$TMP/r3.dm"
+range_is "toy set: no range key" "$TMP/r3.dm" ""
+python3 -c "
+import zlib, struct, sys
+w, h = 4, 2
+raw = b''.join(b'\0' + bytes([0, 255, 128, 64]) for _ in range(h))
+def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+sys.stdout.buffer.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0))
+    + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))" >"$TMP/g.png"
+dm-load "$TMP/g.png" -o "$TMP/r4.dm"
+range_is "image: range=-1:1" "$TMP/r4.dm" -1:1
+dm-load "$TMP/g.png" --scale 2 -o "$TMP/r5.dm"
+range_is "image with --scale 2: range=-2:2" "$TMP/r5.dm" -2:2
+check "image with --scale 2: the values reach -2 and 2" "dm-info '$TMP/r5.dm' | grep -q 'min -2  *max 2 '"
+dm-load "$TMP/g.png" --range 0:1 --scale 3 -o "$TMP/r6.dm"
+range_is "image with --range 0:1 --scale 3: range=0:3" "$TMP/r6.dm" 0:3
