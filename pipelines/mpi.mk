@@ -91,10 +91,10 @@ $(OUT)/fashion-grid.png: $(OUT)/fashion.dmt
 $(OUT)/compare.txt: | check-np $(OUT)/.dir
 	$(BIN)/dm-load toy:moons --batch $(BATCH) --shuffle --epochs 0 \
 	  | $(BIN)/dm-noise --train --seed 1 \
-	  | $(BIN)/dm-train --batch $(BATCH) --steps 100 --lr 1e-3 -t 1 -q -o $(OUT)/cmp1.dmt
+	  | $(BIN)/dm-train --batch $(BATCH) --steps 100 --lr 1e-3 -j 1 -q -o $(OUT)/cmp1.dmt
 	$(RUN) '$(BIN)/dm-load toy:moons $(SHARD) --batch $(PER_RANK) --shuffle --epochs 0 \
 	  | $(BIN)/dm-noise --train --seed 1 \
-	  | $(BIN)/dm-train --batch $(PER_RANK) --steps 100 --lr 1e-3 -t 1 -q -o $(OUT)/cmpN.dmt'
+	  | $(BIN)/dm-train --batch $(PER_RANK) --steps 100 --lr 1e-3 -j 1 -q -o $(OUT)/cmpN.dmt'
 	python3 -c 'import sys; sys.path.insert(0, "tests/ref"); from dmstream import read_stream; \
 	  a = read_stream(open("$(OUT)/cmp1.dmt", "rb"))[1][0][1]; b = read_stream(open("$(OUT)/cmpN.dmt", "rb"))[1][0][1]; \
 	  print("max |w(1 rank) - w($(NP) ranks)| after 100 steps: %.3g" % max(abs(x - y) for k in a for x, y in zip(a[k][2], b[k][2])))' | tee $@
@@ -106,7 +106,7 @@ BENCH_IN = $(BIN)/dm-load fashion-mnist:train --batch $(1) --shuffle --epochs 0 
 	  | $(BIN)/dm-noise --train --seed 1 -j1
 BENCH_TR = $(BIN)/dm-train --model unet-s --steps $(BENCH_STEPS) -q --stats
 bench: | check-np $(OUT)/.dir
-	$(call BENCH_IN,$(BATCH)) | $(BENCH_TR) --batch $(BATCH) -t 1 -o $(OUT)/b1.dmt --log $(OUT)/b1.csv 2>&1 | tee $(OUT)/bench.txt
-	$(RUN) '$(call BENCH_IN,$(PER_RANK),$(SHARD)) | $(BENCH_TR) --batch $(PER_RANK) -t 1 -o $(OUT)/bN.dmt --log $(OUT)/bN.csv' 2>&1 | tee -a $(OUT)/bench.txt
-	$(call BENCH_IN,$(BATCH)) | $(BENCH_TR) --batch $(BATCH) -t $(NP) -o $(OUT)/bT.dmt --log $(OUT)/bT.csv 2>&1 | tee -a $(OUT)/bench.txt
+	$(call BENCH_IN,$(BATCH)) | $(BENCH_TR) --batch $(BATCH) -j 1 -o $(OUT)/b1.dmt --log $(OUT)/b1.csv 2>&1 | tee $(OUT)/bench.txt
+	$(RUN) '$(call BENCH_IN,$(PER_RANK),$(SHARD)) | $(BENCH_TR) --batch $(PER_RANK) -j 1 -o $(OUT)/bN.dmt --log $(OUT)/bN.csv' 2>&1 | tee -a $(OUT)/bench.txt
+	$(call BENCH_IN,$(BATCH)) | $(BENCH_TR) --batch $(BATCH) -j $(NP) -o $(OUT)/bT.dmt --log $(OUT)/bT.csv 2>&1 | tee -a $(OUT)/bench.txt
 	for c in b1 bN bT; do awk -F, -v c=$$c 'NR==2{a=$$5} END{printf "%s: %.3f steps/s after the first step (%d steps)\n", c, ($$1-1)/($$5-a), $$1-1}' $(OUT)/$$c.csv; done | tee -a $(OUT)/bench.txt

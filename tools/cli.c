@@ -312,6 +312,7 @@ int dm_cli_next(const dm_cli *cli, int argc, char **argv, dm_cli_common *c)
 			if (!(cli->common & DM_CLI_OUTPUT))
 				return k;
 			c->output = optarg;
+			c->output_given = 1;
 			break;
 		case 'q':
 			if (!(cli->common & DM_CLI_QUIET))

@@ -92,7 +92,7 @@ typedef struct dm_cli_common {
 	const char *output;
 	int compress;
 	int quiet;
-	int seed_given;
+	int seed_given, output_given;
 } dm_cli_common;
 
 /* The next option of the tool's own table: returns its key with optarg set.

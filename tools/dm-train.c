@@ -8,7 +8,6 @@
  * gradient block, and every rank applies the same AdamW/EMA update.  Rank 0
  * alone writes the checkpoint, the log and the progress line. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,101 +27,82 @@
 #include "train/trainer.h"
 #include "cli.h"
 
-static const char usage[] =
-	"Usage: dm-train [OPTION]...\n"
+
+enum {
+	O_HIDDEN = DM_CLI_LONG, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
+	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS,
+};
+
+static const char *const lr_decay_names[] = {"none", "cosine"};
+static const dm_cli_enum lr_decays = {lr_decay_names, NULL, DM_LR_NONE, 2, NULL};
+
+static const dm_cli_opt options[] = {
+	{'m', "model", "NAME", "mlp-2d (default), unet-s, unet-m, or mlp / unet with\n"
+	                     "the sizes below", NULL},
+	{O_HIDDEN, "hidden", "N", "mlp hidden width (256)", NULL},
+	{O_LAYERS, "layers", "N", "mlp hidden layers (3)", NULL},
+	{O_TEMB, "temb", "N", "mlp time-embedding width (64)", NULL},
+	{O_CH, "ch", "N", "unet base width (32)", NULL},
+	{O_CHMULT, "ch-mult", "LIST", "unet width multipliers per level (1,2,2)", NULL},
+	{O_RESB, "res-blocks", "N", "unet ResBlocks per level (2)", NULL},
+	{O_ATTN, "attn", "LIST", "unet resolutions with self-attention (7; or none)", NULL},
+	{O_GROUPS, "groups", "N", "unet GroupNorm groups (8)", NULL},
+	{O_DROPOUT, "dropout", "P", "unet dropout in ResBlocks (0)", NULL},
+	{O_CLASSES, "classes", "N", "class-conditional with N classes (labels 0..N-1;\n"
+	                     "label N is the null label)", NULL},
+	{O_LABELDROP, "label-dropout", "P", "probability of training with the null label (0.1)", NULL},
+	{'n', "steps", "N", "stop after optimiser step N (0 = when input ends)", NULL},
+	{'b', "batch", "N", "samples per micro-batch, re-batching frames (128)", NULL},
+	{O_ACCUM, "grad-accum", "K", "micro-batches per optimiser step (1)", NULL},
+	{O_LR, "lr", "X", "peak learning rate (2e-4)", NULL},
+	{O_BETAS, "betas", "B1,B2", "AdamW betas (0.9,0.999)", NULL},
+	{O_WD, "weight-decay", "X", "AdamW decoupled weight decay (0)", NULL},
+	{O_WARMUP, "warmup", "N", "linear warm-up steps (0)", NULL},
+	{O_DECAY, "lr-decay", "KIND", "none (default) or cosine (to 0 at --decay-steps)", &lr_decays},
+	{O_DECAYSTEPS, "decay-steps", "N", "cosine horizon (default: --steps)", NULL},
+	{O_CLIP, "clip-grad", "X", "clip the global gradient norm to X (1; 0 = off)", NULL},
+	{O_EMA, "ema", "D", "EMA decay of the weights (0.999; warm-up\n"
+	                     "min(D, (1+s)/(10+s)) at step s)", NULL},
+	{'j', "threads", "N", "threads (default: all cores; under mpirun, the\n"
+	                     "cores a rank may use, shared by the node's ranks)", NULL},
+	{'o', "output", "FILE", "checkpoint path (model.dmt; with --resume, its path)", NULL},
+	{O_SAVE, "save-every", "N", "also save every N steps (0 = only at the end)", NULL},
+	{O_RESUME, "resume", "FILE", "continue from a checkpoint, bit-exactly: its model,\n"
+	                     "options and state are used (options given here\n"
+	                     "override the training options) and the first\n"
+	                     "`samples` input samples it already saw are skipped", NULL},
+	{O_LOG, "log", "FILE", "CSV log: step,loss,lr,grad_norm,seconds, one line\n"
+	                     "per step, flushed as it goes (appended to with\n"
+	                     "--resume)", NULL},
+	{O_STATS, "stats", NULL, "print steps/s and the all-reduce time per step on\n"
+	                     "stderr at the end", NULL},
+	{O_DUMP, "dump-grads", "FILE", "write the first batch, the network output, the loss,\n"
+	                     "the weights and their gradients as a stream, then\n"
+	                     "exit without training (the PyTorch parity test)", NULL},
+	{'q', "quiet", NULL, "no progress line even on a terminal", NULL},
+	{0},
+};
+
+static const dm_cli cli = {
+	"[OPTION]...",
 	"Fit a denoising network to the training stream on stdin (frames of x, t,\n"
 	"target, optional w and label, as `dm-noise --train` writes them) and write a\n"
 	"checkpoint stream.\n"
-	"\n"
-	"Model (see MODELS.md; the input shape comes from the first frame):\n"
-	"  -M, --model NAME       mlp-2d (default), unet-s, unet-m, or mlp / unet with\n"
-	"                         the sizes below\n"
-	"      --hidden N         mlp hidden width (256)\n"
-	"      --layers N         mlp hidden layers (3)\n"
-	"      --temb N           mlp time-embedding width (64)\n"
-	"      --ch N             unet base width (32)\n"
-	"      --ch-mult LIST     unet width multipliers per level (1,2,2)\n"
-	"      --res-blocks N     unet ResBlocks per level (2)\n"
-	"      --attn LIST        unet resolutions with self-attention (7; or none)\n"
-	"      --groups N         unet GroupNorm groups (8)\n"
-	"      --dropout P        unet dropout in ResBlocks (0)\n"
-	"      --classes N        class-conditional with N classes (labels 0..N-1;\n"
-	"                         label N is the null label)\n"
-	"      --label-dropout P  probability of training with the null label (0.1)\n"
-	"\n"
-	"Training:\n"
-	"  -n, --steps N          stop after optimiser step N (0 = when input ends)\n"
-	"  -b, --batch N          samples per micro-batch, re-batching frames (128)\n"
-	"      --grad-accum K     micro-batches per optimiser step (1)\n"
-	"      --lr X             peak learning rate (2e-4)\n"
-	"      --betas B1,B2      AdamW betas (0.9,0.999)\n"
-	"      --weight-decay X   AdamW decoupled weight decay (0)\n"
-	"      --warmup N         linear warm-up steps (0)\n"
-	"      --lr-decay KIND    none (default) or cosine (to 0 at --decay-steps)\n"
-	"      --decay-steps N    cosine horizon (default: --steps)\n"
-	"      --clip-grad X      clip the global gradient norm to X (1; 0 = off)\n"
-	"      --ema D            EMA decay of the weights (0.999; warm-up\n"
-	"                         min(D, (1+s)/(10+s)) at step s)\n"
-	"  -s, --seed N           seed of initialisation, dropout, label dropout (0)\n"
-	"  -t, --threads N        threads (default: all cores; under mpirun, the\n"
-	"                         cores a rank may use, shared by the node's ranks)\n"
-	"\n"
-	"Checkpoints and output:\n"
-	"  -o, --output FILE      checkpoint path (model.dmt; with --resume, its path)\n"
-	"      --save-every N     also save every N steps (0 = only at the end)\n"
-	"      --resume FILE      continue from a checkpoint, bit-exactly: its model,\n"
-	"                         options and state are used (options given here\n"
-	"                         override the training options) and the first\n"
-	"                         `samples` input samples it already saw are skipped\n"
-	"      --log FILE         CSV log: step,loss,lr,grad_norm,seconds, one line\n"
-	"                         per step, flushed as it goes (appended to with\n"
-	"                         --resume)\n"
-	"      --stats            print steps/s and the all-reduce time per step on\n"
-	"                         stderr at the end\n"
-	"      --dump-grads FILE  write the first batch, the network output, the loss,\n"
-	"                         the weights and their gradients as a stream, then\n"
-	"                         exit without training (the PyTorch parity test)\n"
-	"  -q, --quiet            no progress line even on a terminal\n"
-	"  -h, --help             show this help and exit\n"
-	"  -V, --version          show the version and exit\n"
-	"\n"
+	"The model's input shape comes from the first frame (see MODELS.md);\n"
+	"--seed seeds initialisation, dropout and label dropout.",
+	options,
+	DM_CLI_SEED | DM_CLI_THREADS | DM_CLI_OUTPUT | DM_CLI_QUIET,
 	"SIGINT/SIGTERM save the checkpoint and exit 0.  A non-finite loss stops with\n"
 	"exit 1 and keeps the last saved checkpoint.\n"
 	"\n"
 	"MPI (data parallel; --batch is per rank, the global batch is N times it):\n"
 	"  mpirun -np 2 sh -c 'dm-load fashion-mnist:train --shuffle --epochs 0 \\\n"
 	"    --shard $OMPI_COMM_WORLD_RANK/$OMPI_COMM_WORLD_SIZE --batch 64 \\\n"
-	"    | dm-noise --train | dm-train --model unet-s --batch 64 -t 1 -o m.dmt'\n"
+	"    | dm-noise --train | dm-train --model unet-s --batch 64 -j 1 -o m.dmt'\n"
 	"\n"
 	"Example: dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train \\\n"
-	"           | dm-train --model mlp-2d --steps 2000 -o gauss.dmt\n";
-
-enum {
-	O_HIDDEN = 256, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
-	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
-	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS,
-};
-
-static const struct option longopts[] = {
-	{"model", required_argument, 0, 'M'},   {"hidden", required_argument, 0, O_HIDDEN},
-	{"layers", required_argument, 0, O_LAYERS}, {"temb", required_argument, 0, O_TEMB},
-	{"ch", required_argument, 0, O_CH},     {"ch-mult", required_argument, 0, O_CHMULT},
-	{"res-blocks", required_argument, 0, O_RESB}, {"attn", required_argument, 0, O_ATTN},
-	{"groups", required_argument, 0, O_GROUPS}, {"dropout", required_argument, 0, O_DROPOUT},
-	{"classes", required_argument, 0, O_CLASSES},
-	{"label-dropout", required_argument, 0, O_LABELDROP},
-	{"steps", required_argument, 0, 'n'},   {"batch", required_argument, 0, 'b'},
-	{"grad-accum", required_argument, 0, O_ACCUM}, {"lr", required_argument, 0, O_LR},
-	{"betas", required_argument, 0, O_BETAS}, {"weight-decay", required_argument, 0, O_WD},
-	{"warmup", required_argument, 0, O_WARMUP}, {"lr-decay", required_argument, 0, O_DECAY},
-	{"decay-steps", required_argument, 0, O_DECAYSTEPS},
-	{"clip-grad", required_argument, 0, O_CLIP}, {"ema", required_argument, 0, O_EMA},
-	{"seed", required_argument, 0, 's'},    {"threads", required_argument, 0, 't'},
-	{"output", required_argument, 0, 'o'},  {"save-every", required_argument, 0, O_SAVE},
-	{"resume", required_argument, 0, O_RESUME}, {"log", required_argument, 0, O_LOG},
-	{"dump-grads", required_argument, 0, O_DUMP}, {"stats", no_argument, 0, O_STATS},
-	{"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-	{"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
+	"           | dm-train --model mlp-2d --steps 2000 -o gauss.dmt\n",
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -387,22 +367,23 @@ int main(int argc, char **argv)
 	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL,
 	           *dumppath = NULL;
 	long steps = 0, save_every = 0;
-	int quiet = 0, threads = 0, stats = 0;
+	int stats = 0;
 	/* explicit settings (so that --resume keeps the checkpoint's others) */
 	int set_model = 0, set[512] = {0};
 	int hidden = -1, layers = -1, temb = -1, ch = -1, resb = -1, groups = -1, classes = -1;
 	float dropout = -1;
 	const char *chmult = NULL, *attn = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "M:n:b:s:t:o:qhV", longopts, NULL)) != -1) {
+	dm_cli_common co;
+	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		const char *opt = NULL;
-		for (int i = 0; longopts[i].name; i++)
-			if (longopts[i].val == c)
-				opt = longopts[i].name;
+		for (int i = 0; options[i].name; i++)
+			if (options[i].key == c)
+				opt = options[i].name;
 		char optbuf[64];
 		snprintf(optbuf, sizeof optbuf, "--%s", opt ? opt : "?");
 		switch (c) {
-		case 'M': model = optarg, set_model = 1; break;
+		case 'm': model = optarg, set_model = 1; break;
 		case O_HIDDEN: hidden = (int)dm_tool_int(optbuf, optarg, 1, 65536), set_model = 1; break;
 		case O_LAYERS: layers = (int)dm_tool_int(optbuf, optarg, 1, 62), set_model = 1; break;
 		case O_TEMB: temb = (int)dm_tool_int(optbuf, optarg, 2, 65536), set_model = 1; break;
@@ -426,39 +407,24 @@ int main(int argc, char **argv)
 			break;
 		case O_WD: o.weight_decay = (float)dm_tool_double(optbuf, optarg); break;
 		case O_WARMUP: o.warmup = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
-		case O_DECAY:
-			if (!strcmp(optarg, "cosine"))
-				o.lr_decay = DM_LR_COSINE;
-			else if (!strcmp(optarg, "none"))
-				o.lr_decay = DM_LR_NONE;
-			else
-				dm_tool_die("--lr-decay: '%s' is not cosine or none", optarg);
-			break;
+		case O_DECAY: o.lr_decay = dm_cli_enum_parse("--lr-decay", optarg, &lr_decays); break;
 		case O_DECAYSTEPS: o.decay_steps = (long)dm_tool_int(optbuf, optarg, 1, 1LL << 40); break;
 		case O_CLIP: o.clip = (float)dm_tool_double(optbuf, optarg); break;
 		case O_EMA: o.ema = (float)dm_tool_double(optbuf, optarg); break;
-		case 's': o.seed = (uint64_t)dm_tool_int(optbuf, optarg, 0, INT64_MAX); break;
-		case 't': threads = (int)dm_tool_int(optbuf, optarg, 0, 4096); break;
-		case 'o': out = optarg; break;
 		case O_SAVE: save_every = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
 		case O_RESUME: resume = optarg; break;
 		case O_LOG: logpath = optarg; break;
 		case O_DUMP: dumppath = optarg; break;
 		case O_STATS: stats = 1; break;
-		case 'q': quiet = 1; break;
-		case 'h':
-			fputs(usage, stdout);
-			printf("\nThis dm-train was built %s MPI.\n",
-			       dm_dist_available() ? "with" : "without");
-			return 0;
-		case 'V': dm_tool_version();
-		default:
-			fprintf(stderr, "Try 'dm-train --help'.\n");
-			return 1;
 		}
 		if (c >= 0 && c < 512)
 			set[c] = 1;
 	}
+	const int quiet = co.quiet;
+	int threads = co.threads;
+	o.seed = co.seed;
+	if (co.output_given)
+		out = co.output;
 	if (optind < argc)
 		dm_tool_die("unexpected argument '%s' (the training stream is read from stdin)",
 		            argv[optind]);

@@ -90,7 +90,7 @@ STEPS=20 LR=1e-3
 TOL=$($PY -c "print(1e-3 * $LR * $STEPS)")
 SRC="dm-load toy:moons --n 512 --batch 16 --shuffle --epochs 0 --seed 4"
 NOISE="dm-noise --train --seed 5"
-TR="dm-train --classes 2 --label-dropout 0.3 --lr $LR --ema 0.9 --seed 6 -t 1 -q"
+TR="dm-train --classes 2 --label-dropout 0.3 --lr $LR --ema 0.9 --seed 6 -j 1 -q"
 sh -c "$SRC | $NOISE | $TR -b 32 -n $STEPS -o $TMP/m1.dmt" 2>"$TMP/err" || fail "mlp 1 rank" "$(cat "$TMP/err")"
 $MPI -np 2 sh -c "$SRC $SHARD | $NOISE | $TR -b 16 -n $STEPS -o $TMP/m2.dmt --log $TMP/m2.csv" >"$TMP/out" 2>&1 \
 	|| fail "mlp 2 ranks" "$(head -5 "$TMP/out")"
@@ -104,14 +104,14 @@ same_file "mlp-2d: 2-rank rerun is byte-identical" $TMP/m2.dmt $TMP/m2b.dmt
 # resume with a different rank count: 2 ranks to step 8, then 1 rank to
 # 20, against 2 ranks to 20; and 1 rank to 8, then 2 ranks to 20
 $MPI -np 2 sh -c "$SRC $SHARD | $NOISE | $TR -b 16 -n 8 -o $TMP/r2.dmt" >"$TMP/out" 2>&1
-sh -c "$SRC | $NOISE | dm-train -q -t 1 --resume $TMP/r2.dmt -n $STEPS" 2>"$TMP/err" || fail "resume on 1 rank" "$(cat "$TMP/err")"
+sh -c "$SRC | $NOISE | dm-train -q -j 1 --resume $TMP/r2.dmt -n $STEPS" 2>"$TMP/err" || fail "resume on 1 rank" "$(cat "$TMP/err")"
 if r=$(close $TMP/m2.dmt $TMP/r2.dmt $TOL); then pass "resume: 2 ranks to 8, 1 rank to 20 = 2 ranks to 20 ($r)"
 else fail "resume 2 -> 1 rank" "$r"; fi
 sh -c "$SRC | $NOISE | $TR -b 32 -n 8 -o $TMP/r1.dmt"
 cp $TMP/r1.dmt $TMP/r8.dmt
 if moved $TMP/r8.dmt $TMP/m1.dmt; then pass "the weights moved from step 8 to 20 by more than 1e-4"
 else fail "weights moved" "steps 8 and 20 are (nearly) the same; the comparisons above mean nothing"; fi
-$MPI -np 2 sh -c "$SRC $SHARD | $NOISE | dm-train -q -t 1 --resume $TMP/r1.dmt -n $STEPS" >"$TMP/out" 2>&1 \
+$MPI -np 2 sh -c "$SRC $SHARD | $NOISE | dm-train -q -j 1 --resume $TMP/r1.dmt -n $STEPS" >"$TMP/out" 2>&1 \
 	|| fail "resume on 2 ranks" "$(head -5 "$TMP/out")"
 if r=$(close $TMP/m1.dmt $TMP/r1.dmt $TOL); then pass "resume: 1 rank to 8, 2 ranks to 20 = 1 rank to 20 ($r)"
 else fail "resume 1 -> 2 ranks" "$r"; fi
@@ -128,7 +128,7 @@ vals = [random.uniform(-1, 1) for _ in range(n * 64)]
 open(sys.argv[1], 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(hdr)) + hdr.encode() + struct.pack('<%df' % len(vals), *vals))
 PYEOF
 USRC="dm-load $TMP/img.npy --batch 8 --shuffle --epochs 0"
-UNET="-M unet --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1 --lr $LR --seed 2 -t 1 -q"
+UNET="-m unet --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1 --lr $LR --seed 2 -j 1 -q"
 sh -c "$USRC | $NOISE | dm-train $UNET -b 8 -n $STEPS -o $TMP/u1.dmt" 2>"$TMP/err" || fail "unet 1 rank" "$(cat "$TMP/err")"
 $MPI -np 2 sh -c "$USRC $SHARD | $NOISE | dm-train $UNET -b 4 -n $STEPS -o $TMP/u2.dmt" >"$TMP/out" 2>&1 \
 	|| fail "unet 2 ranks" "$(head -5 "$TMP/out")"

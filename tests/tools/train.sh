@@ -12,7 +12,7 @@ check "version" "dm-train --version | grep -q dm-train"
 # a fixed training stream (2-D) and a tiny image one
 $MK 40 32 2 >"$TMP/d2.dms"
 $MK 6 4 1x8x8 3 --labels 2 >"$TMP/img.dms"
-UNET="-M unet --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1"
+UNET="-m unet --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1"
 
 # parity with the PyTorch twin (tests/ref/parity.py states the tolerance)
 check "parity mlp-2d" "dm-train -b 16 --dump-grads $TMP/p1.dms <$TMP/d2.dms && $PY $HERE/tests/ref/parity.py $TMP/p1.dms"
@@ -25,22 +25,22 @@ check "log rows" "test \$(wc -l <$TMP/log.csv) -eq 21 && head -1 $TMP/log.csv | 
 check "checkpoint header" "dm-info --summary $TMP/m.dmt | grep -q 'schedule=linear' && dm-info --summary $TMP/m.dmt | grep -q 'step=20'"
 
 # resume: N steps then M steps equals N+M steps in one run, byte for byte
-OPTS="-b 24 --lr-decay cosine --decay-steps 30 --warmup 4 --ema 0.9 --seed 3 -t 1"
+OPTS="-b 24 --lr-decay cosine --decay-steps 30 --warmup 4 --ema 0.9 --seed 3 -j 1"
 dm-train $OPTS -n 30 -o $TMP/full.dmt <$TMP/d2.dms
 dm-train $OPTS -n 12 -o $TMP/part.dmt <$TMP/d2.dms
-dm-train --resume $TMP/part.dmt -n 30 -t 1 <$TMP/d2.dms
+dm-train --resume $TMP/part.dmt -n 30 -j 1 <$TMP/d2.dms
 same_file "resume 12+18 = 30 (mlp)" $TMP/full.dmt $TMP/part.dmt
-dm-train $UNET --dropout 0.2 --classes 2 -b 5 -n 4 -t 1 -o $TMP/uf.dmt <$TMP/img.dms
-dm-train $UNET --dropout 0.2 --classes 2 -b 5 -n 2 -t 1 -o $TMP/up.dmt <$TMP/img.dms
-dm-train --resume $TMP/up.dmt -n 4 -t 1 <$TMP/img.dms
+dm-train $UNET --dropout 0.2 --classes 2 -b 5 -n 4 -j 1 -o $TMP/uf.dmt <$TMP/img.dms
+dm-train $UNET --dropout 0.2 --classes 2 -b 5 -n 2 -j 1 -o $TMP/up.dmt <$TMP/img.dms
+dm-train --resume $TMP/up.dmt -n 4 -j 1 <$TMP/img.dms
 same_file "resume 2+2 = 4 (unet, dropout, labels)" $TMP/uf.dmt $TMP/up.dmt
 
 # thread count does not change the checkpoint
-dm-train $OPTS -n 10 -t 1 -o $TMP/t1.dmt <$TMP/d2.dms
-dm-train $OPTS -n 10 -t 2 -o $TMP/t2.dmt <$TMP/d2.dms
+dm-train $OPTS -n 10 -j 1 -o $TMP/t1.dmt <$TMP/d2.dms
+dm-train $OPTS -n 10 -j 2 -o $TMP/t2.dmt <$TMP/d2.dms
 same_file "1 vs 2 threads (mlp)" $TMP/t1.dmt $TMP/t2.dmt
-dm-train $UNET -b 6 -n 2 -t 1 -o $TMP/u1.dmt <$TMP/img.dms
-dm-train $UNET -b 6 -n 2 -t 2 -o $TMP/u2.dmt <$TMP/img.dms
+dm-train $UNET -b 6 -n 2 -j 1 -o $TMP/u1.dmt <$TMP/img.dms
+dm-train $UNET -b 6 -n 2 -j 2 -o $TMP/u2.dmt <$TMP/img.dms
 same_file "1 vs 2 threads (unet)" $TMP/u1.dmt $TMP/u2.dmt
 
 # grad accumulation of 2 x 12 runs
@@ -54,8 +54,8 @@ expect_fail "corrupt checkpoint" "CRC|crc" "dm-train --resume $TMP/flip.dmt -n 3
 expect_fail "not a checkpoint" "not a dm-train checkpoint" "dm-train --resume $TMP/d2.dms <$TMP/d2.dms"
 
 # input errors
-expect_fail "unknown model" "unknown model" "dm-train -M resnet <$TMP/d2.dms"
-expect_fail "unet on points" "needs images" "dm-train -M unet-s <$TMP/d2.dms"
+expect_fail "unknown model" "unknown model" "dm-train -m resnet <$TMP/d2.dms"
+expect_fail "unet on points" "needs images" "dm-train -m unet-s <$TMP/d2.dms"
 expect_fail "not a training stream" "dm-noise --train" "dm-load toy:moons --n 64 | dm-train"
 $PY - "$TMP/shape.dms" <<'PYEOF'
 import sys; sys.path.insert(0, 'tests/ref'); from dmstream import write_stream
@@ -74,14 +74,14 @@ check "last good checkpoint kept" "dm-info --summary $TMP/keep.dmt | grep -q ste
 
 # SIGTERM saves and exits 0
 $MK 400 64 2 >$TMP/big.dms
-dm-train -b 64 -o $TMP/sig.dmt -t 1 <$TMP/big.dms &
+dm-train -b 64 -o $TMP/sig.dmt -j 1 <$TMP/big.dms &
 pid=$!
 sleep 1
 kill -TERM $pid
 if wait $pid && dm-info -q $TMP/sig.dmt; then pass "SIGTERM saves"; else fail "SIGTERM saves" "exit or checkpoint"; fi
 
 # the log is written as training goes (tail -f works), and --resume appends
-dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -b 64 -t 1 -q -o $TMP/tail.dmt --log $TMP/tail.csv &
+dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -b 64 -j 1 -q -o $TMP/tail.dmt --log $TMP/tail.csv &
 pid=$!
 i=0
 while [ $i -lt 50 ] && [ "$(cat $TMP/tail.csv 2>/dev/null | wc -l)" -lt 4 ]; do sleep 0.1; i=$((i + 1)); done
@@ -90,7 +90,7 @@ kill -TERM $pid
 wait $pid
 if [ "$rows" -ge 4 ]; then pass "log rows appear while training runs"; else fail "log as it goes" "$rows lines after ${i}00 ms"; fi
 n=$(dm-info --summary $TMP/tail.dmt | sed -n 's/^ *step=//p')
-check "resume appends to the log" "dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -t 1 -q --resume $TMP/tail.dmt -n \$(($n + 3)) --log $TMP/tail.csv && test \$(grep -c '^step' $TMP/tail.csv) -eq 1 && tail -1 $TMP/tail.csv | grep -q '^$(($n + 3)),'"
+check "resume appends to the log" "dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train -j 1 -q --resume $TMP/tail.dmt -n \$(($n + 3)) --log $TMP/tail.csv && test \$(grep -c '^step' $TMP/tail.csv) -eq 1 && tail -1 $TMP/tail.csv | grep -q '^$(($n + 3)),'"
 
 # the pipeline: 8 Gaussians, loss falls well below the untrained one
-check "pipeline loss falls" "dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train --seed 2 | dm-train -n 300 -t 1 -b 128 --lr 1e-3 -o $TMP/g.dmt --log $TMP/g.csv && awk -F, 'NR>1&&NR<=21{a+=\$2} NR>281{b+=\$2} END{exit !(b/20 < 0.6*a/20)}' $TMP/g.csv"
+check "pipeline loss falls" "dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train --seed 2 | dm-train -n 300 -j 1 -b 128 --lr 1e-3 -o $TMP/g.dmt --log $TMP/g.csv && awk -F, 'NR>1&&NR<=21{a+=\$2} NR>281{b+=\$2} END{exit !(b/20 < 0.6*a/20)}' $TMP/g.csv"
