@@ -42,6 +42,16 @@ dm-noise --prior --shape "${N}x2" --seed 5 -j1 \
 echo "demo: the reverse process (noise -> data) -> $OUT/denoise.gif, $OUT/denoise.mp4"
 dm-encode $ENC --hold-last 2 -o "$OUT/denoise.gif" "$OUT/reverse.dm"
 dm-encode $ENC --hold-last 2 -o "$OUT/denoise.mp4" "$OUT/reverse.dm"
+# How good the samples are: their sliced Wasserstein distance to fresh true
+# points, beside the floor (two independent true sets of the same size are
+# not at distance 0).  Written to OUT/score.txt; the shell test bounds the
+# ratio of a small demo, so a regression (such as clipping the samples to a
+# wrong range) fails `make test`.
 dm-load "toy:$TOY" --n "$N" --seed 11 --scale 2.5 -o "$OUT/true.dm"
-echo "demo: sliced Wasserstein distance to fresh true points: $(dm-score --last "$OUT/reverse.dm" "$OUT/true.dm")"
+dm-load "toy:$TOY" --n "$N" --seed 12 --scale 2.5 -o "$OUT/true2.dm"
+SW=$(dm-score --last "$OUT/reverse.dm" "$OUT/true.dm")
+FLOOR=$(dm-score "$OUT/true2.dm" "$OUT/true.dm")
+RATIO=$(awk -v a="$SW" -v b="$FLOOR" 'BEGIN { printf "%.2f", a / b }')
+printf 'samples %s\nfloor %s\nratio %s\n' "$SW" "$FLOOR" "$RATIO" >"$OUT/score.txt"
+echo "demo: sliced Wasserstein distance to fresh true points: $SW (floor of two true sets: $FLOOR; $RATIO x the floor)"
 echo "demo: done; see $OUT/ (denoise.gif, denoise.mp4, forward.gif)"
