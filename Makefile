@@ -98,6 +98,12 @@ $(BUILD)/libdm.a: $(LIB_OBJ)
 $(BUILD)/libdm.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libdm.so.0 -o $@ $^ $(LDLIBS)
 
+# The tools' objects are real targets, not intermediates of the pattern
+# chain: otherwise make deletes them after linking and the next `make`
+# compiles them again.
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o) $(TOOL_COMMON)
+.SECONDARY: $(TOOL_OBJ)
+
 $(BUILD)/bin/%: $(BUILD)/tools/%.o $(TOOL_COMMON) $(BUILD)/libdm.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDLIBS)
