@@ -8,6 +8,7 @@
 #include "core/outfile.h"
 #include "core/rng.h"
 #include "models/checkpoint.h"
+#include "models/classifier.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
 
@@ -81,7 +82,19 @@ float dm_trainer_lr(const dm_train_opts *o, long step)
 int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float *target,
                      const float *w, const int32_t *label, int B, double *loss, dm_error *err)
 {
-	size_t S = dm_net_sample_size(&tr->net.cfg), n = (size_t)B * S;
+	/* S: the regression target's values per sample (the output's, for
+	 * mlp and unet); a classifier's output is its logits */
+	size_t S = dm_net_output_size(&tr->net.cfg), n = (size_t)B * S;
+	int cls = tr->net.cfg.kind == DM_NET_CLASSIFIER, K = tr->net.cfg.outputs;
+	if (cls) {
+		if (!label)
+			return dm_error_set(err, DM_ERR_ARG, "a classifier needs labels");
+		for (int b = 0; b < B; b++)
+			if (label[b] < 0 || label[b] >= K)
+				return dm_error_set(err, DM_ERR_ARG, "label %d of a sample at step %ld is not "
+				                    "a class of this %d-way classifier", (int)label[b],
+				                    tr->step + 1, K);
+	}
 	if (tr->B != B) {
 		free(tr->out), free(tr->dout), free(tr->lab);
 		tr->out = malloc(n * sizeof(float));
@@ -111,7 +124,8 @@ int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float
 	                        err);
 	if (rc < 0)
 		return rc;
-	double L = dm_mse_forward(NULL, tr->out, target, w, B, S);
+	double L = cls ? dm_xent_forward(tr->out, label, w, B, K, NULL)
+	               : dm_mse_forward(NULL, tr->out, target, w, B, S);
 	*loss = L;
 	if (!isfinite(L))
 		return dm_error_set(err, DM_ERR_ARG,
@@ -122,8 +136,11 @@ int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float
 	memset(tr->dout, 0, n * sizeof(float));
 	/* 1 / (accum N) here and 1 / B inside: each rank's share of the mean
 	 * over the global batch */
-	dm_mse_backward(tr->dout, tr->out, target, w, B, S,
-	                (float)(1.0 / ((double)tr->o.grad_accum * (double)tr->nranks)));
+	float dl = (float)(1.0 / ((double)tr->o.grad_accum * (double)tr->nranks));
+	if (cls)
+		dm_xent_backward(tr->dout, tr->out, label, w, B, K, dl);
+	else
+		dm_mse_backward(tr->dout, tr->out, target, w, B, S, dl);
 	dm_net_backward(&tr->net, tr->w, tr->g, tr->dout);
 	tr->accum++;
 	tr->loss_acc += L;
@@ -155,7 +172,7 @@ float dm_trainer_apply(dm_trainer *tr, double *gnorm)
 static const char *const own_keys[] = {
 	"tool", "format", "checkpoint_version", "dm_version", "model", "dim", "hidden", "layers",
 	"temb", "in_ch", "H", "W", "ch", "ch_mult", "res_blocks", "attn", "groups", "dropout",
-	"shape", "classes", "t_scale", "params", "step", "samples", "lr", "betas", "eps",
+	"shape", "feat", "outputs", "classes", "t_scale", "params", "step", "samples", "lr", "betas", "eps",
 	"weight_decay", "warmup", "lr_decay", "decay_steps", "clip_grad", "ema", "label_dropout",
 	"grad_accum", "batch", "seed",
 	"shard", /* dm-load's R/N of one rank's input: not part of a rank-independent checkpoint */

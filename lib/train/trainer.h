@@ -61,7 +61,9 @@ int dm_trainer_init(dm_trainer *tr, const dm_net_config *cfg, const dm_train_opt
                     const dm_kv *meta, dm_error *err);
 void dm_trainer_free(dm_trainer *tr);
 
-/* One micro-batch: forward, weighted MSE, backward into g.  x, target: B
+/* One micro-batch: forward, weighted MSE (a classifier: weighted softmax
+ * cross-entropy against label, which must then be given, each in
+ * [0, outputs); target and t are not read), backward into g.  x, target: B
  * samples, t, w (NULL = 1): B, label: B or NULL.  Label dropout replaces
  * labels by the null label with probability label_dropout, keyed by the
  * global sample index (sample b of rank R is global sample
