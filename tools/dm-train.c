@@ -39,7 +39,11 @@ static const dm_cli_enum lr_decays = {lr_decay_names, NULL, DM_LR_NONE, 2, NULL}
 
 static const dm_cli_opt options[] = {
 	{'m', "model", "NAME", "mlp-2d (default), unet-s, unet-m, or mlp / unet with\n"
-	                     "the sizes below", NULL},
+	                     "the sizes below; classifier-fmnist (or classifier\n"
+	                     "with --ch, --ch-mult, --res-blocks, --groups and\n"
+	                     "--classes N outputs): a CNN fitted by softmax\n"
+	                     "cross-entropy to the frames' x and label, straight\n"
+	                     "from dm-load (no dm-noise), for dm-score --features", NULL},
 	{O_HIDDEN, "hidden", "N", "mlp hidden width (256)", NULL},
 	{O_LAYERS, "layers", "N", "mlp hidden layers (3)", NULL},
 	{O_TEMB, "temb", "N", "mlp time-embedding width (64)", NULL},
@@ -117,6 +121,7 @@ typedef struct batcher {
 	int64_t dims[DM_MAX_RANK];  /* shape of one sample */
 	size_t S;                   /* values per sample */
 	int started, has_label;
+	int labels_only;            /* a classifier: frames of x and label */
 	float *x, *t, *tg, *w;      /* the current frame, converted */
 	int32_t *lab;
 	int n, pos;                 /* samples in it, next one */
@@ -157,9 +162,11 @@ static int next_frame(batcher *b)
 	if (rc == 0)
 		return 0;
 	const char *src = dm_reader_name(b->r);
-	const dm_tensor *x = need(&b->f, "x", src), *t = need(&b->f, "t", src);
-	const dm_tensor *tg = need(&b->f, "target", src), *w = dm_frame_get(&b->f, "w");
-	const dm_tensor *lab = dm_frame_get(&b->f, "label");
+	const dm_tensor *x = need(&b->f, "x", src);
+	const dm_tensor *t = b->labels_only ? dm_frame_get(&b->f, "t") : need(&b->f, "t", src);
+	const dm_tensor *tg = b->labels_only ? NULL : need(&b->f, "target", src);
+	const dm_tensor *w = dm_frame_get(&b->f, "w");
+	const dm_tensor *lab = b->labels_only ? need(&b->f, "label", src) : dm_frame_get(&b->f, "label");
 	char s1[128], s2[128];
 	if (x->rank < 2 || x->dims[0] < 1)
 		dm_tool_die("%s: frame %llu: x has shape %s; need N x (sample shape)", src,
@@ -188,15 +195,21 @@ static int next_frame(batcher *b)
 		}
 	}
 	int n = (int)x->dims[0];
-	if (dm_tensor_numel(tg) != dm_tensor_numel(x) || dm_tensor_numel(t) != n ||
+	if ((tg && dm_tensor_numel(tg) != dm_tensor_numel(x)) || (t && dm_tensor_numel(t) != n) ||
 	    (w && dm_tensor_numel(w) != n) || (lab && dm_tensor_numel(lab) != n))
 		dm_tool_die("%s: frame %llu: t, target, w or label do not match x's %d samples", src,
 		            (unsigned long long)dm_reader_frames(b->r), n);
 	if (grow(b, n) < 0)
 		dm_tool_die("out of memory for a frame of %d samples", n);
 	dm_tensor_to_f32(x, b->x);
-	dm_tensor_to_f32(tg, b->tg);
-	dm_tensor_to_f32(t, b->t);
+	if (tg)
+		dm_tensor_to_f32(tg, b->tg);
+	else
+		memset(b->tg, 0, (size_t)n * b->S * sizeof(float));
+	if (t)
+		dm_tensor_to_f32(t, b->t);
+	else
+		memset(b->t, 0, (size_t)n * sizeof(float));
 	for (int i = 0; i < n; i++) {
 		b->w[i] = w ? (float)dm_tensor_get(w, i) : 1.0f;
 		b->lab[i] = lab ? (int32_t)dm_tensor_get(lab, i) : -1;
@@ -276,11 +289,12 @@ static void dump(const dm_trainer *tr, const char *path, const float *x, const f
 	dm_frame_init(&f);
 	dm_tool_check(dm_net_config_to_kv(&tr->net.cfg, &kv, &err), &err);
 	int64_t d2[2] = {B, (int64_t)S}, d1[1] = {B}, one[1] = {1};
+	int64_t dout[2] = {B, (int64_t)dm_net_output_size(&tr->net.cfg)};
 	add_f32(&f, "x", 2, d2, x);
 	add_f32(&f, "t", 1, d1, t);
 	add_f32(&f, "target", 2, d2, tg);
 	add_f32(&f, "w", 1, d1, w);
-	add_f32(&f, "out", 2, d2, tr->out);
+	add_f32(&f, "out", 2, dout, tr->out);
 	dm_tensor *lt = dm_frame_add(&f, "loss", DM_F64, 1, one, &err);
 	if (!lt)
 		dm_tool_die("%s", err.msg);
@@ -464,6 +478,7 @@ int main(int argc, char **argv)
 			dm_tool_die("--resume: the model comes from %s; model options cannot change it",
 			            resume);
 		dm_tool_check(dm_trainer_load(&tr, resume, &err), &err);
+		b.labels_only = tr.net.cfg.kind == DM_NET_CLASSIFIER;
 		/* options given now override the checkpoint's */
 		dm_train_opts *t = &tr.o;
 		if (set[O_LR]) t->lr = o.lr;
@@ -511,6 +526,7 @@ int main(int argc, char **argv)
 		if (!out)
 			out = "model.dmt";
 		dm_tool_check(dm_net_config_named(&cfg, model, &err), &err);
+		b.labels_only = cfg.kind == DM_NET_CLASSIFIER;
 		if (!next_frame(&b))
 			dm_tool_die("stdin: empty training stream (no frames)");
 		if (cfg.kind == DM_NET_MLP) {
@@ -539,7 +555,9 @@ int main(int argc, char **argv)
 			if (hidden > 0 || layers > 0 || temb > 0)
 				dm_tool_die("--hidden, --layers and --temb are mlp options");
 		}
-		if (classes > 0)
+		if (classes > 0 && cfg.kind == DM_NET_CLASSIFIER)
+			cfg.outputs = classes; /* the classes it tells apart */
+		else if (classes > 0)
 			cfg.classes = classes;
 		check_schedule(inmeta, &cfg.t_scale);
 		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
@@ -577,7 +595,7 @@ int main(int argc, char **argv)
 		if (!fill(&b, B, x, t, tg, w, lab))
 			dm_tool_die("stdin: fewer than %d samples", B);
 		double l;
-		if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l, &err) < 0)
+		if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes || b.labels_only ? lab : NULL, B, &l, &err) < 0)
 			dm_tool_die("%s", err.msg);
 		dump(&tr, dumppath, x, t, tg, w, B, S, l);
 		goto done;
@@ -595,7 +613,7 @@ int main(int argc, char **argv)
 		for (int a = 0; a < tr.o.grad_accum && !vote[1] && !vote[2] && !vote[3]; a++) {
 			if (!fill(&b, B, x, t, tg, w, lab))
 				vote[1] = 1;
-			else if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes ? lab : NULL, B, &l,
+			else if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes || b.labels_only ? lab : NULL, B, &l,
 			                          &err) < 0)
 				vote[3] = 1;
 			else
