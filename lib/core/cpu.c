@@ -89,3 +89,38 @@ int dm_simd_force(int level, dm_error *err)
 	chosen = level;
 	return 0;
 }
+
+static const char *const family_names[] = { "generic", "intel-avx512", "zen4" };
+
+const char *dm_cpu_family_name(int family)
+{
+	if (family < 0 || family >= DM_CPU_NFAMILIES)
+		return "unknown";
+	return family_names[family];
+}
+
+static int detect_family(void)
+{
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f"))
+		return DM_CPU_GENERIC;
+	if (__builtin_cpu_is("intel"))
+		return DM_CPU_INTEL_AVX512;
+	if (__builtin_cpu_is("amd"))
+		return DM_CPU_ZEN4; /* the first AMD cores with AVX-512 */
+	return DM_CPU_GENERIC;
+}
+
+int dm_cpu_family(void)
+{
+	static int family = -1; /* set once, like the chosen path */
+	if (family < 0) {
+		const char *env = getenv("DM_CPU");
+		int f = detect_family();
+		for (int i = 0; env && i < DM_CPU_NFAMILIES; i++)
+			if (!strcmp(env, family_names[i]))
+				f = i;
+		family = f;
+	}
+	return family;
+}

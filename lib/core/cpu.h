@@ -22,4 +22,19 @@ int dm_simd_force(int level, dm_error *err);
 int dm_simd_supported(int level);
 const char *dm_simd_name(int level);
 
+/* The CPU family, for the block-size table of the kernels (gemm.c): cache
+ * sizes and FMA width differ more between families than between paths.
+ * Detected from cpuid; DM_CPU=generic|intel-avx512|zen4 overrides (for
+ * measuring one table row on another CPU). */
+enum dm_cpu_family {
+	DM_CPU_GENERIC = 0,      /* anything else; the sizes of the AVX2 era */
+	DM_CPU_INTEL_AVX512 = 1, /* Skylake-SP .. Sapphire Rapids: 2 zmm FMA ports,
+	                            48 KiB L1d, 1-2 MiB L2 */
+	DM_CPU_ZEN4 = 2,         /* AMD Zen 4/5: zmm FMAs as 2 ymm halves, 32 KiB L1d,
+	                            1 MiB L2 */
+	DM_CPU_NFAMILIES
+};
+int dm_cpu_family(void);
+const char *dm_cpu_family_name(int family);
+
 #endif

@@ -198,3 +198,28 @@ TEST(gemm_dm_simd_env)
 	CHECK(!strcmp(dm_simd_name(DM_SIMD_AVX2), "avx2"));
 	dm_simd_force(old, NULL);
 }
+
+/* The CPU family that picks the block sizes (cpu.h, gemm.c) is one of the
+ * table's rows and agrees with the instructions the CPU reports; every
+ * family row gives correct products on every path the CPU has. */
+TEST(gemm_cpu_family_blocks)
+{
+	int f = dm_cpu_family();
+	CHECK(f >= 0 && f < DM_CPU_NFAMILIES);
+	CHECK(strcmp(dm_cpu_family_name(f), "unknown") != 0);
+	CHECK(!strcmp(dm_cpu_family_name(DM_CPU_NFAMILIES), "unknown"));
+	if (f != DM_CPU_GENERIC)
+		CHECK_MSG(dm_simd_supported(DM_SIMD_AVX512), "family %s without AVX-512",
+		          dm_cpu_family_name(f));
+	int old = dm_simd();
+	for (int lvl = DM_SIMD_SCALAR; lvl <= DM_SIMD_AVX512; lvl++) {
+		if (!dm_simd_supported(lvl))
+			continue;
+		dm_simd_force(lvl, NULL);
+		/* K across several kc slices and M, N across several blocks */
+		double e = run_case(0, 0, 150, 3100, 420, 1.0f, 0.5f, 3, 99);
+		CHECK_MSG(e < 1e-6, "%s family %s: err %g", dm_simd_name(lvl),
+		          dm_cpu_family_name(f), e);
+	}
+	dm_simd_force(old, NULL);
+}
