@@ -7,7 +7,9 @@
  *   backward weight  dW[Cout x K9] = dout[Cout x P] * col^T     (transb)
  * Each figure is the best of a few repetitions, dm and OpenBLAS alternating
  * in the same process so that the ratio is fair on a busy machine; one
- * thread is timed by its CPU time, two by the wall clock. */
+ * thread is timed by its CPU time, two by the wall clock, each two-thread
+ * call after the other library's idle workers have gone to sleep
+ * (bench_settle in bench_peak.h says why). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,8 @@ static void gflops(int threads, const shape *s, const float *a, const float *b, 
 	res[0] = res[1] = 0;
 	for (int rep = 0; rep < 6 && (rep < 3 || spent < 1.5); rep++)
 		for (int lib = 0; lib <= have_ob; lib++) {
+			if (threads > 1 && have_ob)
+				bench_settle(); /* the other library's workers asleep */
 			double t0 = bench_clock(threads);
 			if (lib)
 				bench_openblas(threads, s->ta, s->tb, s->m, s->n, s->k, 1.0f, a, lda, b,

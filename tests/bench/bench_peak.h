@@ -5,6 +5,7 @@
 #define DM_BENCH_PEAK_H
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -93,8 +94,26 @@ typedef void (*cblas_sgemm_fn)(int order, int ta, int tb, int m, int n, int k, f
 static cblas_sgemm_fn openblas_sgemm;
 static void (*openblas_threads)(int);
 
+/* Between calls of two libraries that both keep worker threads: let the
+ * last one's workers go to sleep first.  Idle workers spin before they
+ * sleep -- libgomp's for GOMP_SPINCOUNT pauses (milliseconds), OpenBLAS's
+ * for 2^OPENBLAS_THREAD_TIMEOUT cycles (2^28 by default, a tenth of a
+ * second) -- and on 2 cores a spinning worker of one library holds a core
+ * that the other's second thread then waits a whole time slice for: a
+ * 1 ms product (512^2 on 2 threads) measured 5-7x slower that way, the
+ * "2-thread 512^2 collapse" (0.15x OpenBLAS).  bench_openblas_load caps
+ * OpenBLAS's spin at 2^20 cycles (well under a millisecond) and this
+ * waits out both. */
+__attribute__((unused)) static void bench_settle(void)
+{
+	struct timespec ts = { 0, 25 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+}
+
 __attribute__((unused)) static int bench_openblas_load(void)
 {
+	/* read by OpenBLAS when it starts its threads (see bench_settle) */
+	setenv("OPENBLAS_THREAD_TIMEOUT", "20", 0);
 	void *h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		return 0;
