@@ -424,8 +424,6 @@ static void do_csv(enc *e, const dm_tensor *t, uint64_t index)
 
 /* ---- main ------------------------------------------------------------- */
 
-static enc *cleanup_enc;
-
 /* On an error: remove what is half-written, then report (quietly for EPIPE). */
 static void die_err(enc *e, int rc, const dm_error *err)
 {
@@ -439,16 +437,6 @@ static void die_err(enc *e, int rc, const dm_error *err)
 	e->stage = NULL;
 	dm_outfile_abort(&e->out);
 	dm_tool_check(rc, err);
-}
-
-static void atexit_cleanup(void)
-{
-	/* dm_tool_die exits without passing through die_err: drop temporaries */
-	if (cleanup_enc) {
-		if (cleanup_enc->video)
-			dm_video_abort(cleanup_enc->video);
-		dm_outfile_abort(&cleanup_enc->out);
-	}
 }
 
 int main(int argc, char **argv)
@@ -538,8 +526,6 @@ int main(int argc, char **argv)
 		dm_tool_die("%s: a numbered name (%%d) is for PNG sequences only", e.out_path);
 	if (e.numbered && !strcmp(e.out_path, "-"))
 		dm_tool_die("-: cannot number stdout");
-	cleanup_enc = &e;
-	atexit(atexit_cleanup);
 
 	dm_error err;
 	dm_reader *r;
@@ -614,6 +600,5 @@ int main(int argc, char **argv)
 	}
 	if (e.out.f)
 		die_err(&e, dm_outfile_commit(&e.out, &err), &err);
-	cleanup_enc = NULL;
 	return 0;
 }

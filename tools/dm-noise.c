@@ -545,19 +545,9 @@ static void run_prior(const opts *o, dm_writer *w)
 	dm_frame_free(&f);
 }
 
-/* dm_tool_die exits without committing: leave no temporary behind. */
-static void remove_temporaries(void)
-{
-	const char *names[16];
-	int n = dm_outfile_pending(names, 16);
-	for (int i = 0; i < n; i++)
-		remove(names[i]);
-}
-
 int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
-	atexit(remove_temporaries);
 	opts o;
 	parse(&o, argc, argv);
 	dm_error err;

@@ -205,3 +205,8 @@ if awk -v a="$mc2" 'BEGIN { exit !(a <= 2.000001 && a > 1.5) }'; then
 else
 	fail "clip follows range" "max |x| $mc2, wanted in (1.5, 2]"
 fi
+
+# a failing run leaves no file: the header has schedule=linear, the first
+# frame no tensor x (this used to leave out.dms.tmp.<pid>)
+python3 "$HERE/tests/tools/mkstream.py" --frames 2 --shape 2x2 --meta schedule=linear --name y >"$TMP/nox.dms"
+leaves_nothing "a failing run leaves no file" "dm-denoise -m gaussian:0:1 -o out.dms '$TMP/nox.dms'"

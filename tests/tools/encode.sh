@@ -157,3 +157,9 @@ check "--last encodes the final frame only" "dm-encode --last -o '$TMP/last.npy'
 check "--last makes one grid PNG of a trajectory" "dm-encode --last --grid 2x2 -o '$TMP/last.png' '$TMP/traj.dm' && test -s '$TMP/last.png'"
 head -c 2000 "$TMP/traj.dm" >"$TMP/traj-cut.dm"
 expect_fail "--last on a truncated stream fails, no file" "dm-encode: .*truncated" dm-encode --last -o "$TMP/lastbad.png" "$TMP/traj-cut.dm"
+
+# a failing run leaves no file (its temporary is removed on exit)
+python3 "$HERE/tests/tools/mkstream.py" --frames 2 --shape 2x2 --meta schedule=linear --name y >"$TMP/nox.dms"
+for f in npy csv png gif; do
+	leaves_nothing "a failing run leaves no file ($f)" "dm-encode -o out.$f '$TMP/nox.dms'"
+done

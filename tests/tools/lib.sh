@@ -54,3 +54,21 @@ same_file() {
 pass() { echo "ok   $TESTFILE: $1"; }
 fail() { echo "FAIL $TESTFILE: $1: $2"; }
 skip() { echo "skip $TESTFILE: $1: $2"; }
+
+# leaves_nothing NAME CMD...: CMD, run by sh -c in an empty directory, must
+# exit 1 and leave the directory empty (no output, no <name>.tmp.<pid>):
+# every tool removes its pending temporaries on any exit (tools/cli.c).
+leaves_nothing() {
+	name=$1; shift
+	d=$(mktemp -d "$TMP/empty.XXXXXX")
+	(cd "$d" && sh -c "$*") >/dev/null 2>&1
+	rc=$?
+	left=$(ls -A "$d")
+	if [ $rc -ne 1 ]; then
+		fail "$name" "exit $rc (wanted 1) from: $*"
+	elif [ -n "$left" ]; then
+		fail "$name" "left behind: $left"
+	else
+		pass "$name"
+	fi
+}

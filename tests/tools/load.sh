@@ -188,3 +188,6 @@ range_is "image with --scale 2: range=-2:2" "$TMP/r5.dm" -2:2
 check "image with --scale 2: the values reach -2 and 2" "dm-info '$TMP/r5.dm' | grep -q 'min -2  *max 2 '"
 dm-load "$TMP/g.png" --range 0:1 --scale 3 -o "$TMP/r6.dm"
 range_is "image with --range 0:1 --scale 3: range=0:3" "$TMP/r6.dm" 0:3
+
+# a failing run leaves no file
+leaves_nothing "a failing run leaves no file" "dm-load toy:moons --shard 0/2 --limit 1 -o out.dms '$TMP/nonexistent.png'"

@@ -190,3 +190,7 @@ PYEOF
 else
 	skip split-sampling-denoise "dm-denoise not built"
 fi
+
+# a failing run leaves no file (its temporary is removed on exit)
+python3 "$HERE/tests/tools/mkstream.py" --frames 2 --shape 2x2 --meta schedule=linear --name y >"$TMP/nox.dms"
+leaves_nothing "a failing run leaves no file" "dm-noise --train -o out.dms '$TMP/nox.dms'"

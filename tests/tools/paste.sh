@@ -34,3 +34,8 @@ check "split.mk: 4 parallel ranges equal one run" \
 	"make -s -f pipelines/split.mk BUILD='$BUILD' OUT='$TMP/split' PER=2 SHAPE=1x8x8 GRID=2x4 SAMPLER='--steps 10' -j4 >/dev/null && grep -q 'byte for byte' '$TMP/split/check.txt' && test -s '$TMP/split/grid.png' && test -s '$TMP/split/denoise.mp4'"
 check "split.mk: a second run does nothing" \
 	"make -f pipelines/split.mk BUILD='$BUILD' OUT='$TMP/split' PER=2 SHAPE=1x8x8 GRID=2x4 SAMPLER='--steps 10' | grep -q 'Nothing to be done'"
+
+# a failing run leaves no file (its temporary is removed on exit)
+python3 "$HERE/tests/tools/mkstream.py" --frames 2 --shape 2x2 >"$TMP/two.dms"
+python3 "$HERE/tests/tools/mkstream.py" --frames 3 --shape 2x2 >"$TMP/three.dms"
+leaves_nothing "a failing run leaves no file" "dm-paste -o out.dms '$TMP/two.dms' '$TMP/three.dms'"

@@ -94,3 +94,7 @@ check "resume appends to the log" "dm-load toy:8gaussians --batch 64 --epochs 0 
 
 # the pipeline: 8 Gaussians, loss falls well below the untrained one
 check "pipeline loss falls" "dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train --seed 2 | dm-train -n 300 -j 1 -b 128 --lr 1e-3 -o $TMP/g.dmt --log $TMP/g.csv && awk -F, 'NR>1&&NR<=21{a+=\$2} NR>281{b+=\$2} END{exit !(b/20 < 0.6*a/20)}' $TMP/g.csv"
+
+# a failing run leaves no file (its temporary is removed on exit)
+python3 "$HERE/tests/tools/mkstream.py" --frames 2 --shape 2x2 --meta schedule=linear --name y >"$TMP/nox.dms"
+leaves_nothing "a failing run leaves no file" "dm-train -n 2 -o out.dmt <'$TMP/nox.dms'"
