@@ -2,7 +2,6 @@
  * dm-noise --prior, or noisy/known images), samples out, with any sampler
  * of lib/diffusion/sampler.h and a checkpoint or the analytic gaussian:MEAN:STD model.
  * See dm-denoise(1). */
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,104 +27,83 @@ typedef struct opts {
 	int clip_set;       /* --clip or --no-clip given */
 } opts;
 
-static void usage(void) __attribute__((noreturn));
-static void usage(void)
-{
-	printf(
-"Usage: dm-denoise -m MODEL [OPTION]... [FILE]\n"
-"The reverse diffusion process: reads start states `x` from a dm stream\n"
-"(FILE or stdin; prior noise from dm-noise --prior, or images) and writes\n"
-"the samples as `x` to stdout.\n"
-"\n"
-"Model:\n"
-"  -m, --model M        a checkpoint of dm-train, or gaussian:MEAN:STD[:P]\n"
-"                       (the exact denoiser of N(MEAN, STD^2) data; P = eps,\n"
-"                       x0 or v); its schedule comes from the input stream\n"
-"                       header or --schedule\n"
-"  -S, --schedule NAME  schedule for gaussian: models (default: the stream's)\n"
-"      --raw            use a checkpoint's raw weights, not the EMA ones\n"
-"\n"
-"Sampler:\n"
-"  -s, --sampler NAME   ddpm (default), ddim, euler-maruyama, pc, ode, rk45,\n"
-"                       dpm++2m, euler, heun\n"
-"  -k, --steps K        network evaluations on the grid (default: ddpm and\n"
-"                       euler-maruyama T, pc 500, ddim/ode/euler 50, heun\n"
-"                       30, dpm++2m 20)\n"
-"      --spacing NAME   linspace, leading, trailing, logsnr, karras (default\n"
-"                       karras for euler/heun, logsnr for dpm++2m, else\n"
-"                       linspace)\n"
-"      --lambda-min L   ddim, dpm++2m, ode: start no noisier than lambda =\n"
-"                       ln(alpha/sigma) = L (default -5.1; 'none': the top\n"
-"                       of the schedule; matters for cosine)\n"
-"      --eta E          ddim: 0 deterministic (default) .. 1 (ddpm-like)\n"
-"      --variance V     ddpm: small (beta tilde, default) or large (beta)\n"
-"      --clip           clip the predicted x0 to the data's range (the\n"
-"                       checkpoint's range=LO:HI, e.g. -1:1 for images, or\n"
-"                       -1:1 when it has none); the default when it has one\n"
-"      --no-clip        never clip the predicted x0\n"
-"      --snr R          pc: Langevin signal-to-noise ratio (0.16)\n"
-"      --corrector-steps N  pc: Langevin steps per level (1)\n"
-"      --predictor P    pc: euler-maruyama (default) or reverse-diffusion\n"
-"      --rtol R --atol A    rk45 tolerances (1e-4, 1e-4)\n"
-"      --churn S        euler, heun: EDM stochastic churn S_churn (0)\n"
-"      --seed N         RNG seed (default 0); sample i gets the same noise\n"
-"                       whatever the batch split or thread count\n"
-"\n"
-"Start (default: the frame's tag t, as dm-noise writes it, else the top):\n"
-"      --from-t T       the input is x_t at t = T (e.g. from dm-noise --t T)\n"
-"      --from-sigma S   the input is clean data plus noise of std S in data\n"
-"                       units; start at the t where sigma/alpha = S\n"
-"      --sdedit         with --from-t: the input is clean, add the noise\n"
-"      --encode         run a deterministic sampler backwards: data -> noise\n"
-"\n"
-"Output:\n"
-"  -e, --every K        also emit every K-th state (x and predicted x0,\n"
-"                       tagged t and step) for videos\n"
-"      --x0             in those frames, x is the predicted x0\n"
-"  -o, --output FILE    write here instead of stdout\n"
-"  -v, --verbose        report network evaluations per sample on stderr\n"
-"\n"
-"Guidance and restoration:\n"
-"      --label L        class for every sample (default: the stream's label)\n"
-"      --guidance W     classifier-free guidance eps_u + W (eps_c - eps_u)\n"
-"      --mask FILE      inpainting, RePaint-style: PNG, white = keep the\n"
-"                       input's pixels\n"
-"      --resample R     RePaint resampling rounds per step (1)\n"
-"      --restore SPEC   DDNM projection onto the input: sr:K (K x K average\n"
-"                       pooling), gray (colourisation), mask:FILE\n"
-"  -j, --threads N      threads (default: all cores)\n"
-"  -h, --help           this help;  -V, --version  the version\n");
-	exit(0);
-}
 
 enum {
-	O_SPACING = 256, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_SEED, O_FROMT,
+	O_SPACING = DM_CLI_LONG, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
-	O_PRED, O_CHURN, O_NOCLIP, O_LMIN,
+	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY,
+};
+
+static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
+                                      DM_SCHED_EDM - DM_SCHED_LINEAR + 1, dm_schedule_kind_parse};
+static const dm_cli_enum samplers = {NULL, dm_sampler_name, DM_SAMPLER_DDPM,
+                                     DM_SAMPLER_HEUN - DM_SAMPLER_DDPM + 1, dm_sampler_parse};
+static const char *const spacing_names[] = {"linspace", "leading", "trailing", "logsnr", "karras"};
+static const dm_cli_enum spacings = {spacing_names, NULL, 1, 5, dm_spacing_parse};
+
+static const dm_cli_opt options[] = {
+	{'m', "model", "M", "a checkpoint of dm-train, or gaussian:MEAN:STD[:P]\n"
+	                     "(the exact denoiser of N(MEAN, STD^2) data; P = eps,\n"
+	                     "x0 or v); its schedule comes from the input stream\n"
+	                     "header or --schedule", NULL},
+	{'S', "schedule", "NAME", "schedule for gaussian: models (default: the stream's)", &schedules},
+	{O_RAW, "raw", NULL, "use a checkpoint's raw weights, not the EMA ones", NULL},
+	{O_SAMPLER, "sampler", "NAME", "the sampler (default ddpm)", &samplers},
+	{'n', "steps", "N", "network evaluations on the grid (default: ddpm and\n"
+	                     "euler-maruyama T, pc 500, ddim/ode/euler 50, heun\n"
+	                     "30, dpm++2m 20)", NULL},
+	{O_SPACING, "spacing", "NAME", "grid spacing (default karras for euler/heun,\n"
+	                     "logsnr for dpm++2m, else linspace)", &spacings},
+	{O_LMIN, "lambda-min", "L", "ddim, dpm++2m, ode: start no noisier than lambda =\n"
+	                     "ln(alpha/sigma) = L (default -5.1; 'none': the top\n"
+	                     "of the schedule; matters for cosine)", NULL},
+	{O_ETA, "eta", "E", "ddim: 0 deterministic (default) .. 1 (ddpm-like)", NULL},
+	{O_VAR, "variance", "V", "ddpm: small (beta tilde, default) or large (beta)", NULL},
+	{O_CLIP, "clip", NULL, "clip the predicted x0 to the data's range (the\n"
+	                     "checkpoint's range=LO:HI, e.g. -1:1 for images, or\n"
+	                     "-1:1 when it has none); the default when it has one", NULL},
+	{O_NOCLIP, "no-clip", NULL, "never clip the predicted x0", NULL},
+	{O_SNR, "snr", "R", "pc: Langevin signal-to-noise ratio (0.16)", NULL},
+	{O_CORR, "corrector-steps", "N", "pc: Langevin steps per level (1)", NULL},
+	{O_PRED, "predictor", "P", "pc: euler-maruyama (default) or reverse-diffusion", NULL},
+	{O_RTOL, "rtol", "R", "rk45 relative tolerance (1e-4)", NULL},
+	{O_ATOL, "atol", "A", "rk45 absolute tolerance (1e-4)", NULL},
+	{O_CHURN, "churn", "S", "euler, heun: EDM stochastic churn S_churn (0)", NULL},
+	{O_FROMT, "from-t", "T", "the input is x_t at t = T (e.g. from dm-noise --t T)", NULL},
+	{O_FROMS, "from-sigma", "S", "the input is clean data plus noise of std S in data\n"
+	                     "units; start at the t where sigma/alpha = S", NULL},
+	{O_SDEDIT, "sdedit", NULL, "with --from-t: the input is clean, add the noise", NULL},
+	{O_ENCODE, "encode", NULL, "run a deterministic sampler backwards: data -> noise", NULL},
+	{O_EVERY, "every", "K", "also emit every K-th state (x and predicted x0,\n"
+	                     "tagged t and step) for videos", NULL},
+	{O_X0, "x0", NULL, "in those frames, x is the predicted x0", NULL},
+	{'o', "output", "FILE", "write here instead of stdout", NULL},
+	{'v', "verbose", NULL, "report network evaluations per sample on stderr", NULL},
+	{O_LABEL, "label", "L", "class for every sample (default: the stream's label)", NULL},
+	{O_GUIDE, "guidance", "W", "classifier-free guidance eps_u + W (eps_c - eps_u)", NULL},
+	{O_MASK, "mask", "FILE", "inpainting, RePaint-style: PNG, white = keep the\n"
+	                     "input's pixels", NULL},
+	{O_RESAMPLE, "resample", "R", "RePaint resampling rounds per step (1)", NULL},
+	{O_RESTORE, "restore", "SPEC", "DDNM projection onto the input: sr:K (K x K average\n"
+	                     "pooling), gray (colourisation), mask:FILE", NULL},
+	{'j', "threads", "N", "threads (default: all cores)", NULL},
+	{0},
+};
+
+static const dm_cli cli = {
+	"-m MODEL [OPTION]... [FILE]",
+	"The reverse diffusion process: reads start states `x` from a dm stream\n"
+	"(FILE or stdin; prior noise from dm-noise --prior, or images) and writes\n"
+	"the samples as `x` to stdout.  The start is the frame's tag t, as dm-noise\n"
+	"writes it, else the top.  --seed seeds the sampler's noise: sample i gets\n"
+	"the same noise whatever the batch split or thread count.",
+	options,
+	DM_CLI_SEED | DM_CLI_THREADS | DM_CLI_OUTPUT,
+	NULL,
 };
 
 static void parse(int argc, char **argv, opts *o)
 {
-	static const struct option lo[] = {
-		{"model", required_argument, 0, 'm'},     {"schedule", required_argument, 0, 'S'},
-		{"sampler", required_argument, 0, 's'},   {"steps", required_argument, 0, 'k'},
-		{"spacing", required_argument, 0, O_SPACING}, {"eta", required_argument, 0, O_ETA},
-		{"variance", required_argument, 0, O_VAR}, {"clip", no_argument, 0, O_CLIP},
-		{"no-clip", no_argument, 0, O_NOCLIP}, {"lambda-min", required_argument, 0, O_LMIN},
-		{"snr", required_argument, 0, O_SNR},     {"corrector-steps", required_argument, 0, O_CORR},
-		{"rtol", required_argument, 0, O_RTOL},   {"atol", required_argument, 0, O_ATOL},
-		{"seed", required_argument, 0, O_SEED},   {"from-t", required_argument, 0, O_FROMT},
-		{"from-sigma", required_argument, 0, O_FROMS}, {"sdedit", no_argument, 0, O_SDEDIT},
-		{"encode", no_argument, 0, O_ENCODE},     {"every", required_argument, 0, 'e'},
-		{"x0", no_argument, 0, O_X0},             {"output", required_argument, 0, 'o'},
-		{"label", required_argument, 0, O_LABEL}, {"guidance", required_argument, 0, O_GUIDE},
-		{"mask", required_argument, 0, O_MASK},   {"resample", required_argument, 0, O_RESAMPLE},
-		{"restore", required_argument, 0, O_RESTORE}, {"raw", no_argument, 0, O_RAW},
-		{"predictor", required_argument, 0, O_PRED}, {"churn", required_argument, 0, O_CHURN},
-		{"threads", required_argument, 0, 'j'},   {"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},            {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0},
-	};
 	const char *sampler = "ddpm";
 	dm_sampler_opts tmp;
 	dm_sampler_opts_default(&tmp, 0);
@@ -134,17 +112,14 @@ static void parse(int argc, char **argv, opts *o)
 	int spacing = 0, c;
 	o->label = -1;
 	o->from_sigma = -1;
-	o->out = "-";
-	while ((c = getopt_long(argc, argv, "m:S:s:k:e:o:j:vhV", lo, NULL)) != -1) {
+	dm_cli_common co;
+	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		switch (c) {
 		case 'm': o->model = optarg; break;
 		case 'S': o->schedule = optarg; break;
-		case 's': sampler = optarg; break;
-		case 'k': so->steps = (int)dm_tool_int("--steps", optarg, 1, 100000); break;
-		case O_SPACING:
-			if (!(spacing = dm_spacing_parse(optarg)))
-				dm_tool_die("--spacing: unknown spacing '%s'", optarg);
-			break;
+		case O_SAMPLER: sampler = optarg; break;
+		case 'n': so->steps = (int)dm_tool_int("--steps", optarg, 1, 100000); break;
+		case O_SPACING: spacing = dm_cli_enum_parse("--spacing", optarg, &spacings); break;
 		case O_ETA: so->eta = dm_tool_double("--eta", optarg); break;
 		case O_VAR:
 			if (!strcmp(optarg, "small") || !strcmp(optarg, "beta-tilde"))
@@ -170,7 +145,6 @@ static void parse(int argc, char **argv, opts *o)
 		case O_CHURN: so->churn = dm_tool_double("--churn", optarg); break;
 		case O_RTOL: so->rtol = dm_tool_double("--rtol", optarg); break;
 		case O_ATOL: so->atol = dm_tool_double("--atol", optarg); break;
-		case O_SEED: so->seed = (uint64_t)dm_tool_int("--seed", optarg, 0, INT64_MAX); break;
 		case O_LMIN:
 			so->lambda_min = !strcmp(optarg, "none") ? -INFINITY
 			                                         : dm_tool_double("--lambda-min", optarg);
@@ -181,27 +155,22 @@ static void parse(int argc, char **argv, opts *o)
 		case O_FROMS: o->from_sigma = dm_tool_double("--from-sigma", optarg); break;
 		case O_SDEDIT: o->sdedit = 1; break;
 		case O_ENCODE: so->encode = 1; break;
-		case 'e': so->every = (int)dm_tool_int("--every", optarg, 1, 1 << 30); break;
+		case O_EVERY: so->every = (int)dm_tool_int("--every", optarg, 1, 1 << 30); break;
 		case O_X0: o->x0_out = 1; break;
-		case 'o': o->out = optarg; break;
 		case O_LABEL: o->label = (int)dm_tool_int("--label", optarg, 0, 1 << 30); break;
 		case O_GUIDE: so->guidance = dm_tool_double("--guidance", optarg); break;
 		case O_MASK: o->mask = optarg; break;
 		case O_RESAMPLE: so->resample = (int)dm_tool_int("--resample", optarg, 1, 1000); break;
 		case O_RESTORE: o->restore = optarg; break;
 		case O_RAW: o->raw_weights = 1; break;
-		case 'j': dm_tool_threads((int)dm_tool_int("--threads", optarg, 0, 4096)); break;
 		case 'v': o->verbose = 1; break;
-		case 'h': usage();
-		case 'V': dm_tool_version();
-		default: dm_tool_die("try --help");
 		}
 	}
 	if (!o->model)
 		dm_tool_die("no model: give -m CHECKPOINT or -m gaussian:MEAN:STD");
-	if ((so->kind = dm_sampler_parse(sampler)) < 0)
-		dm_tool_die("--sampler: unknown sampler '%s' (ddpm, ddim, euler-maruyama, pc, ode, "
-		            "rk45, dpm++2m, euler, heun)", sampler);
+	so->kind = dm_cli_enum_parse("--sampler", sampler, &samplers);
+	so->seed = co.seed;
+	o->out = co.output;
 	so->spacing = spacing;
 	if (optind + 1 < argc)
 		dm_tool_die("one input at most, got '%s' and '%s'", argv[optind], argv[optind + 1]);

@@ -92,7 +92,7 @@ check "a frame of dm-noise --t 300 starts at t = 300" \
 
 # Errors: one line, exit 1.
 expect_fail "no model" "^dm-denoise: no model" "dm-denoise <'$TMP/prior.dm'"
-expect_fail "unknown sampler" "^dm-denoise: --sampler: unknown sampler 'x'" \
+expect_fail "unknown sampler" "^dm-denoise: --sampler: unknown 'x'" \
 	"dm-denoise -m gaussian:0:1 --sampler x <'$TMP/prior.dm'"
 expect_fail "bad gaussian spec" "^dm-denoise: gaussian:0: expected" "dm-denoise -m gaussian:0 <'$TMP/prior.dm'"
 expect_fail "missing checkpoint" "^dm-denoise: .*nonexistent" "dm-denoise -m '$TMP/nonexistent.dmt' <'$TMP/prior.dm'"
