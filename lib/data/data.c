@@ -3,6 +3,7 @@
  * in data_png.c, data_idx.c, data_npy.c (NPY, CSV) and data_toy.c. */
 #include "data/data.h"
 
+#include <stdio.h>
 #include <errno.h>
 #include <glob.h>
 #include <math.h>

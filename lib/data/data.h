@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/stream.h"
+#include "core/tensor.h"
 
 typedef struct dm_dataset {
 	char *source;   /* the spec or file it came from (messages, metadata) */

@@ -2,6 +2,7 @@
  * magic 0x00 0x00 <type> <rank>, rank big-endian u32 dimensions, then the
  * values.  Read through zlib's gz* functions, which take plain files too.
  * Also Debian's dataset-fashion-mnist, found wherever it is installed. */
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * centred on the origin.  Shapes follow the usual ones of the diffusion
  * and flow literature (scikit-learn's make_moons / make_circles /
  * make_swiss_roll, FFJORD's 8 gaussians and checkerboard). */
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -73,7 +73,7 @@
 #define DM_SCHEDULE_H
 
 #include "core/error.h"
-#include "io/stream.h"
+#include "core/kv.h"
 
 enum dm_schedule_kind {
 	DM_SCHED_LINEAR = 1,        /* beta_t = linspace(beta_start, beta_end, T) */

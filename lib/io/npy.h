@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
-#include "io/stream.h"
+#include "core/tensor.h"
 
 /* Read path into a new tensor called name in f.  Accepts little-endian
  * f32, f64, u8, i32, i64 (and f16, i8) in C order; rejects fortran order,

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/stream.h"
+#include "core/tensor.h"
 
 typedef struct dm_canvas {
 	int w, h, c;

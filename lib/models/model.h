@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/stream.h"
+#include "core/kv.h"
 
 typedef struct dm_model dm_model;
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/stream.h"
+#include "core/kv.h"
 #include "nn/params.h"
 
 enum { DM_NET_MLP = 1, DM_NET_UNET = 2, DM_NET_CLASSIFIER = 3 };

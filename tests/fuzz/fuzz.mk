@@ -9,7 +9,7 @@
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build-fuzz
-FUZZ_SRC     := lib/io/stream.c lib/core/error.c
+FUZZ_SRC     := lib/io/stream.c lib/core/kv.c lib/core/tensor.c lib/core/error.c
 FUZZ_CFLAGS  := -Ilib -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 # The reader's largest legitimate allocation on a short input is one 64 MiB
 # payload chunk; anything bigger from a fuzz input is a finding.
