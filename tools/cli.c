@@ -149,7 +149,8 @@ int dm_cli_enum_parse(const char *opt, const char *s, const dm_cli_enum *e)
 
 static const dm_cli_opt common_opts[] = {
 	{'s', "seed", "S", "seed of every random number (default 0)", NULL},
-	{'j', "threads", "N", "threads (default: all cores; results do not depend on it)", NULL},
+	{'j', "threads", "N", "threads (default or 0: all cores; results do not\n"
+	                             "depend on it)", NULL},
 	{'z', "compress", "L", "zlib level 1..9 for the tensors written (default 0: none)", NULL},
 	{'o', "output", "FILE", "write to FILE (atomically) instead of stdout", NULL},
 	{'q', "quiet", NULL, "print nothing on stderr but errors", NULL},
@@ -301,7 +302,7 @@ int dm_cli_next(const dm_cli *cli, int argc, char **argv, dm_cli_common *c)
 		case 'j':
 			if (!(cli->common & DM_CLI_THREADS))
 				return k;
-			c->threads = (int)dm_tool_int("--threads", optarg, 1, 4096);
+			c->threads = (int)dm_tool_int("--threads", optarg, 0, 4096); /* 0: all cores */
 			break;
 		case 'z':
 			if (!(cli->common & DM_CLI_COMPRESS))

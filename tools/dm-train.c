@@ -106,7 +106,12 @@ static const dm_cli cli = {
 	"    | dm-noise --train | dm-train --model unet-s --batch 64 -j 1 -o m.dmt'\n"
 	"\n"
 	"Example: dm-load toy:8gaussians --batch 128 --epochs 0 | dm-noise --train \\\n"
-	"           | dm-train --model mlp-2d --steps 2000 -o gauss.dmt\n",
+	"           | dm-train --model mlp-2d --steps 2000 -o gauss.dmt\n"
+#ifdef DM_MPI
+	"\nThis dm-train was built with MPI.\n",
+#else
+	"\nThis dm-train was built without MPI.\n",
+#endif
 };
 
 static volatile sig_atomic_t stop_requested;
