@@ -31,9 +31,9 @@
 BUILD      ?= build
 OUT        ?= out/fashion-mnist
 STEPS      ?= 20000
-BATCH      ?= 128
-LR         ?= 2e-4
-WARMUP     ?= 500
+BATCH      ?= 64
+LR         ?= 1e-3
+WARMUP     ?= 200
 SAVE_EVERY ?= 500
 SCHEDULE   ?= cosine
 THREADS    ?= 0

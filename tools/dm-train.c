@@ -31,7 +31,7 @@
 enum {
 	O_HIDDEN = DM_CLI_LONG, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
 	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
-	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS, O_REFERENCE,
 };
 
 static const char *const lr_decay_names[] = {"none", "cosine"};
@@ -57,17 +57,24 @@ static const dm_cli_opt options[] = {
 	                     "label N is the null label)", NULL},
 	{O_LABELDROP, "label-dropout", "P", "probability of training with the null label (0.1)", NULL},
 	{'n', "steps", "N", "stop after optimiser step N (0 = when input ends)", NULL},
-	{'b', "batch", "N", "samples per micro-batch, re-batching frames (128)", NULL},
+	{'b', "batch", "N", "samples per micro-batch, re-batching frames (per\n"
+	                     "model: mlp 256, unet 64, classifier 128)", NULL},
 	{O_ACCUM, "grad-accum", "K", "micro-batches per optimiser step (1)", NULL},
-	{O_LR, "lr", "X", "peak learning rate (2e-4)", NULL},
+	{O_LR, "lr", "X", "peak learning rate (per model: mlp 2e-3, unet 1e-3,\n"
+	                     "classifier 2e-3)", NULL},
 	{O_BETAS, "betas", "B1,B2", "AdamW betas (0.9,0.999)", NULL},
 	{O_WD, "weight-decay", "X", "AdamW decoupled weight decay (0)", NULL},
-	{O_WARMUP, "warmup", "N", "linear warm-up steps (0)", NULL},
-	{O_DECAY, "lr-decay", "KIND", "none (default) or cosine (to 0 at --decay-steps)", &lr_decays},
+	{O_WARMUP, "warmup", "N", "linear warm-up steps (unet 200, classifier 50, mlp 0)", NULL},
+	{O_DECAY, "lr-decay", "KIND", "none (default; classifier: cosine) or cosine (to 0\n"
+	                     "at --decay-steps)", &lr_decays},
 	{O_DECAYSTEPS, "decay-steps", "N", "cosine horizon (default: --steps)", NULL},
 	{O_CLIP, "clip-grad", "X", "clip the global gradient norm to X (1; 0 = off)", NULL},
-	{O_EMA, "ema", "D", "EMA decay of the weights (0.999; warm-up\n"
-	                     "min(D, (1+s)/(10+s)) at step s)", NULL},
+	{O_EMA, "ema", "D", "EMA decay of the weights (0.999, classifier 0.995;\n"
+	                     "warm-up min(D, (1+s)/(10+s)) at step s)", NULL},
+	{O_REFERENCE, "reference", NULL, "the benchmark setting of MODELS.md instead of the\n"
+	                     "per-model defaults: lr 2e-4, batch 128, EMA 0.999,\n"
+	                     "no warm-up, decay or clipping (options given\n"
+	                     "still override it)", NULL},
 	{'j', "threads", "N", "threads (default: all cores; under mpirun, the\n"
 	                     "cores a rank may use, shared by the node's ranks)", NULL},
 	{'o', "output", "FILE", "checkpoint path (model.dmt; with --resume, its path)", NULL},
@@ -113,6 +120,23 @@ static const dm_cli cli = {
 	"\nThis dm-train was built without MPI.\n",
 #endif
 };
+
+/* The training options not given on the command line take the defaults of
+ * the network kind (trainer.h: chosen by measurement), or with --reference
+ * (kind 0) the benchmark setting of MODELS.md. */
+static void net_defaults(dm_train_opts *o, int kind, int reference, const int *set)
+{
+	dm_train_opts d;
+	dm_train_opts_for_net(&d, kind);
+	if (reference)
+		d.clip = 0;
+	if (!set[O_LR]) o->lr = d.lr;
+	if (!set['b']) o->batch = d.batch;
+	if (!set[O_EMA]) o->ema = d.ema;
+	if (!set[O_WARMUP]) o->warmup = d.warmup;
+	if (!set[O_DECAY]) o->lr_decay = d.lr_decay;
+	if (!set[O_CLIP]) o->clip = d.clip;
+}
 
 static volatile sig_atomic_t stop_requested;
 static void on_stop(int sig) { stop_requested = sig; }
@@ -386,7 +410,7 @@ int main(int argc, char **argv)
 	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL,
 	           *dumppath = NULL;
 	long steps = 0, save_every = 0;
-	int stats = 0;
+	int stats = 0, reference = 0;
 	/* explicit settings (so that --resume keeps the checkpoint's others) */
 	int set_model = 0, set[512] = {0};
 	int hidden = -1, layers = -1, temb = -1, ch = -1, resb = -1, groups = -1, classes = -1;
@@ -435,6 +459,7 @@ int main(int argc, char **argv)
 		case O_LOG: logpath = optarg; break;
 		case O_DUMP: dumppath = optarg; break;
 		case O_STATS: stats = 1; break;
+		case O_REFERENCE: reference = 1; break;
 		}
 		if (c >= 0 && c < 512)
 			set[c] = 1;
@@ -531,6 +556,7 @@ int main(int argc, char **argv)
 		if (!out)
 			out = "model.dmt";
 		dm_tool_check(dm_net_config_named(&cfg, model, &err), &err);
+		net_defaults(&o, reference ? 0 : cfg.kind, reference, set);
 		b.labels_only = cfg.kind == DM_NET_CLASSIFIER;
 		if (!next_frame(&b))
 			dm_tool_die("stdin: empty training stream (no frames)");
@@ -567,6 +593,8 @@ int main(int argc, char **argv)
 		check_schedule(inmeta, &cfg.t_scale);
 		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
 			o.decay_steps = steps;
+		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0 && !set[O_DECAY])
+			o.lr_decay = DM_LR_NONE; /* a default decay needs a horizon */
 		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
 			dm_tool_die("--lr-decay cosine needs --steps or --decay-steps");
 		if (dm_trainer_init(&tr, &cfg, &o, inmeta, &err) < 0)

@@ -23,6 +23,22 @@ void dm_train_opts_default(dm_train_opts *o)
 	o->grad_accum = 1, o->batch = 128, o->seed = 0;
 }
 
+void dm_train_opts_for_net(dm_train_opts *o, int kind)
+{
+	dm_train_opts_default(o);
+	switch (kind) {
+	case DM_NET_MLP:
+		o->lr = 2e-3f, o->batch = 256;
+		break;
+	case DM_NET_UNET:
+		o->lr = 1e-3f, o->batch = 64, o->warmup = 200;
+		break;
+	case DM_NET_CLASSIFIER:
+		o->lr = 2e-3f, o->warmup = 50, o->lr_decay = DM_LR_COSINE, o->ema = 0.995f;
+		break;
+	}
+}
+
 static int trainer_alloc(dm_trainer *tr, const dm_net_config *cfg, dm_error *err)
 {
 	int rc = dm_net_init(&tr->net, cfg, err);
