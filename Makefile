@@ -56,6 +56,8 @@ LDLIBS  := $(PKG_LIBS) -lm -fopenmp $(SAN)
 
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mf16c
+AVX512BF16_FLAGS := $(AVX512_FLAGS) -mavx512bf16
+AMX_FLAGS    := $(AVX512BF16_FLAGS) -mamx-tile -mamx-bf16
 
 # lib/ in folders by pipeline stage (lib/README.md); every source includes
 # others by their path under lib/ ("core/error.h"), so one -Ilib serves lib/,
@@ -90,6 +92,14 @@ $(BUILD)/lib/nn/simd/%_avx2.o: lib/nn/simd/%_avx2.c
 $(BUILD)/lib/nn/simd/%_avx512.o: lib/nn/simd/%_avx512.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(AVX512_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/nn/simd/%_avx512bf16.o: lib/nn/simd/%_avx512bf16.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(AVX512BF16_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/nn/simd/%_amx.o: lib/nn/simd/%_amx.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(AMX_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libdm.a: $(LIB_OBJ)
 	@rm -f $@

@@ -5,18 +5,58 @@
  * which tests call between runs. */
 #include "core/cpu.h"
 
+#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static int chosen = -1;
 
-static const char *const names[] = { "scalar", "avx2", "avx512" };
+static const char *const names[] = { "scalar", "avx2", "avx512", "avx512bf16", "amx" };
 
 const char *dm_simd_name(int level)
 {
-	if (level < DM_SIMD_SCALAR || level > DM_SIMD_AVX512)
+	if (level < DM_SIMD_SCALAR || level >= DM_SIMD_NLEVELS)
 		return "unknown";
 	return names[level];
+}
+
+/* cpuid leaf 7: subleaf 1 EAX bit 5 is AVX512_BF16; subleaf 0 EDX bit 22
+ * AMX-BF16, bit 24 AMX-TILE (Intel SDM vol. 2A, CPUID). */
+int dm_cpu_has_isa(int level)
+{
+	unsigned a, b, c, d;
+	switch (level) {
+	case DM_SIMD_AVX512BF16:
+		if (!__get_cpuid_count(7, 1, &a, &b, &c, &d))
+			return 0;
+		return (a >> 5) & 1;
+	case DM_SIMD_AMX:
+		if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+			return 0;
+		return ((d >> 22) & 1) && ((d >> 24) & 1);
+	default:
+		return dm_simd_supported(level);
+	}
+}
+
+/* Linux gives a process the AMX tile state only when asked (since 5.16):
+ * ARCH_REQ_XCOMP_PERM (0x1023) for XFEATURE_XTILEDATA (18).  Asked once;
+ * elsewhere, or if refused, there is no AMX. */
+static int amx_permitted(void)
+{
+	static int ok = -1; /* set once, like the chosen path */
+	if (ok < 0) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+		ok = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+		ok = 0;
+#endif
+	}
+	return ok;
 }
 
 int dm_simd_supported(int level)
@@ -33,6 +73,11 @@ int dm_simd_supported(int level)
 		return dm_simd_supported(DM_SIMD_AVX2) && __builtin_cpu_supports("avx512f") &&
 		       __builtin_cpu_supports("avx512vl") &&
 		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+	case DM_SIMD_AVX512BF16:
+		return dm_simd_supported(DM_SIMD_AVX512) && dm_cpu_has_isa(DM_SIMD_AVX512BF16);
+	case DM_SIMD_AMX:
+		return dm_simd_supported(DM_SIMD_AVX512BF16) && dm_cpu_has_isa(DM_SIMD_AMX) &&
+		       amx_permitted();
 	default:
 		return 0;
 	}
@@ -40,7 +85,7 @@ int dm_simd_supported(int level)
 
 static int best(void)
 {
-	for (int l = DM_SIMD_AVX512; l > DM_SIMD_SCALAR; l--)
+	for (int l = DM_SIMD_NLEVELS - 1; l > DM_SIMD_SCALAR; l--)
 		if (dm_simd_supported(l))
 			return l;
 	return DM_SIMD_SCALAR;
@@ -54,7 +99,7 @@ int dm_cpu_init(dm_error *err)
 			chosen = best();
 		return 0;
 	}
-	for (int l = DM_SIMD_SCALAR; l <= DM_SIMD_AVX512; l++) {
+	for (int l = DM_SIMD_SCALAR; l < DM_SIMD_NLEVELS; l++) {
 		if (strcmp(env, names[l]) != 0)
 			continue;
 		if (!dm_simd_supported(l)) {
@@ -71,7 +116,8 @@ int dm_cpu_init(dm_error *err)
 	if (chosen < 0)
 		chosen = best();
 	return dm_error_set(err, DM_ERR_ARG,
-	                    "DM_SIMD=%s: unknown SIMD path (expected scalar, avx2 or avx512)", env);
+	                    "DM_SIMD=%s: unknown SIMD path (expected scalar, avx2, avx512, "
+	                    "avx512bf16 or amx)", env);
 }
 
 int dm_simd(void)
@@ -79,6 +125,12 @@ int dm_simd(void)
 	if (chosen < 0)
 		dm_cpu_init(NULL);
 	return chosen;
+}
+
+int dm_simd_bf16(void)
+{
+	int l = dm_simd();
+	return l >= DM_SIMD_AVX512BF16 ? l : DM_SIMD_SCALAR;
 }
 
 int dm_simd_force(int level, dm_error *err)

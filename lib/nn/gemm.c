@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "nn/bf16.h"
 #include "nn/simd/gemm_kernel.h"
 
 typedef struct gemm_path {
@@ -81,6 +82,8 @@ static const gemm_blocks blocks[DM_CPU_NFAMILIES][DM_SIMD_AVX512 + 1] = {
  * family's blocks (cheap enough to build per call). */
 static gemm_path path_for(int simd)
 {
+	if (simd > DM_SIMD_AVX512) /* the bf16 levels: the AVX-512 fp32 kernel */
+		simd = DM_SIMD_AVX512;
 	gemm_path P = kernels[simd];
 	const gemm_blocks *b = &blocks[dm_cpu_family()][simd];
 	P.mc = b->mc, P.kc = b->kc, P.nc = b->nc, P.l2 = b->l2;
@@ -509,7 +512,293 @@ void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const
 	gemm_run(g);
 }
 
+/* ---- bf16 products with fp32 sums (dm_gemm_bf16) ---------------------
+ *
+ * The same loops and thread grid; each panel is packed in fp32 as above,
+ * then rounded to bf16 (nn/bf16.h) into the layout of the path's kernel
+ * (gemm_kernel.h), so a value is rounded once per packing whatever the
+ * path.  K slices are a multiple of the kernel's K step (2, or 32 for the
+ * tiles) except the last, which is zero-padded. */
+typedef struct bf16_path {
+	int mr, nr;     /* micro-tile */
+	int kstep;      /* K padding of a panel */
+	int amx_a;      /* A in blocks of 32 k (gemm_kernel.h) rather than pairs */
+	int mc, kc, nc; /* cache blocks, as for fp32; kc in k (bf16 elements) */
+	long l2;        /* L2 per core, floats */
+	dm_gemm_bf16_ukernel kernel;
+} bf16_path;
 
+/* One row per bf16 kernel.  kc: the B micro-panel (kc x nr bf16) about half
+ * of a 48 KiB L1 (256 x 48 x 2 = 24 KiB; AMX 512 x 32 x 2 = 32 KiB); the
+ * portable kernel uses avx512bf16's kc so that the two sum each element in
+ * the same slices (bit-identical results).  Measured only on one Sapphire
+ * Rapids class Xeon (bench_gemm); AVX512-BF16 on Zen 4 is unmeasured. */
+static const bf16_path bf16_paths[] = {
+	[DM_SIMD_SCALAR] = { DM_GEMM_BF16_SCALAR_MR, DM_GEMM_BF16_SCALAR_NR, 2, 0, 64, 256, 2048,
+	                     512 * 1024, dm_gemm_bf16_ukernel_scalar },
+	[DM_SIMD_AVX512BF16] = { DM_GEMM_AVX512BF16_MR, DM_GEMM_AVX512BF16_NR, 2, 0, 128, 256,
+	                         3072, 512 * 1024, dm_gemm_ukernel_avx512bf16 },
+	[DM_SIMD_AMX] = { DM_GEMM_AMX_MR, DM_GEMM_AMX_NR, 32, 1, 128, 512, 3072, 512 * 1024,
+	                  dm_gemm_ukernel_amx },
+};
+
+static _Thread_local uint16_t *pack_a16, *pack_b16;
+static _Thread_local size_t pack_a16_cap, pack_b16_cap;
+
+static uint16_t *grow16(uint16_t **buf, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		free(*buf);
+		size_t bytes = (n * sizeof(uint16_t) + 63) & ~(size_t)63;
+		*buf = aligned_alloc(64, bytes);
+		*cap = *buf ? n : 0;
+	}
+	return *buf;
+}
+
+static int kpad(const bf16_path *P, int kc)
+{
+	return (kc + P->kstep - 1) / P->kstep * P->kstep;
+}
+
+/* One fp32 panel (kc groups of w floats, as packed above) into pairs:
+ * dst[(q*w + j)*2 + r] = bf16(src[(2q+r)*w + j]), zero past kc. */
+static void panel_pairs(const float *src, int w, int kc, int kp, uint16_t *dst)
+{
+	int q = 0;
+	for (; 2 * q + 1 < kc; q++) {
+		const float *s0 = src + (size_t)2 * q * w, *s1 = s0 + w;
+		uint16_t *d = dst + (size_t)q * w * 2;
+		for (int j = 0; j < w; j++) {
+			d[2 * j] = dm_bf16_from_f32(s0[j]);
+			d[2 * j + 1] = dm_bf16_from_f32(s1[j]);
+		}
+	}
+	if (2 * q < kc) { /* odd kc: the last pair's second half is zero */
+		const float *s0 = src + (size_t)2 * q * w;
+		uint16_t *d = dst + (size_t)q * w * 2;
+		for (int j = 0; j < w; j++)
+			d[2 * j] = dm_bf16_from_f32(s0[j]), d[2 * j + 1] = 0;
+		q++;
+	}
+	memset(dst + (size_t)q * w * 2, 0, (size_t)(kp / 2 - q) * w * 2 * sizeof *dst);
+}
+
+/* The same into blocks of 32 k: dst[(c*w + i)*32 + t] = bf16(src[(32c+t)*w + i]). */
+static void panel_rows32(const float *src, int w, int kc, int kp, uint16_t *dst)
+{
+	for (int c0 = 0; c0 < kp; c0 += 32)
+		for (int i = 0; i < w; i++) {
+			uint16_t *d = dst + ((size_t)c0 * w + (size_t)i * 32);
+			for (int t = 0; t < 32; t++) {
+				int p = c0 + t;
+				d[t] = p < kc ? dm_bf16_from_f32(src[(size_t)p * w + i]) : 0;
+			}
+		}
+}
+
+static int gemm_buffers16(const bf16_path *P, int k, int m0, int m1, int n0, int n1)
+{
+	int mr = P->mr, nr = P->nr;
+	size_t kcmax = (size_t)(k < P->kc ? k : P->kc);
+	size_t kpmax = (size_t)kpad(P, (int)kcmax);
+	int ncmax = n1 - n0 < P->nc ? n1 - n0 : P->nc;
+	int mcmax = m1 - m0 < P->mc ? m1 - m0 : P->mc;
+	size_t mcp = (size_t)((mcmax + mr - 1) / mr * mr), ncp = (size_t)((ncmax + nr - 1) / nr * nr);
+	float *pa = grow(&pack_a, &pack_a_cap, kcmax * mcp);
+	float *pb = grow(&pack_b, &pack_b_cap, kcmax * ncp);
+	float *pr = grow(&brow_buf, &brow_cap, (size_t)ncmax);
+	float *pk = grow(&kvec_buf, &kvec_cap, kcmax * (size_t)(mr > nr ? mr : nr));
+	uint16_t *a16 = grow16(&pack_a16, &pack_a16_cap, kpmax * mcp);
+	uint16_t *b16 = grow16(&pack_b16, &pack_b16_cap, kpmax * ncp);
+	return pa && pb && pr && pk && a16 && b16 ? 0 : -1;
+}
+
+/* Equal slices of at most KC, each a multiple of the K step but the last. */
+static int slice_k16(const bf16_path *P, int k)
+{
+	int n = (k + P->kc - 1) / P->kc;
+	return kpad(P, (k + n - 1) / n);
+}
+
+/* A partial or block-straddling tile through a scratch tile, as
+ * edge_tile and split_tile do for fp32. */
+static void edge_tile16(const bf16_path *P, const gemm_args *g, long kp, const uint16_t *a,
+                        const uint16_t *b, int i0, int j0, int rows, int cols, float beta)
+{
+	_Alignas(64) float t[32 * 64];
+	P->kernel(kp, a, b, t, P->nr, g->alpha, 0.0f);
+	for (int i = 0; i < rows; i++)
+		for (int j = 0; j < cols; j++) {
+			float *cij = c_at(g, i0 + i, j0 + j);
+			float v = t[i * P->nr + j];
+			if (beta != 0.0f)
+				v += beta * *cij;
+			*cij = v;
+		}
+}
+
+static void gemm_rect16(const bf16_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+	int mr = P->mr, nr = P->nr, kcb = slice_k16(P, g->k);
+	int ncb = P->nc;
+	if (m1 - m0 <= P->mc) {
+		int fit = (int)(P->l2 / 2 / kcb) / nr * nr;
+		if (fit < nr)
+			fit = nr;
+		if (fit < ncb)
+			ncb = fit;
+	}
+	void (*to16)(const float *, int, int, int, uint16_t *) = panel_pairs;
+	for (int jc = n0; jc < n1; jc += ncb) {
+		int nc = n1 - jc < ncb ? n1 - jc : ncb;
+		for (int pc = 0; pc < g->k; pc += kcb) {
+			int kc = g->k - pc < kcb ? g->k - pc : kcb, kp = kpad(P, kc);
+			float beta = pc == 0 ? g->beta : 1.0f;
+			if (!g->transb && !g->bvec) {
+				pack_b_rows(g, nr, pc, kc, jc, nc, pack_b);
+				for (int jr = 0; jr < nc; jr += nr)
+					to16(pack_b + (size_t)jr * kc, nr, kc, kp, pack_b16 + (size_t)jr * kp);
+			}
+			for (int ic = m0; ic < m1; ic += P->mc) {
+				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
+				pack_a_block(g, mr, ic, mc, pc, kc, pack_a);
+				for (int ir = 0; ir < mc; ir += mr)
+					(P->amx_a ? panel_rows32 : panel_pairs)(
+						pack_a + (size_t)ir * kc, mr, kc, kp, pack_a16 + (size_t)ir * kp);
+				for (int jr = 0; jr < nc; jr += nr) {
+					uint16_t *bp = pack_b16 + (size_t)jr * kp;
+					int cols = nc - jr < nr ? nc - jr : nr;
+					if (ic == m0 && (g->transb || g->bvec)) {
+						pack_b_block(g, nr, pc, kc, jc + jr, cols, pack_b);
+						to16(pack_b, nr, kc, kp, bp);
+					}
+					for (int ir = 0; ir < mc; ir += mr) {
+						const uint16_t *ap = pack_a16 + (size_t)ir * kp;
+						int rows = mc - ir < mr ? mc - ir : mr;
+						int straddle = g->cblk > 0 && (jc + jr) % g->cblk + cols > g->cblk;
+						if (rows == mr && cols == nr && !straddle)
+							P->kernel(kp, ap, bp, c_at(g, ic + ir, jc + jr), g->ldc,
+							          g->alpha, beta);
+						else
+							edge_tile16(P, g, kp, ap, bp, ic + ir, jc + jr, rows, cols,
+							            beta);
+					}
+				}
+			}
+		}
+	}
+}
+
+/* The plain loops on bf16-rounded operands in double (the out-of-memory
+ * path, and the shape of dm_gemm_bf16_ref). */
+static void ref_loops16(const gemm_args *g)
+{
+	for (int i = 0; i < g->m; i++)
+		for (int j = 0; j < g->n; j++) {
+			double s = 0.0;
+			for (int p = 0; p < g->k; p++) {
+				float x, y;
+				if (g->avec)
+					g->avec(g->actx, i, p, 1, &x);
+				else
+					x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
+				if (g->bvec)
+					g->bvec(g->bctx, j, p, 1, &y);
+				else if (g->brow)
+					g->brow(g->ctx, p, j, 1, &y);
+				else
+					y = g->transb ? g->b[(long)j * g->ldb + p] : g->b[(long)p * g->ldb + j];
+				s += (double)dm_bf16_round(x) * dm_bf16_round(y);
+			}
+			float *cij = c_at(g, i, j);
+			*cij = (float)(g->alpha * s + (g->beta == 0.0f ? 0.0 : (double)g->beta * *cij));
+		}
+}
+
+static void gemm_run16(gemm_args g)
+{
+	int m = g.m, n = g.n, k = g.k;
+	if (m <= 0 || n <= 0)
+		return;
+	if (k <= 0 || g.alpha == 0.0f) {
+		scale_c(&g);
+		return;
+	}
+	const bf16_path *P = &bf16_paths[dm_simd_bf16()];
+	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
+	int nt = 1;
+	if (!omp_in_parallel() && (double)m * n * k >= 5e5)
+		nt = omp_get_max_threads();
+	if (nt > mt * ntl)
+		nt = mt * ntl;
+	int tm = 1, tn = 1;
+	thread_grid(nt, mt, ntl, &tm, &tn);
+	int fail = 0;
+#pragma omp parallel num_threads(tm * tn) if (tm * tn > 1)
+	{
+		int t = omp_get_thread_num(), nth = omp_get_num_threads();
+		int gm = tm, gn = tn;
+		if (nth != tm * tn)
+			thread_grid(nth, mt, ntl, &gm, &gn);
+		int ti = t / gn, tj = t % gn;
+		int mt0 = (int)((long)mt * ti / gm), mt1 = (int)((long)mt * (ti + 1) / gm);
+		int nt0 = (int)((long)ntl * tj / gn), nt1 = (int)((long)ntl * (tj + 1) / gn);
+		int m0 = mt0 * P->mr, m1 = mt1 * P->mr < m ? mt1 * P->mr : m;
+		int n0 = nt0 * P->nr, n1 = nt1 * P->nr < n ? nt1 * P->nr : n;
+		int mine = m0 < m1 && n0 < n1;
+		if (mine && gemm_buffers16(P, k, m0, m1, n0, n1) < 0) {
+#pragma omp atomic write
+			fail = 1;
+		}
+#pragma omp barrier
+		int failed;
+#pragma omp atomic read
+		failed = fail;
+		if (mine && !failed)
+			gemm_rect16(P, &g, m0, m1, n0, n1);
+	}
+	if (fail)
+		ref_loops16(&g);
+}
+
+void dm_gemm_bf16(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
+		        NULL, NULL, NULL, NULL, 0, 0 };
+	gemm_run16(g);
+}
+
+void dm_gemm_bf16_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
+                        dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
+                        int cblk, long cstride)
+{
+	if (cblk <= 0 || cblk >= n)
+		cblk = 0;
+	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
+		        NULL, NULL, NULL, NULL, cblk, cstride };
+	gemm_run16(g);
+}
+
+void dm_gemm_bf16_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
+                       const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
+                       float *c, int ldc)
+{
+	gemm_args g = { 0, 0, m, n, k, alpha, NULL, 0, NULL, 0, beta, c, ldc, NULL, NULL,
+		        avec, bvec, actx, bctx, 0, 0 };
+	gemm_run16(g);
+}
+
+void dm_gemm_bf16_ref(int transa, int transb, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc)
+{
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
+		        NULL, NULL, NULL, NULL, 0, 0 };
+	if (m > 0 && n > 0)
+		ref_loops16(&g);
+}
 
 void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)

@@ -47,4 +47,26 @@ void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const
 void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* bf16 products with fp32 sums (mixed precision): the same as dm_sgemm,
+ * dm_sgemm_brows and dm_sgemm_kvec with every element of op(A) and op(B)
+ * rounded to bfloat16 as it is packed (nn/bf16.h: nearest even, as
+ * vcvtneps2bf16) and the products summed in fp32.  alpha, beta and C stay
+ * fp32.  The kernel is the chosen path's (cpu.h, dm_simd_bf16): AMX tiles,
+ * AVX512-BF16, or the portable one, which sums and rounds exactly as
+ * vdpbf16ps does (so those two give bit-identical results; AMX sums in its
+ * own order).  Bit-identical for any thread count on one path. */
+void dm_gemm_bf16(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void dm_gemm_bf16_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
+                        dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
+                        int cblk, long cstride);
+void dm_gemm_bf16_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
+                       const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
+                       float *c, int ldc);
+/* The triple loop on the bf16-rounded operands, summed in double: the
+ * reference for the bf16 tests (exact products, one rounding at the end). */
+void dm_gemm_bf16_ref(int transa, int transb, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc);
+
 #endif

@@ -39,4 +39,39 @@ void dm_gemm_ukernel_avx2_rows(int rows, long kc, const float *a, const float *b
 void dm_gemm_ukernel_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             float alpha, float beta);
 
+/* ---- bf16 products, fp32 sums (dm_gemm_bf16) ------------------------
+ *
+ * The same contract on panels of bf16 (nn/bf16.h), kp deep (kc rounded up
+ * to the kernel's K step, the tail zero):
+ *   pairs (scalar, avx512bf16): A as kp/2 groups of MR pairs, a[(q*MR + i)*2
+ *     + r] = op(A)[i][2q + r]; B as kp/2 groups of NR pairs, b[(q*NR + j)*2
+ *     + r] = op(B)[2q + r][j] -- the pairs vdpbf16ps multiplies in one
+ *     32-bit lane;
+ *   amx: B as for pairs (the "VNNI" layout of a B tile); A as kp/32 blocks of
+ *     MR rows of 32 consecutive k, a[(c*MR + i)*32 + t] = op(A)[i][32c + t],
+ *     so that 16 rows of a block are one A tile.
+ * Sum order (scalar and avx512bf16, bit-identical): for q = 0, 1, ...
+ * acc += a[2q+1] b[2q+1], then acc += a[2q] b[2q], each addition rounded
+ * to fp32 (nearest even), denormal results flushed to zero -- the order and
+ * rounding of vdpbf16ps (checked against the instruction on this CPU class
+ * by tests/unit/nn/test_bf16.c).  The AMX unit sums in its own order. */
+#include <stdint.h>
+
+typedef void (*dm_gemm_bf16_ukernel)(long kp, const uint16_t *a, const uint16_t *b, float *c,
+                                     long ldc, float alpha, float beta);
+
+#define DM_GEMM_BF16_SCALAR_MR 4
+#define DM_GEMM_BF16_SCALAR_NR 16
+#define DM_GEMM_AVX512BF16_MR 8
+#define DM_GEMM_AVX512BF16_NR 48
+#define DM_GEMM_AMX_MR 32
+#define DM_GEMM_AMX_NR 32
+
+void dm_gemm_bf16_ukernel_scalar(long kp, const uint16_t *a, const uint16_t *b, float *c,
+                                 long ldc, float alpha, float beta);
+void dm_gemm_ukernel_avx512bf16(long kp, const uint16_t *a, const uint16_t *b, float *c,
+                                long ldc, float alpha, float beta);
+void dm_gemm_ukernel_amx(long kp, const uint16_t *a, const uint16_t *b, float *c, long ldc,
+                         float alpha, float beta);
+
 #endif

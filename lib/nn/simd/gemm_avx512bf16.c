@@ -1,0 +1,52 @@
+/* gemm_avx512bf16.c - the AVX512-BF16 micro-kernel (see gemm_kernel.h):
+ * 8 x 48 like the fp32 AVX-512 one (24 accumulators, 3 registers of B, one
+ * broadcast of an A pair), each vdpbf16ps doing two k steps of 16 columns.
+ * Bit-identical to the portable kernel (same pair order, same rounding). */
+#include <immintrin.h>
+
+#include "nn/simd/gemm_kernel.h"
+
+#define MR DM_GEMM_AVX512BF16_MR
+#define NR DM_GEMM_AVX512BF16_NR
+#define NV (NR / 16)
+
+void dm_gemm_ukernel_avx512bf16(long kp, const uint16_t *a, const uint16_t *b, float *c,
+                                long ldc, float alpha, float beta)
+{
+	__m512 acc[MR][NV];
+#pragma GCC unroll 16
+	for (int i = 0; i < MR; i++) {
+		for (int l = 0; l < NR; l += 16)
+			_mm_prefetch((const char *)(c + i * ldc + l), _MM_HINT_T0);
+		_mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			acc[i][v] = _mm512_setzero_ps();
+	}
+	const int *ap = (const int *)a; /* one pair of A per int */
+	for (long q = 0; q < kp / 2; q++, ap += MR, b += 2 * NR) {
+		__m512bh bv[NV];
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++)
+			bv[v] = (__m512bh)_mm512_load_si512((const void *)(b + 32 * v));
+#pragma GCC unroll 16
+		for (int i = 0; i < MR; i++) {
+			__m512bh ai = (__m512bh)_mm512_set1_epi32(ap[i]);
+#pragma GCC unroll 8
+			for (int v = 0; v < NV; v++)
+				acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
+		}
+	}
+	__m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+	for (int i = 0; i < MR; i++) {
+		float *ci = c + i * ldc;
+#pragma GCC unroll 8
+		for (int v = 0; v < NV; v++) {
+			__m512 t = _mm512_mul_ps(va, acc[i][v]);
+			if (beta != 0.0f)
+				t = _mm512_add_ps(t, _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16 * v)));
+			_mm512_storeu_ps(ci + 16 * v, t);
+		}
+	}
+}
