@@ -526,7 +526,23 @@ typedef struct bf16_path {
 	int mc, kc, nc; /* cache blocks, as for fp32; kc in k (bf16 elements) */
 	long l2;        /* L2 per core, floats */
 	dm_gemm_bf16_ukernel kernel;
+	dm_bf16_cvt_fn cvt; /* packing helpers (gemm_kernel.h) */
+	dm_bf16_pairs_fn pairs;
 } bf16_path;
+
+static void cvt_portable(uint16_t *dst, const float *src, int n)
+{
+	for (int i = 0; i < n; i++)
+		dst[i] = dm_bf16_from_f32(src[i]);
+}
+
+static void pairs_portable(uint16_t *dst, const float *r0, const float *r1, int n)
+{
+	for (int j = 0; j < n; j++) {
+		dst[2 * j] = dm_bf16_from_f32(r0[j]);
+		dst[2 * j + 1] = r1 ? dm_bf16_from_f32(r1[j]) : 0;
+	}
+}
 
 /* One row per bf16 kernel.  kc: the B micro-panel (kc x nr bf16) about half
  * of a 48 KiB L1 (256 x 48 x 2 = 24 KiB; AMX 512 x 32 x 2 = 32 KiB); the
@@ -535,15 +551,17 @@ typedef struct bf16_path {
  * Rapids class Xeon (bench_gemm); AVX512-BF16 on Zen 4 is unmeasured. */
 static const bf16_path bf16_paths[] = {
 	[DM_SIMD_SCALAR] = { DM_GEMM_BF16_SCALAR_MR, DM_GEMM_BF16_SCALAR_NR, 2, 0, 64, 256, 2048,
-	                     512 * 1024, dm_gemm_bf16_ukernel_scalar },
+	                     512 * 1024, dm_gemm_bf16_ukernel_scalar, cvt_portable, pairs_portable },
 	[DM_SIMD_AVX512BF16] = { DM_GEMM_AVX512BF16_MR, DM_GEMM_AVX512BF16_NR, 2, 0, 128, 256,
-	                         3072, 512 * 1024, dm_gemm_ukernel_avx512bf16 },
+	                         3072, 512 * 1024, dm_gemm_ukernel_avx512bf16,
+	                         dm_bf16_cvt_avx512bf16, dm_bf16_pairs_avx512bf16 },
+	/* (AMX implies AVX512-BF16 here: cpu.c) */
 	[DM_SIMD_AMX] = { DM_GEMM_AMX_MR, DM_GEMM_AMX_NR, 32, 1, 128, 512, 3072, 512 * 1024,
-	                  dm_gemm_ukernel_amx },
+	                  dm_gemm_ukernel_amx, dm_bf16_cvt_avx512bf16, dm_bf16_pairs_avx512bf16 },
 };
 
-static _Thread_local uint16_t *pack_a16, *pack_b16;
-static _Thread_local size_t pack_a16_cap, pack_b16_cap;
+static _Thread_local uint16_t *pack_a16, *pack_b16, *tmp16;
+static _Thread_local size_t pack_a16_cap, pack_b16_cap, tmp16_cap;
 
 static uint16_t *grow16(uint16_t **buf, size_t *cap, size_t n)
 {
@@ -561,30 +579,8 @@ static int kpad(const bf16_path *P, int kc)
 	return (kc + P->kstep - 1) / P->kstep * P->kstep;
 }
 
-/* One fp32 panel (kc groups of w floats, as packed above) into pairs:
- * dst[(q*w + j)*2 + r] = bf16(src[(2q+r)*w + j]), zero past kc. */
-static void panel_pairs(const float *src, int w, int kc, int kp, uint16_t *dst)
-{
-	int q = 0;
-	for (; 2 * q + 1 < kc; q++) {
-		const float *s0 = src + (size_t)2 * q * w, *s1 = s0 + w;
-		uint16_t *d = dst + (size_t)q * w * 2;
-		for (int j = 0; j < w; j++) {
-			d[2 * j] = dm_bf16_from_f32(s0[j]);
-			d[2 * j + 1] = dm_bf16_from_f32(s1[j]);
-		}
-	}
-	if (2 * q < kc) { /* odd kc: the last pair's second half is zero */
-		const float *s0 = src + (size_t)2 * q * w;
-		uint16_t *d = dst + (size_t)q * w * 2;
-		for (int j = 0; j < w; j++)
-			d[2 * j] = dm_bf16_from_f32(s0[j]), d[2 * j + 1] = 0;
-		q++;
-	}
-	memset(dst + (size_t)q * w * 2, 0, (size_t)(kp / 2 - q) * w * 2 * sizeof *dst);
-}
-
-/* The same into blocks of 32 k: dst[(c*w + i)*32 + t] = bf16(src[(32c+t)*w + i]). */
+/* One fp32 panel (kc groups of w floats, as packed above) into blocks of
+ * 32 k: dst[(c*w + i)*32 + t] = bf16(src[(32c+t)*w + i]). */
 static void panel_rows32(const float *src, int w, int kc, int kp, uint16_t *dst)
 {
 	for (int c0 = 0; c0 < kp; c0 += 32)
@@ -607,11 +603,12 @@ static int gemm_buffers16(const bf16_path *P, int k, int m0, int m1, int n0, int
 	size_t mcp = (size_t)((mcmax + mr - 1) / mr * mr), ncp = (size_t)((ncmax + nr - 1) / nr * nr);
 	float *pa = grow(&pack_a, &pack_a_cap, kcmax * mcp);
 	float *pb = grow(&pack_b, &pack_b_cap, kcmax * ncp);
-	float *pr = grow(&brow_buf, &brow_cap, (size_t)ncmax);
+	float *pr = grow(&brow_buf, &brow_cap, 2 * (size_t)ncmax);
 	float *pk = grow(&kvec_buf, &kvec_cap, kcmax * (size_t)(mr > nr ? mr : nr));
 	uint16_t *a16 = grow16(&pack_a16, &pack_a16_cap, kpmax * mcp);
 	uint16_t *b16 = grow16(&pack_b16, &pack_b16_cap, kpmax * ncp);
-	return pa && pb && pr && pk && a16 && b16 ? 0 : -1;
+	uint16_t *t16 = grow16(&tmp16, &tmp16_cap, kpmax * (size_t)(mr > nr ? mr : nr));
+	return pa && pb && pr && pk && a16 && b16 && t16 ? 0 : -1;
 }
 
 /* Equal slices of at most KC, each a multiple of the K step but the last. */
@@ -638,6 +635,120 @@ static void edge_tile16(const bf16_path *P, const gemm_args *g, long kp, const u
 		}
 }
 
+/* op(B) = B (or brow): two rows of K at a time into the pairs of every
+ * panel of the slice, read once as contiguous runs. */
+static void pack16_b_rows(const bf16_path *P, const gemm_args *g, int p0, int kc, int kp,
+                          int j0, int nc, uint16_t *dst)
+{
+	int nr = P->nr;
+	for (int q = 0; q < kp / 2; q++) {
+		const float *r[2] = { NULL, NULL };
+		for (int h = 0; h < 2; h++) {
+			int p = 2 * q + h;
+			if (p >= kc)
+				break;
+			if (g->brow) {
+				float *buf = brow_buf + (size_t)h * nc;
+				g->brow(g->ctx, p0 + p, j0, nc, buf);
+				r[h] = buf;
+			} else {
+				r[h] = g->b + (long)(p0 + p) * g->ldb + j0;
+			}
+		}
+		for (int jr = 0; jr < nc; jr += nr) {
+			uint16_t *d = dst + (size_t)jr * kp + (size_t)q * nr * 2;
+			int cols = nc - jr < nr ? nc - jr : nr;
+			if (r[0])
+				P->pairs(d, r[0] + jr, r[1] ? r[1] + jr : NULL, cols);
+			else
+				cols = 0;
+			memset(d + 2 * cols, 0, (size_t)(nr - cols) * 2 * sizeof *d);
+		}
+	}
+}
+
+/* cnt (<= width) vectors along K (rows of op(A), columns of op(B)), each
+ * rounded into tmp16 (kp each, zero tail), then their pairs interleaved
+ * as 32-bit words by the fp32 transposing copy. */
+static void pack16_kvecs(const bf16_path *P, const float *const *src, int cnt, int width,
+                         int kc, int kp, uint16_t *dst)
+{
+	const float *w[64];
+	for (int j = 0; j < cnt; j++) {
+		uint16_t *t = tmp16 + (size_t)j * kp;
+		P->cvt(t, src[j], kc);
+		memset(t + kc, 0, (size_t)(kp - kc) * sizeof *t);
+		w[j] = (const float *)(const void *)t;
+	}
+	interleave(w, cnt, width, kp / 2, (float *)(void *)dst);
+}
+
+/* op(B) given by columns (transb or bvec): one NR-wide panel. */
+static void pack16_b_cols(const bf16_path *P, const gemm_args *g, int p0, int kc, int kp,
+                          int j0, int cols, uint16_t *dst)
+{
+	const float *src[64];
+	for (int j = 0; j < cols; j++) {
+		if (g->bvec) {
+			float *col = kvec_buf + (size_t)j * kc;
+			g->bvec(g->bctx, j0 + j, p0, kc, col);
+			src[j] = col;
+		} else {
+			src[j] = g->b + (long)(j0 + j) * g->ldb + p0;
+		}
+	}
+	pack16_kvecs(P, src, cols, P->nr, kc, kp, dst);
+}
+
+/* One MR-tall panel of op(A) rows [i0, i0+rows), in the kernel's layout. */
+static void pack16_a_panel(const bf16_path *P, const gemm_args *g, int i0, int rows, int p0,
+                           int kc, int kp, uint16_t *dst)
+{
+	int mr = P->mr;
+	if (g->transa && !g->avec) {
+		if (P->amx_a) { /* A^T to rows of 32 k: through the fp32 panel */
+			pack_a_block(g, mr, i0, rows, p0, kc, pack_a);
+			panel_rows32(pack_a, mr, kc, kp, dst);
+			return;
+		}
+		for (int q = 0; q < kp / 2; q++) {
+			uint16_t *d = dst + (size_t)q * mr * 2;
+			int n = 2 * q < kc ? rows : 0;
+			if (n)
+				P->pairs(d, g->a + (long)(p0 + 2 * q) * g->lda + i0,
+				         2 * q + 1 < kc ? g->a + (long)(p0 + 2 * q + 1) * g->lda + i0 : NULL,
+				         rows);
+			memset(d + 2 * n, 0, (size_t)(mr - n) * 2 * sizeof *d);
+		}
+		return;
+	}
+	const float *src[64];
+	for (int i = 0; i < rows; i++) {
+		if (g->avec) {
+			float *row = kvec_buf + (size_t)i * kc;
+			g->avec(g->actx, i0 + i, p0, kc, row);
+			src[i] = row;
+		} else {
+			src[i] = g->a + (long)(i0 + i) * g->lda + p0;
+		}
+	}
+	if (!P->amx_a) {
+		pack16_kvecs(P, src, rows, mr, kc, kp, dst);
+		return;
+	}
+	for (int i = 0; i < mr; i++) { /* rows of 32 k per block */
+		uint16_t *t = tmp16;
+		if (i < rows) {
+			P->cvt(t, src[i], kc);
+			memset(t + kc, 0, (size_t)(kp - kc) * sizeof *t);
+		} else {
+			memset(t, 0, (size_t)kp * sizeof *t);
+		}
+		for (int c0 = 0; c0 < kp; c0 += 32)
+			memcpy(dst + (size_t)c0 * mr + (size_t)i * 32, t + c0, 32 * sizeof *t);
+	}
+}
+
 static void gemm_rect16(const bf16_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
 {
 	int mr = P->mr, nr = P->nr, kcb = slice_k16(P, g->k);
@@ -649,30 +760,23 @@ static void gemm_rect16(const bf16_path *P, const gemm_args *g, int m0, int m1, 
 		if (fit < ncb)
 			ncb = fit;
 	}
-	void (*to16)(const float *, int, int, int, uint16_t *) = panel_pairs;
 	for (int jc = n0; jc < n1; jc += ncb) {
 		int nc = n1 - jc < ncb ? n1 - jc : ncb;
 		for (int pc = 0; pc < g->k; pc += kcb) {
 			int kc = g->k - pc < kcb ? g->k - pc : kcb, kp = kpad(P, kc);
 			float beta = pc == 0 ? g->beta : 1.0f;
-			if (!g->transb && !g->bvec) {
-				pack_b_rows(g, nr, pc, kc, jc, nc, pack_b);
-				for (int jr = 0; jr < nc; jr += nr)
-					to16(pack_b + (size_t)jr * kc, nr, kc, kp, pack_b16 + (size_t)jr * kp);
-			}
+			if (!g->transb && !g->bvec)
+				pack16_b_rows(P, g, pc, kc, kp, jc, nc, pack_b16);
 			for (int ic = m0; ic < m1; ic += P->mc) {
 				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
-				pack_a_block(g, mr, ic, mc, pc, kc, pack_a);
 				for (int ir = 0; ir < mc; ir += mr)
-					(P->amx_a ? panel_rows32 : panel_pairs)(
-						pack_a + (size_t)ir * kc, mr, kc, kp, pack_a16 + (size_t)ir * kp);
+					pack16_a_panel(P, g, ic + ir, mc - ir < mr ? mc - ir : mr, pc, kc, kp,
+					               pack_a16 + (size_t)ir * kp);
 				for (int jr = 0; jr < nc; jr += nr) {
 					uint16_t *bp = pack_b16 + (size_t)jr * kp;
 					int cols = nc - jr < nr ? nc - jr : nr;
-					if (ic == m0 && (g->transb || g->bvec)) {
-						pack_b_block(g, nr, pc, kc, jc + jr, cols, pack_b);
-						to16(pack_b, nr, kc, kp, bp);
-					}
+					if (ic == m0 && (g->transb || g->bvec))
+						pack16_b_cols(P, g, pc, kc, kp, jc + jr, cols, bp);
 					for (int ir = 0; ir < mc; ir += mr) {
 						const uint16_t *ap = pack_a16 + (size_t)ir * kp;
 						int rows = mc - ir < mr ? mc - ir : mr;

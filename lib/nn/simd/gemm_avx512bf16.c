@@ -50,3 +50,32 @@ void dm_gemm_ukernel_avx512bf16(long kp, const uint16_t *a, const uint16_t *b, f
 		}
 	}
 }
+
+void dm_bf16_cvt_avx512bf16(uint16_t *dst, const float *src, int n)
+{
+	int i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+		_mm512_storeu_si512((void *)(dst + i), (__m512i)h);
+	}
+	for (; i < n; i += 16) {
+		__mmask16 m = (__mmask16)(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+		__m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+		_mm256_mask_storeu_epi16(dst + i, m, (__m256i)h);
+	}
+}
+
+void dm_bf16_pairs_avx512bf16(uint16_t *dst, const float *r0, const float *r1, int n)
+{
+	/* cvtne2ps gives r0's 16 values then r1's; the permutation interleaves them */
+	const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9,
+	                                     24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1,
+	                                     16, 0);
+	for (int j = 0; j < n; j += 16) {
+		__mmask16 m = (__mmask16)(n - j >= 16 ? 0xffff : (1u << (n - j)) - 1);
+		__m512 a = _mm512_maskz_loadu_ps(m, r0 + j);
+		__m512 b = r1 ? _mm512_maskz_loadu_ps(m, r1 + j) : _mm512_setzero_ps();
+		__m512i h = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+		_mm512_mask_storeu_epi32(dst + 2 * j, m, h);
+	}
+}

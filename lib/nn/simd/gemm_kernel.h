@@ -67,6 +67,16 @@ typedef void (*dm_gemm_bf16_ukernel)(long kp, const uint16_t *a, const uint16_t 
 #define DM_GEMM_AMX_MR 32
 #define DM_GEMM_AMX_NR 32
 
+/* Packing helpers of the bf16 paths (portable in gemm.c, AVX512-BF16 with
+ * vcvtneps2bf16, which rounds as nn/bf16.h does):
+ *   cvt:   dst[i] = bf16(src[i]), i < n;
+ *   pairs: dst[2j] = bf16(r0[j]), dst[2j+1] = bf16(r1[j]) (0 when r1 is
+ *          NULL), j < n -- two rows of K into one row of pairs. */
+typedef void (*dm_bf16_cvt_fn)(uint16_t *dst, const float *src, int n);
+typedef void (*dm_bf16_pairs_fn)(uint16_t *dst, const float *r0, const float *r1, int n);
+void dm_bf16_cvt_avx512bf16(uint16_t *dst, const float *src, int n);
+void dm_bf16_pairs_avx512bf16(uint16_t *dst, const float *r0, const float *r1, int n);
+
 void dm_gemm_bf16_ukernel_scalar(long kp, const uint16_t *a, const uint16_t *b, float *c,
                                  long ldc, float alpha, float beta);
 void dm_gemm_ukernel_avx512bf16(long kp, const uint16_t *a, const uint16_t *b, float *c,
