@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "diffusion/forward.h"
 
 /* Below this many values a parallel loop costs more than it saves. */
 #define PAR_MIN 32768
@@ -394,6 +395,52 @@ static void project(const dm_sampler_opts *o, float *x0, const float *y, int64_t
 	}
 }
 
+/* The k-th smallest of v[0..n-1] (0-based), reordering v (Hoare's select). */
+static float select_kth(float *v, int64_t n, int64_t k)
+{
+	int64_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		float p = v[lo + (hi - lo) / 2];
+		int64_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i <= j) {
+				float t = v[i];
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/* Dynamic thresholding of one sample's x0^ (Saharia et al. 2022, sec. 2.3)
+ * in the data range [lo, hi]; scratch holds D floats. */
+static void dyn_threshold(float *z, int64_t D, double q, double lo, double hi, float *scratch)
+{
+	double c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
+	for (int64_t i = 0; i < D; i++)
+		scratch[i] = (float)fabs((z[i] - c) / h);
+	int64_t k = (int64_t)(q * (double)(D - 1) + 0.5);
+	double sv = select_kth(scratch, D, k < 0 ? 0 : k >= D ? D - 1 : k);
+	if (sv < 1)
+		sv = 1;
+	for (int64_t i = 0; i < D; i++) {
+		double u = (z[i] - c) / h;
+		u = u > sv ? sv : u < -sv ? -sv : u;
+		z[i] = (float)(c + h * u / sv);
+	}
+}
+
 /* The network at B states x (rows: original sample of each row, NULL =
  * identity) at times t[b]: eps^ and x0^ after guidance, clipping and
  * projection, eps^ kept consistent with x0^ whenever x0^ was changed. */
@@ -422,7 +469,7 @@ static int denoise(run *r, const float *x, const double *t, const int *rows, int
 	if (rc < 0)
 		return rc;
 	r->evals += (long)g * B;
-	int change = o->clip || o->restore;
+	int change = o->clip || o->dyn_threshold > 0 || o->restore;
 	for (int b = 0; b < B; b++) { /* rows mostly share t: look it up once */
 		if (b > 0 && t[b] == t[b - 1]) {
 			r->as[2 * b] = r->as[2 * b - 2];
@@ -452,13 +499,18 @@ static int denoise(run *r, const float *x, const double *t, const int *rows, int
 			dm_predict_to_eps_x0(r->m->param, a, s, xb, r->pred + off, NULL, z, D);
 		if (!change)
 			continue;
-		if (o->clip) {
+		if (o->dyn_threshold > 0) {
+			/* epsu's row is free again: guidance is done with it */
+			dyn_threshold(z, D, o->dyn_threshold, o->clip_lo, o->clip_hi, r->epsu + off);
+		} else if (o->clip) {
 			float lo = (float)o->clip_lo, hi = (float)o->clip_hi;
 			for (int64_t i = 0; i < D; i++)
 				z[i] = z[i] > hi ? hi : z[i] < lo ? lo : z[i];
 		}
 		if (o->restore)
 			project(o, z, o->y + (size_t)(rows ? rows[b] : b) * D, D);
+		if (o->clip_keep_eps && !o->restore)
+			continue;
 		for (int64_t i = 0; i < D; i++)
 			e[i] = (float)((xb[i] - a * z[i]) / s);
 	}
@@ -969,23 +1021,9 @@ int dm_sample(const dm_schedule *s, const dm_sampler_model *m, const dm_sampler_
 	return rc;
 }
 
-void dm_sampler_diffuse(const dm_schedule *s, double t, float *x, int B, int64_t D,
-                        uint64_t seed, uint64_t index0)
+int dm_sampler_diffuse(const dm_schedule *s, double t, float *x, int B, int64_t D,
+                       uint64_t seed, uint64_t index0, dm_error *err)
 {
-	double a = dm_schedule_alpha(s, t), sg = dm_schedule_sigma(s, t);
-#pragma omp parallel if ((size_t)B * (size_t)D > PAR_MIN)
-	{
-		float *z = malloc((size_t)D * sizeof(float));
-#pragma omp for schedule(static)
-		for (int b = 0; b < B; b++) {
-			float *xb = x + (size_t)b * D;
-			if (z) {
-				dm_rng_normal(seed, DM_RNG_SAMPLER, index0 + (uint64_t)b, DRAW_DIFFUSE * (uint64_t)D,
-				              z, (size_t)D);
-				for (int64_t j = 0; j < D; j++)
-					xb[j] = (float)(a * xb[j] + sg * z[j]);
-			}
-		}
-		free(z);
-	}
+	return dm_forward_diffuse(s, t, seed, DM_RNG_SAMPLER, DRAW_DIFFUSE * (uint64_t)D, index0, x,
+	                          B, D, err);
 }
