@@ -560,10 +560,19 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
                        int B, int Cin, int H, int W, int Cout, int kh, int kw, int stride,
                        int pad, float *workspace)
 {
+	dm_conv2d_forward_prec(DM_PREC_FP32, out, in, weight, bias, B, Cin, H, W, Cout, kh, kw,
+	                       stride, pad, workspace);
+}
+
+void dm_conv2d_forward_prec(int prec, float *out, const float *in, const float *weight,
+                            const float *bias, int B, int Cin, int H, int W, int Cout, int kh,
+                            int kw, int stride, int pad, float *workspace)
+{
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
-	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
+	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, fp32 = prec != DM_PREC_BF16;
 	(void)workspace; /* the forward pass needs none: im2col is fused */
-	if (direct_ok(kh, kw, stride, pad) && direct_forward(out, in, weight, bias, B, &g, Cout, 0, 0) == 0)
+	if (fp32 && direct_ok(kh, kw, stride, pad) &&
+	    direct_forward(out, in, weight, bias, B, &g, Cout, 0, 0) == 0)
 		return;
 	if (bias) { /* the bias goes in first and the GEMM adds to it (beta = 1) */
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
@@ -577,21 +586,30 @@ void dm_conv2d_forward(float *out, const float *in, const float *weight, const f
 	 * 1x1 convolutions too: the batch's channels are gathered the same
 	 * way, which beats one GEMM per image). */
 	im2col_src src = { &g, in };
-	dm_sgemm_brows(0, Cout, B * P, K9, 1.0f, weight, K9, im2col_brow, &src, beta, out, P, P,
-	               (long)Cout * P);
+	dm_gemm_prec_brows(prec, 0, Cout, B * P, K9, 1.0f, weight, K9, im2col_brow, &src, beta, out,
+	                   P, P, (long)Cout * P);
 }
 
 void dm_conv2d_backward_input(float *din, const float *dout, const float *weight, int B,
                               int Cin, int H, int W, int Cout, int kh, int kw, int stride,
                               int pad, int accumulate, float *workspace)
 {
+	dm_conv2d_backward_input_prec(DM_PREC_FP32, din, dout, weight, B, Cin, H, W, Cout, kh, kw,
+	                              stride, pad, accumulate, workspace);
+}
+
+void dm_conv2d_backward_input_prec(int prec, float *din, const float *dout,
+                                   const float *weight, int B, int Cin, int H, int W, int Cout,
+                                   int kh, int kw, int stride, int pad, int accumulate,
+                                   float *workspace)
+{
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
-	int pw = is_pointwise(kh, kw, stride, pad);
+	int pw = is_pointwise(kh, kw, stride, pad), fp32 = prec != DM_PREC_BF16;
 	/* 1x1: a GEMM per image is as fast, or faster (AVX-512, 14x14 and
 	 * 28x28: 62 against 51 GFLOP/s), except on images smaller than a GEMM
 	 * tile's width (AVX-512, 7x7: 65 against 44) */
-	if (direct_same(kh, kw, stride, pad) &&
+	if (fp32 && direct_same(kh, kw, stride, pad) &&
 	    (!pw || (dm_simd() >= DM_SIMD_AVX512 && H * W <= 64))) {
 		/* dout (B x Cout x H x W) convolved into din; out of memory
 		 * returns before anything is written */
@@ -611,14 +629,14 @@ void dm_conv2d_backward_input(float *din, const float *dout, const float *weight
 			const float *dy = dout + (size_t)b * Cout * P;
 			float *dx = din + (size_t)b * Cin * H * W;
 			if (pw) {
-				dm_sgemm(1, 0, c1 - c0, P, Cout, 1.0f, weight + c0, Cin, dy, P,
-				         accumulate ? 1.0f : 0.0f, dx + (size_t)c0 * P, P);
+				dm_gemm_prec(prec, 1, 0, c1 - c0, P, Cout, 1.0f, weight + c0, Cin, dy, P,
+				             accumulate ? 1.0f : 0.0f, dx + (size_t)c0 * P, P);
 				continue;
 			}
 			if (!accumulate)
 				memset(dx + (size_t)c0 * H * W, 0, (size_t)(c1 - c0) * H * W * sizeof *dx);
-			dm_sgemm(1, 0, (c1 - c0) * kk, P, Cout, 1.0f, weight + (size_t)c0 * kk, K9, dy,
-			         P, 0.0f, dcol, P);
+			dm_gemm_prec(prec, 1, 0, (c1 - c0) * kk, P, Cout, 1.0f, weight + (size_t)c0 * kk,
+			             K9, dy, P, 0.0f, dcol, P);
 			col2im_add(&g, dcol, c0, c1, dx);
 		}
 	}
@@ -793,6 +811,14 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
                                const float *in, int B, int Cin, int H, int W, int Cout,
                                int kh, int kw, int stride, int pad, float *workspace)
 {
+	dm_conv2d_backward_weight_prec(DM_PREC_FP32, dweight, dbias, dout, in, B, Cin, H, W, Cout,
+	                               kh, kw, stride, pad, workspace);
+}
+
+void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, const float *dout,
+                                    const float *in, int B, int Cin, int H, int W, int Cout,
+                                    int kh, int kw, int stride, int pad, float *workspace)
+{
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
 	(void)workspace; /* none needed: both operands are gathered as packed */
@@ -801,11 +827,13 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
 	batch_src src = { &g, in, dout, Cout, P };
 	/* (1x1: direct only with AVX-512, where it runs at twice the GEMM's
 	 * rate, 55-60 against 27 GFLOP/s at 14x14 and 7x7) */
-	if (direct_ok(kh, kw, stride, pad) && (kh > 1 || dm_simd() >= DM_SIMD_AVX512) &&
+	if (prec != DM_PREC_BF16 && direct_ok(kh, kw, stride, pad) &&
+	    (kh > 1 || dm_simd() >= DM_SIMD_AVX512) &&
 	    convw_width(Cout) > 0 &&
 	    direct_weight(dweight, dbias, dout, in, B, &g, Cout) == 0)
 		return; /* (the bias gradient with it) */
-	dm_sgemm_kvec(Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f, dweight, K9);
+	dm_gemm_prec_kvec(prec, Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f,
+	                  dweight, K9);
 	if (dbias)
 		bias_grad(dbias, dout, B, Cout, P);
 }

@@ -62,4 +62,20 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
                                const float *in, int B, int Cin, int H, int W, int Cout,
                                int kh, int kw, int stride, int pad, float *workspace);
 
+/* The same three with a precision (nn/gemm.h): DM_PREC_FP32 is exactly the
+ * functions above; DM_PREC_BF16 rounds the two operands of every product
+ * (input or im2col, weights, output gradient) to bf16 and sums in fp32,
+ * through dm_gemm_bf16 on the im2col form (the direct fp32 kernels are not
+ * used).  The bias and its gradient stay fp32 (double sums). */
+void dm_conv2d_forward_prec(int prec, float *out, const float *in, const float *weight,
+                            const float *bias, int B, int Cin, int H, int W, int Cout, int kh,
+                            int kw, int stride, int pad, float *workspace);
+void dm_conv2d_backward_input_prec(int prec, float *din, const float *dout,
+                                   const float *weight, int B, int Cin, int H, int W, int Cout,
+                                   int kh, int kw, int stride, int pad, int accumulate,
+                                   float *workspace);
+void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, const float *dout,
+                                    const float *in, int B, int Cin, int H, int W, int Cout,
+                                    int kh, int kw, int stride, int pad, float *workspace);
+
 #endif

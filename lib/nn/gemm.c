@@ -894,6 +894,30 @@ void dm_gemm_bf16_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
 	gemm_run16(g);
 }
 
+void dm_gemm_prec(int prec, int transa, int transb, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                  int ldc)
+{
+	(prec == DM_PREC_BF16 ? dm_gemm_bf16 : dm_sgemm)(transa, transb, m, n, k, alpha, a, lda, b,
+	                                                 ldb, beta, c, ldc);
+}
+
+void dm_gemm_prec_brows(int prec, int transa, int m, int n, int k, float alpha, const float *a,
+                        int lda, dm_gemm_brow_fn brow, const void *ctx, float beta, float *c,
+                        int ldc, int cblk, long cstride)
+{
+	(prec == DM_PREC_BF16 ? dm_gemm_bf16_brows : dm_sgemm_brows)(
+		transa, m, n, k, alpha, a, lda, brow, ctx, beta, c, ldc, cblk, cstride);
+}
+
+void dm_gemm_prec_kvec(int prec, int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
+                       const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
+                       float *c, int ldc)
+{
+	(prec == DM_PREC_BF16 ? dm_gemm_bf16_kvec : dm_sgemm_kvec)(m, n, k, alpha, avec, actx, bvec,
+	                                                           bctx, beta, c, ldc);
+}
+
 void dm_gemm_bf16_ref(int transa, int transb, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
                       int ldc)

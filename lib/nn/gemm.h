@@ -47,6 +47,10 @@ void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const
 void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* The precision of a layer's products: fp32 throughout, or bf16 operands
+ * with fp32 sums (the functions below).  fp32 is the default everywhere. */
+enum dm_precision { DM_PREC_FP32 = 0, DM_PREC_BF16 = 1 };
+
 /* bf16 products with fp32 sums (mixed precision): the same as dm_sgemm,
  * dm_sgemm_brows and dm_sgemm_kvec with every element of op(A) and op(B)
  * rounded to bfloat16 as it is packed (nn/bf16.h: nearest even, as
@@ -61,6 +65,16 @@ void dm_gemm_bf16_brows(int transa, int m, int n, int k, float alpha, const floa
                         dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
                         int cblk, long cstride);
 void dm_gemm_bf16_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
+                       const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
+                       float *c, int ldc);
+/* dm_sgemm or dm_gemm_bf16 (and the callback forms) by precision. */
+void dm_gemm_prec(int prec, int transa, int transb, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                  int ldc);
+void dm_gemm_prec_brows(int prec, int transa, int m, int n, int k, float alpha, const float *a,
+                        int lda, dm_gemm_brow_fn brow, const void *ctx, float beta, float *c,
+                        int ldc, int cblk, long cstride);
+void dm_gemm_prec_kvec(int prec, int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
                        const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
                        float *c, int ldc);
 /* The triple loop on the bf16-rounded operands, summed in double: the
