@@ -10,6 +10,7 @@
 
 #include "core/outfile.h"
 #include "core/rng.h"
+#include "diffusion/forward.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
 #include "cli.h"
@@ -17,7 +18,6 @@
 #define MAX_TLIST 100000
 
 enum mode { MODE_NONE, MODE_T, MODE_SIGMA, MODE_TRAIN, MODE_PRIOR };
-enum tsamp { TS_UNIFORM, TS_LOGSNR, TS_LOGNORMAL };
 
 typedef struct opts {
 	int mode;
@@ -26,10 +26,7 @@ typedef struct opts {
 	double *tlist;
 	int nt;
 	double sigma;
-	int tsamp;
-	double ln_mean, ln_std;   /* lognormal t-sampling (EDM: -1.2, 1.2) */
-	int weighting;
-	double gamma;
+	dm_forward_train_opts tr;
 	int64_t shape[DM_MAX_RANK];
 	int rank;
 	int64_t count, batch, first;
@@ -46,10 +43,10 @@ static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINE
                                       DM_SCHED_EDM - DM_SCHED_LINEAR + 1,
                                       dm_schedule_kind_parse};
 static const dm_cli_enum predicts = {NULL, dm_predict_name, DM_PREDICT_EPS, 3, dm_predict_parse};
-static const char *const weight_names[] = {"none", "snr", "min-snr", "trunc-snr", "edm"};
-static const dm_cli_enum weightings = {weight_names, NULL, DM_WEIGHT_NONE, 5, NULL};
-static const char *const tsamp_names[] = {"uniform", "logsnr", "lognormal"};
-static const dm_cli_enum tsamplings = {tsamp_names, NULL, TS_UNIFORM, 3, NULL};
+static const dm_cli_enum weightings = {NULL, dm_weighting_name, DM_WEIGHT_NONE, 5,
+                                       dm_weighting_parse};
+static const dm_cli_enum tsamplings = {NULL, dm_tsampling_name, DM_TSAMPLE_UNIFORM, 3,
+                                       dm_tsampling_parse};
 
 static const dm_cli_opt options[] = {
 	{O_T, "t", "LIST", "mode: per input frame, one output frame per t of LIST\n"
@@ -165,13 +162,13 @@ static void parse_weighting(opts *o, const char *arg)
 	char name[32];
 	const char *colon = strchr(arg, ':');
 	snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
-	o->weighting = dm_cli_enum_parse("--weighting", name, &weightings);
-	o->gamma = o->weighting == DM_WEIGHT_MIN_SNR ? 5.0 : o->weighting == DM_WEIGHT_EDM ? 0.5 : 0;
+	o->tr.weighting = dm_cli_enum_parse("--weighting", name, &weightings);
+	o->tr.gamma = dm_weighting_default_gamma(o->tr.weighting);
 	if (colon) {
-		if (o->weighting != DM_WEIGHT_MIN_SNR && o->weighting != DM_WEIGHT_EDM)
+		if (!(o->tr.gamma > 0))
 			dm_tool_die("--weighting: '%s': only min-snr and edm take a parameter", arg);
-		o->gamma = dm_tool_double("--weighting", colon + 1);
-		if (!(o->gamma > 0))
+		o->tr.gamma = dm_tool_double("--weighting", colon + 1);
+		if (!(o->tr.gamma > 0))
 			dm_tool_die("--weighting: '%s': the parameter must be positive", arg);
 	}
 }
@@ -181,10 +178,10 @@ static void parse_tsampling(opts *o, const char *arg)
 	char name[32];
 	const char *colon = strchr(arg, ':');
 	snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
-	o->tsamp = dm_cli_enum_parse("--t-sampling", name, &tsamplings);
-	o->ln_mean = -1.2;
-	o->ln_std = 1.2;
-	if (colon && o->tsamp != TS_LOGNORMAL)
+	o->tr.tsampling = dm_cli_enum_parse("--t-sampling", name, &tsamplings);
+	o->tr.ln_mean = -1.2;
+	o->tr.ln_std = 1.2;
+	if (colon && o->tr.tsampling != DM_TSAMPLE_LOGNORMAL)
 		dm_tool_die("--t-sampling: '%s': only lognormal takes MEAN:STD", arg);
 	if (colon) {
 		char buf[128];
@@ -193,9 +190,9 @@ static void parse_tsampling(opts *o, const char *arg)
 		if (!c)
 			dm_tool_die("--t-sampling: '%s' is not lognormal:MEAN:STD", arg);
 		*c = 0;
-		o->ln_mean = dm_tool_double("--t-sampling", buf);
-		o->ln_std = dm_tool_double("--t-sampling", c + 1);
-		if (!(o->ln_std > 0))
+		o->tr.ln_mean = dm_tool_double("--t-sampling", buf);
+		o->tr.ln_std = dm_tool_double("--t-sampling", c + 1);
+		if (!(o->tr.ln_std > 0))
 			dm_tool_die("--t-sampling: STD must be positive");
 	}
 }
@@ -209,7 +206,8 @@ static void parse(opts *o, int argc, char **argv)
 	const char *targ = NULL;
 	int c;
 	memset(o, 0, sizeof *o);
-	o->weighting = DM_WEIGHT_NONE;
+	o->tr.weighting = DM_WEIGHT_NONE;
+	o->tr.tsampling = DM_TSAMPLE_UNIFORM;
 	o->count = o->batch = -1;
 	dm_cli_common co;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
@@ -315,12 +313,6 @@ static void parse(opts *o, int argc, char **argv)
 
 /* ---- the work ----------------------------------------------------------- */
 
-/* The RNG stream index of sample `index` in pass `epoch` (see dm-noise(1)). */
-static uint64_t rng_index(uint64_t index, uint64_t epoch)
-{
-	return (epoch << 44) + index;
-}
-
 static uint64_t tag_u64(const dm_frame *f, const char *key, uint64_t def, const char *stream)
 {
 	const char *v = dm_kv_get(&f->tags, key);
@@ -373,14 +365,12 @@ static void write_frame(dm_writer *w, const dm_frame *f)
 	dm_tool_check(dm_writer_write(w, f, &err), &err);
 }
 
-/* x_t = alpha x0 + sigma eps, eps from (seed, NOISE, rng index of sample). */
-static void noise_one(const opts *o, uint64_t ri, double t, const float *x0, float *xt, float *eps,
-                      int64_t d)
+/* Where the frame's samples sit in the run (dm-load's tags; see dm-noise(1)). */
+static dm_forward_index frame_index(const dm_frame *f, uint64_t seen, const char *name)
 {
-	float a = (float)dm_schedule_alpha(&o->s, t), sg = (float)dm_schedule_sigma(&o->s, t);
-	dm_rng_normal(o->seed, DM_RNG_NOISE, ri, 0, eps, (size_t)d);
-	for (int64_t k = 0; k < d; k++)
-		xt[k] = a * x0[k] + sg * eps[k];
+	dm_forward_index ix = {tag_u64(f, "index", seen, name), tag_u64(f, "stride", 1, name),
+	                       tag_u64(f, "epoch", 0, name)};
+	return ix;
 }
 
 static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
@@ -395,69 +385,26 @@ static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
 		const char *name = dm_reader_name(r);
 		int64_t n, d;
 		dm_tensor *x = frame_x(&in, name, &n, &d);
-		uint64_t base = tag_u64(&in, "index", seen, name), ep = tag_u64(&in, "epoch", 0, name);
-		uint64_t stride = tag_u64(&in, "stride", 1, name);
+		dm_forward_index ix = frame_index(&in, seen, name);
 		for (int k = 0; k < o->nt; k++) {
 			double t = o->tlist[k];
 			dm_tool_check(dm_frame_copy(&out, &in, &err), &err);
 			dm_tensor *xt = dm_frame_get(&out, "x");
 			xt->compress = o->compress;
 			dm_tensor *tt = add(&out, "t", 1, &n, o->compress);
-			int fail = 0;
-#pragma omp parallel for schedule(static)
-			for (int64_t i = 0; i < n; i++) {
-				float *eps = malloc((size_t)d * sizeof *eps);
-				if (!eps) {
-					fail = 1;
-					continue;
-				}
-				noise_one(o, rng_index(base + (uint64_t)i * stride, ep), t, (const float *)x->data + i * d,
-				          (float *)xt->data + i * d, eps, d);
+			dm_tool_check(dm_forward_noise(&o->s, t, o->seed, &ix, x->data, xt->data, n, d, &err),
+			              &err);
+			for (int64_t i = 0; i < n; i++)
 				((float *)tt->data)[i] = (float)t;
-				free(eps);
-			}
-			if (fail)
-				dm_tool_die("out of memory");
 			dm_kv_setf(&out.tags, "t", "%.9g", t);
 			dm_kv_setf(&out.tags, "sigma", "%.9g", dm_schedule_sigma_ve(&o->s, t));
 			write_frame(w, &out);
 		}
-		seen = base + (uint64_t)n * stride;
+		seen = ix.base + (uint64_t)n * ix.stride;
 	}
 	dm_tool_check(rc, &err);
 	dm_frame_free(&in);
 	dm_frame_free(&out);
-}
-
-/* t of one training sample (rng purpose TIME, same stream index as eps). */
-static double draw_t(const opts *o, uint64_t ri)
-{
-	const dm_schedule *s = &o->s;
-	int disc = dm_schedule_is_discrete(s);
-	uint32_t w;
-	dm_rng_u32(o->seed, DM_RNG_TIME, ri, 0, &w, 1);
-	if (o->tsamp == TS_UNIFORM) {
-		if (disc)
-			return (double)(((uint64_t)w * (uint64_t)s->T) >> 32);
-		return s->t_eps + ((double)w + 0.5) * (1.0 / 4294967296.0) * (1.0 - s->t_eps);
-	}
-	double t;
-	if (o->tsamp == TS_LOGSNR) {
-		double u = ((double)w + 0.5) * (1.0 / 4294967296.0);
-		double hi = dm_schedule_logsnr(s, dm_schedule_t_min(s));
-		double lo = dm_schedule_logsnr(s, dm_schedule_t_max(s));
-		if (!isfinite(lo))
-			lo = -20.0; /* zero terminal SNR: the ends meet at t_max */
-		t = dm_schedule_t_from_logsnr(s, lo + u * (hi - lo));
-	} else {
-		float z;
-		dm_rng_normal(o->seed, DM_RNG_TIME, ri, 0, &z, 1);
-		t = dm_schedule_t_from_sigma_ve(s, exp(o->ln_mean + o->ln_std * z));
-	}
-	double tmin = dm_schedule_t_min(s);
-	if (t < tmin)
-		t = tmin;
-	return disc ? round(t) : t;
 }
 
 static void run_train(const opts *o, dm_reader *r, dm_writer *w)
@@ -471,39 +418,15 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 		const char *name = dm_reader_name(r);
 		int64_t n, d;
 		dm_tensor *x = frame_x(&f, name, &n, &d);
-		uint64_t base = tag_u64(&f, "index", seen, name), ep = tag_u64(&f, "epoch", 0, name);
-		uint64_t stride = tag_u64(&f, "stride", 1, name);
+		dm_forward_index ix = frame_index(&f, seen, name);
 		x->compress = o->compress;
 		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
 		dm_tensor *tg = add(&f, "target", x->rank, x->dims, o->compress);
 		dm_tensor *ww = add(&f, "w", 1, &n, o->compress);
-		int fail = 0;
-#pragma omp parallel for schedule(static)
-		for (int64_t i = 0; i < n; i++) {
-			float *eps = malloc((size_t)d * sizeof *eps);
-			if (!eps) {
-				fail = 1;
-				continue;
-			}
-			uint64_t ri = rng_index(base + (uint64_t)i * stride, ep);
-			double t = draw_t(o, ri);
-			float *xi = (float *)x->data + i * d, *ti = (float *)tg->data + i * d;
-			float a = (float)dm_schedule_alpha(&o->s, t), sg = (float)dm_schedule_sigma(&o->s, t);
-			dm_rng_normal(o->seed, DM_RNG_NOISE, ri, 0, eps, (size_t)d);
-			for (int64_t k = 0; k < d; k++) {
-				float x0 = xi[k];
-				ti[k] = o->s.predict == DM_PREDICT_EPS ? eps[k]
-				      : o->s.predict == DM_PREDICT_X0 ? x0 : a * eps[k] - sg * x0;
-				xi[k] = a * x0 + sg * eps[k];
-			}
-			((float *)tt->data)[i] = (float)t;
-			((float *)ww->data)[i] = (float)dm_schedule_weight(&o->s, o->weighting, o->gamma, t);
-			free(eps);
-		}
-		if (fail)
-			dm_tool_die("out of memory");
+		dm_tool_check(dm_forward_train(&o->s, &o->tr, o->seed, &ix, x->data, tg->data, tt->data,
+		                               ww->data, n, d, &err), &err);
 		write_frame(w, &f);
-		seen = base + (uint64_t)n * stride;
+		seen = ix.base + (uint64_t)n * ix.stride;
 	}
 	dm_tool_check(rc, &err);
 	dm_frame_free(&f);
@@ -517,7 +440,6 @@ static void run_prior(const opts *o, dm_writer *w)
 	if (d > ((int64_t)1 << 32))
 		dm_tool_die("--shape: a sample of %" PRId64 " values is too large", d);
 	double tmax = dm_schedule_t_max(&o->s);
-	float sd = (float)dm_schedule_prior_std(&o->s);
 	dm_frame f;
 	dm_frame_init(&f);
 	for (int64_t done = 0; done < o->count;) {
@@ -529,14 +451,9 @@ static void run_prior(const opts *o, dm_writer *w)
 		dm_tensor *x = add(&f, "x", o->rank, dims, o->compress);
 		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
 		uint64_t base = (uint64_t)(o->first + done);
-#pragma omp parallel for schedule(static)
-		for (int64_t i = 0; i < n; i++) {
-			float *xi = (float *)x->data + i * d;
-			dm_rng_normal(o->seed, DM_RNG_PRIOR, base + (uint64_t)i, 0, xi, (size_t)d);
-			for (int64_t k = 0; k < d; k++)
-				xi[k] *= sd;
+		dm_forward_prior(&o->s, o->seed, base, x->data, n, d);
+		for (int64_t i = 0; i < n; i++)
 			((float *)tt->data)[i] = (float)tmax;
-		}
 		dm_kv_setf(&f.tags, "index", "%" PRIu64, base);
 		dm_kv_setf(&f.tags, "t", "%.9g", tmax);
 		write_frame(w, &f);
@@ -564,10 +481,10 @@ int main(int argc, char **argv)
 	dm_kv_set(&meta, "noise_mode", mode_names[o.mode]);
 	dm_kv_setf(&meta, "noise_seed", "%" PRIu64, o.seed);
 	if (o.mode == MODE_TRAIN) {
-		dm_kv_set(&meta, "weighting", dm_cli_enum_name(&weightings, o.weighting));
-		if (o.gamma > 0)
-			dm_kv_setf(&meta, "weighting_gamma", "%.17g", o.gamma);
-		dm_kv_set(&meta, "t_sampling", dm_cli_enum_name(&tsamplings, o.tsamp));
+		dm_kv_set(&meta, "weighting", dm_weighting_name(o.tr.weighting));
+		if (o.tr.gamma > 0)
+			dm_kv_setf(&meta, "weighting_gamma", "%.17g", o.tr.gamma);
+		dm_kv_set(&meta, "t_sampling", dm_tsampling_name(o.tr.tsampling));
 	}
 	if (o.mode == MODE_SIGMA)
 		dm_kv_setf(&meta, "noise_sigma", "%.17g", o.sigma);

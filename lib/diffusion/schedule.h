@@ -196,27 +196,7 @@ int dm_spacing_parse(const char *name);
  * uniform in log-SNR from the next step's level. */
 int dm_schedule_respace(const dm_schedule *s, int K, int spacing, double *ts, dm_error *err);
 
-/* ---- training helpers (dm-noise --train) ------------------------------ */
-
-/* Loss weight w for a sample at t, chosen so that w * |net - target|^2
- * equals lambda(t) * |x0_hat - x0|^2 for the target of s->predict:
- *   eps: w = lambda / SNR;  x0: w = lambda;  v: w = lambda sigma^2/(alpha^2+sigma^2)^2
- * where lambda is:
- *   DM_WEIGHT_NONE      w = 1 whatever the target (the "simple" loss)
- *   DM_WEIGHT_SNR       lambda = SNR   (= the plain eps loss)
- *   DM_WEIGHT_MIN_SNR   lambda = min(SNR, gamma)   (Hang et al. 2023)
- *   DM_WEIGHT_TRUNC_SNR lambda = max(SNR, 1)       (Salimans & Ho 2022)
- *   DM_WEIGHT_EDM       lambda = (s^2 + sd^2)/(s sd)^2, s = sigma_ve,
- *                       sd = gamma (sigma_data, default 0.5) (Karras eq. 8)
- * At SNR = 0 or infinity the limits are used (finite for every case but
- * snr/x0, which is clamped to 1e8). */
-enum dm_weighting {
-	DM_WEIGHT_NONE = 1,
-	DM_WEIGHT_SNR = 2,
-	DM_WEIGHT_MIN_SNR = 3,
-	DM_WEIGHT_TRUNC_SNR = 4,
-	DM_WEIGHT_EDM = 5,
-};
-double dm_schedule_weight(const dm_schedule *s, int weighting, double gamma, double t);
+/* Training examples (t-sampling, targets, loss weights) and every use of
+ * the forward process: diffusion/forward.h. */
 
 #endif

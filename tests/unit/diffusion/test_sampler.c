@@ -511,8 +511,8 @@ TEST(sampler_restore)
 			o.restore = DM_RESTORE_GRAY;
 		}
 		memcpy(x, y, (size_t)B * D * sizeof(float));
-		dm_sampler_diffuse(&s, dm_schedule_t_max(&s), x, B, D, 1, 0);
 		dm_error err;
+		CHECK(dm_sampler_diffuse(&s, dm_schedule_t_max(&s), x, B, D, 1, 0, &err) == 0);
 		CHECK(dm_sample(&s, &m, &o, x, NULL, B, D, 0, NULL, &err) == 0);
 		double worst = 0, free_sum = 0, free_sq = 0;
 		long nfree = 0;

@@ -259,24 +259,3 @@ TEST(schedule_respace)
 		CHECK(ts[k] < ts[k - 1]);
 	dm_schedule_free(&z);
 }
-
-TEST(schedule_weights)
-{
-	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_LINEAR, 0) == 0);
-	for (int t = 0; t < 1000; t += 37) {
-		double snr = dm_schedule_snr(&s, t), a = dm_schedule_alpha(&s, t), sg = dm_schedule_sigma(&s, t);
-		s.predict = DM_PREDICT_EPS;
-		CHECK_NEAR(dm_schedule_weight(&s, DM_WEIGHT_MIN_SNR, 5, t), fmin(snr, 5) / snr, 1e-12);
-		CHECK(dm_schedule_weight(&s, DM_WEIGHT_NONE, 5, t) == 1.0);
-		CHECK_NEAR(dm_schedule_weight(&s, DM_WEIGHT_SNR, 5, t), 1.0, 1e-12);
-		s.predict = DM_PREDICT_X0;
-		CHECK_NEAR(dm_schedule_weight(&s, DM_WEIGHT_MIN_SNR, 5, t), fmin(snr, 5), 1e-9);
-		s.predict = DM_PREDICT_V;
-		CHECK_NEAR(dm_schedule_weight(&s, DM_WEIGHT_MIN_SNR, 5, t), fmin(snr, 5) / (snr + 1), 1e-9);
-		/* the v-loss conversion: |x0 err|^2 = sigma^2 |v err|^2 when a^2+s^2 = 1 */
-		CHECK_NEAR(dm_schedule_weight(&s, DM_WEIGHT_SNR, 0, t), snr * sg * sg, 1e-9 * (1 + snr));
-		(void)a;
-	}
-	dm_schedule_free(&s);
-}
