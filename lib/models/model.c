@@ -60,3 +60,8 @@ int dm_model_predict(dm_model *m, const float *x, const float *t, const int32_t 
 		return dm_error_set(err, DM_ERR_ARG, "model: batch size must be positive, not %d", B);
 	return dm_net_forward(&m->net, m->params, x, t, label, B, out, 0, 0, 0, err);
 }
+
+void dm_model_set_precision(dm_model *m, int prec)
+{
+	dm_net_set_precision(&m->net, prec);
+}

@@ -31,6 +31,9 @@ int dm_model_sample_shape(const dm_model *m, int64_t *dims);
 /* Number of classes for class-conditional models (0 = unconditional).
  * Label value == classes means "no label" (the unconditional branch). */
 int dm_model_classes(const dm_model *m);
+/* The precision of the network's products (dm_net_set_precision, net.h);
+ * the loaded weights stay fp32. */
+void dm_model_set_precision(dm_model *m, int prec);
 
 /* Network output for a batch: x is B samples, t has B timesteps in the
  * schedule's convention (see schedule.h), label is NULL or B labels.  out

@@ -297,6 +297,12 @@ int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err)
 	return rc;
 }
 
+void dm_net_set_precision(dm_net *net, int prec)
+{
+	if (net->unet)
+		dm_unet_set_precision(net->unet, prec);
+}
+
 void dm_net_free(dm_net *net)
 {
 	if (net->mlp) {

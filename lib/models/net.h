@@ -66,6 +66,11 @@ typedef struct dm_net {
 /* Build the layout and the model (no batch plan yet). */
 int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err);
 void dm_net_free(dm_net *net);
+/* The precision of the network's products (nn/gemm.h): DM_PREC_BF16 makes a
+ * unet's convolutions take bf16 operands with fp32 sums (dm_unet_set_
+ * precision); the weights, their gradients and everything else stay fp32,
+ * and so does the checkpoint.  mlp and classifier stay fp32 (today). */
+void dm_net_set_precision(dm_net *net, int prec);
 /* PyTorch-default initialisation of the whole block from seed. */
 void dm_net_init_params(const dm_net *net, float *params, uint64_t seed);
 /* Forward for B samples (out: B x dm_net_output_size).  train != 0 applies dropout with masks keyed by

@@ -70,6 +70,7 @@ struct dm_unet {
 	int train;
 	uint64_t seed, drop_index;
 	int oom;
+	int prec; /* of the convolutions (dm_unet_set_precision) */
 };
 
 #define GROW(arr, n, cap)                                                        \
@@ -399,6 +400,11 @@ static int plan_grads(dm_unet *u)
 	return 0;
 }
 
+void dm_unet_set_precision(dm_unet *u, int prec)
+{
+	u->prec = prec;
+}
+
 int dm_unet_init(dm_unet **out, const dm_net_config *cfg, dm_layout *L, dm_error *err)
 {
 	*out = NULL;
@@ -539,8 +545,8 @@ static void run_op(dm_unet *u, const op *o, const float *p)
 	int B = u->B;
 	switch (o->type) {
 	case OP_CONV:
-		dm_conv2d_forward(A(o->out), A(o->in), p + o->w, p + o->b, B, o->C, o->H, o->W, o->C2,
-		                  o->k, o->k, o->stride, o->pad, u->wsbuf);
+		dm_conv2d_forward_prec(u->prec, A(o->out), A(o->in), p + o->w, p + o->b, B, o->C, o->H,
+		                       o->W, o->C2, o->k, o->k, o->stride, o->pad, u->wsbuf);
 		break;
 	case OP_GN:
 		dm_groupnorm_forward(A(o->out), A(o->aux1), A(o->aux2), A(o->in), p + o->w, p + o->b, B,
@@ -606,14 +612,15 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 	switch (o->type) {
 	case OP_CONV: {
 		PROF_BEGIN;
-		dm_conv2d_backward_weight(g + o->w, g + o->b, dout, A(o->in), B, o->C, o->H, o->W, o->C2,
-		                          o->k, o->k, o->stride, o->pad, u->wsbuf);
+		dm_conv2d_backward_weight_prec(u->prec, g + o->w, g + o->b, dout, A(o->in), B, o->C,
+		                               o->H, o->W, o->C2, o->k, o->k, o->stride, o->pad,
+		                               u->wsbuf);
 		PROF_END(o, "-bw");
 		if (G_(o->in)) {
 			PROF_RESTART;
-			dm_conv2d_backward_input(G_(o->in), dout, p + o->w, B, o->C, o->H, o->W, o->C2,
-			                         o->k, o->k, o->stride, o->pad,
-			                         !overwrites(u, o, i, o->in), u->wsbuf);
+			dm_conv2d_backward_input_prec(u->prec, G_(o->in), dout, p + o->w, B, o->C, o->H,
+			                              o->W, o->C2, o->k, o->k, o->stride, o->pad,
+			                              !overwrites(u, o, i, o->in), u->wsbuf);
 			PROF_END(o, "-bi");
 		}
 		break;

@@ -36,5 +36,9 @@ void dm_unet_forward(dm_unet *u, const float *p, const float *x, const float *t,
                      uint64_t drop_index);
 void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout);
 void dm_unet_free(dm_unet *u);
+/* The precision of the convolutions (nn/gemm.h; DM_PREC_FP32 after init):
+ * bf16 rounds their operands to bf16 and sums in fp32.  Parameters,
+ * gradients, normalisation, attention and the loss stay fp32. */
+void dm_unet_set_precision(dm_unet *u, int prec);
 
 #endif

@@ -894,6 +894,12 @@ void dm_gemm_bf16_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
 	gemm_run16(g);
 }
 
+const char *dm_precision_name(int prec)
+{
+	static const char *const names[] = { "fp32", "bf16" };
+	return prec >= DM_PREC_FP32 && prec <= DM_PREC_BF16 ? names[prec] : NULL;
+}
+
 void dm_gemm_prec(int prec, int transa, int transb, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
                   int ldc)

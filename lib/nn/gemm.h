@@ -50,6 +50,8 @@ void dm_sgemm_ref(int transa, int transb, int m, int n, int k, float alpha, cons
 /* The precision of a layer's products: fp32 throughout, or bf16 operands
  * with fp32 sums (the functions below).  fp32 is the default everywhere. */
 enum dm_precision { DM_PREC_FP32 = 0, DM_PREC_BF16 = 1 };
+/* "fp32", "bf16"; NULL outside the range (the tools' --precision table). */
+const char *dm_precision_name(int prec);
 
 /* bf16 products with fp32 sums (mixed precision): the same as dm_sgemm,
  * dm_sgemm_brows and dm_sgemm_kvec with every element of op(A) and op(B)
