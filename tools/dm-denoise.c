@@ -12,6 +12,7 @@
 #include "io/image.h"
 #include "models/model.h"
 #include "core/outfile.h"
+#include "diffusion/restore.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
@@ -20,6 +21,7 @@
 typedef struct opts {
 	const char *model, *in, *out, *schedule, *mask, *restore;
 	dm_sampler_opts so;
+	dm_restore_spec rs; /* --restore, parsed */
 	int label;          /* -1: from the stream */
 	int x0_out;
 	double from_sigma;
@@ -31,7 +33,7 @@ typedef struct opts {
 enum {
 	O_SPACING = DM_CLI_LONG, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
-	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY,
+	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY, O_KEEPEPS, O_DYNTHR,
 };
 
 static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
@@ -63,6 +65,13 @@ static const dm_cli_opt options[] = {
 	                     "checkpoint's range=LO:HI, e.g. -1:1 for images, or\n"
 	                     "-1:1 when it has none); the default when it has one", NULL},
 	{O_NOCLIP, "no-clip", NULL, "never clip the predicted x0", NULL},
+	{O_KEEPEPS, "keep-eps", NULL, "when clipping, keep the network's eps (diffusers'\n"
+	                     "convention) instead of recomputing it from the\n"
+	                     "clipped x0", NULL},
+	{O_DYNTHR, "dynamic-threshold", "Q", "instead of clipping, Imagen's dynamic thresholding:\n"
+	                     "per sample, s = the Q quantile of |x0| (in units of\n"
+	                     "the half-range), x0 clipped to s and divided by s\n"
+	                     "when s > 1 (e.g. 0.995)", NULL},
 	{O_SNR, "snr", "R", "pc: Langevin signal-to-noise ratio (0.16)", NULL},
 	{O_CORR, "corrector-steps", "N", "pc: Langevin steps per level (1)", NULL},
 	{O_PRED, "predictor", "P", "pc: euler-maruyama (default) or reverse-diffusion", NULL},
@@ -131,6 +140,12 @@ static void parse(int argc, char **argv, opts *o)
 			break;
 		case O_CLIP: so->clip = 1; o->clip_set = 1; break;
 		case O_NOCLIP: so->clip = 0; o->clip_set = 1; break;
+		case O_KEEPEPS: so->clip_keep_eps = 1; break;
+		case O_DYNTHR:
+			so->dyn_threshold = dm_tool_double("--dynamic-threshold", optarg);
+			if (!(so->dyn_threshold > 0 && so->dyn_threshold <= 1))
+				dm_tool_die("--dynamic-threshold: '%s' is not a quantile in (0, 1]", optarg);
+			break;
 		case O_SNR: so->snr = dm_tool_double("--snr", optarg); break;
 		case O_CORR: so->corrector_steps = (int)dm_tool_int("--corrector-steps", optarg, 0, 1000); break;
 		case O_PRED:
@@ -181,6 +196,10 @@ static void parse(int argc, char **argv, opts *o)
 		dm_tool_die("give --from-t or --from-sigma, not both");
 	if (o->mask && o->restore)
 		dm_tool_die("give --mask (RePaint) or --restore, not both");
+	dm_error err;
+	memset(&o->rs, 0, sizeof o->rs);
+	if (o->restore)
+		dm_tool_check(dm_restore_parse(o->restore, &o->rs, &err), &err);
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -244,31 +263,6 @@ static void open_model(opts *o, const dm_kv *stream_meta, model *m)
 
 /* ---- masks and restoration ---------------------------------------------- */
 
-/* A mask image as D values (white = 1 = keep), broadcast over channels. */
-static float *load_mask(const char *path, int C, int H, int W)
-{
-	dm_error err;
-	int w, h, c;
-	float *px;
-	dm_tool_check(dm_png_read(path, &w, &h, &c, &px, &err), &err);
-	if (w != W || h != H)
-		dm_tool_die("%s: mask is %dx%d but the samples are %dx%d", path, w, h, W, H);
-	float *m = malloc((size_t)C * H * W * sizeof(float));
-	if (!m)
-		dm_tool_die("%s: out of memory", path);
-	int cc = c >= 3 ? 3 : 1;
-	for (int64_t p = 0; p < (int64_t)H * W; p++) {
-		double v = 0;
-		for (int k = 0; k < cc; k++)
-			v += px[(int64_t)k * H * W + p];
-		v /= cc;
-		for (int k = 0; k < C; k++)
-			m[(int64_t)k * H * W + p] = v >= 0.5f ? 1.0f : 0.0f;
-	}
-	free(px);
-	return m;
-}
-
 /* A measurement smaller than the model's samples, for --restore sr:K
  * (C x H/K x W/K) or gray (1 x H x W): returns A+ y at full size (pixels
  * repeated K x K, or the gray value in all three channels), for which
@@ -276,26 +270,18 @@ static float *load_mask(const char *path, int C, int H, int W)
 static float *expand_measurement(const opts *o, const model *m, const dm_tensor *x,
                                  dm_tensor *shape)
 {
-	int sr = !strncmp(o->restore, "sr:", 3), gray = !strcmp(o->restore, "gray");
-	int K = sr ? (int)dm_tool_int("--restore sr:K", o->restore + 3, 1, 1 << 16) : 1;
-	if (m->rank != 3 || x->rank != 4 || !(sr || gray))
+	if (m->rank != 3 || x->rank != 4)
 		return NULL;
 	int64_t C = m->shape[0], H = m->shape[1], W = m->shape[2], B = x->dims[0];
 	int64_t c = x->dims[1], h = x->dims[2], w = x->dims[3];
-	int ok = sr ? (c == C && h * K == H && w * K == W) : (c == 1 && C == 3 && h == H && w == W);
-	if (!ok)
+	if (!dm_restore_fits(&o->rs, C, H, W, c, h, w))
 		return NULL;
 	float *in = malloc((size_t)dm_tensor_numel(x) * sizeof(float));
 	float *full = malloc((size_t)(B * C * H * W) * sizeof(float));
 	if (!in || !full)
 		dm_tool_die("out of memory");
 	dm_tensor_to_f32(x, in);
-	for (int64_t b = 0; b < B; b++)
-		for (int64_t k = 0; k < C; k++)
-			for (int64_t i = 0; i < H; i++)
-				for (int64_t j = 0; j < W; j++)
-					full[((b * C + k) * H + i) * W + j] =
-						sr ? in[((b * c + k) * h + i / K) * w + j / K] : in[(b * h + i) * w + j];
+	dm_restore_expand(&o->rs, in, B, c, h, w, C, H, W, full);
 	free(in);
 	shape->dims[1] = C;
 	shape->dims[2] = H;
@@ -484,28 +470,15 @@ int main(int argc, char **argv)
 				dm_tool_check(dm_sampler_diffuse(&m.s, top, xs, B, D, so->seed, index0, &err), &err);
 			}
 			so->y = y;
-			if (!mask) {
-				const char *mp = o.mask;
-				if (o.restore) {
-					if (!strncmp(o.restore, "mask:", 5)) {
-						so->restore = DM_RESTORE_MASK;
-						mp = o.restore + 5;
-					} else if (!strncmp(o.restore, "sr:", 3)) {
-						so->restore = DM_RESTORE_SR;
-						so->sr_factor = (int)dm_tool_int("--restore sr:K", o.restore + 3, 1, 1 << 16);
-					} else if (!strcmp(o.restore, "gray")) {
-						so->restore = DM_RESTORE_GRAY;
-					} else {
-						dm_tool_die("--restore: want sr:K, gray or mask:FILE, not '%s'", o.restore);
-					}
-				}
-				if (mp) {
-					mask = load_mask(mp, so->C, so->H, so->W);
-					if (o.mask)
-						so->mask = mask;
-					else
-						so->restore_mask = mask;
-				}
+			so->restore = o.rs.kind;
+			so->sr_factor = o.rs.sr_factor;
+			if (!mask && (o.mask || o.rs.mask)) {
+				dm_tool_check(dm_restore_load_mask(o.mask ? o.mask : o.rs.mask, so->C, so->H,
+				                                   so->W, &mask, &err), &err);
+				if (o.mask)
+					so->mask = mask;
+				else
+					so->restore_mask = mask;
 			}
 		} else if (o.sdedit) {
 			dm_tool_check(dm_sampler_diffuse(&m.s, so->from_t, xs, B, D, so->seed, index0, &err),

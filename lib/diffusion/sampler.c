@@ -395,6 +395,52 @@ static void project(const dm_sampler_opts *o, float *x0, const float *y, int64_t
 	}
 }
 
+/* The k-th smallest of v[0..n-1] (0-based), reordering v (Hoare's select). */
+static float select_kth(float *v, int64_t n, int64_t k)
+{
+	int64_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		float p = v[lo + (hi - lo) / 2];
+		int64_t i = lo, j = hi;
+		while (i <= j) {
+			while (v[i] < p)
+				i++;
+			while (v[j] > p)
+				j--;
+			if (i <= j) {
+				float t = v[i];
+				v[i++] = v[j];
+				v[j--] = t;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return v[k];
+}
+
+/* Dynamic thresholding of one sample's x0^ (Saharia et al. 2022, sec. 2.3)
+ * in the data range [lo, hi]; scratch holds D floats. */
+static void dyn_threshold(float *z, int64_t D, double q, double lo, double hi, float *scratch)
+{
+	double c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
+	for (int64_t i = 0; i < D; i++)
+		scratch[i] = (float)fabs((z[i] - c) / h);
+	int64_t k = (int64_t)(q * (double)(D - 1) + 0.5);
+	double sv = select_kth(scratch, D, k < 0 ? 0 : k >= D ? D - 1 : k);
+	if (sv < 1)
+		sv = 1;
+	for (int64_t i = 0; i < D; i++) {
+		double u = (z[i] - c) / h;
+		u = u > sv ? sv : u < -sv ? -sv : u;
+		z[i] = (float)(c + h * u / sv);
+	}
+}
+
 /* The network at B states x (rows: original sample of each row, NULL =
  * identity) at times t[b]: eps^ and x0^ after guidance, clipping and
  * projection, eps^ kept consistent with x0^ whenever x0^ was changed. */
@@ -423,7 +469,7 @@ static int denoise(run *r, const float *x, const double *t, const int *rows, int
 	if (rc < 0)
 		return rc;
 	r->evals += (long)g * B;
-	int change = o->clip || o->restore;
+	int change = o->clip || o->dyn_threshold > 0 || o->restore;
 	for (int b = 0; b < B; b++) { /* rows mostly share t: look it up once */
 		if (b > 0 && t[b] == t[b - 1]) {
 			r->as[2 * b] = r->as[2 * b - 2];
@@ -453,13 +499,18 @@ static int denoise(run *r, const float *x, const double *t, const int *rows, int
 			dm_predict_to_eps_x0(r->m->param, a, s, xb, r->pred + off, NULL, z, D);
 		if (!change)
 			continue;
-		if (o->clip) {
+		if (o->dyn_threshold > 0) {
+			/* epsu's row is free again: guidance is done with it */
+			dyn_threshold(z, D, o->dyn_threshold, o->clip_lo, o->clip_hi, r->epsu + off);
+		} else if (o->clip) {
 			float lo = (float)o->clip_lo, hi = (float)o->clip_hi;
 			for (int64_t i = 0; i < D; i++)
 				z[i] = z[i] > hi ? hi : z[i] < lo ? lo : z[i];
 		}
 		if (o->restore)
 			project(o, z, o->y + (size_t)(rows ? rows[b] : b) * D, D);
+		if (o->clip_keep_eps && !o->restore)
+			continue;
 		for (int64_t i = 0; i < D; i++)
 			e[i] = (float)((xb[i] - a * z[i]) / s);
 	}

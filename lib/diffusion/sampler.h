@@ -82,6 +82,14 @@ typedef struct dm_sampler_opts {
 	int clip;            /* clip x0^ to [clip_lo, clip_hi] (and eps^ made
 	                        consistent) */
 	double clip_lo, clip_hi; /* the data's range (default -1, 1) */
+	int clip_keep_eps;   /* with clip: keep the network's eps^ (diffusers'
+	                        convention) instead of recomputing it from the
+	                        clipped x0^ */
+	double dyn_threshold; /* dynamic thresholding (Saharia et al. 2022,
+	                        Imagen sec. 2.3): per sample, s = the quantile
+	                        dyn_threshold (e.g. 0.995) of |x0^| in units of
+	                        the half-range, s = max(s, 1), x0^ clipped to
+	                        s and divided by s; 0 = off.  Replaces clip. */
 	double snr;          /* pc: Langevin signal-to-noise ratio (0.16) */
 	int corrector_steps; /* pc: Langevin steps per level (1) */
 	int predictor;       /* pc: DM_PREDICTOR_* */
