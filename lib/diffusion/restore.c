@@ -1,0 +1,93 @@
+/* restore.c - setting up restorations; see restore.h. */
+#include "diffusion/restore.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diffusion/sampler.h"
+#include "io/image.h"
+
+int dm_restore_parse(const char *spec, dm_restore_spec *r, dm_error *err)
+{
+	memset(r, 0, sizeof *r);
+	r->sr_factor = 1;
+	if (!strncmp(spec, "mask:", 5) && spec[5]) {
+		r->kind = DM_RESTORE_MASK;
+		r->mask = spec + 5;
+		return 0;
+	}
+	if (!strcmp(spec, "gray")) {
+		r->kind = DM_RESTORE_GRAY;
+		return 0;
+	}
+	if (!strncmp(spec, "sr:", 3)) {
+		char *end;
+		errno = 0;
+		long k = strtol(spec + 3, &end, 10);
+		if (errno || end == spec + 3 || *end || k < 1 || k > 65536)
+			return dm_error_set(err, DM_ERR_ARG, "--restore %s: K must be an integer in "
+			                    "1..65536", spec);
+		r->kind = DM_RESTORE_SR;
+		r->sr_factor = (int)k;
+		return 0;
+	}
+	return dm_error_set(err, DM_ERR_ARG, "--restore: want sr:K, gray or mask:FILE, not '%s'",
+	                    spec);
+}
+
+int dm_restore_load_mask(const char *path, int C, int H, int W, float **mask, dm_error *err)
+{
+	int w, h, c;
+	float *px;
+	*mask = NULL;
+	int rc = dm_png_read(path, &w, &h, &c, &px, err);
+	if (rc < 0)
+		return rc;
+	if (w != W || h != H) {
+		free(px);
+		return dm_error_set(err, DM_ERR_ARG, "%s: mask is %dx%d but the samples are %dx%d",
+		                    path, w, h, W, H);
+	}
+	float *m = malloc((size_t)C * H * W * sizeof(float));
+	if (!m) {
+		free(px);
+		return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);
+	}
+	int cc = c >= 3 ? 3 : 1;
+	for (int64_t p = 0; p < (int64_t)H * W; p++) {
+		double v = 0;
+		for (int k = 0; k < cc; k++)
+			v += px[(int64_t)k * H * W + p];
+		v /= cc;
+		for (int k = 0; k < C; k++)
+			m[(int64_t)k * H * W + p] = v >= 0.5f ? 1.0f : 0.0f;
+	}
+	free(px);
+	*mask = m;
+	return 0;
+}
+
+int dm_restore_fits(const dm_restore_spec *r, int64_t C, int64_t H, int64_t W, int64_t c,
+                    int64_t h, int64_t w)
+{
+	int64_t K = r->sr_factor;
+	if (r->kind == DM_RESTORE_SR)
+		return c == C && h * K == H && w * K == W;
+	if (r->kind == DM_RESTORE_GRAY)
+		return c == 1 && C == 3 && h == H && w == W;
+	return 0;
+}
+
+void dm_restore_expand(const dm_restore_spec *r, const float *y, int64_t B, int64_t c, int64_t h,
+                       int64_t w, int64_t C, int64_t H, int64_t W, float *full)
+{
+	int sr = r->kind == DM_RESTORE_SR;
+	int64_t K = r->sr_factor;
+	for (int64_t b = 0; b < B; b++)
+		for (int64_t k = 0; k < C; k++)
+			for (int64_t i = 0; i < H; i++)
+				for (int64_t j = 0; j < W; j++)
+					full[((b * C + k) * H + i) * W + j] =
+						sr ? y[((b * c + k) * h + i / K) * w + j / K] : y[(b * h + i) * w + j];
+}

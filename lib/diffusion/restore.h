@@ -1,0 +1,41 @@
+/* restore.h - setting up a restoration for the sampler (sampler.h):
+ * RePaint inpainting masks and the DDNM degradations (--restore sr:K,
+ * gray, mask:FILE), and the full-size A+ y of a measurement smaller than
+ * the samples.
+ */
+#ifndef DM_RESTORE_H
+#define DM_RESTORE_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* A restoration as given on the command line. */
+typedef struct dm_restore_spec {
+	int kind;          /* DM_RESTORE_* of sampler.h (NONE for no --restore) */
+	int sr_factor;     /* sr:K */
+	const char *mask;  /* mask:FILE: the PNG (points into the spec string) */
+} dm_restore_spec;
+
+/* Parse "sr:K" (1 <= K <= 65536), "gray" or "mask:FILE" into *r.  0 or
+ * DM_ERR_ARG with a sentence naming the spec. */
+int dm_restore_parse(const char *spec, dm_restore_spec *r, dm_error *err);
+
+/* A mask PNG as C x H x W values (white = 1 = keep, black = 0; the mean of
+ * the image's channels thresholded at 0.5 and broadcast over C channels).
+ * *mask is malloc'ed (caller frees).  0, the PNG reader's error,
+ * DM_ERR_ARG when the image is not W x H, DM_ERR_NOMEM. */
+int dm_restore_load_mask(const char *path, int C, int H, int W, float **mask, dm_error *err);
+
+/* Does a measurement of c x h x w per sample fit samples of C x H x W for
+ * spec (sr:K: c = C, h K = H, w K = W; gray: c = 1, C = 3, h = H, w = W)? */
+int dm_restore_fits(const dm_restore_spec *r, int64_t C, int64_t H, int64_t W, int64_t c,
+                    int64_t h, int64_t w);
+
+/* A+ y at full size for B measurements y (B x c x h x w, as
+ * dm_restore_fits accepted): pixels repeated K x K, or the gray value in
+ * all three channels, so that A (A+ y) = y.  full holds B x C x H x W. */
+void dm_restore_expand(const dm_restore_spec *r, const float *y, int64_t B, int64_t c, int64_t h,
+                       int64_t w, int64_t C, int64_t H, int64_t W, float *full);
+
+#endif
