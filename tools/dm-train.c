@@ -24,6 +24,7 @@
 #include "core/outfile.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
+#include "train/batcher.h"
 #include "train/trainer.h"
 #include "cli.h"
 
@@ -141,135 +142,27 @@ static void net_defaults(dm_train_opts *o, int kind, int reference, const int *s
 static volatile sig_atomic_t stop_requested;
 static void on_stop(int sig) { stop_requested = sig; }
 
-/* ---- re-batching the input ------------------------------------------- */
+/* ---- re-batching the input (train/batcher.h) --------------------------- */
 
-typedef struct batcher {
-	dm_reader *r;
-	dm_frame f;
-	int rank;                   /* rank of one sample */
-	int64_t dims[DM_MAX_RANK];  /* shape of one sample */
-	size_t S;                   /* values per sample */
-	int started, has_label;
-	int labels_only;            /* a classifier: frames of x and label */
-	float *x, *t, *tg, *w;      /* the current frame, converted */
-	int32_t *lab;
-	int n, pos;                 /* samples in it, next one */
-	size_t cap;
-} batcher;
-
-static int grow(batcher *b, int n)
-{
-	if ((size_t)n <= b->cap)
-		return 0;
-	free(b->x), free(b->t), free(b->tg), free(b->w), free(b->lab);
-	b->x = malloc((size_t)n * b->S * sizeof(float));
-	b->tg = malloc((size_t)n * b->S * sizeof(float));
-	b->t = malloc((size_t)n * sizeof(float));
-	b->w = malloc((size_t)n * sizeof(float));
-	b->lab = malloc((size_t)n * sizeof(int32_t));
-	b->cap = (size_t)n;
-	return b->x && b->tg && b->t && b->w && b->lab ? 0 : -1;
-}
-
-static const dm_tensor *need(const dm_frame *f, const char *name, const char *src)
-{
-	const dm_tensor *t = dm_frame_get(f, name);
-	if (!t)
-		dm_tool_die("%s: frame has no '%s' tensor; is this a `dm-noise --train` stream?", src,
-		            name);
-	return t;
-}
-
-/* Read the next frame; 1 read, 0 end of stream. */
-static int next_frame(batcher *b)
+/* A read cut short by SIGINT/SIGTERM ends the input (the run then saves). */
+static int fill(dm_batcher *b, int B, float *x, float *t, float *tg, float *w, int32_t *lab)
 {
 	dm_error err;
-	int rc = dm_reader_next(b->r, &b->f, &err);
+	int rc = dm_batcher_fill(b, B, x, t, tg, w, lab, &err);
 	if (rc < 0 && stop_requested)
 		return 0;
 	dm_tool_check(rc, &err);
-	if (rc == 0)
-		return 0;
-	const char *src = dm_reader_name(b->r);
-	const dm_tensor *x = need(&b->f, "x", src);
-	const dm_tensor *t = b->labels_only ? dm_frame_get(&b->f, "t") : need(&b->f, "t", src);
-	const dm_tensor *tg = b->labels_only ? NULL : need(&b->f, "target", src);
-	const dm_tensor *w = dm_frame_get(&b->f, "w");
-	const dm_tensor *lab = b->labels_only ? need(&b->f, "label", src) : dm_frame_get(&b->f, "label");
-	char s1[128], s2[128];
-	if (x->rank < 2 || x->dims[0] < 1)
-		dm_tool_die("%s: frame %llu: x has shape %s; need N x (sample shape)", src,
-		            (unsigned long long)dm_reader_frames(b->r),
-		            dm_tensor_shape_str(x, s1, sizeof s1));
-	if (!b->started) {
-		b->rank = x->rank - 1;
-		b->S = 1;
-		for (int i = 0; i < b->rank; i++)
-			b->S *= (size_t)(b->dims[i] = x->dims[i + 1]);
-		b->has_label = lab != NULL;
-		b->started = 1;
-	} else {
-		int same = x->rank - 1 == b->rank;
-		for (int i = 0; same && i < b->rank; i++)
-			same = x->dims[i + 1] == b->dims[i];
-		if (!same) {
-			size_t o = 0;
-			s2[0] = 0;
-			for (int i = 0; i < b->rank && o < sizeof s2; i++)
-				o += (size_t)snprintf(s2 + o, sizeof s2 - o, i ? "x%lld" : "%lld",
-				                      (long long)b->dims[i]);
-			dm_tool_die("%s: frame %llu: x has shape %s but the first frame's samples are %s",
-			            src, (unsigned long long)dm_reader_frames(b->r),
-			            dm_tensor_shape_str(x, s1, sizeof s1), s2);
-		}
-	}
-	int n = (int)x->dims[0];
-	if ((tg && dm_tensor_numel(tg) != dm_tensor_numel(x)) || (t && dm_tensor_numel(t) != n) ||
-	    (w && dm_tensor_numel(w) != n) || (lab && dm_tensor_numel(lab) != n))
-		dm_tool_die("%s: frame %llu: t, target, w or label do not match x's %d samples", src,
-		            (unsigned long long)dm_reader_frames(b->r), n);
-	if (grow(b, n) < 0)
-		dm_tool_die("out of memory for a frame of %d samples", n);
-	dm_tensor_to_f32(x, b->x);
-	if (tg)
-		dm_tensor_to_f32(tg, b->tg);
-	else
-		memset(b->tg, 0, (size_t)n * b->S * sizeof(float));
-	if (t)
-		dm_tensor_to_f32(t, b->t);
-	else
-		memset(b->t, 0, (size_t)n * sizeof(float));
-	for (int i = 0; i < n; i++) {
-		b->w[i] = w ? (float)dm_tensor_get(w, i) : 1.0f;
-		b->lab[i] = lab ? (int32_t)dm_tensor_get(lab, i) : -1;
-	}
-	b->n = n;
-	b->pos = 0;
-	return 1;
+	return rc;
 }
 
-/* Copy the next B samples into the batch arrays (x, t, target, w, label);
- * skip samples first.  Returns 1, or 0 when the input ended first. */
-static int fill(batcher *b, int B, float *x, float *t, float *tg, float *w, int32_t *lab)
+static int next_frame(dm_batcher *b)
 {
-	for (int i = 0; i < B;) {
-		if (b->pos == b->n) {
-			if (!next_frame(b))
-				return 0;
-			continue;
-		}
-		int k = b->n - b->pos < B - i ? b->n - b->pos : B - i;
-		if (x) {
-			memcpy(x + (size_t)i * b->S, b->x + (size_t)b->pos * b->S, (size_t)k * b->S * 4);
-			memcpy(tg + (size_t)i * b->S, b->tg + (size_t)b->pos * b->S, (size_t)k * b->S * 4);
-			memcpy(t + i, b->t + b->pos, (size_t)k * 4);
-			memcpy(w + i, b->w + b->pos, (size_t)k * 4);
-			memcpy(lab + i, b->lab + b->pos, (size_t)k * 4);
-		}
-		b->pos += k;
-		i += k;
-	}
-	return 1;
+	dm_error err;
+	int rc = dm_batcher_next_frame(b, &err);
+	if (rc < 0 && stop_requested)
+		return 0;
+	dm_tool_check(rc, &err);
+	return rc;
 }
 
 /* ---- progress and log ------------------------------------------------- */
@@ -496,11 +389,11 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	batcher b;
-	memset(&b, 0, sizeof b);
-	dm_frame_init(&b.f);
-	dm_tool_check(dm_reader_open(&b.r, stdin, "-", &err), &err);
-	const dm_kv *inmeta = dm_reader_meta(b.r);
+	dm_reader *rd;
+	dm_tool_check(dm_reader_open(&rd, stdin, "-", &err), &err);
+	const dm_kv *inmeta = dm_reader_meta(rd);
+	dm_batcher b;
+	dm_batcher_init(&b, rd, 0);
 
 	dm_trainer tr;
 	if (resume) {
@@ -705,11 +598,10 @@ int main(int argc, char **argv)
 	}
 done:
 	/* closing stdin makes the producers upstream stop quietly (EPIPE) */
-	dm_reader_close(b.r);
+	dm_batcher_free(&b);
+	dm_reader_close(rd);
 	fclose(stdin);
-	dm_frame_free(&b.f);
 	free(x), free(tg), free(t), free(w), free(lab);
-	free(b.x), free(b.t), free(b.tg), free(b.w), free(b.lab);
 	dm_trainer_free(&tr);
 	dm_dist_finalize(&dist);
 	return 0;
