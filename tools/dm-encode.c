@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "io/image.h"
+#include "io/csv.h"
 #include "io/npy.h"
 #include "core/outfile.h"
 #include "io/render.h"
@@ -92,13 +93,10 @@ typedef struct enc {
 	int kind;
 	int numbered;          /* the PNG name holds a %d */
 	dm_outfile out;        /* npy, csv, single png, video */
-	FILE *stage;           /* npy to a pipe: staged in a temporary file */
-	FILE *w;               /* where npy/csv bytes go: out.f or stage */
+	dm_npy_writer npy;
+	dm_csv_writer csv;
 	int64_t pictures;      /* PNG pictures made so far */
 	dm_canvas single;      /* the one picture of a non-numbered PNG */
-	int npy_dtype, npy_rank;
-	int64_t npy_dims[DM_MAX_RANK];
-	int64_t csv_cols;
 	dm_video *video;
 	dm_canvas last;        /* last video frame, for --hold-last */
 } enc;
@@ -291,135 +289,38 @@ static void do_video(enc *e, const dm_frame *f, const dm_tensor *t)
 
 /* ---- numbers ---------------------------------------------------------- */
 
-static void write_bytes(enc *e, const void *p, size_t n)
+/* The name of the output in messages. */
+static const char *out_name(const enc *e)
 {
-	if (n && fwrite(p, 1, n, e->w) != n) {
-		dm_error err;
-		die_err(e, dm_error_set(&err, errno == EPIPE ? DM_ERR_EPIPE : DM_ERR_IO, "%s: write error: %s",
-		                        e->out_path, strerror(errno)), &err);
-	}
+	return strcmp(e->out_path, "-") ? e->out_path : "stdout";
 }
 
 static void do_npy(enc *e, const dm_tensor *t, uint64_t index)
 {
 	dm_error err;
-	int dtype = t->dtype == DM_BF16 ? DM_F32 : t->dtype;
-	int rank = t->rank ? t->rank : 1;
-	int64_t dims[DM_MAX_RANK] = {1};
-	for (int i = 0; i < t->rank; i++)
-		dims[i] = t->dims[i];
 	if (index == 0) {
-		e->npy_dtype = dtype;
-		e->npy_rank = rank;
-		memcpy(e->npy_dims, dims, sizeof dims);
-		int rc = dm_outfile_open(&e->out, e->out_path, &err);
-		if (!rc && !e->out.path) { /* stdout may be a pipe: stage, to seek back */
-			e->stage = tmpfile();
-			if (!e->stage)
-				rc = dm_error_set(&err, DM_ERR_IO, "stdout: cannot make a temporary file: %s", strerror(errno));
-		}
-		e->w = e->stage ? e->stage : e->out.f;
-		if (!rc)
-			rc = dm_npy_write_header(e->w, e->out_path, dtype, rank, dims, &err);
-		die_err(e, rc, &err);
-	} else {
-		int same = dtype == e->npy_dtype && rank == e->npy_rank;
-		for (int i = 1; same && i < rank; i++)
-			same = dims[i] == e->npy_dims[i];
-		if (!same) {
-			char a[256], b[256];
-			dm_tensor first = {.dtype = e->npy_dtype, .rank = e->npy_rank};
-			memcpy(first.dims, e->npy_dims, sizeof first.dims);
-			dm_tool_die("%s: frame %" PRIu64 ": tensor '%s' is %s %s, but frame 0 had %s %s; NPY needs them alike but for the first axis",
-			            src_name, index, t->name, dm_dtype_name(t->dtype), dm_tensor_shape_str(t, a, sizeof a),
-			            dm_dtype_name(e->npy_dtype), dm_tensor_shape_str(&first, b, sizeof b));
-		}
-		e->npy_dims[0] += dims[0];
+		die_err(e, dm_outfile_open(&e->out, e->out_path, &err), &err);
+		/* stdout may be a pipe: stage, to seek back */
+		die_err(e, dm_npy_writer_open(&e->npy, e->out.f, out_name(e), e->out.path != NULL, &err),
+		        &err);
 	}
-	if (t->dtype == DM_BF16) {
-		int64_t n = dm_tensor_numel(t);
-		float buf[1024];
-		for (int64_t i = 0; i < n; i += 1024) {
-			int64_t k = n - i < 1024 ? n - i : 1024;
-			for (int64_t j = 0; j < k; j++)
-				buf[j] = (float)dm_tensor_get(t, i + j);
-			write_bytes(e, buf, (size_t)k * 4);
-		}
-	} else {
-		write_bytes(e, t->data, dm_tensor_nbytes(t));
-	}
-}
-
-static void npy_finish(enc *e)
-{
-	dm_error err;
-	int rc = 0;
-	if (fseek(e->w, 0, SEEK_SET) != 0)
-		rc = dm_error_set(&err, DM_ERR_IO, "%s: cannot seek back to the NPY header: %s", e->out_path, strerror(errno));
-	if (!rc)
-		rc = dm_npy_write_header(e->w, e->out_path, e->npy_dtype, e->npy_rank, e->npy_dims, &err);
+	int rc = dm_npy_writer_add(&e->npy, t, &err);
+	if (rc == DM_ERR_ARG)
+		dm_tool_die("%s: frame %" PRIu64 ": %s", src_name, index, err.msg);
 	die_err(e, rc, &err);
-	if (e->stage) {
-		char buf[65536];
-		size_t n;
-		if (fseek(e->stage, 0, SEEK_SET) != 0)
-			die_err(e, dm_error_set(&err, DM_ERR_IO, "stdout: temporary file: %s", strerror(errno)), &err);
-		e->w = e->out.f;
-		while ((n = fread(buf, 1, sizeof buf, e->stage)) > 0)
-			write_bytes(e, buf, n);
-		fclose(e->stage);
-		e->stage = NULL;
-	}
 }
 
 static void do_csv(enc *e, const dm_tensor *t, uint64_t index)
 {
 	dm_error err;
-	int64_t rows = t->rank ? t->dims[0] : 1, numel = dm_tensor_numel(t);
-	int64_t cols = rows ? numel / rows : 0;
-	if (t->rank > 1 && t->dims[0] == 0) {
-		cols = 1;
-		for (int i = 1; i < t->rank; i++)
-			cols *= t->dims[i];
-	}
 	if (index == 0) {
-		e->csv_cols = cols;
 		die_err(e, dm_outfile_open(&e->out, e->out_path, &err), &err);
-		e->w = e->out.f;
-		if (e->header) {
-			for (int64_t j = 0; j < cols; j++)
-				if (cols == 1)
-					fprintf(e->w, "%s", t->name);
-				else
-					fprintf(e->w, "%s%s_%" PRId64, j ? "," : "", t->name, j);
-			fputc('\n', e->w);
-		}
-	} else if (cols != e->csv_cols) {
-		dm_tool_die("%s: frame %" PRIu64 ": tensor '%s' has %" PRId64 " values per row, frame 0 had %" PRId64,
-		            src_name, index, t->name, cols, e->csv_cols);
+		dm_csv_writer_init(&e->csv, e->out.f, out_name(e), e->header);
 	}
-	int is_int = t->dtype == DM_U8 || t->dtype == DM_I8 || t->dtype == DM_I32 || t->dtype == DM_I64;
-	const char *ffmt = t->dtype == DM_F64 ? "%.17g" : "%.9g";
-	for (int64_t r = 0; r < rows; r++) {
-		for (int64_t j = 0; j < cols; j++) {
-			if (j)
-				fputc(',', e->w);
-			double v = dm_tensor_get(t, r * cols + j);
-			if (t->dtype == DM_I64) {
-				int64_t iv;
-				memcpy(&iv, (const char *)t->data + 8 * (r * cols + j), 8);
-				fprintf(e->w, "%" PRId64, iv);
-			} else if (is_int) {
-				fprintf(e->w, "%.0f", v);
-			} else {
-				fprintf(e->w, ffmt, v);
-			}
-		}
-		fputc('\n', e->w);
-	}
-	if (ferror(e->w))
-		die_err(e, dm_error_set(&err, errno == EPIPE ? DM_ERR_EPIPE : DM_ERR_IO, "%s: write error: %s",
-		                        e->out_path, strerror(errno)), &err);
+	int rc = dm_csv_writer_add(&e->csv, t, &err);
+	if (rc == DM_ERR_ARG)
+		dm_tool_die("%s: frame %" PRIu64 ": %s", src_name, index, err.msg);
+	die_err(e, rc, &err);
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -432,9 +333,7 @@ static void die_err(enc *e, int rc, const dm_error *err)
 	if (e->video)
 		dm_video_abort(e->video);
 	e->video = NULL;
-	if (e->stage)
-		fclose(e->stage);
-	e->stage = NULL;
+	dm_npy_writer_abort(&e->npy);
 	dm_outfile_abort(&e->out);
 	dm_tool_check(rc, err);
 }
@@ -585,7 +484,7 @@ int main(int argc, char **argv)
 			dm_canvas_free(&e.single);
 		}
 		break;
-	case K_NPY: npy_finish(&e); break;
+	case K_NPY: die_err(&e, dm_npy_writer_finish(&e.npy, &err), &err); break;
 	case K_CSV: break;
 	case K_VIDEO: {
 		int extra = (int)lround(hold * e.vo.fps);

@@ -249,3 +249,102 @@ int dm_npy_write_header(FILE *f, const char *name, int dtype, int rank, const in
 		                    "%s: write failed: %s", name, strerror(errno));
 	return 0;
 }
+
+/* ---- the concatenating writer --------------------------------------- */
+
+static int write_error(const char *name, dm_error *err)
+{
+	return dm_error_set(err, errno == EPIPE ? DM_ERR_EPIPE : DM_ERR_IO, "%s: write error: %s",
+	                    name, strerror(errno));
+}
+
+static int put(FILE *f, const char *name, const void *p, size_t n, dm_error *err)
+{
+	return n && fwrite(p, 1, n, f) != n ? write_error(name, err) : 0;
+}
+
+int dm_npy_writer_open(dm_npy_writer *w, FILE *f, const char *name, int seekable,
+                       dm_error *err)
+{
+	memset(w, 0, sizeof *w);
+	w->f = f;
+	w->name = name;
+	if (!seekable && !(w->stage = tmpfile()))
+		return dm_error_set(err, DM_ERR_IO, "%s: cannot make a temporary file: %s", name,
+		                    strerror(errno));
+	return 0;
+}
+
+int dm_npy_writer_add(dm_npy_writer *w, const dm_tensor *t, dm_error *err)
+{
+	FILE *f = w->stage ? w->stage : w->f;
+	int dtype = t->dtype == DM_BF16 ? DM_F32 : t->dtype;
+	int rank = t->rank ? t->rank : 1;
+	int64_t dims[DM_MAX_RANK] = {1};
+	for (int i = 0; i < t->rank; i++)
+		dims[i] = t->dims[i];
+	if (!w->started) {
+		w->dtype = dtype;
+		w->rank = rank;
+		memcpy(w->dims, dims, sizeof dims);
+		w->started = 1;
+		int rc = dm_npy_write_header(f, w->name, dtype, rank, dims, err);
+		if (rc < 0)
+			return rc;
+	} else {
+		int same = dtype == w->dtype && rank == w->rank;
+		for (int i = 1; same && i < rank; i++)
+			same = dims[i] == w->dims[i];
+		if (!same) {
+			char a[256], b[256];
+			dm_tensor first = {.dtype = w->dtype, .rank = w->rank};
+			memcpy(first.dims, w->dims, sizeof first.dims);
+			return dm_error_set(err, DM_ERR_ARG, "tensor '%s' is %s %s, but the first was %s "
+			                    "%s; NPY needs them alike but for the first axis", t->name, dm_dtype_name(t->dtype),
+			                    dm_tensor_shape_str(t, a, sizeof a), dm_dtype_name(w->dtype),
+			                    dm_tensor_shape_str(&first, b, sizeof b));
+		}
+		w->dims[0] += dims[0];
+	}
+	if (t->dtype != DM_BF16)
+		return put(f, w->name, t->data, dm_tensor_nbytes(t), err);
+	int64_t n = dm_tensor_numel(t);
+	float buf[1024];
+	for (int64_t i = 0; i < n; i += 1024) {
+		int64_t k = n - i < 1024 ? n - i : 1024;
+		for (int64_t j = 0; j < k; j++)
+			buf[j] = (float)dm_tensor_get(t, i + j);
+		int rc = put(f, w->name, buf, (size_t)k * sizeof *buf, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int dm_npy_writer_finish(dm_npy_writer *w, dm_error *err)
+{
+	FILE *f = w->stage ? w->stage : w->f;
+	int rc = 0;
+	if (fseek(f, 0, SEEK_SET) != 0)
+		rc = dm_error_set(err, DM_ERR_IO, "%s: cannot seek back to the NPY header: %s", w->name,
+		                  strerror(errno));
+	if (!rc)
+		rc = dm_npy_write_header(f, w->name, w->dtype, w->rank, w->dims, err);
+	if (!rc && w->stage) {
+		char buf[65536];
+		size_t n;
+		if (fseek(w->stage, 0, SEEK_SET) != 0)
+			rc = dm_error_set(err, DM_ERR_IO, "%s: temporary file: %s", w->name, strerror(errno));
+		while (!rc && (n = fread(buf, 1, sizeof buf, w->stage)) > 0)
+			rc = put(w->f, w->name, buf, n, err);
+	}
+	dm_npy_writer_abort(w);
+	return rc;
+}
+
+void dm_npy_writer_abort(dm_npy_writer *w)
+{
+	if (w->stage)
+		fclose(w->stage);
+	w->stage = NULL;
+}
