@@ -16,6 +16,7 @@
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
+#include "nn/gemm.h"
 #include "cli.h"
 
 typedef struct opts {
@@ -26,6 +27,7 @@ typedef struct opts {
 	int x0_out;
 	double from_sigma;
 	int sdedit, raw_weights, verbose;
+	int precision; /* DM_PREC_FP32 or DM_PREC_BF16 (nn/gemm.h) */
 	int clip_set;       /* --clip or --no-clip given */
 } opts;
 
@@ -33,7 +35,7 @@ typedef struct opts {
 enum {
 	O_SPACING = DM_CLI_LONG, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
-	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY, O_KEEPEPS, O_DYNTHR,
+	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY, O_KEEPEPS, O_DYNTHR, O_PRECISION,
 };
 
 static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
@@ -43,6 +45,8 @@ static const dm_cli_enum samplers = {NULL, dm_sampler_name, DM_SAMPLER_DDPM,
 static const char *const spacing_names[] = {"linspace", "leading", "trailing", "logsnr", "karras"};
 static const dm_cli_enum spacings = {spacing_names, NULL, 1, 5, dm_spacing_parse};
 
+static const dm_cli_enum precisions = {NULL, dm_precision_name, DM_PREC_FP32, 2, NULL};
+
 static const dm_cli_opt options[] = {
 	{'m', "model", "M", "a checkpoint of dm-train, or gaussian:MEAN:STD[:P]\n"
 	                     "(the exact denoiser of N(MEAN, STD^2) data; P = eps,\n"
@@ -50,6 +54,8 @@ static const dm_cli_opt options[] = {
 	                     "header or --schedule", NULL},
 	{'S', "schedule", "NAME", "schedule for gaussian: models (default: the stream's)", &schedules},
 	{O_RAW, "raw", NULL, "use a checkpoint's raw weights, not the EMA ones", NULL},
+	{O_PRECISION, "precision", "P", "fp32 (default) or bf16: the unet's convolutions\n"
+	                     "take bf16 operands with fp32 sums", &precisions},
 	{O_SAMPLER, "sampler", "NAME", "the sampler (default ddpm)", &samplers},
 	{'n', "steps", "N", "network evaluations on the grid (default: ddpm and\n"
 	                     "euler-maruyama T, pc 500, ddim/ode/euler 50, heun\n"
@@ -178,6 +184,7 @@ static void parse(int argc, char **argv, opts *o)
 		case O_RESAMPLE: so->resample = (int)dm_tool_int("--resample", optarg, 1, 1000); break;
 		case O_RESTORE: o->restore = optarg; break;
 		case O_RAW: o->raw_weights = 1; break;
+		case O_PRECISION: o->precision = dm_cli_enum_parse("--precision", optarg, &precisions); break;
 		case 'v': o->verbose = 1; break;
 		}
 	}
@@ -241,6 +248,7 @@ static void open_model(opts *o, const dm_kv *stream_meta, model *m)
 		return;
 	}
 	dm_tool_check(dm_model_load(o->model, !o->raw_weights, &m->net, &err), &err);
+	dm_model_set_precision(m->net, o->precision);
 	if (dm_schedule_from_kv(dm_model_meta(m->net), &m->s, &err) < 0)
 		dm_tool_die("%s: %s", o->model, err.msg);
 	/* Data of a known range (dm-load's images, or --range; after --scale):

@@ -24,6 +24,7 @@
 #include "core/outfile.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
+#include "nn/gemm.h"
 #include "train/batcher.h"
 #include "train/trainer.h"
 #include "cli.h"
@@ -32,11 +33,12 @@
 enum {
 	O_HIDDEN = DM_CLI_LONG, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
 	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
-	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS, O_REFERENCE,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS, O_REFERENCE, O_PRECISION,
 };
 
 static const char *const lr_decay_names[] = {"none", "cosine"};
 static const dm_cli_enum lr_decays = {lr_decay_names, NULL, DM_LR_NONE, 2, NULL};
+static const dm_cli_enum precisions = {NULL, dm_precision_name, DM_PREC_FP32, 2, NULL};
 
 static const dm_cli_opt options[] = {
 	{'m', "model", "NAME", "mlp-2d (default), unet-s, unet-m, or mlp / unet with\n"
@@ -87,6 +89,10 @@ static const dm_cli_opt options[] = {
 	{O_LOG, "log", "FILE", "CSV log: step,loss,lr,grad_norm,seconds, one line\n"
 	                     "per step, flushed as it goes (appended to with\n"
 	                     "--resume)", NULL},
+	{O_PRECISION, "precision", "P", "fp32 (default) or bf16: the unet's convolutions\n"
+	                     "take bf16 operands with fp32 sums; weights, Adam\n"
+	                     "moments, norms, softmax, loss and the checkpoint\n"
+	                     "stay fp32", &precisions},
 	{O_STATS, "stats", NULL, "print steps/s and the all-reduce time per step on\n"
 	                     "stderr at the end", NULL},
 	{O_DUMP, "dump-grads", "FILE", "write the first batch, the network output, the loss,\n"
@@ -303,7 +309,7 @@ int main(int argc, char **argv)
 	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL,
 	           *dumppath = NULL;
 	long steps = 0, save_every = 0;
-	int stats = 0, reference = 0;
+	int stats = 0, reference = 0, precision = DM_PREC_FP32;
 	/* explicit settings (so that --resume keeps the checkpoint's others) */
 	int set_model = 0, set[512] = {0};
 	int hidden = -1, layers = -1, temb = -1, ch = -1, resb = -1, groups = -1, classes = -1;
@@ -353,6 +359,7 @@ int main(int argc, char **argv)
 		case O_DUMP: dumppath = optarg; break;
 		case O_STATS: stats = 1; break;
 		case O_REFERENCE: reference = 1; break;
+		case O_PRECISION: precision = dm_cli_enum_parse("--precision", optarg, &precisions); break;
 		}
 		if (c >= 0 && c < 512)
 			set[c] = 1;
@@ -493,6 +500,7 @@ int main(int argc, char **argv)
 		if (dm_trainer_init(&tr, &cfg, &o, inmeta, &err) < 0)
 			dm_tool_die("%s", err.msg);
 	}
+	dm_net_set_precision(&tr.net, precision);
 	if (tr.net.cfg.classes > 0 && !b.has_label)
 		dm_tool_die("stdin: --classes needs a 'label' tensor in the training frames");
 	join_ranks(&tr, &dist, inmeta);
