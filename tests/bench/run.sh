@@ -1,8 +1,14 @@
 #!/bin/sh
 # tests/bench/run.sh - run every built benchmark ($DM_BUILD/bench/bench_*)
-# one after another (never in parallel: they measure the machine), each
-# printing its own lines of figures and ratios.  Benchmarks find the tools
-# in $DM_BUILD/bin and may use $TMPDIR (default /tmp) for big files.
+# and every script tests/bench/bench_*.sh, one after another (never in
+# parallel: they measure the machine), each printing its own lines of
+# figures and ratios and failing when a target is missed.  Benchmarks find
+# the tools in $DM_BUILD/bin and may use $TMPDIR (default /tmp) for big
+# files.  A script is a benchmark too long or too shell-like for C, e.g.
+# bench_quality.sh (`make bench BENCH=quality`: the demo, the toy sets and
+# Fashion-MNIST dm vs its PyTorch twin; hours at its defaults, see its
+# header for the smaller settings).  Scripts run only when PATTERN names
+# them, so that a plain `make bench` stays the speed benchmarks.
 #   sh tests/bench/run.sh [PATTERN]   only benchmarks whose name has PATTERN
 BUILD=${DM_BUILD:-build}
 export DM_BUILD=$BUILD
@@ -27,5 +33,14 @@ for b in "$BUILD"/bench/bench_*; do
 	echo "== $name"
 	"$b" || { echo "FAIL $name: exit $?"; status=1; }
 done
-[ $found -eq 1 ] || { echo "no benchmarks built in $BUILD/bench"; status=1; }
+for b in "$(dirname "$0")"/bench_*.sh; do
+	[ -f "$b" ] || continue
+	name=$(basename "$b" .sh)
+	[ -n "$1" ] || continue
+	case $name in *$1*) ;; *) continue ;; esac
+	found=1
+	echo "== $name"
+	sh "$b" || { echo "FAIL $name: exit $?"; status=1; }
+done
+[ $found -eq 1 ] || { echo "no benchmarks in $BUILD/bench or tests/bench/bench_*.sh${1:+ matching $1}"; status=1; }
 exit $status
