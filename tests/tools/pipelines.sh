@@ -81,7 +81,7 @@ T=$TMP/toy
 TOYMK="make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$T' TOYS=moons STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250"
 check "toy2d.mk runs" "$TOYMK >'$TMP/toy.log' 2>&1"
 check "toy2d: scores.txt has a row for moons" \
-	"grep -Eq '^moons +[0-9.]+ +[0-9.]+$' '$T/scores.txt'"
+	"grep -Eq '^moons +[0-9.]+ +[0-9.]+ +[0-9.]+$' '$T/scores.txt'"
 check "toy2d: reverse.gif has 4 frames (prior, step 5, step 9, final) + 24 held" \
 	"$VID '$T/moons-reverse.gif' | grep -q '^gif 384 384 28 '"
 check "toy2d: forward.gif has 4 frames + 12 held" "$VID '$T/moons-forward.gif' | grep -q '^gif 384 384 16 '"
@@ -120,6 +120,22 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 		 ls -l --time-style=+%s.%N '$M' >'$TMP/fm.after' && \
 		 { ! grep -q . '$TMP/fm.rerun' && cmp -s '$TMP/fm.before' '$TMP/fm.after' || \
 		   { head -n 3 '$TMP/fm.rerun'; diff '$TMP/fm.before' '$TMP/fm.after' | head -n 4; false; }; }"
+	# docs.mk (make docs, make docs-fmnist) on these tiny outputs: every
+	# picture the README shows is made by it from the current code.
+	O=$TMP/outs
+	mkdir -p "$O" && ln -s "$D" "$O/demo" && ln -s "$F" "$O/forward" && ln -s "$M" "$O/fashion-mnist"
+	check "toy2d.mk runs on every set (tiny)" \
+		"make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$O/toy2d' STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250 >'$TMP/toy5.log' 2>&1"
+	check "docs.mk makes every picture" \
+		"make -s -f pipelines/docs.mk BUILD='$BUILD' OUTS='$O' DOCS='$TMP/docs' all fmnist >'$TMP/docs.log' 2>&1"
+	check "docs: swissroll-reverse.gif 256x256" "$VID '$TMP/docs/swissroll-reverse.gif' | grep -q '^gif 256 256 36 '"
+	check "docs: swissroll-forward.gif 256x256" "$VID '$TMP/docs/swissroll-forward.gif' | grep -q '^gif 256 256 '"
+	check "docs: toy2d-samples.png is 5 plots of 192 px" "python3 tests/tools/pngcheck.py '$TMP/docs/toy2d-samples.png' 976 192 3"
+	check "docs: swissroll-reverse.png is 4 plots of 192 px" "python3 tests/tools/pngcheck.py '$TMP/docs/swissroll-reverse.png' 780 192 3"
+	check "docs: forward-schedules.png is the strip" "python3 tests/tools/pngcheck.py '$TMP/docs/forward-schedules.png' 636 56 1"
+	for f in fmnist-ddpm1000.png fmnist-ddim50.png fmnist-dpmpp20.png fmnist-ddpm.gif fmnist-inpaint.png fmnist-restore.png; do
+		check "docs: $f" "test -s '$TMP/docs/$f'"
+	done
 else
 	skip "forward.mk" "Fashion-MNIST is not installed (dataset-fashion-mnist)"
 fi
