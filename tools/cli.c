@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +13,11 @@
 #include <omp.h>
 #endif
 
+#include "core/kv.h"
 #include "core/outfile.h"
+#include "core/tensor.h"
+#include "diffusion/schedule.h"
+#include "io/stream.h"
 
 static const char *prog = "dm";
 
@@ -327,4 +332,169 @@ int dm_cli_next(const dm_cli *cli, int argc, char **argv, dm_cli_common *c)
 		default: return k;
 		}
 	}
+}
+
+/* ---- values several tools parse the same way --------------------------- */
+
+#define MAX_TLIST 100000
+
+static void tlist_push(const char *opt, double *list, int *n, double v)
+{
+	if (*n >= MAX_TLIST)
+		dm_tool_die("%s: more than %d values", opt, MAX_TLIST);
+	list[(*n)++] = v;
+}
+
+int dm_cli_tlist(const char *opt, const char *arg, double **list)
+{
+	double *l = malloc(MAX_TLIST * sizeof *l);
+	char *copy = strdup(arg), *save = NULL;
+	if (!l || !copy)
+		dm_tool_die("out of memory");
+	int n = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *c1 = strchr(tok, ':');
+		if (!c1) {
+			tlist_push(opt, l, &n, dm_tool_double(opt, tok));
+			continue;
+		}
+		char *c2 = strchr(c1 + 1, ':');
+		*c1 = 0;
+		if (c2)
+			*c2 = 0;
+		double a = dm_tool_double(opt, tok), b = dm_tool_double(opt, c1 + 1);
+		double st = c2 ? dm_tool_double(opt, c2 + 1) : 1.0;
+		if (!(st > 0))
+			dm_tool_die("%s: the step of START:STOP:STEP must be positive", opt);
+		for (long k = 0;; k++) {
+			double v = a + (double)k * st;
+			if (!(v < b - 1e-9 * st))
+				break;
+			tlist_push(opt, l, &n, v);
+		}
+	}
+	free(copy);
+	if (!n)
+		dm_tool_die("%s: '%s' gives no timesteps", opt, arg);
+	*list = l;
+	return n;
+}
+
+int dm_cli_shape(const char *opt, const char *arg, int64_t *shape)
+{
+	const char *p = arg;
+	int rank = 0;
+	for (;;) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || end == p || v < 1 || v > ((int64_t)1 << 32) || rank == DM_MAX_RANK ||
+		    (*end && *end != 'x'))
+			dm_tool_die("%s: '%s' is not NxCxHxW or NxD (positive sizes)", opt, arg);
+		shape[rank++] = v;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	if (rank < 2)
+		dm_tool_die("%s: '%s' needs a batch size and a sample shape (NxD at least)", opt, arg);
+	return rank;
+}
+
+const char *dm_cli_split(const char *arg, char *name, size_t size)
+{
+	const char *colon = strchr(arg, ':');
+	snprintf(name, size, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+	return colon ? colon + 1 : NULL;
+}
+
+uint64_t dm_cli_tag_u64(const dm_kv *tags, const char *key, uint64_t def, const char *stream,
+                        uint64_t frame)
+{
+	const char *v = dm_kv_get(tags, key);
+	if (!v)
+		return def;
+	char *end;
+	errno = 0;
+	unsigned long long u = strtoull(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || u >= ((uint64_t)1 << 44))
+		dm_tool_die("%s: frame %" PRIu64 ": tag %s=%s is not an integer in 0..2^44", stream,
+		            frame, key, v);
+	return u;
+}
+
+/* ---- output streams -------------------------------------------------- */
+
+dm_writer *dm_cli_out_open(dm_cli_out *o, const char *path, const char *name, const dm_kv *meta)
+{
+	dm_error err;
+	dm_tool_check(dm_outfile_open(&o->f, path, &err), &err);
+	int rc = dm_writer_open(&o->w, o->f.f, name, meta, &err);
+	if (rc) {
+		dm_outfile_abort(&o->f);
+		dm_tool_check(rc, &err);
+	}
+	return o->w;
+}
+
+void dm_cli_out_close(dm_cli_out *o)
+{
+	dm_error err;
+	int rc = dm_writer_close(o->w, &err);
+	o->w = NULL;
+	if (rc) {
+		dm_outfile_abort(&o->f);
+		dm_tool_check(rc, &err);
+	}
+	dm_tool_check(dm_outfile_commit(&o->f, &err), &err);
+}
+
+/* ---- schedule options ------------------------------------------------ */
+
+const dm_cli_enum dm_cli_schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
+                                      DM_SCHED_EDM - DM_SCHED_LINEAR + 1, dm_schedule_kind_parse};
+
+void dm_cli_schedule_init(dm_cli_schedule *cs)
+{
+	memset(cs, 0, sizeof *cs);
+	cs->T = -1;
+}
+
+int dm_cli_schedule_opt(dm_cli_schedule *cs, int key, const char *arg)
+{
+	if (key == 'S')
+		cs->kind = dm_cli_enum_parse("--schedule", arg, &dm_cli_schedules);
+	else if (key == 'T')
+		cs->T = dm_tool_int("--timesteps", arg, 1, DM_SCHEDULE_MAX_T);
+	else if (key == DM_CLI_ZERO_SNR)
+		cs->zero_snr = 1;
+	else if (key >= DM_CLI_SCHED_PARAM && key < DM_CLI_SCHED_END)
+		cs->param[key - DM_CLI_SCHED_PARAM] = arg;
+	else
+		return 0;
+	cs->given = 1;
+	return 1;
+}
+
+void dm_cli_schedule_make(const dm_cli_schedule *cs, int def, int predict, dm_schedule *s)
+{
+	dm_error err;
+	int kind = cs->kind ? cs->kind : def;
+	dm_tool_check(dm_schedule_defaults(s, kind, &err), &err);
+	s->predict = predict;
+	s->zero_snr = cs->zero_snr;
+	if (cs->T > 0) {
+		if (!dm_schedule_is_discrete(s))
+			dm_tool_die("--timesteps: the %s schedule is continuous (t in [0,1])",
+			            dm_schedule_kind_name(kind));
+		s->T = (int)cs->T;
+	}
+	double *field[DM_CLI_SCHED_END - DM_CLI_SCHED_PARAM] = {
+		&s->beta_start, &s->beta_end, &s->cosine_s, &s->max_beta, &s->beta_min,
+		&s->beta_max, &s->sigma_min, &s->sigma_max, &s->rho, &s->t_eps,
+	};
+	for (int i = 0; i < DM_CLI_SCHED_END - DM_CLI_SCHED_PARAM; i++)
+		if (cs->param[i])
+			*field[i] = dm_tool_double("schedule parameter", cs->param[i]);
+	dm_tool_check(dm_schedule_init(s, &err), &err);
 }

@@ -31,9 +31,15 @@
 #define DM_TOOLS_CLI_H
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/outfile.h"
+
+struct dm_kv;
+struct dm_schedule;
+struct dm_writer;
 
 /* ---- enumerations ---------------------------------------------------- */
 
@@ -125,5 +131,73 @@ long long dm_tool_int(const char *opt, const char *s, long long lo, long long hi
 double dm_tool_double(const char *opt, const char *s);
 /* Threads: apply --threads N (0 = leave the OpenMP default). */
 void dm_tool_threads(int n);
+
+/* ---- values several tools parse the same way --------------------------- */
+
+/* A list of t: "0,100,250" or START:STOP:STEP (STOP excluded), mixed by
+ * commas.  Returns the count (>= 1) and a malloc'd array in *list, or dies
+ * naming opt. */
+int dm_cli_tlist(const char *opt, const char *arg, double **list);
+/* A shape "64x1x28x28" or "NxD": at least two positive sizes, at most
+ * DM_MAX_RANK.  Returns the rank, or dies naming opt. */
+int dm_cli_shape(const char *opt, const char *arg, int64_t *shape);
+/* "NAME" or "NAME:REST": copies NAME into name (size bytes) and returns
+ * REST, or NULL when there is no colon. */
+const char *dm_cli_split(const char *arg, char *name, size_t size);
+
+/* The frame tag key as an integer in 0..2^44 (dm-load's index, stride,
+ * epoch), def when absent; dies "STREAM: frame N: tag K=V is not ..." when
+ * it is there but not such an integer (frame: the reader's frame count). */
+uint64_t dm_cli_tag_u64(const struct dm_kv *tags, const char *key, uint64_t def,
+                        const char *stream, uint64_t frame);
+
+/* ---- output streams -------------------------------------------------- */
+
+/* A dm stream written to path ("-": stdout) through a temporary renamed into
+ * place at the end (core/outfile): dm_cli_out_open writes the header meta
+ * (name names the stream in messages) and returns the writer, or dies; any
+ * exit before dm_cli_out_close removes the temporary. */
+typedef struct dm_cli_out {
+	dm_outfile f;
+	struct dm_writer *w;
+} dm_cli_out;
+
+struct dm_writer *dm_cli_out_open(dm_cli_out *o, const char *path, const char *name,
+                                  const struct dm_kv *meta);
+/* Writes the end record and renames the file into place, or dies. */
+void dm_cli_out_close(dm_cli_out *o);
+
+/* ---- schedule options ------------------------------------------------ */
+
+/* The options that build a noise schedule: -S names the kind; the others
+ * set its parameters, applied once the kind is known (whatever the order
+ * on the command line).  A tool lists the ones it has in its table under
+ * these keys and passes every option to dm_cli_schedule_opt. */
+enum {
+	DM_CLI_SCHED_PARAM = DM_CLI_LONG + 200, /* keys DM_CLI_BETA_START.. */
+	DM_CLI_BETA_START = DM_CLI_SCHED_PARAM, DM_CLI_BETA_END, DM_CLI_COSINE_S, DM_CLI_MAX_BETA,
+	DM_CLI_BETA_MIN, DM_CLI_BETA_MAX, DM_CLI_SIGMA_MIN, DM_CLI_SIGMA_MAX, DM_CLI_RHO,
+	DM_CLI_T_EPS, DM_CLI_SCHED_END, /* parameters above */
+	DM_CLI_ZERO_SNR = DM_CLI_SCHED_END, /* --zero-snr */
+};
+
+/* The names of the schedule kinds (-S, --schedule). */
+extern const struct dm_cli_enum dm_cli_schedules;
+
+typedef struct dm_cli_schedule {
+	int kind;       /* 0 until -S is given */
+	long long T;    /* -T, --timesteps; -1 unset */
+	int zero_snr;
+	int given;      /* any schedule option given */
+	const char *param[DM_CLI_SCHED_END - DM_CLI_SCHED_PARAM];
+} dm_cli_schedule;
+
+void dm_cli_schedule_init(dm_cli_schedule *cs);
+/* Takes key when it is a schedule option ('S', 'T', the keys above):
+ * returns 1, else 0. */
+int dm_cli_schedule_opt(dm_cli_schedule *cs, int key, const char *arg);
+/* The schedule of the options (kind def when -S was not given), predicting
+ * predict, initialised; dies with the option's name on a bad value. */
+void dm_cli_schedule_make(const dm_cli_schedule *cs, int def, int predict, struct dm_schedule *s);
 
 #endif

@@ -1,21 +1,17 @@
 /* dm-noise - the forward process q(x_t | x_0): pictures of it (--t,
  * --sigma), training examples (--train) and prior samples (--prior).
  * Formulas and conventions: lib/diffusion/schedule.h and dm-noise(1). */
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/outfile.h"
 #include "core/rng.h"
 #include "diffusion/forward.h"
 #include "diffusion/schedule.h"
 #include "io/stream.h"
 #include "cli.h"
-
-#define MAX_TLIST 100000
 
 enum mode { MODE_NONE, MODE_T, MODE_SIGMA, MODE_TRAIN, MODE_PRIOR };
 
@@ -35,13 +31,9 @@ typedef struct opts {
 } opts;
 
 enum {
-	O_T = DM_CLI_LONG, O_SIGMA, O_TRAIN, O_PRIOR, O_BSTART, O_BEND, O_COS_S, O_MAXB, O_BMIN,
-	O_BMAX, O_SMIN, O_SMAX, O_RHO, O_TEPS, O_ZSNR, O_TSAMP, O_SHAPE, O_FIRST,
+	O_T = DM_CLI_LONG, O_SIGMA, O_TRAIN, O_PRIOR, O_TSAMP, O_SHAPE, O_FIRST,
 };
 
-static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
-                                      DM_SCHED_EDM - DM_SCHED_LINEAR + 1,
-                                      dm_schedule_kind_parse};
 static const dm_cli_enum predicts = {NULL, dm_predict_name, DM_PREDICT_EPS, 3, dm_predict_parse};
 static const dm_cli_enum weightings = {NULL, dm_weighting_name, DM_WEIGHT_NONE, 5,
                                        dm_weighting_parse};
@@ -57,19 +49,19 @@ static const dm_cli_opt options[] = {
 	                         "target and w; other tensors (labels) pass through", NULL},
 	{O_PRIOR, "prior", NULL, "mode: prior samples, no input: needs --shape", NULL},
 	{'S', "schedule", "NAME", "the noise schedule (default linear), written into the\n"
-	                          "header; vp, subvp, ve, edm have continuous t in [0,1]", &schedules},
+	                          "header; vp, subvp, ve, edm have continuous t in [0,1]", &dm_cli_schedules},
 	{'T', "timesteps", "T", "steps of a discrete schedule (default 1000)", NULL},
-	{O_BSTART, "beta-start", "B", "linear 1e-4, scaled-linear 0.00085, sigmoid 1e-4", NULL},
-	{O_BEND, "beta-end", "B", "linear 0.02, scaled-linear 0.012, sigmoid 0.02", NULL},
-	{O_COS_S, "cosine-s", "S", "cosine offset (0.008)", NULL},
-	{O_MAXB, "max-beta", "B", "cosine: largest beta (0.999)", NULL},
-	{O_BMIN, "beta-min", "B", "vp, subvp (0.1)", NULL},
-	{O_BMAX, "beta-max", "B", "vp, subvp (20)", NULL},
-	{O_SMIN, "sigma-min", "S", "ve 0.01, edm 0.002", NULL},
-	{O_SMAX, "sigma-max", "S", "ve 50, edm 80", NULL},
-	{O_RHO, "rho", "R", "edm (default 7)", NULL},
-	{O_TEPS, "t-eps", "E", "smallest continuous t (vp/subvp 1e-5; ve/edm 0)", NULL},
-	{O_ZSNR, "zero-snr", NULL, "rescale to zero terminal SNR (Lin et al. 2024)", NULL},
+	{DM_CLI_BETA_START, "beta-start", "B", "linear 1e-4, scaled-linear 0.00085, sigmoid 1e-4", NULL},
+	{DM_CLI_BETA_END, "beta-end", "B", "linear 0.02, scaled-linear 0.012, sigmoid 0.02", NULL},
+	{DM_CLI_COSINE_S, "cosine-s", "S", "cosine offset (0.008)", NULL},
+	{DM_CLI_MAX_BETA, "max-beta", "B", "cosine: largest beta (0.999)", NULL},
+	{DM_CLI_BETA_MIN, "beta-min", "B", "vp, subvp (0.1)", NULL},
+	{DM_CLI_BETA_MAX, "beta-max", "B", "vp, subvp (20)", NULL},
+	{DM_CLI_SIGMA_MIN, "sigma-min", "S", "ve 0.01, edm 0.002", NULL},
+	{DM_CLI_SIGMA_MAX, "sigma-max", "S", "ve 50, edm 80", NULL},
+	{DM_CLI_RHO, "rho", "R", "edm (default 7)", NULL},
+	{DM_CLI_T_EPS, "t-eps", "E", "smallest continuous t (vp/subvp 1e-5; ve/edm 0)", NULL},
+	{DM_CLI_ZERO_SNR, "zero-snr", NULL, "rescale to zero terminal SNR (Lin et al. 2024)", NULL},
 	{'p', "predict", "P", "the --train target (default eps)", &predicts},
 	{O_TSAMP, "t-sampling", "M", "--train: t uniform (default), uniform in log-SNR, or\n"
 	                             "lognormal[:MEAN:STD] (ln sigma ~ N(MEAN, STD^2);\n"
@@ -97,77 +89,16 @@ static const dm_cli cli = {
 
 /* ---- option parsing --------------------------------------------------- */
 
-static void parse_tlist(opts *o, const char *arg)
-{
-	o->tlist = malloc(MAX_TLIST * sizeof *o->tlist);
-	if (!o->tlist)
-		dm_tool_die("out of memory");
-	o->nt = 0;
-	char *copy = strdup(arg), *save = NULL;
-	if (!copy)
-		dm_tool_die("out of memory");
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *c1 = strchr(tok, ':');
-		if (!c1) {
-			if (o->nt >= MAX_TLIST)
-				dm_tool_die("--t: more than %d values", MAX_TLIST);
-			o->tlist[o->nt++] = dm_tool_double("--t", tok);
-			continue;
-		}
-		char *c2 = strchr(c1 + 1, ':');
-		*c1 = 0;
-		if (c2)
-			*c2 = 0;
-		double a = dm_tool_double("--t", tok), b = dm_tool_double("--t", c1 + 1);
-		double st = c2 ? dm_tool_double("--t", c2 + 1) : 1.0;
-		if (!(st > 0))
-			dm_tool_die("--t: the step of START:STOP:STEP must be positive");
-		for (long k = 0;; k++) {
-			double v = a + (double)k * st;
-			if (!(v < b - 1e-9 * st))
-				break;
-			if (o->nt >= MAX_TLIST)
-				dm_tool_die("--t: more than %d values", MAX_TLIST);
-			o->tlist[o->nt++] = v;
-		}
-	}
-	free(copy);
-	if (!o->nt)
-		dm_tool_die("--t: '%s' gives no timesteps", arg);
-}
-
-static void parse_shape(opts *o, const char *arg)
-{
-	const char *p = arg;
-	o->rank = 0;
-	for (;;) {
-		char *end;
-		errno = 0;
-		long long v = strtoll(p, &end, 10);
-		if (errno || end == p || v < 1 || v > ((int64_t)1 << 32) || o->rank == DM_MAX_RANK)
-			dm_tool_die("--shape: '%s' is not NxCxHxW or NxD (positive sizes)", arg);
-		o->shape[o->rank++] = v;
-		if (!*end)
-			break;
-		if (*end != 'x')
-			dm_tool_die("--shape: '%s' is not NxCxHxW or NxD (positive sizes)", arg);
-		p = end + 1;
-	}
-	if (o->rank < 2)
-		dm_tool_die("--shape: '%s' needs a batch size and a sample shape (NxD at least)", arg);
-}
-
 static void parse_weighting(opts *o, const char *arg)
 {
 	char name[32];
-	const char *colon = strchr(arg, ':');
-	snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+	const char *param = dm_cli_split(arg, name, sizeof name);
 	o->tr.weighting = dm_cli_enum_parse("--weighting", name, &weightings);
 	o->tr.gamma = dm_weighting_default_gamma(o->tr.weighting);
-	if (colon) {
+	if (param) {
 		if (!(o->tr.gamma > 0))
 			dm_tool_die("--weighting: '%s': only min-snr and edm take a parameter", arg);
-		o->tr.gamma = dm_tool_double("--weighting", colon + 1);
+		o->tr.gamma = dm_tool_double("--weighting", param);
 		if (!(o->tr.gamma > 0))
 			dm_tool_die("--weighting: '%s': the parameter must be positive", arg);
 	}
@@ -175,36 +106,57 @@ static void parse_weighting(opts *o, const char *arg)
 
 static void parse_tsampling(opts *o, const char *arg)
 {
-	char name[32];
-	const char *colon = strchr(arg, ':');
-	snprintf(name, sizeof name, "%.*s", colon ? (int)(colon - arg) : (int)strlen(arg), arg);
+	char name[32], mean[128];
+	const char *param = dm_cli_split(arg, name, sizeof name);
 	o->tr.tsampling = dm_cli_enum_parse("--t-sampling", name, &tsamplings);
 	o->tr.ln_mean = -1.2;
 	o->tr.ln_std = 1.2;
-	if (colon && o->tr.tsampling != DM_TSAMPLE_LOGNORMAL)
+	if (param && o->tr.tsampling != DM_TSAMPLE_LOGNORMAL)
 		dm_tool_die("--t-sampling: '%s': only lognormal takes MEAN:STD", arg);
-	if (colon) {
-		char buf[128];
-		snprintf(buf, sizeof buf, "%s", colon + 1);
-		char *c = strchr(buf, ':');
-		if (!c)
+	if (param) {
+		const char *std = dm_cli_split(param, mean, sizeof mean);
+		if (!std)
 			dm_tool_die("--t-sampling: '%s' is not lognormal:MEAN:STD", arg);
-		*c = 0;
-		o->tr.ln_mean = dm_tool_double("--t-sampling", buf);
-		o->tr.ln_std = dm_tool_double("--t-sampling", c + 1);
+		o->tr.ln_mean = dm_tool_double("--t-sampling", mean);
+		o->tr.ln_std = dm_tool_double("--t-sampling", std);
 		if (!(o->tr.ln_std > 0))
 			dm_tool_die("--t-sampling: STD must be positive");
 	}
 }
 
+/* The t of each output frame: --t's list, checked against the schedule, or
+ * the one t of --sigma. */
+static void make_tlist(opts *o, const char *targ)
+{
+	if (targ) {
+		o->nt = dm_cli_tlist("--t", targ, &o->tlist);
+		double hi = dm_schedule_t_max(&o->s);
+		for (int i = 0; i < o->nt; i++) {
+			double t = o->tlist[i];
+			if (!(t >= 0 && t <= hi))
+				dm_tool_die("--t: %g is outside the schedule's range 0..%g", t, hi);
+			if (dm_schedule_is_discrete(&o->s) && t != floor(t))
+				dm_tool_die("--t: %g is not an integer step of the discrete %s schedule", t,
+				            dm_schedule_kind_name(o->s.kind));
+		}
+	}
+	if (o->mode == MODE_SIGMA) {
+		if (!(o->sigma >= 0) || !isfinite(o->sigma))
+			dm_tool_die("--sigma: must be a finite number >= 0");
+		if (!(o->tlist = malloc(sizeof *o->tlist)))
+			dm_tool_die("out of memory");
+		o->nt = 1;
+		double t = dm_schedule_t_from_sigma_ve(&o->s, o->sigma);
+		o->tlist[0] = dm_schedule_is_discrete(&o->s) ? round(t) : t;
+	}
+}
+
 static void parse(opts *o, int argc, char **argv)
 {
-	/* schedule parameters are applied after the kind is known */
-	struct sched_param { int opt; const char *val; } sp[64];
-	int nsp = 0, kind = DM_SCHED_LINEAR, predict = DM_PREDICT_EPS, zsnr = 0;
-	long long T = -1;
+	dm_cli_schedule cs;
+	dm_cli_schedule_init(&cs);
+	int predict = DM_PREDICT_EPS, c;
 	const char *targ = NULL;
-	int c;
 	memset(o, 0, sizeof *o);
 	o->tr.weighting = DM_WEIGHT_NONE;
 	o->tr.tsampling = DM_TSAMPLE_UNIFORM;
@@ -212,23 +164,17 @@ static void parse(opts *o, int argc, char **argv)
 	dm_cli_common co;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		int m = MODE_NONE;
+		if (dm_cli_schedule_opt(&cs, c, optarg))
+			continue;
 		switch (c) {
 		case O_T: m = MODE_T; targ = optarg; break;
 		case O_SIGMA: m = MODE_SIGMA; o->sigma = dm_tool_double("--sigma", optarg); break;
 		case O_TRAIN: m = MODE_TRAIN; break;
 		case O_PRIOR: m = MODE_PRIOR; break;
-		case 'S': kind = dm_cli_enum_parse("--schedule", optarg, &schedules); break;
-		case 'T': T = dm_tool_int("--timesteps", optarg, 1, DM_SCHEDULE_MAX_T); break;
-		case O_BSTART: case O_BEND: case O_COS_S: case O_MAXB: case O_BMIN: case O_BMAX:
-		case O_SMIN: case O_SMAX: case O_RHO: case O_TEPS:
-			if (nsp < 64)
-				sp[nsp++] = (struct sched_param){c, optarg};
-			break;
-		case O_ZSNR: zsnr = 1; break;
 		case 'p': predict = dm_cli_enum_parse("--predict", optarg, &predicts); break;
 		case O_TSAMP: parse_tsampling(o, optarg); break;
 		case 'w': parse_weighting(o, optarg); break;
-		case O_SHAPE: parse_shape(o, optarg); break;
+		case O_SHAPE: o->rank = dm_cli_shape("--shape", optarg, o->shape); break;
 		case 'n': o->count = dm_tool_int("--count", optarg, 0, (long long)1 << 40); break;
 		case 'b': o->batch = dm_tool_int("--batch", optarg, 1, (long long)1 << 32); break;
 		case O_FIRST: o->first = dm_tool_int("--first-index", optarg, 0, (long long)1 << 44); break;
@@ -250,55 +196,8 @@ static void parse(opts *o, int argc, char **argv)
 	if (o->mode == MODE_PRIOR && optind < argc)
 		dm_tool_die("--prior reads no input, but %s was given", argv[optind]);
 
-	dm_error err;
-	dm_schedule_defaults(&o->s, kind, &err);
-	o->s.predict = predict;
-	o->s.zero_snr = zsnr;
-	if (T > 0) {
-		if (!dm_schedule_is_discrete(&o->s))
-			dm_tool_die("--timesteps: the %s schedule is continuous (t in [0,1])",
-			            dm_schedule_kind_name(kind));
-		o->s.T = (int)T;
-	}
-	for (int i = 0; i < nsp; i++) {
-		double v = dm_tool_double("schedule parameter", sp[i].val);
-		switch (sp[i].opt) {
-		case O_BSTART: o->s.beta_start = v; break;
-		case O_BEND: o->s.beta_end = v; break;
-		case O_COS_S: o->s.cosine_s = v; break;
-		case O_MAXB: o->s.max_beta = v; break;
-		case O_BMIN: o->s.beta_min = v; break;
-		case O_BMAX: o->s.beta_max = v; break;
-		case O_SMIN: o->s.sigma_min = v; break;
-		case O_SMAX: o->s.sigma_max = v; break;
-		case O_RHO: o->s.rho = v; break;
-		case O_TEPS: o->s.t_eps = v; break;
-		}
-	}
-	dm_tool_check(dm_schedule_init(&o->s, &err), &err);
-
-	if (targ) {
-		parse_tlist(o, targ);
-		double tlo = 0, hi = dm_schedule_t_max(&o->s);
-		for (int i = 0; i < o->nt; i++) {
-			double t = o->tlist[i];
-			if (!(t >= tlo && t <= hi))
-				dm_tool_die("--t: %g is outside the schedule's range 0..%g", t, hi);
-			if (dm_schedule_is_discrete(&o->s) && t != floor(t))
-				dm_tool_die("--t: %g is not an integer step of the discrete %s schedule", t,
-				            dm_schedule_kind_name(kind));
-		}
-	}
-	if (o->mode == MODE_SIGMA) {
-		if (!(o->sigma >= 0) || !isfinite(o->sigma))
-			dm_tool_die("--sigma: must be a finite number >= 0");
-		o->tlist = malloc(sizeof *o->tlist);
-		o->nt = 1;
-		double t = dm_schedule_t_from_sigma_ve(&o->s, o->sigma);
-		if (dm_schedule_is_discrete(&o->s))
-			t = round(t);
-		o->tlist[0] = t;
-	}
+	dm_cli_schedule_make(&cs, DM_SCHED_LINEAR, predict, &o->s);
+	make_tlist(o, targ);
 	if (o->mode == MODE_PRIOR) {
 		if (!o->rank)
 			dm_tool_die("--prior needs --shape NxCxHxW or NxD");
@@ -313,37 +212,17 @@ static void parse(opts *o, int argc, char **argv)
 
 /* ---- the work ----------------------------------------------------------- */
 
-static uint64_t tag_u64(const dm_frame *f, const char *key, uint64_t def, const char *stream)
-{
-	const char *v = dm_kv_get(&f->tags, key);
-	if (!v)
-		return def;
-	char *end;
-	errno = 0;
-	unsigned long long u = strtoull(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || u >= ((uint64_t)1 << 44))
-		dm_tool_die("%s: frame tag %s=%s is not an integer in 0..2^44", stream, key, v);
-	return u;
-}
-
 /* x of the frame as f32 (converted in place if stored otherwise). */
 static dm_tensor *frame_x(dm_frame *f, const char *stream, int64_t *n, int64_t *d)
 {
-	dm_tensor *x = dm_frame_get(f, "x");
-	if (!x)
+	dm_error err;
+	if (!dm_frame_get(f, "x"))
 		dm_tool_die("%s: frame has no tensor x", stream);
+	dm_tensor *x = dm_frame_make_f32(f, "x", &err);
+	if (!x)
+		dm_tool_check(-1, &err);
 	if (x->rank < 1 || x->dims[0] < 1)
 		dm_tool_die("%s: tensor x must be N x ... with N >= 1", stream);
-	if (x->dtype != DM_F32) {
-		float *buf = malloc((size_t)dm_tensor_numel(x) * sizeof *buf);
-		if (!buf)
-			dm_tool_die("out of memory");
-		dm_tensor_to_f32(x, buf);
-		dm_error err;
-		x = dm_frame_add_owned(f, "x", DM_F32, x->rank, x->dims, buf, &err);
-		if (!x)
-			dm_tool_check(-1, &err);
-	}
 	*n = x->dims[0];
 	*d = dm_tensor_numel(x) / *n;
 	return x;
@@ -366,10 +245,13 @@ static void write_frame(dm_writer *w, const dm_frame *f)
 }
 
 /* Where the frame's samples sit in the run (dm-load's tags; see dm-noise(1)). */
-static dm_forward_index frame_index(const dm_frame *f, uint64_t seen, const char *name)
+static dm_forward_index frame_index(const dm_frame *f, uint64_t seen, const dm_reader *r)
 {
-	dm_forward_index ix = {tag_u64(f, "index", seen, name), tag_u64(f, "stride", 1, name),
-	                       tag_u64(f, "epoch", 0, name)};
+	const char *name = dm_reader_name(r);
+	uint64_t k = dm_reader_frames(r);
+	dm_forward_index ix = {dm_cli_tag_u64(&f->tags, "index", seen, name, k),
+	                       dm_cli_tag_u64(&f->tags, "stride", 1, name, k),
+	                       dm_cli_tag_u64(&f->tags, "epoch", 0, name, k)};
 	return ix;
 }
 
@@ -385,7 +267,7 @@ static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
 		const char *name = dm_reader_name(r);
 		int64_t n, d;
 		dm_tensor *x = frame_x(&in, name, &n, &d);
-		dm_forward_index ix = frame_index(&in, seen, name);
+		dm_forward_index ix = frame_index(&in, seen, r);
 		for (int k = 0; k < o->nt; k++) {
 			double t = o->tlist[k];
 			dm_tool_check(dm_frame_copy(&out, &in, &err), &err);
@@ -418,7 +300,7 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 		const char *name = dm_reader_name(r);
 		int64_t n, d;
 		dm_tensor *x = frame_x(&f, name, &n, &d);
-		dm_forward_index ix = frame_index(&f, seen, name);
+		dm_forward_index ix = frame_index(&f, seen, r);
 		x->compress = o->compress;
 		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
 		dm_tensor *tg = add(&f, "target", x->rank, x->dims, o->compress);
@@ -489,26 +371,15 @@ int main(int argc, char **argv)
 	if (o.mode == MODE_SIGMA)
 		dm_kv_setf(&meta, "noise_sigma", "%.17g", o.sigma);
 
-	dm_outfile out;
-	dm_tool_check(dm_outfile_open(&out, o.out, &err), &err);
-	dm_writer *w;
-	int rc = dm_writer_open(&w, out.f, o.out, &meta, &err);
-	if (rc) {
-		dm_outfile_abort(&out);
-		dm_tool_check(rc, &err);
-	}
+	dm_cli_out out;
+	dm_writer *w = dm_cli_out_open(&out, o.out, o.out, &meta);
 	if (o.mode == MODE_PRIOR)
 		run_prior(&o, w);
 	else if (o.mode == MODE_TRAIN)
 		run_train(&o, r, w);
 	else
 		run_tlist(&o, r, w);
-	rc = dm_writer_close(w, &err);
-	if (rc) {
-		dm_outfile_abort(&out);
-		dm_tool_check(rc, &err);
-	}
-	dm_tool_check(dm_outfile_commit(&out, &err), &err);
+	dm_cli_out_close(&out);
 	if (r)
 		dm_reader_close(r);
 	dm_kv_free(&meta);

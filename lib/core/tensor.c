@@ -294,6 +294,27 @@ dm_tensor *dm_frame_get(const dm_frame *f, const char *name)
 	return NULL;
 }
 
+dm_tensor *dm_frame_make_f32(dm_frame *f, const char *name, dm_error *err)
+{
+	dm_tensor *t = dm_frame_get(f, name);
+	if (!t) {
+		dm_error_set(err, DM_ERR_ARG, "frame has no tensor %s", name);
+		return NULL;
+	}
+	if (t->dtype == DM_F32)
+		return t;
+	int64_t dims[DM_MAX_RANK];
+	int rank = t->rank;
+	memcpy(dims, t->dims, sizeof dims);
+	float *buf = malloc((size_t)dm_tensor_numel(t) * sizeof *buf + 1);
+	if (!buf) {
+		dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	dm_tensor_to_f32(t, buf);
+	return dm_frame_add_owned(f, name, DM_F32, rank, dims, buf, err);
+}
+
 dm_tensor *dm_frame_take(dm_frame *f, const char *name)
 {
 	for (int i = 0; i < f->n; i++)

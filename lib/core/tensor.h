@@ -94,6 +94,10 @@ void dm_tensor_free(dm_tensor *t);
  * same dims past the first, and dst must hold no tensor src lacks; an
  * empty dst becomes a copy of src (tags included).  dst's tags are kept. */
 int dm_frame_append(dm_frame *dst, const dm_frame *src, dm_error *err);
+/* Make f's tensor of that name f32, in place (a tensor of another dtype is
+ * replaced by its f32 conversion, keeping its position), and return it.
+ * NULL with err filled when f has no such tensor or memory runs out. */
+dm_tensor *dm_frame_make_f32(dm_frame *f, const char *name, dm_error *err);
 /* Deep copy of src into dst (dst initialised, replaced). */
 int dm_frame_copy(dm_frame *dst, const dm_frame *src, dm_error *err);
 
