@@ -11,16 +11,17 @@
 #include "models/gaussmodel.h"
 #include "io/image.h"
 #include "models/model.h"
-#include "core/outfile.h"
 #include "diffusion/restore.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
+#include "diffusion/start.h"
 #include "io/stream.h"
 #include "nn/gemm.h"
 #include "cli.h"
 
 typedef struct opts {
-	const char *model, *in, *out, *schedule, *mask, *restore;
+	const char *model, *in, *out, *mask, *restore;
+	dm_cli_schedule cs; /* -S, for gaussian: models */
 	dm_sampler_opts so;
 	dm_restore_spec rs; /* --restore, parsed */
 	int label;          /* -1: from the stream */
@@ -38,8 +39,6 @@ enum {
 	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY, O_KEEPEPS, O_DYNTHR, O_PRECISION,
 };
 
-static const dm_cli_enum schedules = {NULL, dm_schedule_kind_name, DM_SCHED_LINEAR,
-                                      DM_SCHED_EDM - DM_SCHED_LINEAR + 1, dm_schedule_kind_parse};
 static const dm_cli_enum samplers = {NULL, dm_sampler_name, DM_SAMPLER_DDPM,
                                      DM_SAMPLER_HEUN - DM_SAMPLER_DDPM + 1, dm_sampler_parse};
 static const char *const spacing_names[] = {"linspace", "leading", "trailing", "logsnr", "karras"};
@@ -52,7 +51,7 @@ static const dm_cli_opt options[] = {
 	                     "(the exact denoiser of N(MEAN, STD^2) data; P = eps,\n"
 	                     "x0 or v); its schedule comes from the input stream\n"
 	                     "header or --schedule", NULL},
-	{'S', "schedule", "NAME", "schedule for gaussian: models (default: the stream's)", &schedules},
+	{'S', "schedule", "NAME", "schedule for gaussian: models (default: the stream's)", &dm_cli_schedules},
 	{O_RAW, "raw", NULL, "use a checkpoint's raw weights, not the EMA ones", NULL},
 	{O_PRECISION, "precision", "P", "fp32 (default) or bf16: the unet's convolutions\n"
 	                     "take bf16 operands with fp32 sums", &precisions},
@@ -127,11 +126,13 @@ static void parse(int argc, char **argv, opts *o)
 	int spacing = 0, c;
 	o->label = -1;
 	o->from_sigma = -1;
+	dm_cli_schedule_init(&o->cs);
 	dm_cli_common co;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
+		if (dm_cli_schedule_opt(&o->cs, c, optarg))
+			continue;
 		switch (c) {
 		case 'm': o->model = optarg; break;
-		case 'S': o->schedule = optarg; break;
 		case O_SAMPLER: sampler = optarg; break;
 		case 'n': so->steps = (int)dm_tool_int("--steps", optarg, 1, 100000); break;
 		case O_SPACING: spacing = dm_cli_enum_parse("--spacing", optarg, &spacings); break;
@@ -232,12 +233,8 @@ static void open_model(opts *o, const dm_kv *stream_meta, model *m)
 	memset(m, 0, sizeof *m);
 	if (!strncmp(o->model, "gaussian:", 9)) {
 		dm_tool_check(dm_gaussmodel_parse(o->model, &m->g, &err), &err);
-		if (o->schedule) {
-			int kind = dm_schedule_kind_parse(o->schedule);
-			if (!kind)
-				dm_tool_die("--schedule: unknown schedule '%s'", o->schedule);
-			dm_tool_check(dm_schedule_defaults(&m->s, kind, &err), &err);
-			dm_tool_check(dm_schedule_init(&m->s, &err), &err);
+		if (o->cs.given) {
+			dm_cli_schedule_make(&o->cs, DM_SCHED_LINEAR, DM_PREDICT_EPS, &m->s);
 		} else {
 			if (dm_schedule_from_kv(stream_meta, &m->s, &err) < 0)
 				dm_tool_die("%s: %s (or give --schedule for a gaussian: model)",
@@ -267,34 +264,6 @@ static void open_model(opts *o, const dm_kv *stream_meta, model *m)
 	}
 	m->classes = dm_model_classes(m->net);
 	m->rank = dm_model_sample_shape(m->net, m->shape);
-}
-
-/* ---- masks and restoration ---------------------------------------------- */
-
-/* A measurement smaller than the model's samples, for --restore sr:K
- * (C x H/K x W/K) or gray (1 x H x W): returns A+ y at full size (pixels
- * repeated K x K, or the gray value in all three channels), for which
- * A (A+ y) = y, and sets shape to the full sample shape. */
-static float *expand_measurement(const opts *o, const model *m, const dm_tensor *x,
-                                 dm_tensor *shape)
-{
-	if (m->rank != 3 || x->rank != 4)
-		return NULL;
-	int64_t C = m->shape[0], H = m->shape[1], W = m->shape[2], B = x->dims[0];
-	int64_t c = x->dims[1], h = x->dims[2], w = x->dims[3];
-	if (!dm_restore_fits(&o->rs, C, H, W, c, h, w))
-		return NULL;
-	float *in = malloc((size_t)dm_tensor_numel(x) * sizeof(float));
-	float *full = malloc((size_t)(B * C * H * W) * sizeof(float));
-	if (!in || !full)
-		dm_tool_die("out of memory");
-	dm_tensor_to_f32(x, in);
-	dm_restore_expand(&o->rs, in, B, c, h, w, C, H, W, full);
-	free(in);
-	shape->dims[1] = C;
-	shape->dims[2] = H;
-	shape->dims[3] = W;
-	return full;
 }
 
 /* ---- trajectory frames ---------------------------------------------------- */
@@ -339,16 +308,6 @@ static int emit_step(void *ctx, int step, double t, const float *x, const float 
 }
 
 /* ---- main loop ------------------------------------------------------------ */
-
-static uint64_t tag_u64(const dm_frame *f, const char *key, uint64_t def)
-{
-	const char *v = dm_kv_get(&f->tags, key);
-	if (!v)
-		return def;
-	char *end;
-	unsigned long long u = strtoull(v, &end, 10);
-	return (end == v || *end) ? def : (uint64_t)u;
-}
 
 int main(int argc, char **argv)
 {
@@ -395,15 +354,10 @@ int main(int argc, char **argv)
 	dm_tool_check(dm_schedule_to_kv(&m.s, &meta, &err), &err);
 	if (so->encode)
 		dm_kv_set(&meta, "encoded", "1");
-	dm_outfile out;
-	dm_tool_check(dm_outfile_open(&out, o.out, &err), &err);
-	dm_writer *w;
-	int rc = dm_writer_open(&w, out.f, strcmp(o.out, "-") ? o.out : "stdout", &meta, &err);
+	dm_cli_out out;
+	dm_writer *w = dm_cli_out_open(&out, o.out, strcmp(o.out, "-") ? o.out : "stdout", &meta);
 	dm_kv_free(&meta);
-	if (rc < 0) {
-		dm_outfile_abort(&out);
-		dm_tool_check(rc, &err);
-	}
+	int rc;
 
 	dm_frame f;
 	dm_frame_init(&f);
@@ -429,7 +383,9 @@ int main(int argc, char **argv)
 			for (int k = 0; k < m.rank; k++)
 				d *= m.shape[k];
 			if (d != D && o.restore && !dm_frame_get(&f, "y")) {
-				if ((xs = expand_measurement(&o, &m, x, &shape)))
+				rc = dm_restore_measurement(&o.rs, m.shape, m.rank, x, &xs, shape.dims, &err);
+				dm_tool_check(rc, &err);
+				if (rc)
 					D = d;
 			}
 			if (d != D)
@@ -437,7 +393,7 @@ int main(int argc, char **argv)
 				            name, D, d);
 		}
 		m.g.D = D;
-		uint64_t index0 = tag_u64(&f, "index", seen);
+		uint64_t index0 = dm_cli_tag_u64(&f.tags, "index", seen, name, dm_reader_frames(r));
 		seen = index0 + (uint64_t)B;
 		/* Make x f32 and sample-major. */
 		float *y = NULL;
@@ -451,32 +407,16 @@ int main(int argc, char **argv)
 		so->H = shape.rank == 4 ? (int)shape.dims[2] : 1;
 		so->W = shape.rank == 4 ? (int)shape.dims[3] : (int)D;
 		/* Labels: --label, else the stream's. */
-		dm_tensor *lt = dm_frame_get(&f, "label");
-		if (o.label >= 0 || (lt && m.classes > 0)) {
-			labels = malloc((size_t)B * sizeof(int32_t));
-			if (!labels)
-				dm_tool_die("out of memory");
-			for (int b = 0; b < B; b++)
-				labels[b] = o.label >= 0 ? o.label
-				                          : (int32_t)dm_tensor_get(lt, b < dm_tensor_numel(lt) ? b : 0);
-		}
+		if (dm_start_labels(dm_frame_get(&f, "label"), o.label, m.classes, B, &labels, &err) < 0)
+			dm_tool_die("%s: frame %" PRIu64 ": %s", name, dm_reader_frames(r), err.msg);
 		if (so->guidance != 1 && !labels)
 			dm_tool_die("--guidance needs labels (--label L or a label tensor)");
 		/* Restoration: the input is the known image unless y is given. */
 		if (o.mask || o.restore) {
-			dm_tensor *yt = dm_frame_get(&f, "y");
-			y = malloc((size_t)B * D * sizeof(float));
-			if (!y)
-				dm_tool_die("out of memory");
-			if (yt) {
-				if (dm_tensor_numel(yt) != (int64_t)B * D)
-					dm_tool_die("%s: tensor y does not have the shape of x", name);
-				dm_tensor_to_f32(yt, y);
-			} else {
-				memcpy(y, xs, (size_t)B * D * sizeof(float));
-				double top = so->from_t >= 0 ? so->from_t : dm_schedule_t_max(&m.s);
-				dm_tool_check(dm_sampler_diffuse(&m.s, top, xs, B, D, so->seed, index0, &err), &err);
-			}
+			double top = so->from_t >= 0 ? so->from_t : dm_schedule_t_max(&m.s);
+			if (dm_start_known(&m.s, top, dm_frame_get(&f, "y"), xs, B, D, so->seed, index0, &y,
+			                   &err) < 0)
+				dm_tool_die("%s: %s", name, err.msg);
 			so->y = y;
 			so->restore = o.rs.kind;
 			so->sr_factor = o.rs.sr_factor;
@@ -497,28 +437,20 @@ int main(int argc, char **argv)
 				xs[i] = (float)(a * xs[i]);
 		}
 		/* A frame of dm-noise --t T says where it is: start there. */
-		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode) {
-			const char *tv = dm_kv_get(&f.tags, "t");
-			char *end;
-			double tf = tv ? strtod(tv, &end) : -1;
-			/* (t <= t_min: clean data, e.g. a dm-denoise output) */
-			so->from_t = tv && end != tv && !*end && tf > dm_schedule_t_min(&m.s) ? tf : -1;
-		}
+		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode)
+			so->from_t = dm_start_t(&f.tags, &m.s);
 		emitter em = {w, &shape, index0, o.x0_out, 0};
 		so->emit = emit_step;
 		so->emit_ctx = &em;
 		double nfe = 0;
 		rc = dm_sample(&m.s, &sm, so, xs, labels, B, D, index0, &nfe, &err);
-		if (rc < 0)
-			goto fail;
+		dm_tool_check(rc, &err);
 		nfe_sum += nfe * B;
 		/* The final frame: the input frame with x replaced. */
 		dm_frame_remove(&f, "y");
 		dm_tensor *nx = dm_frame_add(&f, "x", DM_F32, shape.rank, shape.dims, &err);
-		if (!nx) {
-			rc = DM_ERR_NOMEM;
-			goto fail;
-		}
+		if (!nx)
+			dm_tool_check(-1, &err);
 		memcpy(nx->data, xs, (size_t)B * D * sizeof(float));
 		dm_frame_remove(&f, "t");
 		dm_kv_setf(&f.tags, "index", "%" PRIu64, index0);
@@ -530,31 +462,18 @@ int main(int argc, char **argv)
 		free(y);
 		free(labels);
 		so->y = NULL;
-		if ((rc = dm_writer_write(w, &f, &err)) < 0)
-			goto fail;
+		dm_tool_check(dm_writer_write(w, &f, &err), &err);
 	}
-	if (rc < 0)
-		goto fail;
+	dm_tool_check(rc, &err);
 	if (o.verbose && seen)
 		fprintf(stderr, "%s: %s: %.1f network evaluations per sample\n", dm_tool_name(),
 		        dm_sampler_name(so->kind), nfe_sum / (double)seen);
-	rc = dm_writer_close(w, &err);
-	w = NULL;
-	if (rc < 0)
-		goto fail;
-	rc = dm_outfile_commit(&out, &err);
+	dm_cli_out_close(&out);
 	dm_frame_free(&f);
 	free(mask);
 	dm_reader_close(r);
 	if (m.net)
 		dm_model_free(m.net);
 	dm_schedule_free(&m.s);
-	dm_tool_check(rc, &err);
 	return 0;
-fail:
-	if (w)
-		dm_writer_abort(w);
-	dm_outfile_abort(&out);
-	dm_tool_check(rc, &err);
-	return 1;
 }

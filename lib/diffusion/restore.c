@@ -91,3 +91,28 @@ void dm_restore_expand(const dm_restore_spec *r, const float *y, int64_t B, int6
 					full[((b * C + k) * H + i) * W + j] =
 						sr ? y[((b * c + k) * h + i / K) * w + j / K] : y[(b * h + i) * w + j];
 }
+
+int dm_restore_measurement(const dm_restore_spec *r, const int64_t *shape, int rank,
+                           const dm_tensor *x, float **full, int64_t *dims, dm_error *err)
+{
+	*full = NULL;
+	if (rank != 3 || x->rank != 4)
+		return 0;
+	int64_t C = shape[0], H = shape[1], W = shape[2], B = x->dims[0];
+	int64_t c = x->dims[1], h = x->dims[2], w = x->dims[3];
+	if (!dm_restore_fits(r, C, H, W, c, h, w))
+		return 0;
+	float *in = malloc((size_t)dm_tensor_numel(x) * sizeof(float) + 1);
+	float *out = malloc((size_t)(B * C * H * W) * sizeof(float) + 1);
+	if (!in || !out) {
+		free(in);
+		free(out);
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	}
+	dm_tensor_to_f32(x, in);
+	dm_restore_expand(r, in, B, c, h, w, C, H, W, out);
+	free(in);
+	dims[1] = C, dims[2] = H, dims[3] = W;
+	*full = out;
+	return 1;
+}

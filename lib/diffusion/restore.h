@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 
 /* A restoration as given on the command line. */
 typedef struct dm_restore_spec {
@@ -38,4 +39,11 @@ int dm_restore_fits(const dm_restore_spec *r, int64_t C, int64_t H, int64_t W, i
 void dm_restore_expand(const dm_restore_spec *r, const float *y, int64_t B, int64_t c, int64_t h,
                        int64_t w, int64_t C, int64_t H, int64_t W, float *full);
 
+/* The start state of a measurement x (B x c x h x w, any dtype) smaller
+ * than samples of shape (rank 3: C x H x W) as r restores it: *full =
+ * dm_restore_expand's A+ y (malloc'ed, B x C x H x W; caller frees) and
+ * dims[1..3] = C, H, W.  1 done; 0 when x does not fit r (nothing
+ * allocated); DM_ERR_NOMEM. */
+int dm_restore_measurement(const dm_restore_spec *r, const int64_t *shape, int rank,
+                           const dm_tensor *x, float **full, int64_t *dims, dm_error *err);
 #endif
