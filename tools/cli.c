@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
@@ -421,6 +422,30 @@ uint64_t dm_cli_tag_u64(const dm_kv *tags, const char *key, uint64_t def, const 
 		dm_tool_die("%s: frame %" PRIu64 ": tag %s=%s is not an integer in 0..2^44", stream,
 		            frame, key, v);
 	return u;
+}
+
+/* ---- progress ------------------------------------------------------- */
+
+double dm_cli_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void dm_cli_progress(const char *unit, long step, long total, const char *what, double rate,
+                     int final)
+{
+	char eta[32] = "", tot[32] = "";
+	if (total > 0 && rate > 0) {
+		long s = (long)((double)(total - step) / rate);
+		snprintf(eta, sizeof eta, "  ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	}
+	if (total > 0)
+		snprintf(tot, sizeof tot, "/%ld", total);
+	fprintf(stderr, "\r%s %ld%s  %s  %.1f it/s%s\033[K%s", unit, step, tot, what, rate, eta,
+	        final ? "\n" : "");
+	fflush(stderr);
 }
 
 /* ---- output streams -------------------------------------------------- */

@@ -151,6 +151,15 @@ const char *dm_cli_split(const char *arg, char *name, size_t size);
 uint64_t dm_cli_tag_u64(const struct dm_kv *tags, const char *key, uint64_t def,
                         const char *stream, uint64_t frame);
 
+/* ---- progress ------------------------------------------------------- */
+
+/* Seconds on the monotonic clock. */
+double dm_cli_now(void);
+/* "\rUNIT STEP[/TOTAL]  WHAT  RATE it/s[  ETA h:mm:ss]" on stderr, the rest
+ * of the line cleared; final ends it with a newline.  total 0: unknown. */
+void dm_cli_progress(const char *unit, long step, long total, const char *what, double rate,
+                     int final);
+
 /* ---- output streams -------------------------------------------------- */
 
 /* A dm stream written to path ("-": stdout) through a temporary renamed into

@@ -26,6 +26,7 @@
 #include "io/stream.h"
 #include "nn/gemm.h"
 #include "train/batcher.h"
+#include "train/parity.h"
 #include "train/trainer.h"
 #include "cli.h"
 
@@ -145,6 +146,14 @@ static void net_defaults(dm_train_opts *o, int kind, int reference, const int *s
 	if (!set[O_CLIP]) o->clip = d.clip;
 }
 
+/* The progress line on stderr (a terminal): step, loss, lr, rate, ETA. */
+static void progress(long step, long total, double sloss, float lr, double rate, int final)
+{
+	char what[64];
+	snprintf(what, sizeof what, "loss %.5f  lr %.2e", sloss, (double)lr);
+	dm_cli_progress("step", step, total, what, rate, final);
+}
+
 static volatile sig_atomic_t stop_requested;
 static void on_stop(int sig) { stop_requested = sig; }
 
@@ -169,87 +178,6 @@ static int next_frame(dm_batcher *b)
 		return 0;
 	dm_tool_check(rc, &err);
 	return rc;
-}
-
-/* ---- progress and log ------------------------------------------------- */
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void progress(long step, long total, double sloss, float lr, double rate, int final)
-{
-	char eta[32] = "";
-	if (total > 0 && rate > 0) {
-		long s = (long)((double)(total - step) / rate);
-		snprintf(eta, sizeof eta, "  ETA %ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-	}
-	char tot[32] = "";
-	if (total > 0)
-		snprintf(tot, sizeof tot, "/%ld", total);
-	fprintf(stderr, "\rstep %ld%s  loss %.5f  lr %.2e  %.1f it/s%s\033[K%s", step, tot, sloss,
-	        (double)lr, rate, eta, final ? "\n" : "");
-	fflush(stderr);
-}
-
-/* ---- the parity dump -------------------------------------------------- */
-
-static void add_f32(dm_frame *f, const char *name, int rank, const int64_t *dims,
-                    const float *src)
-{
-	dm_error err;
-	dm_tensor *t = dm_frame_add(f, name, DM_F32, rank, dims, &err);
-	if (!t)
-		dm_tool_die("%s", err.msg);
-	memcpy(t->data, src, dm_tensor_nbytes(t));
-}
-
-static void dump(const dm_trainer *tr, const char *path, const float *x, const float *t,
-                 const float *tg, const float *w, int B, size_t S, double loss)
-{
-	dm_error err;
-	dm_kv kv;
-	dm_frame f;
-	dm_kv_init(&kv);
-	dm_frame_init(&f);
-	dm_tool_check(dm_net_config_to_kv(&tr->net.cfg, &kv, &err), &err);
-	int64_t d2[2] = {B, (int64_t)S}, d1[1] = {B}, one[1] = {1};
-	int64_t dout[2] = {B, (int64_t)dm_net_output_size(&tr->net.cfg)};
-	add_f32(&f, "x", 2, d2, x);
-	add_f32(&f, "t", 1, d1, t);
-	add_f32(&f, "target", 2, d2, tg);
-	add_f32(&f, "w", 1, d1, w);
-	add_f32(&f, "out", 2, dout, tr->out);
-	dm_tensor *lt = dm_frame_add(&f, "loss", DM_F64, 1, one, &err);
-	if (!lt)
-		dm_tool_die("%s", err.msg);
-	memcpy(lt->data, &loss, 8);
-	if (tr->net.cfg.classes > 0) {
-		dm_tensor *lb = dm_frame_add(&f, "label", DM_I32, 1, d1, &err);
-		if (!lb)
-			dm_tool_die("%s", err.msg);
-		memcpy(lb->data, tr->lab, (size_t)B * 4);
-	}
-	const dm_layout *L = &tr->net.layout;
-	for (int i = 0; i < L->n; i++) {
-		char name[128];
-		snprintf(name, sizeof name, "param:%s", L->p[i].name);
-		add_f32(&f, name, L->p[i].rank, L->p[i].dims, tr->w + L->p[i].off);
-		snprintf(name, sizeof name, "grad:%s", L->p[i].name);
-		add_f32(&f, name, L->p[i].rank, L->p[i].dims, tr->g + L->p[i].off);
-	}
-	dm_outfile o;
-	dm_writer *wr;
-	dm_tool_check(dm_outfile_open(&o, path, &err), &err);
-	dm_tool_check(dm_writer_open(&wr, o.f, path, &kv, &err), &err);
-	dm_tool_check(dm_writer_write(wr, &f, &err), &err);
-	dm_tool_check(dm_writer_close(wr, &err), &err);
-	dm_tool_check(dm_outfile_commit(&o, &err), &err);
-	dm_frame_free(&f);
-	dm_kv_free(&kv);
 }
 
 /* ---- data parallelism --------------------------------------------------- */
@@ -531,12 +459,12 @@ int main(int argc, char **argv)
 		double l;
 		if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes || b.labels_only ? lab : NULL, B, &l, &err) < 0)
 			dm_tool_die("%s", err.msg);
-		dump(&tr, dumppath, x, t, tg, w, B, S, l);
+		dm_tool_check(dm_parity_dump(&tr, dumppath, x, t, tg, w, B, S, l, &err), &err);
 		goto done;
 	}
 
 	int show = lead && !quiet && isatty(2);
-	double t0 = now(), last_show = 0, sloss = 0, sw = 0;
+	double t0 = dm_cli_now(), last_show = 0, sloss = 0, sw = 0;
 	long step0 = tr.step;
 	while (steps == 0 || tr.step < steps) {
 		/* vote[]: this rank's loss sum, input ended, stop asked, failed; the
@@ -573,7 +501,7 @@ int main(int argc, char **argv)
 		double loss = vote[0] / dist.size, gnorm;
 		dm_tool_check(dm_dist_allreduce_sum(&dist, tr.g, tr.P, &err), &err);
 		float lr = dm_trainer_apply(&tr, &gnorm);
-		double el = now() - t0;
+		double el = dm_cli_now() - t0;
 		sloss = 0.98 * sloss + 0.02 * loss, sw = 0.98 * sw + 0.02;
 		if (logf) {
 			fprintf(logf, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, loss, (double)lr, gnorm, el);
@@ -587,7 +515,7 @@ int main(int argc, char **argv)
 			last_show = el;
 		}
 	}
-	double el = now() - t0;
+	double el = dm_cli_now() - t0;
 	if (lead)
 		save(&tr, out);
 	if (show)

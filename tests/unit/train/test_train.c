@@ -5,6 +5,8 @@
 
 #include "models/model.h"
 #include "core/rng.h"
+#include "io/stream.h"
+#include "train/parity.h"
 #include "train/trainer.h"
 #include "harness.h"
 
@@ -162,5 +164,43 @@ TEST(train_nonfinite_loss_is_reported_with_the_step)
 	double l;
 	CHECK(dm_trainer_micro(&tr, x, t, tg, NULL, NULL, 2, &l, &err) < 0);
 	CHECK_MSG(strstr(err.msg, "step 1"), "%s", err.msg);
+	dm_trainer_free(&tr);
+}
+
+/* The parity dump holds the batch, the output, the loss and one param: and
+ * grad: tensor per layout entry, read back as written. */
+TEST(train_parity_dump)
+{
+	dm_net_config c;
+	dm_trainer tr;
+	dm_train_opts o;
+	dm_error err;
+	tiny_mlp(&c);
+	dm_train_opts_default(&o);
+	CHECK(dm_trainer_init(&tr, &c, &o, NULL, &err) == 0);
+	float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, tg[8] = {0}, t[4] = {0, 10, 20, 30}, w[4] = {1, 1, 1, 1};
+	double l;
+	CHECK(dm_trainer_micro(&tr, x, t, tg, w, NULL, 4, &l, &err) == 0);
+	char path[] = "/tmp/dm-test-parity-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(dm_parity_dump(&tr, path, x, t, tg, w, 4, 2, l, &err) == 0);
+	dm_reader *r;
+	dm_frame f;
+	dm_frame_init(&f);
+	CHECK(dm_reader_open_path(&r, path, &err) == 0);
+	CHECK(dm_reader_next(r, &f, &err) == 1);
+	CHECK(f.n == 6 + 2 * tr.net.layout.n);
+	dm_tensor *lt = dm_frame_get(&f, "loss"), *xt = dm_frame_get(&f, "x");
+	CHECK(lt && lt->dtype == DM_F64 && *(double *)lt->data == l);
+	CHECK(xt && xt->dims[0] == 4 && xt->dims[1] == 2 && ((float *)xt->data)[7] == 8);
+	char name[160];
+	snprintf(name, sizeof name, "grad:%s", tr.net.layout.p[0].name);
+	dm_tensor *g = dm_frame_get(&f, name);
+	CHECK(g && ((float *)g->data)[0] == tr.g[tr.net.layout.p[0].off]);
+	dm_reader_close(r);
+	dm_frame_free(&f);
+	unlink(path);
 	dm_trainer_free(&tr);
 }
