@@ -147,7 +147,8 @@ fmnist() {
 	say "  (cpu: $CPU)"
 	acc=$("$BIN/dm-score" --accuracy -m "$D/cls.dmt" "$D/test.dm") ||
 		{ broken "fmnist classifier" "dm-score --accuracy"; return; }
-	say "classifier test accuracy: $acc"
+	say "classifier: $acc"
+	acc=$(echo "$acc" | awk '{ print $2 }')
 
 	# dm: train with pipelines/fashion-mnist.mk (dm-train --model unet-s
 	# defaults), then S samples with each sampler, SAMPLE_BATCH per frame

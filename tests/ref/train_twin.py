@@ -139,7 +139,7 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=0)
     params, eparams = list(model.parameters()), list(ema.parameters())
-    log = open(a.log, 'w') if a.log else None
+    log = open(a.log, 'w', buffering=1) if a.log else None  # line-buffered: progress
     if log:
         log.write('step,loss,lr,grad_norm,seconds\n')
 
@@ -179,7 +179,7 @@ def main():
             log.write('%d,%.6g,%.6g,%.6g,%.3f\n' % (step, loss.item(), lr, float(gn),
                                                      time.perf_counter() - t0))
     dt = time.perf_counter() - t0
-    print('twin: trained unet-s %d steps, batch %d, mean loss %.4f (last 100: see log), %.1f s'
+    print('twin: trained unet-s %d steps, batch %d, mean loss %.4f, %.1f s'
           % (a.steps, a.batch, loss_sum / max(a.steps, 1), dt), file=sys.stderr)
     if log:
         log.close()
