@@ -2,11 +2,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,6 +122,19 @@ const char *dm_cli_enum_name(const dm_cli_enum *e, int v)
 	if (v < e->first || v >= e->first + e->n)
 		return NULL;
 	return e->names ? e->names[v - e->first] : e->name(v);
+}
+
+int dm_cli_enum_ext(const char *path, const dm_cli_enum *e)
+{
+	const char *dot = strrchr(path, '.');
+	if (!dot || strchr(dot, '/'))
+		return e->first - 1;
+	for (int v = e->first; v < e->first + e->n; v++) {
+		const char *name = dm_cli_enum_name(e, v);
+		if (name && strcasecmp(dot + 1, name) == 0)
+			return v;
+	}
+	return e->first - 1;
 }
 
 /* "a, b, c" into buf. */
@@ -400,6 +415,61 @@ int dm_cli_shape(const char *opt, const char *arg, int64_t *shape)
 	if (rank < 2)
 		dm_tool_die("%s: '%s' needs a batch size and a sample shape (NxD at least)", opt, arg);
 	return rank;
+}
+
+void dm_cli_pair(const char *opt, const char *s, char sep, double *a, double *b)
+{
+	char buf[128];
+	const char *p = strchr(s, sep);
+	if (!p || (size_t)(p - s) >= sizeof buf)
+		dm_tool_die("%s: '%s' is not of the form A%cB", opt, s, sep);
+	memcpy(buf, s, (size_t)(p - s));
+	buf[p - s] = '\0';
+	*a = dm_tool_double(opt, buf);
+	*b = dm_tool_double(opt, p + 1);
+}
+
+void dm_cli_dims(const char *opt, const char *s, int *a, int *b, int max)
+{
+	double x, y;
+	dm_cli_pair(opt, s, 'x', &x, &y);
+	if (x != floor(x) || y != floor(y) || x < 1 || y < 1 || x > max || y > max)
+		dm_tool_die("%s: '%s' needs two whole numbers in 1..%d", opt, s, max);
+	*a = (int)x;
+	*b = (int)y;
+}
+
+void dm_cli_rgb(const char *opt, const char *s, uint8_t rgb[3])
+{
+	char *end;
+	unsigned long v = strtoul(s[0] == '#' ? s + 1 : s, &end, 16);
+	if (*end || strlen(s) != (size_t)(s[0] == '#' ? 7 : 6))
+		dm_tool_die("%s: '%s' is not RRGGBB", opt, s);
+	rgb[0] = (uint8_t)(v >> 16);
+	rgb[1] = (uint8_t)(v >> 8);
+	rgb[2] = (uint8_t)v;
+}
+
+int dm_cli_numbered(const char *path)
+{
+	int n = 0;
+	for (const char *p = path; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p != 'd')
+			dm_tool_die("%s: only %%d, %%0Nd and %%%% may appear in an output name", path);
+		n++;
+	}
+	if (n > 1)
+		dm_tool_die("%s: more than one %%d in the output name", path);
+	return n;
 }
 
 const char *dm_cli_split(const char *arg, char *name, size_t size)

@@ -57,6 +57,9 @@ typedef struct dm_cli_enum {
 
 /* The value named s, or die "OPT: unknown 'S' (one of: a, b, c)". */
 int dm_cli_enum_parse(const char *opt, const char *s, const dm_cli_enum *e);
+/* The value the extension of path names (case-insensitive: "a.PNG" is png),
+ * or first - 1 when it has none or names no value. */
+int dm_cli_enum_ext(const char *path, const dm_cli_enum *e);
 /* Name of value v (NULL when out of range). */
 const char *dm_cli_enum_name(const dm_cli_enum *e, int v);
 
@@ -141,6 +144,16 @@ int dm_cli_tlist(const char *opt, const char *arg, double **list);
 /* A shape "64x1x28x28" or "NxD": at least two positive sizes, at most
  * DM_MAX_RANK.  Returns the rank, or dies naming opt. */
 int dm_cli_shape(const char *opt, const char *arg, int64_t *shape);
+/* "AsepB" as two numbers (--range LO:HI, --grid RxC), or dies naming opt. */
+void dm_cli_pair(const char *opt, const char *s, char sep, double *a, double *b);
+/* "AxB" as two whole numbers in 1..max, or dies naming opt. */
+void dm_cli_dims(const char *opt, const char *s, int *a, int *b, int max);
+/* "RRGGBB" or "#RRGGBB" as three bytes, or dies naming opt. */
+void dm_cli_rgb(const char *opt, const char *s, uint8_t rgb[3]);
+/* A numbered output name holds exactly one %d, %0Nd or %Nd (and %% for a
+ * literal percent sign): 1 if numbered, 0 if it has no conversion; dies on
+ * anything else. */
+int dm_cli_numbered(const char *path);
 /* "NAME" or "NAME:REST": copies NAME into name (size bytes) and returns
  * REST, or NULL when there is no colon. */
 const char *dm_cli_split(const char *arg, char *name, size_t size);

@@ -83,11 +83,9 @@ static const dm_cli cli = {
 
 typedef struct enc {
 	/* options */
-	const char *out_path, *format, *tensor, *color_by;
-	int grid_rows, grid_cols, scale, gap, scatter, caption, header;
-	int range_set;
-	double lo, hi;
-	dm_scatter sc;
+	const char *out_path, *format, *tensor;
+	int header;
+	dm_render_opts ro;
 	dm_video_opts vo;
 	/* state */
 	int kind;
@@ -96,6 +94,7 @@ typedef struct enc {
 	dm_npy_writer npy;
 	dm_csv_writer csv;
 	int64_t pictures;      /* PNG pictures made so far */
+	uint64_t index;        /* the frame being encoded */
 	dm_canvas single;      /* the one picture of a non-numbered PNG */
 	dm_video *video;
 	dm_canvas last;        /* last video frame, for --hold-last */
@@ -105,219 +104,68 @@ static const char *src_name = "stdin";
 
 static void die_err(enc *e, int rc, const dm_error *err);
 
-static void parse_pair(const char *opt, const char *s, char sep, double *a, double *b)
-{
-	char buf[128];
-	const char *p = strchr(s, sep);
-	if (!p || (size_t)(p - s) >= sizeof buf)
-		dm_tool_die("%s: '%s' is not of the form A%cB", opt, s, sep);
-	memcpy(buf, s, (size_t)(p - s));
-	buf[p - s] = '\0';
-	*a = dm_tool_double(opt, buf);
-	*b = dm_tool_double(opt, p + 1);
-}
-
-static void parse_dims(const char *opt, const char *s, int *a, int *b, int max)
-{
-	double x, y;
-	parse_pair(opt, s, 'x', &x, &y);
-	if (x != floor(x) || y != floor(y) || x < 1 || y < 1 || x > max || y > max)
-		dm_tool_die("%s: '%s' needs two whole numbers in 1..%d", opt, s, max);
-	*a = (int)x;
-	*b = (int)y;
-}
-
-/* A numbered name holds exactly one %d, %0Nd or %Nd (and %% for a literal
- * percent sign); returns 1 if numbered, 0 if no conversion; dies otherwise. */
-static int check_pattern(const char *s)
-{
-	int n = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p != '%')
-			continue;
-		if (p[1] == '%') {
-			p++;
-			continue;
-		}
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p != 'd')
-			dm_tool_die("%s: only %%d, %%0Nd and %%%% may appear in an output name", s);
-		n++;
-	}
-	if (n > 1)
-		dm_tool_die("%s: more than one %%d in the output name", s);
-	return n;
-}
-
-static const char *ext_format(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-	if (!dot || strchr(dot, '/'))
-		return NULL;
-	for (int i = 0; i < formats.n; i++)
-		if (strcasecmp(dot + 1, format_names[i]) == 0)
-			return format_names[i];
-	return NULL;
-}
-
 /* ---- pictures --------------------------------------------------------- */
 
-static void caption(enc *e, dm_canvas *cv, const dm_frame *f)
+/* A PNG picture: numbered by frame (grid, scatter) or by image. */
+static int png_out(void *ctx, dm_canvas *cv, dm_error *err)
 {
-	char text[160] = "";
-	size_t k = 0;
-	const char *keys[] = {"t", "step"};
-	for (int i = 0; i < 2; i++) {
-		const char *v = dm_kv_get(&f->tags, keys[i]);
-		if (v && i == 0 && v[0] == '-' && k < sizeof text) { /* dm-denoise's final samples */
-			k += (size_t)snprintf(text + k, sizeof text - k, "%sclean", k ? " " : "");
-			continue;
-		}
-		if (v && k < sizeof text)
-			k += (size_t)snprintf(text + k, sizeof text - k, "%s%s=%.24s", k ? " " : "", keys[i], v);
-	}
-	if (!k)
-		return;
-	int s = cv->w / 160 < 1 ? 1 : cv->w / 160 > 4 ? 4 : cv->w / 160; /* legible, not dominant */
-	static const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
-	dm_render_text(cv, 2 * s, 2 * s, s, text, white, black);
-}
-
-/* Picture number `index` of the frame (images, grid or scatter) into cv. */
-static int render(enc *e, const dm_frame *f, const dm_tensor *t, int64_t first, int rows, int cols, dm_canvas *cv,
-                  dm_error *err)
-{
-	if (e->scatter) {
-		dm_scatter sc = e->sc;
-		if (e->color_by) {
-			sc.classes = dm_frame_get(f, e->color_by);
-			if (!sc.classes)
-				return dm_error_set(err, DM_ERR_FORMAT, "%s: a frame has no tensor '%s' for --color-by",
-				                    src_name, e->color_by);
-		}
-		return dm_render_scatter(cv, t, &sc, err);
-	}
-	if (t->rank == 2 && t->dims[1] == 2) /* an image two pixels wide is surely points */
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: tensor '%s' is %lldx2 points: draw them with --scatter",
-		                    src_name, t->name, (long long)t->dims[0]);
-	double lo = e->lo, hi = e->hi;
-	if (!e->range_set && t->dtype == DM_U8)
-		lo = 0, hi = 255;
-	dm_grid g = {.rows = rows, .cols = cols, .scale = e->scale, .gap = e->gap,
-	             .gap_fill = e->gap ? 255 : 0, .lo = lo, .hi = hi};
-	return dm_render_grid(cv, t, first, &g, err);
-}
-
-static void png_out(enc *e, dm_canvas *cv, int64_t number)
-{
-	dm_error err;
+	enc *e = ctx;
 	if (!e->numbered) {
 		if (e->single.px)
 			dm_tool_die("%s: the stream holds more than one picture: use --grid RxC or a numbered name such as out_%%04d.png",
 			            strcmp(e->out_path, "-") ? e->out_path : "stdout");
 		e->single = *cv; /* written at the end, once we know it is the only one */
-		cv->px = NULL;
-		return;
+		return 0;
 	}
+	int64_t number = e->ro.scatter || e->ro.rows ? (int64_t)e->index : e->pictures++;
 	char name[4096];
 	if (snprintf(name, sizeof name, e->out_path, (long long)number) >= (int)sizeof name)
 		dm_tool_die("%s: output name too long", e->out_path);
-	dm_outfile o;
-	int rc = dm_outfile_open(&o, name, &err);
-	if (!rc)
-		rc = dm_png_write(o.f, name, cv->w, cv->h, cv->c, cv->px, &err);
-	if (!rc)
-		rc = dm_outfile_commit(&o, &err);
-	else
-		dm_outfile_abort(&o);
-	die_err(e, rc, &err);
+	int rc = dm_render_write_png(name, cv, err);
 	dm_canvas_free(cv);
+	return rc;
 }
 
-static void do_png(enc *e, const dm_frame *f, const dm_tensor *t, uint64_t index)
+static int video_out(void *ctx, dm_canvas *cv, dm_error *err)
 {
-	dm_error err;
-	dm_canvas cv;
-	if (e->scatter || e->grid_rows) {
-		die_err(e, render(e, f, t, 0, e->grid_rows, e->grid_cols, &cv, &err), &err);
-		if (e->caption)
-			caption(e, &cv, f);
-		png_out(e, &cv, (int64_t)index);
-		return;
+	enc *e = ctx;
+	int rc = 0;
+	if (!e->video) {
+		rc = dm_outfile_open(&e->out, e->out_path, err);
+		if (!rc)
+			rc = dm_video_open(&e->video, e->out.f, e->out.path ? e->out.path : "stdout",
+			                   cv->w, cv->h, cv->c, &e->vo, err);
 	}
-	int64_t n;
-	int c, h, w;
-	die_err(e, dm_render_geometry(t, &n, &c, &h, &w, &err), &err);
-	for (int64_t i = 0; i < n; i++) {
-		die_err(e, render(e, f, t, i, 1, 1, &cv, &err), &err);
-		png_out(e, &cv, e->pictures++);
-	}
+	if (!rc)
+		rc = dm_video_frame(e->video, cv, err);
+	dm_canvas_free(&e->last);
+	e->last = *cv;
+	return rc;
 }
 
 static void do_video(enc *e, const dm_frame *f, const dm_tensor *t)
 {
 	dm_error err;
-	dm_canvas cv;
-	int rows = e->grid_rows, cols = e->grid_cols;
-	if (!e->scatter && !rows) {
-		int64_t n;
-		int c, h, w;
-		die_err(e, dm_render_geometry(t, &n, &c, &h, &w, &err), &err);
-		cols = (int)ceil(sqrt((double)(n < 1 ? 1 : n > 4096 ? 4096 : n)));
-		rows = (int)((n + cols - 1) / cols);
-		if (rows < 1)
-			rows = 1;
-		e->grid_rows = rows; /* keep the layout (and size) of the first frame */
-		e->grid_cols = cols;
-	}
-	die_err(e, render(e, f, t, 0, rows, cols, &cv, &err), &err);
-	if (e->caption)
-		caption(e, &cv, f);
-	if (!e->video) {
-		int rc = dm_outfile_open(&e->out, e->out_path, &err);
-		if (!rc)
-			rc = dm_video_open(&e->video, e->out.f, e->out.path ? e->out.path : "stdout",
-			                   cv.w, cv.h, cv.c, &e->vo, &err);
-		die_err(e, rc, &err);
-	}
-	die_err(e, dm_video_frame(e->video, &cv, &err), &err);
-	dm_canvas_free(&e->last);
-	e->last = cv;
+	if (!e->ro.scatter && !e->ro.rows) /* keep the layout (and size) of the first frame */
+		die_err(e, dm_render_fit_grid(t, &e->ro.rows, &e->ro.cols, &err), &err);
+	die_err(e, dm_render_frame(f, t, &e->ro, src_name, video_out, e, &err), &err);
 }
 
 /* ---- numbers ---------------------------------------------------------- */
 
-/* The name of the output in messages. */
-static const char *out_name(const enc *e)
-{
-	return strcmp(e->out_path, "-") ? e->out_path : "stdout";
-}
-
-static void do_npy(enc *e, const dm_tensor *t, uint64_t index)
+/* NPY or CSV: the writer opens on the first frame. */
+static void do_numbers(enc *e, const dm_tensor *t, uint64_t index)
 {
 	dm_error err;
+	const char *name = strcmp(e->out_path, "-") ? e->out_path : "stdout";
 	if (index == 0) {
 		die_err(e, dm_outfile_open(&e->out, e->out_path, &err), &err);
-		/* stdout may be a pipe: stage, to seek back */
-		die_err(e, dm_npy_writer_open(&e->npy, e->out.f, out_name(e), e->out.path != NULL, &err),
-		        &err);
+		if (e->kind == K_NPY) /* stdout may be a pipe: stage, to seek back */
+			die_err(e, dm_npy_writer_open(&e->npy, e->out.f, name, e->out.path != NULL, &err), &err);
+		else
+			dm_csv_writer_init(&e->csv, e->out.f, name, e->header);
 	}
-	int rc = dm_npy_writer_add(&e->npy, t, &err);
-	if (rc == DM_ERR_ARG)
-		dm_tool_die("%s: frame %" PRIu64 ": %s", src_name, index, err.msg);
-	die_err(e, rc, &err);
-}
-
-static void do_csv(enc *e, const dm_tensor *t, uint64_t index)
-{
-	dm_error err;
-	if (index == 0) {
-		die_err(e, dm_outfile_open(&e->out, e->out_path, &err), &err);
-		dm_csv_writer_init(&e->csv, e->out.f, out_name(e), e->header);
-	}
-	int rc = dm_csv_writer_add(&e->csv, t, &err);
+	int rc = e->kind == K_NPY ? dm_npy_writer_add(&e->npy, t, &err) : dm_csv_writer_add(&e->csv, t, &err);
 	if (rc == DM_ERR_ARG)
 		dm_tool_die("%s: frame %" PRIu64 ": %s", src_name, index, err.msg);
 	die_err(e, rc, &err);
@@ -345,10 +193,10 @@ int main(int argc, char **argv)
 	static enc e;
 	e.out_path = "-";
 	e.tensor = "x";
-	e.scale = 1;
-	e.lo = -1;
-	e.hi = 1;
-	e.sc = (dm_scatter){.w = 512, .h = 512, .xlo = -4, .xhi = 4, .ylo = -4, .yhi = 4, .radius = 1,
+	e.ro.scale = 1;
+	e.ro.lo = -1;
+	e.ro.hi = 1;
+	e.ro.sc = (dm_scatter){.w = 512, .h = 512, .xlo = -4, .xhi = 4, .ylo = -4, .yhi = 4, .radius = 1,
 	                    .fg = {0x1f, 0x77, 0xb4}, .bg = {255, 255, 255}, .axes = 1};
 	e.vo = (dm_video_opts){.fps = 10, .loop = 0, .crf = -1, .bitrate = 0};
 	double hold = 0;
@@ -358,39 +206,31 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'f': e.format = format_names[dm_cli_enum_parse("--format", optarg, &formats)]; break;
 		case 't': e.tensor = optarg; break;
-		case 'g': parse_dims("--grid", optarg, &e.grid_rows, &e.grid_cols, 1024); break;
-		case 'k': e.scale = (int)dm_tool_int("--scale", optarg, 1, 64); break;
+		case 'g': dm_cli_dims("--grid", optarg, &e.ro.rows, &e.ro.cols, 1024); break;
+		case 'k': e.ro.scale = (int)dm_tool_int("--scale", optarg, 1, 64); break;
 		case 'r':
-			parse_pair("--range", optarg, ':', &e.lo, &e.hi);
-			if (!(e.lo != e.hi))
+			dm_cli_pair("--range", optarg, ':', &e.ro.lo, &e.ro.hi);
+			if (!(e.ro.lo != e.ro.hi))
 				dm_tool_die("--range: '%s': LO and HI must differ", optarg);
-			e.range_set = 1;
+			e.ro.range_set = 1;
 			break;
-		case O_GAP: e.gap = (int)dm_tool_int("--gap", optarg, 0, 64); break;
-		case O_SCATTER: e.scatter = 1; break;
+		case O_GAP: e.ro.gap = (int)dm_tool_int("--gap", optarg, 0, 64); break;
+		case O_SCATTER: e.ro.scatter = 1; break;
 		case O_XLIM:
 		case O_YLIM: {
-			double *lo = c == O_XLIM ? &e.sc.xlo : &e.sc.ylo, *hi = c == O_XLIM ? &e.sc.xhi : &e.sc.yhi;
+			dm_scatter *sc = &e.ro.sc;
+			double *lo = c == O_XLIM ? &sc->xlo : &sc->ylo, *hi = c == O_XLIM ? &sc->xhi : &sc->yhi;
 			const char *name = c == O_XLIM ? "--xlim" : "--ylim";
-			parse_pair(name, optarg, ':', lo, hi);
+			dm_cli_pair(name, optarg, ':', lo, hi);
 			if (!(*hi > *lo))
 				dm_tool_die("%s: '%s': HI must be above LO", name, optarg);
 			break;
 		}
-		case O_SIZE: parse_dims("--size", optarg, &e.sc.w, &e.sc.h, 8192); break;
-		case O_POINT: e.sc.radius = (int)dm_tool_int("--point", optarg, 0, 50); break;
-		case O_COLOR: {
-			char *end;
-			unsigned long v = strtoul(optarg[0] == '#' ? optarg + 1 : optarg, &end, 16);
-			if (*end || strlen(optarg) != (size_t)(optarg[0] == '#' ? 7 : 6))
-				dm_tool_die("--color: '%s' is not RRGGBB", optarg);
-			e.sc.fg[0] = (uint8_t)(v >> 16);
-			e.sc.fg[1] = (uint8_t)(v >> 8);
-			e.sc.fg[2] = (uint8_t)v;
-			break;
-		}
-		case O_COLOR_BY: e.color_by = optarg; break;
-		case O_CAPTION: e.caption = 1; break;
+		case O_SIZE: dm_cli_dims("--size", optarg, &e.ro.sc.w, &e.ro.sc.h, 8192); break;
+		case O_POINT: e.ro.sc.radius = (int)dm_tool_int("--point", optarg, 0, 50); break;
+		case O_COLOR: dm_cli_rgb("--color", optarg, e.ro.sc.fg); break;
+		case O_COLOR_BY: e.ro.color_by = optarg; break;
+		case O_CAPTION: e.ro.caption = 1; break;
 		case O_LAST: last_only = 1; break;
 		case O_FPS: e.vo.fps = (int)dm_tool_int("--fps", optarg, 1, 240); break;
 		case O_LOOP: e.vo.loop = (int)dm_tool_int("--loop", optarg, 0, 65535); break;
@@ -411,7 +251,7 @@ int main(int argc, char **argv)
 
 	const char *fmt = e.format;
 	if (!fmt)
-		fmt = ext_format(e.out_path);
+		fmt = dm_cli_enum_name(&formats, dm_cli_enum_ext(e.out_path, &formats));
 	if (!fmt)
 		dm_tool_die("%s: cannot tell the output format from the name: give --format",
 		            strcmp(e.out_path, "-") ? e.out_path : "stdout");
@@ -420,7 +260,7 @@ int main(int argc, char **argv)
 	if (e.kind == K_VIDEO && !dm_video_format_known(fmt))
 		dm_tool_die("--format: this build cannot write %s", fmt);
 	e.vo.format = fmt;
-	e.numbered = check_pattern(e.out_path);
+	e.numbered = dm_cli_numbered(e.out_path);
 	if (e.numbered && e.kind != K_PNG)
 		dm_tool_die("%s: a numbered name (%%d) is for PNG sequences only", e.out_path);
 	if (e.numbered && !strcmp(e.out_path, "-"))
@@ -458,10 +298,11 @@ int main(int argc, char **argv)
 		if (!t)
 			dm_tool_die("%s: frame %" PRIu64 " has no tensor '%s' (choose one with --tensor)", src_name, index,
 			            e.tensor);
+		e.index = index;
 		switch (e.kind) {
-		case K_PNG: do_png(&e, &f, t, index); break;
-		case K_NPY: do_npy(&e, t, index); break;
-		case K_CSV: do_csv(&e, t, index); break;
+		case K_PNG: die_err(&e, dm_render_frame(&f, t, &e.ro, src_name, png_out, &e, &err), &err); break;
+		case K_NPY:
+		case K_CSV: do_numbers(&e, t, index); break;
 		case K_VIDEO: do_video(&e, &f, t); break;
 		}
 		index++;
@@ -487,9 +328,7 @@ int main(int argc, char **argv)
 	case K_NPY: die_err(&e, dm_npy_writer_finish(&e.npy, &err), &err); break;
 	case K_CSV: break;
 	case K_VIDEO: {
-		int extra = (int)lround(hold * e.vo.fps);
-		for (int i = 0; i < extra; i++)
-			die_err(&e, dm_video_frame(e.video, &e.last, &err), &err);
+		die_err(&e, dm_video_hold(e.video, &e.last, hold, &err), &err);
 		dm_canvas_free(&e.last);
 		rc = dm_video_close(e.video, &err);
 		e.video = NULL;

@@ -1,5 +1,10 @@
 #include "io/render.h"
 
+#include <stdio.h>
+
+#include "core/outfile.h"
+#include "io/image.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +262,104 @@ void dm_render_text(dm_canvas *cv, int x, int y, int scale, const char *text,
 						for (int dx = 0; dx < scale; dx++)
 							put_px(cv, x + col * scale + dx, y + r * scale + dy, rgb);
 	}
+}
+
+/* ---- frames to pictures ------------------------------------------------ */
+
+void dm_render_caption(dm_canvas *cv, const dm_kv *tags)
+{
+	char text[160] = "";
+	size_t k = 0;
+	const char *keys[] = {"t", "step"};
+	for (int i = 0; i < 2; i++) {
+		const char *v = dm_kv_get(tags, keys[i]);
+		if (v && i == 0 && v[0] == '-' && k < sizeof text) { /* dm-denoise's final samples */
+			k += (size_t)snprintf(text + k, sizeof text - k, "%sclean", k ? " " : "");
+			continue;
+		}
+		if (v && k < sizeof text)
+			k += (size_t)snprintf(text + k, sizeof text - k, "%s%s=%.24s", k ? " " : "", keys[i], v);
+	}
+	if (!k)
+		return;
+	int s = cv->w / 160 < 1 ? 1 : cv->w / 160 > 4 ? 4 : cv->w / 160; /* legible, not dominant */
+	static const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
+	dm_render_text(cv, 2 * s, 2 * s, s, text, white, black);
+}
+
+int dm_render_fit_grid(const dm_tensor *t, int *rows, int *cols, dm_error *err)
+{
+	int64_t n;
+	int c, h, w;
+	int rc = dm_render_geometry(t, &n, &c, &h, &w, err);
+	if (rc)
+		return rc;
+	*cols = (int)ceil(sqrt((double)(n < 1 ? 1 : n > 4096 ? 4096 : n)));
+	*rows = (int)((n + *cols - 1) / *cols);
+	if (*rows < 1)
+		*rows = 1;
+	return 0;
+}
+
+/* Picture of images first.. of t in a rows x cols grid, or the scatter plot. */
+static int render_one(dm_canvas *cv, const dm_frame *f, const dm_tensor *t, int64_t first, int rows,
+                      int cols, const dm_render_opts *o, const char *src, dm_error *err)
+{
+	if (o->scatter) {
+		dm_scatter sc = o->sc;
+		if (o->color_by) {
+			sc.classes = dm_frame_get(f, o->color_by);
+			if (!sc.classes)
+				return dm_error_set(err, DM_ERR_FORMAT, "%s: a frame has no tensor '%s' for --color-by",
+				                    src, o->color_by);
+		}
+		return dm_render_scatter(cv, t, &sc, err);
+	}
+	if (t->rank == 2 && t->dims[1] == 2) /* an image two pixels wide is surely points */
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: tensor '%s' is %lldx2 points: draw them with --scatter",
+		                    src, t->name, (long long)t->dims[0]);
+	double lo = o->lo, hi = o->hi;
+	if (!o->range_set && t->dtype == DM_U8)
+		lo = 0, hi = 255;
+	dm_grid g = {.rows = rows, .cols = cols, .scale = o->scale, .gap = o->gap,
+	             .gap_fill = o->gap ? 255 : 0, .lo = lo, .hi = hi};
+	return dm_render_grid(cv, t, first, &g, err);
+}
+
+int dm_render_frame(const dm_frame *f, const dm_tensor *t, const dm_render_opts *o, const char *src,
+                    dm_render_emit emit, void *ctx, dm_error *err)
+{
+	dm_canvas cv;
+	int rc;
+	if (o->scatter || o->rows) {
+		if ((rc = render_one(&cv, f, t, 0, o->rows, o->cols, o, src, err)))
+			return rc;
+		if (o->caption)
+			dm_render_caption(&cv, &f->tags);
+		return emit(ctx, &cv, err);
+	}
+	int64_t n;
+	int c, h, w;
+	if ((rc = dm_render_geometry(t, &n, &c, &h, &w, err)))
+		return rc;
+	for (int64_t i = 0; i < n; i++) {
+		if ((rc = render_one(&cv, f, t, i, 1, 1, o, src, err)))
+			return rc;
+		if ((rc = emit(ctx, &cv, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int dm_render_write_png(const char *path, const dm_canvas *cv, dm_error *err)
+{
+	dm_outfile o;
+	int rc = dm_outfile_open(&o, path, err);
+	if (rc)
+		return rc;
+	rc = dm_png_write(o.f, path, cv->w, cv->h, cv->c, cv->px, err);
+	if (!rc)
+		return dm_outfile_commit(&o, err);
+	dm_outfile_abort(&o);
+	return rc;
 }

@@ -89,4 +89,41 @@ void dm_render_text(dm_canvas *cv, int x, int y, int scale, const char *text,
 int dm_render_text_width(const char *text, int scale);
 #define DM_RENDER_GLYPH_H 7
 
+/* ---- frames to pictures (dm-encode) ----------------------------------- */
+
+/* How the tensor of a frame becomes pictures. */
+typedef struct dm_render_opts {
+	int rows, cols;        /* grid of each picture; 0 x 0: one picture per image */
+	int scale, gap;        /* upscaling (>= 1) and white pixels between cells */
+	int range_set;         /* lo, hi given; else u8 tensors map 0:255 */
+	double lo, hi;
+	int scatter;           /* draw t's rows as points with sc */
+	dm_scatter sc;
+	const char *color_by;  /* scatter: the frame's tensor of class labels, or NULL */
+	int caption;           /* grid and scatter pictures: t=... step=... from the tags */
+} dm_render_opts;
+
+/* Draw "t=T step=S" from tags (a negative t, dm-denoise's final samples,
+ * as "clean") in white on black at the top left, at a scale that suits the
+ * canvas width.  Nothing when neither tag is there. */
+void dm_render_caption(dm_canvas *cv, const dm_kv *tags);
+
+/* The most nearly square grid for the images of t (cols = ceil(sqrt(n)),
+ * n capped to 4096).  DM_ERR_FORMAT as dm_render_geometry. */
+int dm_render_fit_grid(const dm_tensor *t, int *rows, int *cols, dm_error *err);
+
+/* The pictures of frame f, whose tensor t is drawn: with o->scatter or
+ * o->rows, one picture (the scatter plot, or the grid of the first
+ * rows*cols images), captioned when o->caption; otherwise one picture per
+ * image.  Each is handed to emit in order, which owns it from then on (and
+ * frees it); a negative return of emit stops and is returned.  src names
+ * the stream in messages: DM_ERR_FORMAT for a frame without the --color-by
+ * tensor, or points (N x 2) drawn as images. */
+typedef int (*dm_render_emit)(void *ctx, dm_canvas *cv, dm_error *err);
+int dm_render_frame(const dm_frame *f, const dm_tensor *t, const dm_render_opts *o, const char *src,
+                    dm_render_emit emit, void *ctx, dm_error *err);
+
+/* Write cv as a PNG file at path, atomically (core/outfile). */
+int dm_render_write_png(const char *path, const dm_canvas *cv, dm_error *err);
+
 #endif

@@ -1,6 +1,7 @@
 #include "io/video.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -571,4 +572,15 @@ void dm_video_abort(dm_video *v)
 	free(v->buf);
 	free(v->name);
 	free(v);
+}
+
+int dm_video_hold(dm_video *v, const dm_canvas *cv, double seconds, dm_error *err)
+{
+	long extra = lround(seconds * v->o.fps);
+	for (long i = 0; i < extra; i++) {
+		int rc = dm_video_frame(v, cv, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

@@ -38,6 +38,9 @@ int dm_video_open(dm_video **v, FILE *f, const char *name, int w, int h, int c,
                   const dm_video_opts *o, dm_error *err);
 /* Encode one frame; cv must have the size and channels given to open. */
 int dm_video_frame(dm_video *v, const dm_canvas *cv, dm_error *err);
+/* Encode cv again for `seconds` more of the video (round(seconds * fps)
+ * frames): --hold-last. */
+int dm_video_hold(dm_video *v, const dm_canvas *cv, double seconds, dm_error *err);
 /* Flush the encoder, write the trailer, flush f, free v (always freed). */
 int dm_video_close(dm_video *v, dm_error *err);
 /* Free v without finishing the file. */

@@ -200,3 +200,35 @@ TEST(video_rejects_bad_input)
 	dm_canvas_free(&cv);
 	fclose(f);
 }
+
+/* --hold-last: round(seconds * fps) more copies of the last frame. */
+TEST(video_hold)
+{
+	static const double secs[] = {0, 0.5, 0.26};
+	static const int fps[] = {10, 4, 10}, want[] = {1, 3, 4};
+	for (int i = 0; i < 3; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/tmp/dm_hold_%d.y4m", (int)getpid());
+		FILE *f = fopen(path, "wb");
+		CHECK(f != NULL);
+		dm_error err;
+		dm_video *v;
+		dm_video_opts o = {.format = "y4m", .fps = fps[i], .crf = -1};
+		CHECK(dm_video_open(&v, f, path, 6, 4, 1, &o, &err) == 0);
+		dm_canvas cv;
+		CHECK(dm_canvas_init(&cv, 6, 4, 1, 0, &err) == 0);
+		for (int k = 0; k < 24; k++)
+			cv.px[k] = (uint8_t)(k * 9);
+		CHECK(dm_video_frame(v, &cv, &err) == 0);
+		CHECK(dm_video_hold(v, &cv, secs[i], &err) == 0);
+		CHECK(dm_video_close(v, &err) == 0);
+		fclose(f);
+		probe p;
+		CHECK(probe_file(path, &p) == 0);
+		unlink(path);
+		CHECK_MSG(p.frames == want[i], "%g s at %d fps: %d frames", secs[i], fps[i], p.frames);
+		CHECK(diff(&cv, &p) == 0);
+		free(p.rgb);
+		dm_canvas_free(&cv);
+	}
+}
