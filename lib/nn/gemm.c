@@ -433,18 +433,29 @@ static void ref_loops(const gemm_args *g)
 		}
 }
 
-static void gemm_run(gemm_args g)
+/* The driver the fp32 and bf16 GEMMs share: C split into one rectangle of
+ * whole mr x nr tiles per thread (a grid that does not depend on timing, so
+ * results do not depend on the thread count), the pack buffers of every
+ * thread allocated before anyone touches C, so that a failure can still
+ * fall back to the plain loops on the untouched C. */
+typedef struct gemm_driver {
+	const void *path;
+	int mr, nr;
+	int (*buffers)(const void *path, int k, int m0, int m1, int n0, int n1);
+	void (*rect)(const void *path, const gemm_args *g, int m0, int m1, int n0, int n1);
+	void (*ref)(const gemm_args *g);
+} gemm_driver;
+
+static void gemm_drive(const gemm_driver *d, const gemm_args *g)
 {
-	int m = g.m, n = g.n, k = g.k;
+	int m = g->m, n = g->n, k = g->k;
 	if (m <= 0 || n <= 0)
 		return;
-	if (k <= 0 || g.alpha == 0.0f) {
-		scale_c(&g);
+	if (k <= 0 || g->alpha == 0.0f) {
+		scale_c(g);
 		return;
 	}
-	gemm_path path = path_for(dm_simd());
-	const gemm_path *P = &path;
-	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
+	int mt = (m + d->mr - 1) / d->mr, ntl = (n + d->nr - 1) / d->nr;
 	/* Below ~1 MFLOP a second thread costs more than it brings. */
 	int nt = 1;
 	if (!omp_in_parallel() && (double)m * n * k >= 5e5)
@@ -465,12 +476,10 @@ static void gemm_run(gemm_args g)
 		int ti = t / gn, tj = t % gn;
 		int mt0 = (int)((long)mt * ti / gm), mt1 = (int)((long)mt * (ti + 1) / gm);
 		int nt0 = (int)((long)ntl * tj / gn), nt1 = (int)((long)ntl * (tj + 1) / gn);
-		int m0 = mt0 * P->mr, m1 = mt1 * P->mr < m ? mt1 * P->mr : m;
-		int n0 = nt0 * P->nr, n1 = nt1 * P->nr < n ? nt1 * P->nr : n;
+		int m0 = mt0 * d->mr, m1 = mt1 * d->mr < m ? mt1 * d->mr : m;
+		int n0 = nt0 * d->nr, n1 = nt1 * d->nr < n ? nt1 * d->nr : n;
 		int mine = m0 < m1 && n0 < n1;
-		/* Allocate everywhere before anyone touches C, so that a failure
-		 * can still fall back to the plain loops on the untouched C. */
-		if (mine && gemm_buffers(P, k, m0, m1, n0, n1) < 0) {
+		if (mine && d->buffers(d->path, k, m0, m1, n0, n1) < 0) {
 #pragma omp atomic write
 			fail = 1;
 		}
@@ -479,10 +488,27 @@ static void gemm_run(gemm_args g)
 #pragma omp atomic read
 		failed = fail;
 		if (mine && !failed)
-			gemm_rect(P, &g, m0, m1, n0, n1);
+			d->rect(d->path, g, m0, m1, n0, n1);
 	}
 	if (fail) /* out of memory for pack buffers: the plain loops, correct if slow */
-		ref_loops(&g);
+		d->ref(g);
+}
+
+static int buffers32(const void *P, int k, int m0, int m1, int n0, int n1)
+{
+	return gemm_buffers(P, k, m0, m1, n0, n1);
+}
+
+static void rect32(const void *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+	gemm_rect(P, g, m0, m1, n0, n1);
+}
+
+static void gemm_run(gemm_args g)
+{
+	gemm_path path = path_for(dm_simd());
+	gemm_driver d = {&path, path.mr, path.nr, buffers32, rect32, ref_loops};
+	gemm_drive(&d, &g);
 }
 
 void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
@@ -820,50 +846,21 @@ static void ref_loops16(const gemm_args *g)
 		}
 }
 
+static int buffers16(const void *P, int k, int m0, int m1, int n0, int n1)
+{
+	return gemm_buffers16(P, k, m0, m1, n0, n1);
+}
+
+static void rect16(const void *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+	gemm_rect16(P, g, m0, m1, n0, n1);
+}
+
 static void gemm_run16(gemm_args g)
 {
-	int m = g.m, n = g.n, k = g.k;
-	if (m <= 0 || n <= 0)
-		return;
-	if (k <= 0 || g.alpha == 0.0f) {
-		scale_c(&g);
-		return;
-	}
 	const bf16_path *P = &bf16_paths[dm_simd_bf16()];
-	int mt = (m + P->mr - 1) / P->mr, ntl = (n + P->nr - 1) / P->nr;
-	int nt = 1;
-	if (!omp_in_parallel() && (double)m * n * k >= 5e5)
-		nt = omp_get_max_threads();
-	if (nt > mt * ntl)
-		nt = mt * ntl;
-	int tm = 1, tn = 1;
-	thread_grid(nt, mt, ntl, &tm, &tn);
-	int fail = 0;
-#pragma omp parallel num_threads(tm * tn) if (tm * tn > 1)
-	{
-		int t = omp_get_thread_num(), nth = omp_get_num_threads();
-		int gm = tm, gn = tn;
-		if (nth != tm * tn)
-			thread_grid(nth, mt, ntl, &gm, &gn);
-		int ti = t / gn, tj = t % gn;
-		int mt0 = (int)((long)mt * ti / gm), mt1 = (int)((long)mt * (ti + 1) / gm);
-		int nt0 = (int)((long)ntl * tj / gn), nt1 = (int)((long)ntl * (tj + 1) / gn);
-		int m0 = mt0 * P->mr, m1 = mt1 * P->mr < m ? mt1 * P->mr : m;
-		int n0 = nt0 * P->nr, n1 = nt1 * P->nr < n ? nt1 * P->nr : n;
-		int mine = m0 < m1 && n0 < n1;
-		if (mine && gemm_buffers16(P, k, m0, m1, n0, n1) < 0) {
-#pragma omp atomic write
-			fail = 1;
-		}
-#pragma omp barrier
-		int failed;
-#pragma omp atomic read
-		failed = fail;
-		if (mine && !failed)
-			gemm_rect16(P, &g, m0, m1, n0, n1);
-	}
-	if (fail)
-		ref_loops16(&g);
+	gemm_driver d = {P, P->mr, P->nr, buffers16, rect16, ref_loops16};
+	gemm_drive(&d, &g);
 }
 
 void dm_gemm_bf16(int transa, int transb, int m, int n, int k, float alpha, const float *a,
