@@ -32,8 +32,10 @@ typedef struct got {
 static int keep(void *ctx, dm_canvas *cv, dm_error *err)
 {
 	got *g = ctx;
-	if (g->n == g->stop)
+	if (g->n == g->stop) { /* the picture is ours either way */
+		dm_canvas_free(cv);
 		return dm_error_set(err, DM_ERR_IO, "stop");
+	}
 	g->cv[g->n++] = *cv;
 	return 0;
 }
@@ -42,6 +44,7 @@ static void got_free(got *g)
 {
 	for (int i = 0; i < g->n; i++)
 		dm_canvas_free(&g->cv[i]);
+	g->n = 0;
 }
 
 static const dm_render_opts plain = {.scale = 1, .lo = -1, .hi = 1};
