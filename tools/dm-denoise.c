@@ -8,14 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/gaussmodel.h"
-#include "io/image.h"
-#include "models/model.h"
 #include "diffusion/restore.h"
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 #include "diffusion/start.h"
+#include "diffusion/trajectory.h"
 #include "io/stream.h"
+#include "models/denoiser.h"
 #include "nn/gemm.h"
 #include "cli.h"
 
@@ -45,6 +44,8 @@ static const char *const spacing_names[] = {"linspace", "leading", "trailing", "
 static const dm_cli_enum spacings = {spacing_names, NULL, 1, 5, dm_spacing_parse};
 
 static const dm_cli_enum precisions = {NULL, dm_precision_name, DM_PREC_FP32, 2, NULL};
+static const dm_cli_enum variances = {NULL, dm_variance_name, DM_VARIANCE_SMALL, 2, dm_variance_parse};
+static const dm_cli_enum predictors = {NULL, dm_predictor_name, DM_PREDICTOR_EM, 2, dm_predictor_parse};
 
 static const dm_cli_opt options[] = {
 	{'m', "model", "M", "a checkpoint of dm-train, or gaussian:MEAN:STD[:P]\n"
@@ -65,7 +66,7 @@ static const dm_cli_opt options[] = {
 	                     "ln(alpha/sigma) = L (default -5.1; 'none': the top\n"
 	                     "of the schedule; matters for cosine)", NULL},
 	{O_ETA, "eta", "E", "ddim: 0 deterministic (default) .. 1 (ddpm-like)", NULL},
-	{O_VAR, "variance", "V", "ddpm: small (beta tilde, default) or large (beta)", NULL},
+	{O_VAR, "variance", "V", "ddpm: small (beta tilde, default) or large (beta)", &variances},
 	{O_CLIP, "clip", NULL, "clip the predicted x0 to the data's range (the\n"
 	                     "checkpoint's range=LO:HI, e.g. -1:1 for images, or\n"
 	                     "-1:1 when it has none); the default when it has one", NULL},
@@ -79,7 +80,7 @@ static const dm_cli_opt options[] = {
 	                     "when s > 1 (e.g. 0.995)", NULL},
 	{O_SNR, "snr", "R", "pc: Langevin signal-to-noise ratio (0.16)", NULL},
 	{O_CORR, "corrector-steps", "N", "pc: Langevin steps per level (1)", NULL},
-	{O_PRED, "predictor", "P", "pc: euler-maruyama (default) or reverse-diffusion", NULL},
+	{O_PRED, "predictor", "P", "pc: euler-maruyama (default) or reverse-diffusion", &predictors},
 	{O_RTOL, "rtol", "R", "rk45 relative tolerance (1e-4)", NULL},
 	{O_ATOL, "atol", "A", "rk45 absolute tolerance (1e-4)", NULL},
 	{O_CHURN, "churn", "S", "euler, heun: EDM stochastic churn S_churn (0)", NULL},
@@ -137,14 +138,7 @@ static void parse(int argc, char **argv, opts *o)
 		case 'n': so->steps = (int)dm_tool_int("--steps", optarg, 1, 100000); break;
 		case O_SPACING: spacing = dm_cli_enum_parse("--spacing", optarg, &spacings); break;
 		case O_ETA: so->eta = dm_tool_double("--eta", optarg); break;
-		case O_VAR:
-			if (!strcmp(optarg, "small") || !strcmp(optarg, "beta-tilde"))
-				so->variance = DM_VARIANCE_SMALL;
-			else if (!strcmp(optarg, "large") || !strcmp(optarg, "beta"))
-				so->variance = DM_VARIANCE_LARGE;
-			else
-				dm_tool_die("--variance: want small or large, not '%s'", optarg);
-			break;
+		case O_VAR: so->variance = dm_cli_enum_parse("--variance", optarg, &variances); break;
 		case O_CLIP: so->clip = 1; o->clip_set = 1; break;
 		case O_NOCLIP: so->clip = 0; o->clip_set = 1; break;
 		case O_KEEPEPS: so->clip_keep_eps = 1; break;
@@ -155,15 +149,7 @@ static void parse(int argc, char **argv, opts *o)
 			break;
 		case O_SNR: so->snr = dm_tool_double("--snr", optarg); break;
 		case O_CORR: so->corrector_steps = (int)dm_tool_int("--corrector-steps", optarg, 0, 1000); break;
-		case O_PRED:
-			if (!strcmp(optarg, "euler-maruyama") || !strcmp(optarg, "em"))
-				so->predictor = DM_PREDICTOR_EM;
-			else if (!strcmp(optarg, "reverse-diffusion"))
-				so->predictor = DM_PREDICTOR_REVERSE_DIFFUSION;
-			else
-				dm_tool_die("--predictor: want euler-maruyama or reverse-diffusion, not '%s'",
-				            optarg);
-			break;
+		case O_PRED: so->predictor = dm_cli_enum_parse("--predictor", optarg, &predictors); break;
 		case O_CHURN: so->churn = dm_tool_double("--churn", optarg); break;
 		case O_RTOL: so->rtol = dm_tool_double("--rtol", optarg); break;
 		case O_ATOL: so->atol = dm_tool_double("--atol", optarg); break;
@@ -212,99 +198,20 @@ static void parse(int argc, char **argv, opts *o)
 
 /* ---- the model ---------------------------------------------------------- */
 
-typedef struct model {
-	dm_model *net;      /* checkpoint, or NULL */
-	dm_gaussmodel g;    /* gaussian:..., when net is NULL */
-	dm_schedule s;
-	int classes;
-	int64_t shape[DM_MAX_RANK]; /* checkpoint's sample shape */
-	int rank;
-} model;
-
-static int net_predict(void *ctx, const float *x, const float *t, const int32_t *label, int B,
-                       float *out, dm_error *err)
-{
-	return dm_model_predict(ctx, x, t, label, B, out, err);
-}
-
-static void open_model(opts *o, const dm_kv *stream_meta, model *m)
+/* -m, with -S for a gaussian: model (ignored for a checkpoint). */
+static void open_model(opts *o, const dm_kv *stream_meta, dm_denoiser *m)
 {
 	dm_error err;
-	memset(m, 0, sizeof *m);
-	if (!strncmp(o->model, "gaussian:", 9)) {
-		dm_tool_check(dm_gaussmodel_parse(o->model, &m->g, &err), &err);
-		if (o->cs.given) {
-			dm_cli_schedule_make(&o->cs, DM_SCHED_LINEAR, DM_PREDICT_EPS, &m->s);
-		} else {
-			if (dm_schedule_from_kv(stream_meta, &m->s, &err) < 0)
-				dm_tool_die("%s: %s (or give --schedule for a gaussian: model)",
-				            strcmp(o->in, "-") ? o->in : "stdin", err.msg);
-		}
-		m->s.predict = m->g.predict;
-		m->g.sched = &m->s;
-		return;
+	dm_schedule gs, *sched = NULL;
+	if (!strncmp(o->model, "gaussian:", 9) && o->cs.given) {
+		dm_gaussmodel g; /* the spec's errors first */
+		dm_tool_check(dm_gaussmodel_parse(o->model, &g, &err), &err);
+		dm_cli_schedule_make(&o->cs, DM_SCHED_LINEAR, DM_PREDICT_EPS, &gs);
+		sched = &gs;
 	}
-	dm_tool_check(dm_model_load(o->model, !o->raw_weights, &m->net, &err), &err);
-	dm_model_set_precision(m->net, o->precision);
-	if (dm_schedule_from_kv(dm_model_meta(m->net), &m->s, &err) < 0)
-		dm_tool_die("%s: %s", o->model, err.msg);
-	/* Data of a known range (dm-load's images, or --range; after --scale):
-	 * clip x0^ to it by default, as DDPM/DDIM implementations do for
-	 * images; an early or imperfect model's x0^ at high noise (alpha near
-	 * 0) is otherwise far outside the data range and the samples saturate.
-	 * With no range in the header (toy sets, raw floats) nothing is
-	 * clipped; --clip then clips to [-1, 1]. */
-	const char *range = dm_kv_get(dm_model_meta(m->net), "range");
-	double lo, hi;
-	char end;
-	if (range && sscanf(range, "%lf:%lf%c", &lo, &hi, &end) == 2 && lo < hi) {
-		o->so.clip_lo = lo, o->so.clip_hi = hi;
-		if (!o->clip_set)
-			o->so.clip = 1;
-	}
-	m->classes = dm_model_classes(m->net);
-	m->rank = dm_model_sample_shape(m->net, m->shape);
-}
-
-/* ---- trajectory frames ---------------------------------------------------- */
-
-typedef struct emitter {
-	dm_writer *w;
-	const dm_tensor *shape; /* the input x, for the shape */
-	uint64_t index0;
-	int x0_only;
-	double nfe;
-} emitter;
-
-static int add_like(dm_frame *f, const char *name, const dm_tensor *like, const float *data,
-                    dm_error *err)
-{
-	dm_tensor *t = dm_frame_add(f, name, DM_F32, like->rank, like->dims, err);
-	if (!t)
-		return err->code ? err->code : DM_ERR_NOMEM;
-	memcpy(t->data, data, dm_tensor_nbytes(t));
-	return 0;
-}
-
-static int emit_step(void *ctx, int step, double t, const float *x, const float *x0, int B,
-                     int64_t D, dm_error *err)
-{
-	emitter *e = ctx;
-	dm_frame f;
-	dm_frame_init(&f);
-	int rc = add_like(&f, "x", e->shape, e->x0_only ? x0 : x, err);
-	if (rc == 0 && !e->x0_only)
-		rc = add_like(&f, "x0", e->shape, x0, err);
-	if (rc == 0) {
-		dm_kv_setf(&f.tags, "index", "%" PRIu64, e->index0);
-		dm_kv_setf(&f.tags, "t", "%.9g", t);
-		dm_kv_setf(&f.tags, "step", "%d", step);
-		rc = dm_writer_write(e->w, &f, err);
-	}
-	dm_frame_free(&f);
-	(void)B;
-	(void)D;
-	return rc;
+	dm_tool_check(dm_denoiser_open(m, o->model, o->raw_weights, o->precision, sched, stream_meta,
+	                               strcmp(o->in, "-") ? o->in : "stdin", &err), &err);
+	dm_denoiser_clip_default(m, &o->so, o->clip_set);
 }
 
 /* ---- main loop ------------------------------------------------------------ */
@@ -319,7 +226,7 @@ int main(int argc, char **argv)
 	dm_reader *r;
 	dm_tool_check(dm_reader_open_path(&r, o.in, &err), &err);
 	const char *name = dm_reader_name(r);
-	model m;
+	dm_denoiser m;
 	open_model(&o, dm_reader_meta(r), &m);
 	dm_sampler_opts *so = &o.so;
 	so->classes = m.classes;
@@ -330,30 +237,13 @@ int main(int argc, char **argv)
 		so->from_t = dm_schedule_t_from_sigma_ve(&m.s, o.from_sigma);
 		user_from_t = so->from_t;
 	}
-	if (o.label >= 0 && m.net && m.classes == 0)
-		dm_tool_die("%s: --label given, but the model is unconditional", o.model);
-	if (o.label >= 0 && m.net && o.label >= m.classes)
-		dm_tool_die("--label %d: the model has classes 0..%d", o.label, m.classes - 1);
-	dm_sampler_model sm;
-	sm.param = m.s.predict ? m.s.predict : DM_PREDICT_EPS;
-	if (m.net) {
-		sm.predict = net_predict;
-		sm.ctx = m.net;
-	} else {
-		sm.predict = dm_gaussmodel_predict;
-		sm.ctx = &m.g;
-	}
+	dm_tool_check(dm_denoiser_check_label(&m, o.label, o.model, &err), &err);
+	dm_sampler_model sm = dm_denoiser_model(&m);
 
 	dm_kv meta;
 	dm_kv_init(&meta);
-	dm_kv_copy(&meta, dm_reader_meta(r));
-	dm_kv_set(&meta, "tool", "dm-denoise");
-	dm_kv_set(&meta, "sampler", dm_sampler_name(so->kind));
-	dm_kv_setf(&meta, "seed", "%" PRIu64, so->seed);
-	dm_kv_set(&meta, "model", o.model);
-	dm_tool_check(dm_schedule_to_kv(&m.s, &meta, &err), &err);
-	if (so->encode)
-		dm_kv_set(&meta, "encoded", "1");
+	dm_tool_check(dm_trajectory_meta(&meta, dm_reader_meta(r), dm_sampler_name(so->kind), so->seed,
+	                                 o.model, &m.s, so->encode, &err), &err);
 	dm_cli_out out;
 	dm_writer *w = dm_cli_out_open(&out, o.out, strcmp(o.out, "-") ? o.out : "stdout", &meta);
 	dm_kv_free(&meta);
@@ -379,9 +269,7 @@ int main(int argc, char **argv)
 		shape.data = NULL;
 		float *xs = NULL;
 		if (m.net) {
-			int64_t d = 1;
-			for (int k = 0; k < m.rank; k++)
-				d *= m.shape[k];
+			int64_t d = dm_denoiser_values(&m);
 			if (d != D && o.restore && !dm_frame_get(&f, "y")) {
 				rc = dm_restore_measurement(&o.rs, m.shape, m.rank, x, &xs, shape.dims, &err);
 				dm_tool_check(rc, &err);
@@ -439,25 +327,16 @@ int main(int argc, char **argv)
 		/* A frame of dm-noise --t T says where it is: start there. */
 		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode)
 			so->from_t = dm_start_t(&f.tags, &m.s);
-		emitter em = {w, &shape, index0, o.x0_out, 0};
-		so->emit = emit_step;
+		dm_trajectory em = {w, &shape, index0, o.x0_out};
+		so->emit = dm_trajectory_emit;
 		so->emit_ctx = &em;
 		double nfe = 0;
 		rc = dm_sample(&m.s, &sm, so, xs, labels, B, D, index0, &nfe, &err);
 		dm_tool_check(rc, &err);
 		nfe_sum += nfe * B;
 		/* The final frame: the input frame with x replaced. */
-		dm_frame_remove(&f, "y");
-		dm_tensor *nx = dm_frame_add(&f, "x", DM_F32, shape.rank, shape.dims, &err);
-		if (!nx)
-			dm_tool_check(-1, &err);
-		memcpy(nx->data, xs, (size_t)B * D * sizeof(float));
-		dm_frame_remove(&f, "t");
-		dm_kv_setf(&f.tags, "index", "%" PRIu64, index0);
-		dm_kv_setf(&f.tags, "t", "%.9g", so->encode ? dm_schedule_t_max(&m.s) : dm_schedule_t_clean(&m.s));
-		dm_kv_del(&f.tags, "sigma");
-		dm_kv_set(&f.tags, "final", "1");
-		dm_kv_setf(&f.tags, "nfe", "%.6g", nfe);
+		double t_end = so->encode ? dm_schedule_t_max(&m.s) : dm_schedule_t_clean(&m.s);
+		dm_tool_check(dm_trajectory_final(&f, &shape, xs, index0, t_end, nfe, &err), &err);
 		free(xs);
 		free(y);
 		free(labels);
@@ -472,8 +351,6 @@ int main(int argc, char **argv)
 	dm_frame_free(&f);
 	free(mask);
 	dm_reader_close(r);
-	if (m.net)
-		dm_model_free(m.net);
-	dm_schedule_free(&m.s);
+	dm_denoiser_free(&m);
 	return 0;
 }

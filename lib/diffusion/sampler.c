@@ -95,6 +95,37 @@ const char *dm_sampler_name(int kind)
 	return kind >= 0 && kind < N_SAMPLERS ? sampler_names[kind] : "?";
 }
 
+static const char *const variance_names[] = {"small", "large"};
+static const char *const predictor_names[] = {"euler-maruyama", "reverse-diffusion"};
+
+int dm_variance_parse(const char *name)
+{
+	if (!strcmp(name, "small") || !strcmp(name, "beta-tilde"))
+		return DM_VARIANCE_SMALL;
+	if (!strcmp(name, "large") || !strcmp(name, "beta"))
+		return DM_VARIANCE_LARGE;
+	return -1;
+}
+
+const char *dm_variance_name(int v)
+{
+	return v >= 0 && v < 2 ? variance_names[v] : "?";
+}
+
+int dm_predictor_parse(const char *name)
+{
+	if (!strcmp(name, "euler-maruyama") || !strcmp(name, "em"))
+		return DM_PREDICTOR_EM;
+	if (!strcmp(name, "reverse-diffusion"))
+		return DM_PREDICTOR_REVERSE_DIFFUSION;
+	return -1;
+}
+
+const char *dm_predictor_name(int p)
+{
+	return p >= 0 && p < 2 ? predictor_names[p] : "?";
+}
+
 int dm_sampler_default_steps(int kind, const dm_schedule *s)
 {
 	int full = dm_schedule_is_discrete(s) ? s->T : 1000;

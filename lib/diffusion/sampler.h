@@ -69,6 +69,14 @@ enum dm_restore { DM_RESTORE_NONE = 0, DM_RESTORE_MASK, DM_RESTORE_SR, DM_RESTOR
  * "rk45", "dpm++2m", "euler", "heun"); -1 when unknown. */
 int dm_sampler_parse(const char *name);
 const char *dm_sampler_name(int kind);
+/* Names of DM_VARIANCE_* ("small", "large"; parse also takes "beta-tilde"
+ * and "beta") and DM_PREDICTOR_* ("euler-maruyama", "reverse-diffusion";
+ * parse also takes "em").  parse returns -1 for an unknown name, name "?"
+ * for an unknown value. */
+int dm_variance_parse(const char *name);
+const char *dm_variance_name(int v);
+int dm_predictor_parse(const char *name);
+const char *dm_predictor_name(int p);
 /* Recommended number of model evaluations on the grid for a sampler. */
 int dm_sampler_default_steps(int kind, const dm_schedule *s);
 
