@@ -34,6 +34,19 @@ static void remove_temporaries(void)
 		unlink(names[i]);
 }
 
+/* SIGINT, SIGTERM (and SIGHUP) to handler h, without SA_RESTART. */
+static void catch_signals(void (*h)(int), int hup)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (hup)
+		sigaction(SIGHUP, &sa, NULL);
+}
+
 static void on_signal(int sig)
 {
 	remove_temporaries();
@@ -47,16 +60,19 @@ void dm_tool_init(const char *p)
 	prog = s ? s + 1 : p;
 	signal(SIGPIPE, SIG_IGN);
 	atexit(remove_temporaries);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	catch_signals(on_signal, 1);
 }
 
 const char *dm_tool_name(void) { return prog; }
+
+static volatile sig_atomic_t stop_flag;
+static void on_stop(int sig) { stop_flag = sig; }
+
+volatile sig_atomic_t *dm_tool_stop_on_signal(void)
+{
+	catch_signals(on_stop, 0);
+	return &stop_flag;
+}
 
 void dm_tool_die(const char *fmt, ...)
 {
@@ -231,6 +247,14 @@ static void print_opt(const dm_cli_opt *o)
 		enum_list(o->values, list, sizeof list);
 		printf("%*s(one of: %s)\n", col, "", list);
 	}
+}
+
+const char *dm_cli_opt_name(const dm_cli *cli, int key)
+{
+	for (int i = 0; cli->opts && cli->opts[i].name; i++)
+		if (cli->opts[i].key == key)
+			return cli->opts[i].name;
+	return "?";
 }
 
 void dm_cli_usage(const dm_cli *cli)

@@ -32,6 +32,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -110,6 +111,8 @@ typedef struct dm_cli_common {
  * bad options (one line, exit 1).  Returns -1 at the end, with optind at
  * the first operand and --threads applied. */
 int dm_cli_next(const dm_cli *cli, int argc, char **argv, dm_cli_common *c);
+/* The long name of the tool's option `key` ("steps" for 'n'), "?" if none. */
+const char *dm_cli_opt_name(const dm_cli *cli, int key);
 /* Print the generated --help text on stdout. */
 void dm_cli_usage(const dm_cli *cli);
 
@@ -121,6 +124,10 @@ void dm_cli_usage(const dm_cli *cli);
  * the output files still open (core/outfile). */
 void dm_tool_init(const char *prog);
 const char *dm_tool_name(void);
+/* From now on SIGINT and SIGTERM set the returned flag (to the signal
+ * number) instead of exiting: for a tool that finishes what it does first
+ * (dm-train saves its checkpoint).  Reads they interrupt fail with EINTR. */
+volatile sig_atomic_t *dm_tool_stop_on_signal(void);
 
 /* Print "prog: message" and exit 1. */
 void dm_tool_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -1,6 +1,6 @@
 /* dm-train - a weighted regression learner: fits a network (mlp or unet of
  * MODELS.md) to frames of (x = x_t, t, target, w, label) as dm-noise
- * --train writes them, with AdamW, and writes checkpoints (train.h).
+ * --train writes them, with AdamW, and writes checkpoints (train/run.h).
  *
  * Under mpirun it trains data-parallel (dist.h): every rank holds the whole
  * model and reads its own shard of the input; each step every rank computes
@@ -8,28 +8,18 @@
  * gradient block, and every rank applies the same AdamW/EMA update.  Rank 0
  * alone writes the checkpoint, the log and the progress line. */
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#include "train/dist.h"
-#include "core/outfile.h"
-#include "diffusion/schedule.h"
-#include "io/stream.h"
 #include "nn/gemm.h"
-#include "train/batcher.h"
 #include "train/parity.h"
-#include "train/trainer.h"
+#include "train/run.h"
 #include "cli.h"
-
 
 enum {
 	O_HIDDEN = DM_CLI_LONG, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
@@ -129,76 +119,12 @@ static const dm_cli cli = {
 #endif
 };
 
-/* The training options not given on the command line take the defaults of
- * the network kind (trainer.h: chosen by measurement), or with --reference
- * (kind 0) the benchmark setting of MODELS.md. */
-static void net_defaults(dm_train_opts *o, int kind, int reference, const int *set)
-{
-	dm_train_opts d;
-	dm_train_opts_for_net(&d, kind);
-	if (reference)
-		d.clip = 0;
-	if (!set[O_LR]) o->lr = d.lr;
-	if (!set['b']) o->batch = d.batch;
-	if (!set[O_EMA]) o->ema = d.ema;
-	if (!set[O_WARMUP]) o->warmup = d.warmup;
-	if (!set[O_DECAY]) o->lr_decay = d.lr_decay;
-	if (!set[O_CLIP]) o->clip = d.clip;
-}
-
 /* The progress line on stderr (a terminal): step, loss, lr, rate, ETA. */
 static void progress(long step, long total, double sloss, float lr, double rate, int final)
 {
 	char what[64];
 	snprintf(what, sizeof what, "loss %.5f  lr %.2e", sloss, (double)lr);
 	dm_cli_progress("step", step, total, what, rate, final);
-}
-
-static volatile sig_atomic_t stop_requested;
-static void on_stop(int sig) { stop_requested = sig; }
-
-/* ---- re-batching the input (train/batcher.h) --------------------------- */
-
-/* A read cut short by SIGINT/SIGTERM ends the input (the run then saves). */
-static int fill(dm_batcher *b, int B, float *x, float *t, float *tg, float *w, int32_t *lab)
-{
-	dm_error err;
-	int rc = dm_batcher_fill(b, B, x, t, tg, w, lab, &err);
-	if (rc < 0 && stop_requested)
-		return 0;
-	dm_tool_check(rc, &err);
-	return rc;
-}
-
-static int next_frame(dm_batcher *b)
-{
-	dm_error err;
-	int rc = dm_batcher_next_frame(b, &err);
-	if (rc < 0 && stop_requested)
-		return 0;
-	dm_tool_check(rc, &err);
-	return rc;
-}
-
-/* ---- data parallelism --------------------------------------------------- */
-
-/* Tell the trainer its rank, check that this rank reads its own shard when
- * the stream says which one it is, and start every rank from rank 0's
- * state (they built it the same way; this makes sure). */
-static void join_ranks(dm_trainer *tr, dm_dist *d, const dm_kv *inmeta)
-{
-	dm_error err;
-	tr->rank = d->rank, tr->nranks = d->size;
-	const char *sh = dm_kv_get(inmeta, "shard");
-	int r, n;
-	if (sh && sscanf(sh, "%d/%d", &r, &n) == 2 && (r != d->rank || n != d->size))
-		dm_tool_die("stdin: the stream is shard %s but this is rank %d of %d; give each rank "
-		            "dm-load --shard $OMPI_COMM_WORLD_RANK/$OMPI_COMM_WORLD_SIZE",
-		            sh, d->rank, d->size);
-	if (d->size > 1) {
-		dm_tool_check(dm_dist_bcast(d, tr->w, tr->P * sizeof(float), &err), &err);
-		dm_tool_check(dm_dist_bcast(d, tr->m, 3 * tr->P * sizeof(float), &err), &err);
-	}
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -209,101 +135,95 @@ static void save(const dm_trainer *tr, const char *path)
 	dm_tool_check(dm_trainer_save(tr, path, &err), &err);
 }
 
-static void check_schedule(const dm_kv *meta, float *t_scale)
+/* The option's bit in dm_train_opts_merge's mask. */
+static unsigned given_bit(int key)
 {
-	dm_schedule s;
-	dm_error err;
-	memset(&s, 0, sizeof s);
-	*t_scale = 1;
-	if (!dm_kv_get(meta, "schedule"))
-		return; /* a bare regression stream: t is used as it is */
-	if (dm_schedule_from_kv(meta, &s, &err) < 0)
-		dm_tool_die("stdin: %s", err.msg);
-	if (!dm_schedule_is_discrete(&s))
-		*t_scale = 999; /* MODELS.md: continuous t in [0,1] is embedded as 999 t */
-	dm_schedule_free(&s);
+	static const int keys[] = {O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
+	                           O_CLIP, O_EMA, O_LABELDROP, O_ACCUM, 'b'};
+	for (int i = 0; i < (int)(sizeof keys / sizeof *keys); i++)
+		if (keys[i] == key)
+			return 1u << i; /* DM_TO_* in the same order */
+	return 0;
+}
+
+/* A read of the training stream: 1, 0 at its end or when a signal asked to
+ * stop while it waited; dies on an error. */
+static int got(int rc, const dm_error *err, const volatile sig_atomic_t *stop)
+{
+	if (rc < 0 && *stop)
+		return 0;
+	dm_tool_check(rc, err);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
-	dm_net_config cfg;
 	dm_train_opts o;
 	dm_error err;
 	dm_dist dist;
 	if (dm_dist_init(&dist, &argc, &argv, &err) < 0)
 		dm_tool_die("%s", err.msg);
 	dm_train_opts_default(&o);
-	const char *model = "mlp-2d", *out = NULL, *resume = NULL, *logpath = NULL,
-	           *dumppath = NULL;
+	const char *model = "mlp-2d", *out, *resume = NULL, *logpath = NULL, *dumppath = NULL;
 	long steps = 0, save_every = 0;
-	int stats = 0, reference = 0, precision = DM_PREC_FP32;
-	/* explicit settings (so that --resume keeps the checkpoint's others) */
-	int set_model = 0, set[512] = {0};
-	int hidden = -1, layers = -1, temb = -1, ch = -1, resb = -1, groups = -1, classes = -1;
-	float dropout = -1;
-	const char *chmult = NULL, *attn = NULL;
-	int c;
+	int stats = 0, reference = 0, precision = DM_PREC_FP32, set_model = 0, c;
+	unsigned given = 0; /* the training options given (--resume keeps the others) */
+	dm_net_sizes sz;
+	dm_net_sizes_none(&sz);
 	dm_cli_common co;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
-		const char *opt = NULL;
-		for (int i = 0; options[i].name; i++)
-			if (options[i].key == c)
-				opt = options[i].name;
-		char optbuf[64];
-		snprintf(optbuf, sizeof optbuf, "--%s", opt ? opt : "?");
+		char opt[64];
+		snprintf(opt, sizeof opt, "--%s", dm_cli_opt_name(&cli, c));
 		switch (c) {
-		case 'm': model = optarg, set_model = 1; break;
-		case O_HIDDEN: hidden = (int)dm_tool_int(optbuf, optarg, 1, 65536), set_model = 1; break;
-		case O_LAYERS: layers = (int)dm_tool_int(optbuf, optarg, 1, 62), set_model = 1; break;
-		case O_TEMB: temb = (int)dm_tool_int(optbuf, optarg, 2, 65536), set_model = 1; break;
-		case O_CH: ch = (int)dm_tool_int(optbuf, optarg, 2, 4096), set_model = 1; break;
-		case O_CHMULT: chmult = optarg, set_model = 1; break;
-		case O_RESB: resb = (int)dm_tool_int(optbuf, optarg, 1, 16), set_model = 1; break;
-		case O_ATTN: attn = optarg, set_model = 1; break;
-		case O_GROUPS: groups = (int)dm_tool_int(optbuf, optarg, 1, 4096), set_model = 1; break;
-		case O_DROPOUT: dropout = (float)dm_tool_double(optbuf, optarg), set_model = 1; break;
-		case O_CLASSES: classes = (int)dm_tool_int(optbuf, optarg, 0, 1000000), set_model = 1;
-			break;
-		case O_LABELDROP: o.label_dropout = (float)dm_tool_double(optbuf, optarg); break;
-		case 'n': steps = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
-		case 'b': o.batch = (int)dm_tool_int(optbuf, optarg, 1, 1 << 20); break;
-		case O_ACCUM: o.grad_accum = (int)dm_tool_int(optbuf, optarg, 1, 1 << 16); break;
-		case O_LR: o.lr = (float)dm_tool_double(optbuf, optarg); break;
+		case 'm': model = optarg; break;
+		case O_HIDDEN: sz.hidden = (int)dm_tool_int(opt, optarg, 1, 65536); break;
+		case O_LAYERS: sz.layers = (int)dm_tool_int(opt, optarg, 1, 62); break;
+		case O_TEMB: sz.temb = (int)dm_tool_int(opt, optarg, 2, 65536); break;
+		case O_CH: sz.ch = (int)dm_tool_int(opt, optarg, 2, 4096); break;
+		case O_CHMULT: sz.ch_mult = optarg; break;
+		case O_RESB: sz.res_blocks = (int)dm_tool_int(opt, optarg, 1, 16); break;
+		case O_ATTN: sz.attn = optarg; break;
+		case O_GROUPS: sz.groups = (int)dm_tool_int(opt, optarg, 1, 4096); break;
+		case O_DROPOUT: sz.dropout = (float)dm_tool_double(opt, optarg); break;
+		case O_CLASSES: sz.classes = (int)dm_tool_int(opt, optarg, 0, 1000000); break;
+		case O_LABELDROP: o.label_dropout = (float)dm_tool_double(opt, optarg); break;
+		case 'n': steps = (long)dm_tool_int(opt, optarg, 0, 1LL << 40); break;
+		case 'b': o.batch = (int)dm_tool_int(opt, optarg, 1, 1 << 20); break;
+		case O_ACCUM: o.grad_accum = (int)dm_tool_int(opt, optarg, 1, 1 << 16); break;
+		case O_LR: o.lr = (float)dm_tool_double(opt, optarg); break;
 		case O_BETAS:
-			if (sscanf(optarg, "%f,%f", &o.beta1, &o.beta2) != 2 || !(o.beta1 >= 0) ||
-			    !(o.beta1 < 1) || !(o.beta2 >= 0) || !(o.beta2 < 1))
-				dm_tool_die("--betas: '%s' is not B1,B2 with both in [0, 1)", optarg);
+			if (sscanf(optarg, "%f,%f", &o.beta1, &o.beta2) != 2)
+				dm_tool_die("--betas: '%s' is not B1,B2", optarg);
 			break;
-		case O_WD: o.weight_decay = (float)dm_tool_double(optbuf, optarg); break;
-		case O_WARMUP: o.warmup = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
-		case O_DECAY: o.lr_decay = dm_cli_enum_parse("--lr-decay", optarg, &lr_decays); break;
-		case O_DECAYSTEPS: o.decay_steps = (long)dm_tool_int(optbuf, optarg, 1, 1LL << 40); break;
-		case O_CLIP: o.clip = (float)dm_tool_double(optbuf, optarg); break;
-		case O_EMA: o.ema = (float)dm_tool_double(optbuf, optarg); break;
-		case O_SAVE: save_every = (long)dm_tool_int(optbuf, optarg, 0, 1LL << 40); break;
+		case O_WD: o.weight_decay = (float)dm_tool_double(opt, optarg); break;
+		case O_WARMUP: o.warmup = (long)dm_tool_int(opt, optarg, 0, 1LL << 40); break;
+		case O_DECAY: o.lr_decay = dm_cli_enum_parse(opt, optarg, &lr_decays); break;
+		case O_DECAYSTEPS: o.decay_steps = (long)dm_tool_int(opt, optarg, 1, 1LL << 40); break;
+		case O_CLIP: o.clip = (float)dm_tool_double(opt, optarg); break;
+		case O_EMA: o.ema = (float)dm_tool_double(opt, optarg); break;
+		case O_SAVE: save_every = (long)dm_tool_int(opt, optarg, 0, 1LL << 40); break;
 		case O_RESUME: resume = optarg; break;
 		case O_LOG: logpath = optarg; break;
 		case O_DUMP: dumppath = optarg; break;
 		case O_STATS: stats = 1; break;
 		case O_REFERENCE: reference = 1; break;
-		case O_PRECISION: precision = dm_cli_enum_parse("--precision", optarg, &precisions); break;
+		case O_PRECISION: precision = dm_cli_enum_parse(opt, optarg, &precisions); break;
 		}
-		if (c >= 0 && c < 512)
-			set[c] = 1;
+		given |= given_bit(c);
+		set_model |= c == 'm' || (c >= O_HIDDEN && c <= O_CLASSES);
 	}
-	const int quiet = co.quiet;
 	int threads = co.threads;
 	o.seed = co.seed;
-	if (co.output_given)
-		out = co.output;
+	out = co.output_given ? co.output : resume ? resume : "model.dmt";
 	if (optind < argc)
 		dm_tool_die("unexpected argument '%s' (the training stream is read from stdin)",
 		            argv[optind]);
-	if (!(o.lr > 0) || !(o.ema >= 0 && o.ema < 1) || !(o.clip >= 0) ||
-	    !(o.weight_decay >= 0) || !(o.label_dropout >= 0 && o.label_dropout <= 1))
-		dm_tool_die("--lr must be > 0, --ema in [0,1), --clip-grad and --weight-decay >= 0, "
-		            "--label-dropout in [0,1]");
+	dm_train_opts chk = o; /* the values given, before any frame is read */
+	dm_tool_check(dm_train_opts_check(&chk, 1, given, &err), &err);
+	if (resume && set_model)
+		dm_tool_die("--resume: the model comes from %s; model options cannot change it",
+		            resume);
 	if (threads == 0 && dist.local_size > 1) {
 		/* ranks on one node share its cores (launchers that bind a rank to
 		 * a core already show it one) */
@@ -316,122 +236,25 @@ int main(int argc, char **argv)
 	dm_tool_threads(threads);
 	if (dumppath && dist.size > 1)
 		dm_tool_die("--dump-grads runs on one rank, not under mpirun");
-
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	volatile sig_atomic_t *stop = dm_tool_stop_on_signal();
 
 	dm_reader *rd;
 	dm_tool_check(dm_reader_open(&rd, stdin, "-", &err), &err);
-	const dm_kv *inmeta = dm_reader_meta(rd);
 	dm_batcher b;
 	dm_batcher_init(&b, rd, 0);
-
 	dm_trainer tr;
-	if (resume) {
-		if (set_model)
-			dm_tool_die("--resume: the model comes from %s; model options cannot change it",
-			            resume);
-		dm_tool_check(dm_trainer_load(&tr, resume, &err), &err);
-		b.labels_only = tr.net.cfg.kind == DM_NET_CLASSIFIER;
-		/* options given now override the checkpoint's */
-		dm_train_opts *t = &tr.o;
-		if (set[O_LR]) t->lr = o.lr;
-		if (set[O_BETAS]) t->beta1 = o.beta1, t->beta2 = o.beta2;
-		if (set[O_WD]) t->weight_decay = o.weight_decay;
-		if (set[O_WARMUP]) t->warmup = o.warmup;
-		if (set[O_DECAY]) t->lr_decay = o.lr_decay;
-		if (set[O_DECAYSTEPS]) t->decay_steps = o.decay_steps;
-		if (set[O_CLIP]) t->clip = o.clip;
-		if (set[O_EMA]) t->ema = o.ema;
-		if (set[O_LABELDROP]) t->label_dropout = o.label_dropout;
-		if (set[O_ACCUM]) t->grad_accum = o.grad_accum;
-		/* the checkpoint's batch is global; each of N ranks takes 1/N */
-		if (set['b'])
-			t->batch = o.batch;
-		else if (t->batch % dist.size)
-			dm_tool_die("--resume: %s has a global batch of %d, not divisible by %d ranks; "
-			            "give --batch (per rank)", resume, t->batch, dist.size);
-		else
-			t->batch /= dist.size;
-		if (!out)
-			out = resume;
-		if (tr.samples % (uint64_t)dist.size)
-			dm_tool_die("--resume: %s has seen %llu samples, not divisible by %d ranks", resume,
-			            (unsigned long long)tr.samples, dist.size);
-		/* skip what the checkpoint already saw, so that replaying the same
-		 * deterministic pipeline continues where it stopped: the first
-		 * `samples` of the global order, of which this rank's shard holds
-		 * every N-th */
-		uint64_t skip = tr.samples / (uint64_t)dist.size;
-		while (skip > 0) {
-			int k = skip > (1u << 20) ? 1 << 20 : (int)skip;
-			if (!fill(&b, k, NULL, NULL, NULL, NULL, NULL))
-				dm_tool_die("stdin: input ended while skipping the %llu samples %s already "
-				            "trained on",
-				            (unsigned long long)tr.samples, resume);
-			skip -= (uint64_t)k;
-		}
-		if (!b.started && !next_frame(&b))
-			dm_tool_die("stdin: empty training stream");
-		if (b.S != dm_net_sample_size(&tr.net.cfg))
-			dm_tool_die("stdin: samples have %zu values but %s was trained on %zu", b.S, resume,
-			            dm_net_sample_size(&tr.net.cfg));
-	} else {
-		if (!out)
-			out = "model.dmt";
-		dm_tool_check(dm_net_config_named(&cfg, model, &err), &err);
-		net_defaults(&o, reference ? 0 : cfg.kind, reference, set);
-		b.labels_only = cfg.kind == DM_NET_CLASSIFIER;
-		if (!next_frame(&b))
-			dm_tool_die("stdin: empty training stream (no frames)");
-		if (cfg.kind == DM_NET_MLP) {
-			cfg.dim = (int)b.S;
-			if (hidden > 0) cfg.hidden = hidden;
-			if (layers > 0) cfg.layers = layers;
-			if (temb > 0) cfg.temb = temb;
-			if (ch > 0 || chmult || resb > 0 || attn || groups > 0 || dropout >= 0)
-				dm_tool_die("--ch, --ch-mult, --res-blocks, --attn, --groups and --dropout "
-				            "are unet options");
-		} else {
-			if (b.rank != 3)
-				dm_tool_die("stdin: --model %s needs images N x C x H x W, got samples of "
-				            "rank %d", model, b.rank);
-			cfg.in_ch = (int)b.dims[0], cfg.H = (int)b.dims[1], cfg.W = (int)b.dims[2];
-			if (ch > 0) cfg.ch = ch;
-			if (resb > 0) cfg.res_blocks = resb;
-			if (groups > 0) cfg.groups = groups;
-			if (dropout >= 0) cfg.dropout = dropout;
-			if (chmult && (cfg.nmult = dm_net_parse_list(chmult, cfg.ch_mult,
-			                                             DM_NET_MAX_LEVELS)) < 1)
-				dm_tool_die("--ch-mult: '%s' is not a list like 1,2,2", chmult);
-			if (attn && (cfg.nattn = dm_net_parse_list(attn, cfg.attn_res,
-			                                           DM_NET_MAX_LEVELS)) < 0)
-				dm_tool_die("--attn: '%s' is not a list like 16,8 or none", attn);
-			if (hidden > 0 || layers > 0 || temb > 0)
-				dm_tool_die("--hidden, --layers and --temb are mlp options");
-		}
-		if (classes > 0 && cfg.kind == DM_NET_CLASSIFIER)
-			cfg.outputs = classes; /* the classes it tells apart */
-		else if (classes > 0)
-			cfg.classes = classes;
-		check_schedule(inmeta, &cfg.t_scale);
-		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
-			o.decay_steps = steps;
-		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0 && !set[O_DECAY])
-			o.lr_decay = DM_LR_NONE; /* a default decay needs a horizon */
-		if (o.lr_decay == DM_LR_COSINE && o.decay_steps == 0)
-			dm_tool_die("--lr-decay cosine needs --steps or --decay-steps");
-		if (dm_trainer_init(&tr, &cfg, &o, inmeta, &err) < 0)
-			dm_tool_die("%s", err.msg);
-	}
+	if (resume)
+		dm_tool_check(dm_run_resume(&tr, &b, resume, &o, given, dist.size, steps, stop, &err),
+		              &err);
+	else
+		dm_tool_check(dm_run_new(&tr, &b, model, &sz, &o, given, reference, steps, stop, &err),
+		              &err);
+	if (!b.started)
+		dm_tool_die("stdin: empty training stream (no frames)");
 	dm_net_set_precision(&tr.net, precision);
 	if (tr.net.cfg.classes > 0 && !b.has_label)
 		dm_tool_die("stdin: --classes needs a 'label' tensor in the training frames");
-	join_ranks(&tr, &dist, inmeta);
+	dm_tool_check(dm_run_join(&tr, &b, &dist, &err), &err);
 	int lead = dist.rank == 0;
 
 	/* the log is appended to as training goes (tail -f), not atomic */
@@ -445,73 +268,47 @@ int main(int argc, char **argv)
 		fflush(logf);
 	}
 
-	int B = tr.o.batch;
-	size_t S = b.S;
-	float *x = malloc((size_t)B * S * 4), *tg = malloc((size_t)B * S * 4);
-	float *t = malloc((size_t)B * 4), *w = malloc((size_t)B * 4);
-	int32_t *lab = malloc((size_t)B * 4);
-	if (!x || !tg || !t || !w || !lab)
-		dm_tool_die("out of memory for a batch of %d", B);
-
+	dm_batch mb;
+	dm_tool_check(dm_batch_alloc(&mb, tr.o.batch, b.S, &err), &err);
 	if (dumppath) {
-		if (!fill(&b, B, x, t, tg, w, lab))
-			dm_tool_die("stdin: fewer than %d samples", B);
+		if (!got(dm_batch_fill(&mb, &b, stop, &err), &err, stop))
+			dm_tool_die("stdin: fewer than %d samples", mb.B);
 		double l;
-		if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes || b.labels_only ? lab : NULL, B, &l, &err) < 0)
-			dm_tool_die("%s", err.msg);
-		dm_tool_check(dm_parity_dump(&tr, dumppath, x, t, tg, w, B, S, l, &err), &err);
+		const int32_t *lab = tr.net.cfg.classes || b.labels_only ? mb.lab : NULL;
+		dm_tool_check(dm_trainer_micro(&tr, mb.x, mb.t, mb.tg, mb.w, lab, mb.B, &l, &err), &err);
+		dm_tool_check(dm_parity_dump(&tr, dumppath, mb.x, mb.t, mb.tg, mb.w, mb.B, mb.S, l, &err),
+		              &err);
 		goto done;
 	}
 
-	int show = lead && !quiet && isatty(2);
+	int show = lead && !co.quiet && isatty(2);
 	double t0 = dm_cli_now(), last_show = 0, sloss = 0, sw = 0;
 	long step0 = tr.step;
+	dm_step_info si;
 	while (steps == 0 || tr.step < steps) {
-		/* vote[]: this rank's loss sum, input ended, stop asked, failed; the
-		 * ranks agree on them before the gradient all-reduce, so that all
-		 * stop at the same step and none waits for a rank that left */
-		double vote[4] = {0, 0, stop_requested != 0, 0}, l;
-		uint64_t samples0 = tr.samples;
-		for (int a = 0; a < tr.o.grad_accum && !vote[1] && !vote[2] && !vote[3]; a++) {
-			if (!fill(&b, B, x, t, tg, w, lab))
-				vote[1] = 1;
-			else if (dm_trainer_micro(&tr, x, t, tg, w, tr.net.cfg.classes || b.labels_only ? lab : NULL, B, &l,
-			                          &err) < 0)
-				vote[3] = 1;
-			else
-				vote[0] += l / tr.o.grad_accum;
-		}
-		int failed = vote[3] != 0;
-		dm_tool_check(dm_dist_sum_doubles(&dist, vote, 4, &err), &err);
-		if (vote[3]) {
+		int rc = dm_train_step(&tr, &b, &mb, &dist, stop, &si, &err);
+		if (rc < 0) {
 			if (show)
 				fputc('\n', stderr);
 			if (logf)
 				fclose(logf);
 			dm_dist_finalize(&dist);
-			if (failed)
-				dm_tool_die("%s", err.msg);
-			exit(1); /* the rank that failed said why */
+			dm_tool_check(rc, &err);
 		}
-		if (vote[1] || vote[2]) {
-			/* an unfinished step is not in the checkpoint */
-			tr.samples = samples0, tr.accum = 0;
-			break;
-		}
-		double loss = vote[0] / dist.size, gnorm;
-		dm_tool_check(dm_dist_allreduce_sum(&dist, tr.g, tr.P, &err), &err);
-		float lr = dm_trainer_apply(&tr, &gnorm);
+		if (rc == 0)
+			break; /* the input ended or a signal asked to stop */
 		double el = dm_cli_now() - t0;
-		sloss = 0.98 * sloss + 0.02 * loss, sw = 0.98 * sw + 0.02;
+		sloss = 0.98 * sloss + 0.02 * si.loss, sw = 0.98 * sw + 0.02;
 		if (logf) {
-			fprintf(logf, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, loss, (double)lr, gnorm, el);
+			fprintf(logf, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, si.loss, (double)si.lr,
+			        si.gnorm, el);
 			if (fflush(logf) != 0)
 				dm_tool_die("%s: %s", logpath, strerror(errno));
 		}
 		if (lead && save_every > 0 && tr.step % save_every == 0)
 			save(&tr, out);
 		if (show && (el - last_show > 0.2 || tr.step == steps)) {
-			progress(tr.step, steps, sloss / sw, lr, (double)(tr.step - step0) / el, 0);
+			progress(tr.step, steps, sloss / sw, si.lr, (double)(tr.step - step0) / el, 0);
 			last_show = el;
 		}
 	}
@@ -528,8 +325,8 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 		        "dm-train: %ld steps in %.3f s, %.3f steps/s, %d rank%s x %d sample%s, "
 		        "all-reduce %.3f ms/step (%zu floats)\n",
-		        n, el, n > 0 ? (double)n / el : 0.0, dist.size, dist.size > 1 ? "s" : "", B,
-		        B > 1 ? "s" : "", dist.calls ? 1e3 * dist.seconds / (double)dist.calls : 0.0,
+		        n, el, n > 0 ? (double)n / el : 0.0, dist.size, dist.size > 1 ? "s" : "", mb.B,
+		        mb.B > 1 ? "s" : "", dist.calls ? 1e3 * dist.seconds / (double)dist.calls : 0.0,
 		        tr.P);
 	}
 done:
@@ -537,7 +334,7 @@ done:
 	dm_batcher_free(&b);
 	dm_reader_close(rd);
 	fclose(stdin);
-	free(x), free(tg), free(t), free(w), free(lab);
+	dm_batch_free(&mb);
 	dm_trainer_free(&tr);
 	dm_dist_finalize(&dist);
 	return 0;

@@ -46,6 +46,65 @@ int dm_net_config_named(dm_net_config *c, const char *name, dm_error *err)
 	return 0;
 }
 
+void dm_net_sizes_none(dm_net_sizes *s)
+{
+	memset(s, 0, sizeof *s);
+	s->hidden = s->layers = s->temb = s->ch = s->res_blocks = s->groups = s->classes = -1;
+	s->dropout = -1;
+}
+
+int dm_net_config_fit(dm_net_config *c, const dm_net_sizes *s, const int64_t *dims, int rank,
+                      dm_error *err)
+{
+	int mlp_sizes = s->hidden > 0 || s->layers > 0 || s->temb > 0;
+	int unet_sizes = s->ch > 0 || s->ch_mult || s->res_blocks > 0 || s->attn ||
+	                 s->groups > 0 || s->dropout >= 0;
+	if (c->kind == DM_NET_MLP) {
+		if (unet_sizes)
+			return dm_error_set(err, DM_ERR_ARG, "--ch, --ch-mult, --res-blocks, --attn, "
+			                    "--groups and --dropout are unet options, not mlp");
+		size_t n = 1;
+		for (int i = 0; i < rank; i++)
+			n *= (size_t)dims[i];
+		if (n < 1 || n > (1u << 30))
+			return dm_error_set(err, DM_ERR_ARG, "mlp: samples of %zu values", n);
+		c->dim = (int)n;
+		if (s->hidden > 0) c->hidden = s->hidden;
+		if (s->layers > 0) c->layers = s->layers;
+		if (s->temb > 0) c->temb = s->temb;
+	} else {
+		const char *k = c->kind == DM_NET_UNET ? "unet" : "classifier";
+		if (mlp_sizes)
+			return dm_error_set(err, DM_ERR_ARG, "--hidden, --layers and --temb are mlp "
+			                    "options, not %s", k);
+		if (rank != 3)
+			return dm_error_set(err, DM_ERR_ARG, "a %s needs images N x C x H x W, got "
+			                    "samples of rank %d", k, rank);
+		for (int i = 0; i < 3; i++)
+			if (dims[i] < 1 || dims[i] > 1 << 20)
+				return dm_error_set(err, DM_ERR_ARG, "%s: image dimension %lld out of range",
+				                    k, (long long)dims[i]);
+		c->in_ch = (int)dims[0], c->H = (int)dims[1], c->W = (int)dims[2];
+		if (s->ch > 0) c->ch = s->ch;
+		if (s->res_blocks > 0) c->res_blocks = s->res_blocks;
+		if (s->groups > 0) c->groups = s->groups;
+		if (s->dropout >= 0) c->dropout = s->dropout;
+		if (s->ch_mult && (c->nmult = dm_net_parse_list(s->ch_mult, c->ch_mult,
+		                                                DM_NET_MAX_LEVELS)) < 1)
+			return dm_error_set(err, DM_ERR_ARG, "--ch-mult: '%s' is not a list like 1,2,2",
+			                    s->ch_mult);
+		if (s->attn && (c->nattn = dm_net_parse_list(s->attn, c->attn_res,
+		                                             DM_NET_MAX_LEVELS)) < 0)
+			return dm_error_set(err, DM_ERR_ARG, "--attn: '%s' is not a list like 16,8 or "
+			                    "none", s->attn);
+	}
+	if (s->classes > 0 && c->kind == DM_NET_CLASSIFIER)
+		c->outputs = s->classes; /* the classes it tells apart */
+	else if (s->classes > 0)
+		c->classes = s->classes;
+	return 0;
+}
+
 size_t dm_net_sample_size(const dm_net_config *c)
 {
 	return c->kind == DM_NET_MLP ? (size_t)c->dim : (size_t)c->in_ch * c->H * c->W;
@@ -148,30 +207,24 @@ int dm_net_config_to_kv(const dm_net_config *c, dm_kv *kv, dm_error *err)
 		rc |= dm_kv_setf(kv, "layers", "%d", c->layers);
 		rc |= dm_kv_setf(kv, "temb", "%d", c->temb);
 		rc |= dm_kv_setf(kv, "shape", "%d", c->dim);
-	} else if (c->kind == DM_NET_CLASSIFIER) {
-		list_str(a, sizeof a, c->ch_mult, c->nmult);
-		rc |= dm_kv_setf(kv, "in_ch", "%d", c->in_ch);
-		rc |= dm_kv_setf(kv, "H", "%d", c->H);
-		rc |= dm_kv_setf(kv, "W", "%d", c->W);
-		rc |= dm_kv_setf(kv, "ch", "%d", c->ch);
-		rc |= dm_kv_set(kv, "ch_mult", a);
-		rc |= dm_kv_setf(kv, "res_blocks", "%d", c->res_blocks);
-		rc |= dm_kv_setf(kv, "groups", "%d", c->groups);
-		rc |= dm_kv_setf(kv, "feat", "%d", c->feat);
-		rc |= dm_kv_setf(kv, "outputs", "%d", c->outputs);
-		rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
 	} else {
+		/* unet and classifier: the image sizes, then each its own */
 		list_str(a, sizeof a, c->ch_mult, c->nmult);
-		list_str(b, sizeof b, c->attn_res, c->nattn);
 		rc |= dm_kv_setf(kv, "in_ch", "%d", c->in_ch);
 		rc |= dm_kv_setf(kv, "H", "%d", c->H);
 		rc |= dm_kv_setf(kv, "W", "%d", c->W);
 		rc |= dm_kv_setf(kv, "ch", "%d", c->ch);
 		rc |= dm_kv_set(kv, "ch_mult", a);
 		rc |= dm_kv_setf(kv, "res_blocks", "%d", c->res_blocks);
-		rc |= dm_kv_set(kv, "attn", c->nattn ? b : "none");
 		rc |= dm_kv_setf(kv, "groups", "%d", c->groups);
-		rc |= dm_kv_setf(kv, "dropout", "%.9g", (double)c->dropout);
+		if (c->kind == DM_NET_CLASSIFIER) {
+			rc |= dm_kv_setf(kv, "feat", "%d", c->feat);
+			rc |= dm_kv_setf(kv, "outputs", "%d", c->outputs);
+		} else {
+			list_str(b, sizeof b, c->attn_res, c->nattn);
+			rc |= dm_kv_set(kv, "attn", c->nattn ? b : "none");
+			rc |= dm_kv_setf(kv, "dropout", "%.9g", (double)c->dropout);
+		}
 		rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
 	}
 	rc |= dm_kv_setf(kv, "classes", "%d", c->classes);

@@ -37,6 +37,23 @@ typedef struct dm_net_config {
  * "classifier" (defaults of mlp-2d / unet-s / classifier-fmnist, to be
  * changed by explicit sizes).  0 or DM_ERR_ARG. */
 int dm_net_config_named(dm_net_config *cfg, const char *name, dm_error *err);
+/* Sizes asked for on top of a named model (dm-train --hidden, --ch, ...);
+ * a negative number or NULL list is "not given". */
+typedef struct dm_net_sizes {
+	int hidden, layers, temb;            /* mlp */
+	int ch, res_blocks, groups;          /* unet, classifier */
+	const char *ch_mult, *attn;          /* "1,2,2"; "16,8" or "none" */
+	float dropout;                       /* unet */
+	int classes;                         /* conditional classes; a classifier's outputs */
+} dm_net_sizes;
+/* All not given. */
+void dm_net_sizes_none(dm_net_sizes *s);
+/* Fit cfg (from dm_net_config_named) to samples of shape dims[0..rank-1]
+ * (an mlp takes their count as dim; a unet or classifier needs C x H x W)
+ * and apply the sizes given.  A size of the other kind of network, a bad
+ * list or a wrong sample rank is DM_ERR_ARG with a sentence naming it. */
+int dm_net_config_fit(dm_net_config *cfg, const dm_net_sizes *s, const int64_t *dims, int rank,
+                      dm_error *err);
 /* Check sizes (and for unet the input shape against levels and groups). */
 int dm_net_config_check(const dm_net_config *cfg, dm_error *err);
 /* Write / read the config keys of the checkpoint header. */

@@ -159,3 +159,15 @@ int dm_batcher_fill(dm_batcher *b, int B, float *x, float *t, float *tg, float *
 	}
 	return 1;
 }
+
+int dm_batcher_skip(dm_batcher *b, uint64_t n, dm_error *err)
+{
+	while (n > 0) {
+		int k = n > (1u << 20) ? 1 << 20 : (int)n;
+		int rc = dm_batcher_fill(b, k, NULL, NULL, NULL, NULL, NULL, err);
+		if (rc <= 0)
+			return rc;
+		n -= (uint64_t)k;
+	}
+	return 1;
+}

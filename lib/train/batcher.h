@@ -45,4 +45,8 @@ int dm_batcher_next_frame(dm_batcher *b, dm_error *err);
 int dm_batcher_fill(dm_batcher *b, int B, float *x, float *t, float *tg, float *w, int32_t *lab,
                     dm_error *err);
 
+/* Skip the next n samples (in pieces, so any n): 1, 0 when the input
+ * ended first, or a negative dm error. */
+int dm_batcher_skip(dm_batcher *b, uint64_t n, dm_error *err);
+
 #endif

@@ -39,6 +39,49 @@ void dm_train_opts_for_net(dm_train_opts *o, int kind)
 	}
 }
 
+void dm_train_opts_reference(dm_train_opts *o)
+{
+	dm_train_opts_default(o);
+	o->clip = 0;
+}
+
+void dm_train_opts_merge(dm_train_opts *d, const dm_train_opts *s, unsigned given)
+{
+	if (given & DM_TO_LR) d->lr = s->lr;
+	if (given & DM_TO_BETAS) d->beta1 = s->beta1, d->beta2 = s->beta2;
+	if (given & DM_TO_WD) d->weight_decay = s->weight_decay;
+	if (given & DM_TO_WARMUP) d->warmup = s->warmup;
+	if (given & DM_TO_DECAY) d->lr_decay = s->lr_decay;
+	if (given & DM_TO_DECAYSTEPS) d->decay_steps = s->decay_steps;
+	if (given & DM_TO_CLIP) d->clip = s->clip;
+	if (given & DM_TO_EMA) d->ema = s->ema;
+	if (given & DM_TO_LABELDROP) d->label_dropout = s->label_dropout;
+	if (given & DM_TO_ACCUM) d->grad_accum = s->grad_accum;
+	if (given & DM_TO_BATCH) d->batch = s->batch;
+}
+
+int dm_train_opts_check(dm_train_opts *o, long steps, unsigned given, dm_error *err)
+{
+	if (!(o->lr > 0) || !isfinite(o->lr))
+		return dm_error_set(err, DM_ERR_ARG, "--lr must be a number > 0");
+	if (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1))
+		return dm_error_set(err, DM_ERR_ARG, "--betas must both be in [0, 1)");
+	if (!(o->ema >= 0 && o->ema < 1))
+		return dm_error_set(err, DM_ERR_ARG, "--ema must be in [0, 1)");
+	if (!(o->clip >= 0) || !(o->weight_decay >= 0) || !isfinite(o->clip) ||
+	    !isfinite(o->weight_decay))
+		return dm_error_set(err, DM_ERR_ARG, "--clip-grad and --weight-decay must be >= 0");
+	if (!(o->label_dropout >= 0 && o->label_dropout <= 1))
+		return dm_error_set(err, DM_ERR_ARG, "--label-dropout must be in [0, 1]");
+	if (o->lr_decay == DM_LR_COSINE && o->decay_steps == 0)
+		o->decay_steps = steps;
+	if (o->lr_decay == DM_LR_COSINE && o->decay_steps == 0 && !(given & DM_TO_DECAY))
+		o->lr_decay = DM_LR_NONE; /* a default decay needs a horizon */
+	if (o->lr_decay == DM_LR_COSINE && o->decay_steps == 0)
+		return dm_error_set(err, DM_ERR_ARG, "--lr-decay cosine needs --steps or --decay-steps");
+	return 0;
+}
+
 static int trainer_alloc(dm_trainer *tr, const dm_net_config *cfg, dm_error *err)
 {
 	int rc = dm_net_init(&tr->net, cfg, err);

@@ -43,6 +43,25 @@ void dm_train_opts_default(dm_train_opts *o);
  *   classifier: lr 2e-3, batch 128, warm-up 50, cosine decay, EMA 0.995
  * Other fields as dm_train_opts_default. */
 void dm_train_opts_for_net(dm_train_opts *o, int kind);
+/* The benchmark setting: dm_train_opts_default without gradient clipping
+ * (dm-train --reference). */
+void dm_train_opts_reference(dm_train_opts *o);
+
+/* Which fields of a dm_train_opts a caller gave (a command line's options),
+ * so that the others keep the per-model defaults or a checkpoint's values. */
+enum {
+	DM_TO_LR = 1 << 0, DM_TO_BETAS = 1 << 1, DM_TO_WD = 1 << 2, DM_TO_WARMUP = 1 << 3,
+	DM_TO_DECAY = 1 << 4, DM_TO_DECAYSTEPS = 1 << 5, DM_TO_CLIP = 1 << 6, DM_TO_EMA = 1 << 7,
+	DM_TO_LABELDROP = 1 << 8, DM_TO_ACCUM = 1 << 9, DM_TO_BATCH = 1 << 10,
+};
+/* Copy the fields of src that `given` names into dst. */
+void dm_train_opts_merge(dm_train_opts *dst, const dm_train_opts *src, unsigned given);
+/* Check the values (lr > 0, betas and EMA in [0, 1), clip, weight decay >=
+ * 0, label dropout in [0, 1]) and finish a run of `steps` steps (0 = until
+ * the input ends): a cosine decay without a horizon takes `steps`; the
+ * default decay (not in `given`) is dropped when there is no horizon, an
+ * asked-for one is an error.  0 or DM_ERR_ARG naming the option. */
+int dm_train_opts_check(dm_train_opts *o, long steps, unsigned given, dm_error *err);
 
 typedef struct dm_trainer {
 	dm_net net;
@@ -103,5 +122,4 @@ int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err);
  * state).  o.batch is the checkpoint's global batch; a caller running N
  * ranks divides it by N. */
 int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err);
-
 #endif

@@ -51,6 +51,10 @@ head -c 3000 $TMP/m.dmt >$TMP/trunc.dmt
 expect_fail "truncated checkpoint" "trunc.dmt" "dm-train --resume $TMP/trunc.dmt -n 30 <$TMP/d2.dms"
 $PY -c "import sys; b=bytearray(open(sys.argv[1],'rb').read()); b[len(b)//2]^=1; open(sys.argv[2],'wb').write(b)" $TMP/m.dmt $TMP/flip.dmt
 expect_fail "corrupt checkpoint" "CRC|crc" "dm-train --resume $TMP/flip.dmt -n 30 <$TMP/d2.dms"
+# a checkpoint past --steps is refused, not trained on after skipping its
+# samples of an endless stream (it used to spin there)
+expect_fail "resume past --steps" "step 20, past --steps 5" "timeout 30 sh -c 'dm-load toy:8gaussians --batch 64 --epochs 0 | dm-noise --train | dm-train --resume $TMP/m.dmt -n 5'"
+expect_fail "bad --ema before any input" "--ema" "dm-train --ema 1 </dev/null"
 expect_fail "not a checkpoint" "not a dm-train checkpoint" "dm-train --resume $TMP/d2.dms <$TMP/d2.dms"
 
 # input errors

@@ -204,3 +204,34 @@ TEST(train_parity_dump)
 	unlink(path);
 	dm_trainer_free(&tr);
 }
+
+/* The options given override the base (per-model defaults or a
+ * checkpoint's); the others keep it; check finishes the cosine horizon. */
+TEST(train_opts_merge_keeps_what_was_not_given)
+{
+	dm_train_opts base, given, o;
+	dm_error err;
+	dm_train_opts_for_net(&base, DM_NET_UNET);
+	dm_train_opts_default(&given);
+	given.lr = 5e-4f, given.batch = 7, given.ema = 0.5f, given.warmup = 3;
+	o = base;
+	dm_train_opts_merge(&o, &given, DM_TO_LR | DM_TO_BATCH);
+	CHECK(o.lr == 5e-4f && o.batch == 7);
+	CHECK(o.ema == base.ema && o.warmup == base.warmup && o.clip == base.clip);
+	o = base;
+	dm_train_opts_merge(&o, &given, 0);
+	CHECK(memcmp(&o, &base, sizeof o) == 0);
+
+	dm_train_opts_for_net(&o, DM_NET_CLASSIFIER); /* cosine by default */
+	CHECK(dm_train_opts_check(&o, 0, 0, &err) == 0 && o.lr_decay == DM_LR_NONE);
+	dm_train_opts_for_net(&o, DM_NET_CLASSIFIER);
+	CHECK(dm_train_opts_check(&o, 40, 0, &err) == 0 && o.decay_steps == 40);
+	dm_train_opts_for_net(&o, DM_NET_CLASSIFIER);
+	CHECK(dm_train_opts_check(&o, 0, DM_TO_DECAY, &err) == DM_ERR_ARG);
+	o = base, o.ema = 1;
+	CHECK(dm_train_opts_check(&o, 0, 0, &err) == DM_ERR_ARG && strstr(err.msg, "--ema"));
+	o = base, o.lr = 0;
+	CHECK(dm_train_opts_check(&o, 0, 0, &err) == DM_ERR_ARG && strstr(err.msg, "--lr"));
+	dm_train_opts_reference(&o);
+	CHECK(o.clip == 0 && o.lr == 2e-4f && o.batch == 128);
+}
