@@ -43,44 +43,20 @@ typedef struct stats {
 	double min, max, mean, std;
 } stats;
 
-static void f32_stats(const float *p, int64_t n, stats *s)
+/* Value i of t (f32 read directly: the common case, kept fast). */
+static inline double value(const dm_tensor *t, const float *f32, int64_t i)
 {
-	double sum = 0, lo = INFINITY, hi = -INFINITY;
-	int64_t k = 0;
-	for (int64_t i = 0; i < n; i++) {
-		double v = p[i];
-		if (!isfinite(v))
-			continue;
-		sum += v;
-		lo = v < lo ? v : lo;
-		hi = v > hi ? v : hi;
-		k++;
-	}
-	double mean = k ? sum / (double)k : 0, ss = 0;
-	for (int64_t i = 0; i < n; i++) {
-		double v = p[i];
-		if (isfinite(v))
-			ss += (v - mean) * (v - mean);
-	}
-	s->n = k;
-	s->nonfinite = n - k;
-	s->min = lo;
-	s->max = hi;
-	s->mean = mean;
-	s->std = k ? sqrt(ss / (double)k) : 0;
+	return f32 ? f32[i] : dm_tensor_get(t, i);
 }
 
+/* Statistics of the finite values; the others counted. */
 static void tensor_stats(const dm_tensor *t, stats *s)
 {
-	int64_t n = dm_tensor_numel(t);
-	if (t->dtype == DM_F32) {
-		f32_stats(t->data, n, s);
-		return;
-	}
+	int64_t n = dm_tensor_numel(t), k = 0;
+	const float *f = t->dtype == DM_F32 ? t->data : NULL;
 	double sum = 0, lo = INFINITY, hi = -INFINITY;
-	int64_t k = 0;
 	for (int64_t i = 0; i < n; i++) {
-		double v = dm_tensor_get(t, i);
+		double v = value(t, f, i);
 		if (!isfinite(v))
 			continue;
 		sum += v;
@@ -90,7 +66,7 @@ static void tensor_stats(const dm_tensor *t, stats *s)
 	}
 	double mean = k ? sum / (double)k : 0, ss = 0;
 	for (int64_t i = 0; i < n; i++) {
-		double v = dm_tensor_get(t, i);
+		double v = value(t, f, i);
 		if (isfinite(v))
 			ss += (v - mean) * (v - mean);
 	}

@@ -38,6 +38,8 @@
 
 #include "core/rng.h"
 #include "diffusion/forward.h"
+#include "diffusion/guide.h"
+#include "diffusion/ode.h"
 
 /* Below this many values a parallel loop costs more than it saves. */
 #define PAR_MIN 32768
@@ -304,34 +306,19 @@ int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, 
 
 typedef struct run {
 	const dm_schedule *s;
-	const dm_sampler_model *m;
 	const dm_sampler_opts *o;
 	int B;
 	int64_t D;
 	uint64_t index0;
-	const int32_t *label;
-	int guided;       /* two evaluations per sample */
-	float *xin, *pred, *tv; /* (2)B x D, (2)B x D, (2)B */
-	int32_t *lab;     /* 2B */
-	float *eps, *x0, *z, *tmp, *eps2, *x0p, *epsu;  /* B x D */
-	double *as, *tt;  /* 2B: alpha, sigma per row; B: times */
-	long evals;       /* network evaluations (per sample, summed) */
+	dm_guide g;       /* the network, guided (guide.h) */
+	float *eps, *x0, *z, *tmp, *eps2, *x0p;  /* B x D */
+	double *tt;       /* B: times */
 } run;
 
 static void run_free(run *r)
 {
-	free(r->xin);
-	free(r->pred);
-	free(r->tv);
-	free(r->lab);
-	free(r->eps);
-	free(r->x0);
-	free(r->z);
-	free(r->tmp);
-	free(r->eps2);
-	free(r->x0p);
-	free(r->epsu);
-	free(r->as);
+	dm_guide_free(&r->g);
+	free(r->eps), free(r->x0), free(r->z), free(r->tmp), free(r->eps2), free(r->x0p);
 	free(r->tt);
 }
 
@@ -340,30 +327,19 @@ static int run_init(run *r, const dm_schedule *s, const dm_sampler_model *m,
                     uint64_t index0, dm_error *err)
 {
 	memset(r, 0, sizeof *r);
-	r->s = s;
-	r->m = m;
-	r->o = o;
-	r->B = B;
-	r->D = D;
-	r->index0 = index0;
-	r->label = label;
-	r->guided = label && o->guidance != 1.0;
-	size_t n = (size_t)B * (size_t)D, g = r->guided ? 2 : 1;
-	r->xin = malloc(g * n * sizeof(float));
-	r->pred = malloc(g * n * sizeof(float));
-	r->tv = malloc(g * (size_t)B * sizeof(float));
-	r->lab = malloc(g * (size_t)B * sizeof(int32_t));
+	r->s = s, r->o = o, r->B = B, r->D = D, r->index0 = index0;
+	int rc = dm_guide_init(&r->g, s, m, o, label, B, D, err);
+	if (rc < 0)
+		return rc;
+	size_t n = (size_t)B * (size_t)D;
 	r->eps = malloc(n * sizeof(float));
 	r->x0 = malloc(n * sizeof(float));
 	r->z = malloc(n * sizeof(float));
 	r->tmp = malloc(n * sizeof(float));
 	r->eps2 = malloc(n * sizeof(float));
 	r->x0p = malloc(n * sizeof(float));
-	r->epsu = malloc(n * sizeof(float));
-	r->as = malloc(2 * (size_t)B * sizeof(double));
 	r->tt = malloc((size_t)B * sizeof(double));
-	if (!r->as || !r->tt || !r->epsu || !r->xin || !r->pred || !r->tv || !r->lab || !r->eps || !r->x0 || !r->z || !r->tmp ||
-	    !r->eps2 || !r->x0p) {
+	if (!r->eps || !r->x0 || !r->z || !r->tmp || !r->eps2 || !r->x0p || !r->tt) {
 		run_free(r);
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for %d samples of %lld values",
 		                    B, (long long)D);
@@ -390,169 +366,11 @@ static void draw_normal(const run *r, uint64_t draw, float *z, int B, const int 
 #define DRAW_CORRECT(i, k) ((uint64_t)(i) * 4096 + 3072 + (uint64_t)(k))
 #define DRAW_DIFFUSE ((uint64_t)1 << 32)
 
-/* DDNM range-null-space projection of one sample's x0^ (Wang et al. 2023
- * eq. 13): x0 <- x0 - A+ (A x0 - A y), A+ A y = the part of y that A sees. */
-static void project(const dm_sampler_opts *o, float *x0, const float *y, int64_t D)
-{
-	if (o->restore == DM_RESTORE_MASK) {
-		for (int64_t i = 0; i < D; i++)
-			x0[i] += o->restore_mask[i] * (y[i] - x0[i]);
-	} else if (o->restore == DM_RESTORE_GRAY) {
-		int64_t P = (int64_t)o->H * o->W;
-		for (int64_t p = 0; p < P; p++) {
-			double d = 0;
-			for (int c = 0; c < 3; c++)
-				d += (double)x0[c * P + p] - y[c * P + p];
-			d /= 3;
-			for (int c = 0; c < 3; c++)
-				x0[c * P + p] -= (float)d;
-		}
-	} else if (o->restore == DM_RESTORE_SR) {
-		int K = o->sr_factor, H = o->H, W = o->W;
-		for (int c = 0; c < o->C; c++)
-			for (int by = 0; by < H; by += K)
-				for (int bx = 0; bx < W; bx += K) {
-					double d = 0;
-					for (int yy = by; yy < by + K; yy++)
-						for (int xx = bx; xx < bx + K; xx++) {
-							int64_t j = ((int64_t)c * H + yy) * W + xx;
-							d += (double)x0[j] - y[j];
-						}
-					d /= (double)K * K;
-					for (int yy = by; yy < by + K; yy++)
-						for (int xx = bx; xx < bx + K; xx++)
-							x0[((int64_t)c * H + yy) * W + xx] -= (float)d;
-				}
-	}
-}
-
-/* The k-th smallest of v[0..n-1] (0-based), reordering v (Hoare's select). */
-static float select_kth(float *v, int64_t n, int64_t k)
-{
-	int64_t lo = 0, hi = n - 1;
-	while (lo < hi) {
-		float p = v[lo + (hi - lo) / 2];
-		int64_t i = lo, j = hi;
-		while (i <= j) {
-			while (v[i] < p)
-				i++;
-			while (v[j] > p)
-				j--;
-			if (i <= j) {
-				float t = v[i];
-				v[i++] = v[j];
-				v[j--] = t;
-			}
-		}
-		if (k <= j)
-			hi = j;
-		else if (k >= i)
-			lo = i;
-		else
-			break;
-	}
-	return v[k];
-}
-
-/* Dynamic thresholding of one sample's x0^ (Saharia et al. 2022, sec. 2.3)
- * in the data range [lo, hi]; scratch holds D floats. */
-static void dyn_threshold(float *z, int64_t D, double q, double lo, double hi, float *scratch)
-{
-	double c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
-	for (int64_t i = 0; i < D; i++)
-		scratch[i] = (float)fabs((z[i] - c) / h);
-	int64_t k = (int64_t)(q * (double)(D - 1) + 0.5);
-	double sv = select_kth(scratch, D, k < 0 ? 0 : k >= D ? D - 1 : k);
-	if (sv < 1)
-		sv = 1;
-	for (int64_t i = 0; i < D; i++) {
-		double u = (z[i] - c) / h;
-		u = u > sv ? sv : u < -sv ? -sv : u;
-		z[i] = (float)(c + h * u / sv);
-	}
-}
-
-/* The network at B states x (rows: original sample of each row, NULL =
- * identity) at times t[b]: eps^ and x0^ after guidance, clipping and
- * projection, eps^ kept consistent with x0^ whenever x0^ was changed. */
-static int denoise(run *r, const float *x, const double *t, const int *rows, int B, float *eps,
-                   float *x0, dm_error *err)
-{
-	const dm_sampler_opts *o = r->o;
-	int64_t D = r->D;
-	size_t n = (size_t)B * D;
-	int g = r->guided ? 2 : 1;
-	for (int b = 0; b < B; b++) {
-		int src = rows ? rows[b] : b;
-		r->tv[b] = (float)t[b];
-		if (r->label)
-			r->lab[b] = r->label[src];
-		if (g == 2) {
-			r->tv[B + b] = (float)t[b];
-			r->lab[B + b] = o->classes;
-		}
-	}
-	memcpy(r->xin, x, n * sizeof(float));
-	if (g == 2)
-		memcpy(r->xin + n, x, n * sizeof(float));
-	int rc = r->m->predict(r->m->ctx, r->xin, r->tv, r->label ? r->lab : NULL, g * B, r->pred,
-	                       err);
-	if (rc < 0)
-		return rc;
-	r->evals += (long)g * B;
-	int change = o->clip || o->dyn_threshold > 0 || o->restore;
-	for (int b = 0; b < B; b++) { /* rows mostly share t: look it up once */
-		if (b > 0 && t[b] == t[b - 1]) {
-			r->as[2 * b] = r->as[2 * b - 2];
-			r->as[2 * b + 1] = r->as[2 * b - 1];
-		} else {
-			r->as[2 * b] = dm_schedule_alpha(r->s, t[b]);
-			r->as[2 * b + 1] = dm_schedule_sigma(r->s, t[b]);
-		}
-	}
-#pragma omp parallel for schedule(static) if ((size_t)B * D > PAR_MIN)
-	for (int b = 0; b < B; b++) {
-		double a = r->as[2 * b], s = r->as[2 * b + 1];
-		size_t off = (size_t)b * D;
-		float *e = eps + off, *z = x0 + off;
-		const float *xb = x + off;
-		dm_predict_to_eps_x0(r->m->param, a, s, xb, r->pred + off, e, NULL, D);
-		if (g == 2) {
-			/* Classifier-free guidance (Ho & Salimans 2022) on eps. */
-			float *eu = r->epsu + off;
-			dm_predict_to_eps_x0(r->m->param, a, s, xb, r->pred + n + off, eu, NULL, D);
-			for (int64_t i = 0; i < D; i++)
-				e[i] = (float)(eu[i] + o->guidance * ((double)e[i] - eu[i]));
-		}
-		for (int64_t i = 0; i < D; i++)
-			z[i] = (float)((xb[i] - s * e[i]) / a);
-		if (a == 0 && r->m->param != DM_PREDICT_EPS) /* zero terminal SNR, first step */
-			dm_predict_to_eps_x0(r->m->param, a, s, xb, r->pred + off, NULL, z, D);
-		if (!change)
-			continue;
-		if (o->dyn_threshold > 0) {
-			/* epsu's row is free again: guidance is done with it */
-			dyn_threshold(z, D, o->dyn_threshold, o->clip_lo, o->clip_hi, r->epsu + off);
-		} else if (o->clip) {
-			float lo = (float)o->clip_lo, hi = (float)o->clip_hi;
-			for (int64_t i = 0; i < D; i++)
-				z[i] = z[i] > hi ? hi : z[i] < lo ? lo : z[i];
-		}
-		if (o->restore)
-			project(o, z, o->y + (size_t)(rows ? rows[b] : b) * D, D);
-		if (o->clip_keep_eps && !o->restore)
-			continue;
-		for (int64_t i = 0; i < D; i++)
-			e[i] = (float)((xb[i] - a * z[i]) / s);
-	}
-	return 0;
-}
-
 static int denoise_at(run *r, const float *x, double t, float *eps, float *x0, dm_error *err)
 {
 	for (int b = 0; b < r->B; b++)
 		r->tt[b] = t;
-	return denoise(r, x, r->tt, NULL, r->B, eps, x0, err);
+	return dm_guide_denoise(&r->g, x, r->tt, NULL, r->B, eps, x0, err);
 }
 
 /* Noise level of grid point: t < -0.5 stands for clean data. */
@@ -725,17 +543,9 @@ static int correct(run *r, float *x, level t, level u, int i, dm_error *err)
  * the sampler (Lugmayr et al. 2022, Alg. 1). */
 static void paint_known(run *r, float *x, level u, uint64_t draw)
 {
-	const dm_sampler_opts *o = r->o;
-	int64_t D = r->D;
 	if (!u.clean)
 		draw_normal(r, draw, r->tmp, r->B, NULL);
-#pragma omp parallel for schedule(static) if ((size_t)r->B * D > PAR_MIN)
-	for (int b = 0; b < r->B; b++)
-		for (int64_t j = 0; j < D; j++) {
-			size_t q = (size_t)b * D + j;
-			double known = u.clean ? o->y[q] : u.a * o->y[q] + u.s * r->tmp[q];
-			x[q] = (float)(o->mask[j] * known + (1 - o->mask[j]) * x[q]);
-		}
+	dm_guide_paint_known(&r->g, x, u.a, u.s, u.clean, r->tmp);
 }
 
 /* Back from u to t by the forward process: x_t = a_tu x_u + s_tu z. */
@@ -860,29 +670,16 @@ static int run_encode(run *r, float *x, const double *ts, int K, dm_error *err)
 	return 0;
 }
 
-/* ---- adaptive RK45 ------------------------------------------------------ */
+/* ---- adaptive RK45 (ode.h) --------------------------------------------- */
 
-/* Dormand & Prince (1980) 5(4) tableau. */
-static const double DP_C[7] = {0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1};
-static const double DP_A[7][6] = {
-	{0},
-	{1.0 / 5},
-	{3.0 / 40, 9.0 / 40},
-	{44.0 / 45, -56.0 / 15, 32.0 / 9},
-	{19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729},
-	{9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656},
-	{35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84},
-};
-/* 5th-order weights minus 4th-order weights: the error estimate. */
-static const double DP_E[7] = {71.0 / 57600,      0, -71.0 / 16695, 71.0 / 1920,
-                               -17253.0 / 339200, 22.0 / 525, -1.0 / 40};
-
-/* The PF-ODE in u = ln sbar, y = x/a: dy/du = sbar eps^(a y, t(sbar)). Evaluated
- * for the active rows at their own u. */
-static int rk_f(run *r, const float *y, const double *u, const int *rows, int B, float *k,
-                double *tt, dm_error *err)
+/* The PF-ODE in u = ln sbar, y = x/a: dy/du = sbar eps^(a y, t(sbar)),
+ * evaluated for the active rows at their own u. */
+static int rk_f(void *ctx, const float *y, const double *u, const int *rows, int B, float *k,
+                dm_error *err)
 {
+	run *r = ctx;
 	int64_t D = r->D;
+	double *tt = r->tt;
 	for (int b = 0; b < B; b++)
 		tt[b] = dm_schedule_t_from_sigma_ve(r->s, exp(u[b]));
 	float *xs = r->tmp;
@@ -891,7 +688,7 @@ static int rk_f(run *r, const float *y, const double *u, const int *rows, int B,
 		for (int64_t j = 0; j < D; j++)
 			xs[(size_t)b * D + j] = (float)(a * y[(size_t)b * D + j]);
 	}
-	int rc = denoise(r, xs, tt, rows, B, k, r->x0p, err);
+	int rc = dm_guide_denoise(&r->g, xs, tt, rows, B, k, r->x0p, err);
 	if (rc < 0)
 		return rc;
 	for (int b = 0; b < B; b++) {
@@ -902,118 +699,23 @@ static int rk_f(run *r, const float *y, const double *u, const int *rows, int B,
 	return 0;
 }
 
+/* From t0 to t1 along the ODE, then the final denoising step x = x0^. */
 static int run_rk45(run *r, float *x, double t0, double t1, dm_error *err)
 {
-	int B = r->B, rc = 0;
-	int64_t D = r->D;
-	size_t n = (size_t)B * D;
+	size_t n = (size_t)r->B * r->D;
 	double u0 = log(dm_schedule_sigma_ve(r->s, t0)), u1 = log(dm_schedule_sigma_ve(r->s, t1));
-	double a0 = dm_schedule_alpha(r->s, t0);
-	float *y = malloc(n * sizeof(float)), *ks = malloc(7 * n * sizeof(float)),
-	      *yn = malloc(n * sizeof(float)), *ya = malloc(n * sizeof(float));
-	double *u = malloc((size_t)B * sizeof(double)), *h = malloc((size_t)B * sizeof(double)),
-	       *us = malloc((size_t)B * sizeof(double)), *tt = malloc((size_t)B * sizeof(double));
-	int *rows = malloc((size_t)B * sizeof(int));
-	float *k1 = malloc(n * sizeof(float)); /* slope at each sample's current point */
-	if (!y || !ks || !yn || !ya || !u || !h || !us || !tt || !rows || !k1) {
-		rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory for rk45");
-		goto done;
-	}
+	double a0 = dm_schedule_alpha(r->s, t0), a1 = dm_schedule_alpha(r->s, t1);
 	for (size_t i = 0; i < n; i++)
-		y[i] = (float)(x[i] / a0);
-	for (int b = 0; b < B; b++) {
-		u[b] = u0;
-		h[b] = (u1 - u0) / 20;
-	}
-	/* The first slope; afterwards k1 is the last stage of an accepted step
-	 * (first same as last) or unchanged after a rejected one. */
-	for (int b = 0; b < B; b++) {
-		rows[b] = b;
-		us[b] = u0;
-	}
-	if ((rc = rk_f(r, y, us, rows, B, k1, tt, err)) < 0)
-		goto done;
-	/* Every iteration: the active samples (compacted into ya) attempt one
-	 * step each: 6 evaluations. */
-	for (int iter = 0; iter < 100000; iter++) {
-		int A = 0;
-		for (int b = 0; b < B; b++)
-			if (u[b] > u1)
-				rows[A++] = b;
-		if (A == 0)
-			break;
-		for (int q = 0; q < A; q++) {
-			memcpy(ya + (size_t)q * D, y + (size_t)rows[q] * D, (size_t)D * sizeof(float));
-			memcpy(ks + (size_t)q * D, k1 + (size_t)rows[q] * D, (size_t)D * sizeof(float));
-		}
-		for (int st = 1; st < 7; st++) {
-			for (int q = 0; q < A; q++) {
-				int b = rows[q];
-				double hb = h[b];
-				us[q] = u[b] + DP_C[st] * hb;
-				for (int64_t j = 0; j < D; j++) {
-					double acc = ya[(size_t)q * D + j];
-					for (int p = 0; p < st; p++)
-						acc += hb * DP_A[st][p] * ks[(size_t)p * n + (size_t)q * D + j];
-					yn[(size_t)q * D + j] = (float)acc;
-				}
-			}
-			if ((rc = rk_f(r, yn, us, rows, A, ks + (size_t)st * n, tt, err)) < 0)
-				goto done;
-		}
-		/* yn now holds the 5th-order solution (stage 7 is at y_new). */
-		for (int q = 0; q < A; q++) {
-			int b = rows[q];
-			double hb = h[b], e2 = 0;
-			for (int64_t j = 0; j < D; j++) {
-				double e = 0;
-				for (int p = 0; p < 7; p++)
-					e += DP_E[p] * ks[(size_t)p * n + (size_t)q * D + j];
-				e *= hb;
-				double sc = r->o->atol + r->o->rtol * fmax(fabs(ya[(size_t)q * D + j]),
-				                                           fabs(yn[(size_t)q * D + j]));
-				e2 += (e / sc) * (e / sc);
-			}
-			double en = sqrt(e2 / (double)D);
-			double fac = en > 0 ? 0.9 * pow(en, -0.2) : 10;
-			fac = fac < 0.2 ? 0.2 : fac > 10 ? 10 : fac;
-			if (en <= 1) {
-				memcpy(y + (size_t)b * D, yn + (size_t)q * D, (size_t)D * sizeof(float));
-				memcpy(k1 + (size_t)b * D, ks + 6 * n + (size_t)q * D,
-				       (size_t)D * sizeof(float));
-				u[b] += hb;
-				double left = u1 - u[b];
-				h[b] = hb * fac;
-				if (h[b] < left) /* h is negative: do not overshoot u1 */
-					h[b] = left;
-				if (u[b] - u1 < 1e-12)
-					u[b] = u1;
-			} else {
-				h[b] = hb * fac;
-			}
-		}
-	}
-	/* Final denoising step at t1: x = x0^. */
-	{
-		double a1 = dm_schedule_alpha(r->s, t1);
-		for (size_t i = 0; i < n; i++)
-			x[i] = (float)(a1 * y[i]);
-		if ((rc = denoise_at(r, x, t1, r->eps, r->x0, err)) < 0)
-			goto done;
-		memcpy(x, r->x0, n * sizeof(float));
-	}
-done:
-	free(y);
-	free(ks);
-	free(yn);
-	free(ya);
-	free(u);
-	free(h);
-	free(us);
-	free(tt);
-	free(rows);
-	free(k1);
-	return rc;
+		x[i] = (float)(x[i] / a0);
+	int rc = dm_ode_rk45(rk_f, r, x, r->B, r->D, u0, u1, r->o->rtol, r->o->atol, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(a1 * x[i]);
+	if ((rc = denoise_at(r, x, t1, r->eps, r->x0, err)) < 0)
+		return rc;
+	memcpy(x, r->x0, n * sizeof(float));
+	return 0;
 }
 
 /* ---- entry points ------------------------------------------------------- */
@@ -1046,7 +748,7 @@ int dm_sample(const dm_schedule *s, const dm_sampler_model *m, const dm_sampler_
 	else
 		rc = run_grid(&r, x, ts, K, err);
 	if (nfe)
-		*nfe = (double)r.evals / B;
+		*nfe = (double)r.g.evals / B;
 	run_free(&r);
 	free(ts);
 	return rc;

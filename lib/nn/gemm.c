@@ -511,32 +511,8 @@ static void gemm_run(gemm_args g)
 	gemm_drive(&d, &g);
 }
 
-void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
-              int lda, const float *b, int ldb, float beta, float *c, int ldc)
-{
-	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
-		        NULL, NULL, NULL, NULL, 0, 0 };
-	gemm_run(g);
-}
-
-void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
-                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
-                    int cblk, long cstride)
-{
-	if (cblk <= 0 || cblk >= n)
-		cblk = 0;
-	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
-		        NULL, NULL, NULL, NULL, cblk, cstride };
-	gemm_run(g);
-}
-
-void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const void *actx,
-                   dm_gemm_kvec_fn bvec, const void *bctx, float beta, float *c, int ldc)
-{
-	gemm_args g = { 0, 0, m, n, k, alpha, NULL, 0, NULL, 0, beta, c, ldc, NULL, NULL,
-		        avec, bvec, actx, bctx, 0, 0 };
-	gemm_run(g);
-}
+/* The public entry points (fp32 and bf16 alike) are at the end of the
+ * file, after the bf16 paths. */
 
 /* ---- bf16 products with fp32 sums (dm_gemm_bf16) ---------------------
  *
@@ -863,32 +839,55 @@ static void gemm_run16(gemm_args g)
 	gemm_drive(&d, &g);
 }
 
+/* ---- entry points ------------------------------------------------------ */
+
+static void run_prec(int prec, gemm_args g)
+{
+	if (prec == DM_PREC_BF16)
+		gemm_run16(g);
+	else
+		gemm_run(g);
+}
+
+void dm_sgemm(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+              int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+	dm_gemm_prec(DM_PREC_FP32, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void dm_sgemm_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
+                    dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
+                    int cblk, long cstride)
+{
+	dm_gemm_prec_brows(DM_PREC_FP32, transa, m, n, k, alpha, a, lda, brow, ctx, beta, c, ldc,
+	                   cblk, cstride);
+}
+
+void dm_sgemm_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec, const void *actx,
+                   dm_gemm_kvec_fn bvec, const void *bctx, float beta, float *c, int ldc)
+{
+	dm_gemm_prec_kvec(DM_PREC_FP32, m, n, k, alpha, avec, actx, bvec, bctx, beta, c, ldc);
+}
+
 void dm_gemm_bf16(int transa, int transb, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
-		        NULL, NULL, NULL, NULL, 0, 0 };
-	gemm_run16(g);
+	dm_gemm_prec(DM_PREC_BF16, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void dm_gemm_bf16_brows(int transa, int m, int n, int k, float alpha, const float *a, int lda,
                         dm_gemm_brow_fn brow, const void *ctx, float beta, float *c, int ldc,
                         int cblk, long cstride)
 {
-	if (cblk <= 0 || cblk >= n)
-		cblk = 0;
-	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
-		        NULL, NULL, NULL, NULL, cblk, cstride };
-	gemm_run16(g);
+	dm_gemm_prec_brows(DM_PREC_BF16, transa, m, n, k, alpha, a, lda, brow, ctx, beta, c, ldc,
+	                   cblk, cstride);
 }
 
 void dm_gemm_bf16_kvec(int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
                        const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
                        float *c, int ldc)
 {
-	gemm_args g = { 0, 0, m, n, k, alpha, NULL, 0, NULL, 0, beta, c, ldc, NULL, NULL,
-		        avec, bvec, actx, bctx, 0, 0 };
-	gemm_run16(g);
+	dm_gemm_prec_kvec(DM_PREC_BF16, m, n, k, alpha, avec, actx, bvec, bctx, beta, c, ldc);
 }
 
 const char *dm_precision_name(int prec)
@@ -901,24 +900,29 @@ void dm_gemm_prec(int prec, int transa, int transb, int m, int n, int k, float a
                   const float *a, int lda, const float *b, int ldb, float beta, float *c,
                   int ldc)
 {
-	(prec == DM_PREC_BF16 ? dm_gemm_bf16 : dm_sgemm)(transa, transb, m, n, k, alpha, a, lda, b,
-	                                                 ldb, beta, c, ldc);
+	gemm_args g = { transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, NULL,
+		        NULL, NULL, NULL, NULL, 0, 0 };
+	run_prec(prec, g);
 }
 
 void dm_gemm_prec_brows(int prec, int transa, int m, int n, int k, float alpha, const float *a,
                         int lda, dm_gemm_brow_fn brow, const void *ctx, float beta, float *c,
                         int ldc, int cblk, long cstride)
 {
-	(prec == DM_PREC_BF16 ? dm_gemm_bf16_brows : dm_sgemm_brows)(
-		transa, m, n, k, alpha, a, lda, brow, ctx, beta, c, ldc, cblk, cstride);
+	if (cblk <= 0 || cblk >= n)
+		cblk = 0;
+	gemm_args g = { transa, 0, m, n, k, alpha, a, lda, NULL, 0, beta, c, ldc, brow, ctx,
+		        NULL, NULL, NULL, NULL, cblk, cstride };
+	run_prec(prec, g);
 }
 
 void dm_gemm_prec_kvec(int prec, int m, int n, int k, float alpha, dm_gemm_kvec_fn avec,
                        const void *actx, dm_gemm_kvec_fn bvec, const void *bctx, float beta,
                        float *c, int ldc)
 {
-	(prec == DM_PREC_BF16 ? dm_gemm_bf16_kvec : dm_sgemm_kvec)(m, n, k, alpha, avec, actx, bvec,
-	                                                           bctx, beta, c, ldc);
+	gemm_args g = { 0, 0, m, n, k, alpha, NULL, 0, NULL, 0, beta, c, ldc, NULL, NULL,
+		        avec, bvec, actx, bctx, 0, 0 };
+	run_prec(prec, g);
 }
 
 void dm_gemm_bf16_ref(int transa, int transb, int m, int n, int k, float alpha,
