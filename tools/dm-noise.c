@@ -89,56 +89,16 @@ static const dm_cli cli = {
 
 /* ---- option parsing --------------------------------------------------- */
 
-static void parse_weighting(opts *o, const char *arg)
-{
-	char name[32];
-	const char *param = dm_cli_split(arg, name, sizeof name);
-	o->tr.weighting = dm_cli_enum_parse("--weighting", name, &weightings);
-	o->tr.gamma = dm_weighting_default_gamma(o->tr.weighting);
-	if (param) {
-		if (!(o->tr.gamma > 0))
-			dm_tool_die("--weighting: '%s': only min-snr and edm take a parameter", arg);
-		o->tr.gamma = dm_tool_double("--weighting", param);
-		if (!(o->tr.gamma > 0))
-			dm_tool_die("--weighting: '%s': the parameter must be positive", arg);
-	}
-}
-
-static void parse_tsampling(opts *o, const char *arg)
-{
-	char name[32], mean[128];
-	const char *param = dm_cli_split(arg, name, sizeof name);
-	o->tr.tsampling = dm_cli_enum_parse("--t-sampling", name, &tsamplings);
-	o->tr.ln_mean = -1.2;
-	o->tr.ln_std = 1.2;
-	if (param && o->tr.tsampling != DM_TSAMPLE_LOGNORMAL)
-		dm_tool_die("--t-sampling: '%s': only lognormal takes MEAN:STD", arg);
-	if (param) {
-		const char *std = dm_cli_split(param, mean, sizeof mean);
-		if (!std)
-			dm_tool_die("--t-sampling: '%s' is not lognormal:MEAN:STD", arg);
-		o->tr.ln_mean = dm_tool_double("--t-sampling", mean);
-		o->tr.ln_std = dm_tool_double("--t-sampling", std);
-		if (!(o->tr.ln_std > 0))
-			dm_tool_die("--t-sampling: STD must be positive");
-	}
-}
-
 /* The t of each output frame: --t's list, checked against the schedule, or
  * the one t of --sigma. */
 static void make_tlist(opts *o, const char *targ)
 {
 	if (targ) {
 		o->nt = dm_cli_tlist("--t", targ, &o->tlist);
-		double hi = dm_schedule_t_max(&o->s);
-		for (int i = 0; i < o->nt; i++) {
-			double t = o->tlist[i];
-			if (!(t >= 0 && t <= hi))
-				dm_tool_die("--t: %g is outside the schedule's range 0..%g", t, hi);
-			if (dm_schedule_is_discrete(&o->s) && t != floor(t))
-				dm_tool_die("--t: %g is not an integer step of the discrete %s schedule", t,
-				            dm_schedule_kind_name(o->s.kind));
-		}
+		dm_error err;
+		for (int i = 0; i < o->nt; i++)
+			if (dm_forward_check_t(&o->s, o->tlist[i], &err) < 0)
+				dm_tool_die("--t: %s", err.msg);
 	}
 	if (o->mode == MODE_SIGMA) {
 		if (!(o->sigma >= 0) || !isfinite(o->sigma))
@@ -158,9 +118,9 @@ static void parse(opts *o, int argc, char **argv)
 	int predict = DM_PREDICT_EPS, c;
 	const char *targ = NULL;
 	memset(o, 0, sizeof *o);
-	o->tr.weighting = DM_WEIGHT_NONE;
-	o->tr.tsampling = DM_TSAMPLE_UNIFORM;
+	dm_forward_train_opts_default(&o->tr);
 	o->count = o->batch = -1;
+	dm_error err;
 	dm_cli_common co;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		int m = MODE_NONE;
@@ -172,8 +132,8 @@ static void parse(opts *o, int argc, char **argv)
 		case O_TRAIN: m = MODE_TRAIN; break;
 		case O_PRIOR: m = MODE_PRIOR; break;
 		case 'p': predict = dm_cli_enum_parse("--predict", optarg, &predicts); break;
-		case O_TSAMP: parse_tsampling(o, optarg); break;
-		case 'w': parse_weighting(o, optarg); break;
+		case O_TSAMP: dm_tool_check(dm_forward_tsampling_spec(&o->tr, optarg, &err), &err); break;
+		case 'w': dm_tool_check(dm_forward_weighting_spec(&o->tr, optarg, &err), &err); break;
 		case O_SHAPE: o->rank = dm_cli_shape("--shape", optarg, o->shape); break;
 		case 'n': o->count = dm_tool_int("--count", optarg, 0, (long long)1 << 40); break;
 		case 'b': o->batch = dm_tool_int("--batch", optarg, 1, (long long)1 << 32); break;
@@ -212,38 +172,6 @@ static void parse(opts *o, int argc, char **argv)
 
 /* ---- the work ----------------------------------------------------------- */
 
-/* x of the frame as f32 (converted in place if stored otherwise). */
-static dm_tensor *frame_x(dm_frame *f, const char *stream, int64_t *n, int64_t *d)
-{
-	dm_error err;
-	if (!dm_frame_get(f, "x"))
-		dm_tool_die("%s: frame has no tensor x", stream);
-	dm_tensor *x = dm_frame_make_f32(f, "x", &err);
-	if (!x)
-		dm_tool_check(-1, &err);
-	if (x->rank < 1 || x->dims[0] < 1)
-		dm_tool_die("%s: tensor x must be N x ... with N >= 1", stream);
-	*n = x->dims[0];
-	*d = dm_tensor_numel(x) / *n;
-	return x;
-}
-
-static dm_tensor *add(dm_frame *f, const char *name, int rank, const int64_t *dims, int compress)
-{
-	dm_error err;
-	dm_tensor *t = dm_frame_add(f, name, DM_F32, rank, dims, &err);
-	if (!t)
-		dm_tool_check(-1, &err);
-	t->compress = compress;
-	return t;
-}
-
-static void write_frame(dm_writer *w, const dm_frame *f)
-{
-	dm_error err;
-	dm_tool_check(dm_writer_write(w, f, &err), &err);
-}
-
 /* Where the frame's samples sit in the run (dm-load's tags; see dm-noise(1)). */
 static dm_forward_index frame_index(const dm_frame *f, uint64_t seen, const dm_reader *r)
 {
@@ -264,25 +192,14 @@ static void run_tlist(const opts *o, dm_reader *r, dm_writer *w)
 	uint64_t seen = 0;
 	int rc;
 	while ((rc = dm_reader_next(r, &in, &err)) > 0) {
-		const char *name = dm_reader_name(r);
-		int64_t n, d;
-		dm_tensor *x = frame_x(&in, name, &n, &d);
 		dm_forward_index ix = frame_index(&in, seen, r);
 		for (int k = 0; k < o->nt; k++) {
-			double t = o->tlist[k];
-			dm_tool_check(dm_frame_copy(&out, &in, &err), &err);
-			dm_tensor *xt = dm_frame_get(&out, "x");
-			xt->compress = o->compress;
-			dm_tensor *tt = add(&out, "t", 1, &n, o->compress);
-			dm_tool_check(dm_forward_noise(&o->s, t, o->seed, &ix, x->data, xt->data, n, d, &err),
+			dm_tool_check(dm_forward_noise_frame(&o->s, o->tlist[k], o->seed, &ix, &in,
+			                                     dm_reader_name(r), &out, o->compress, &err),
 			              &err);
-			for (int64_t i = 0; i < n; i++)
-				((float *)tt->data)[i] = (float)t;
-			dm_kv_setf(&out.tags, "t", "%.9g", t);
-			dm_kv_setf(&out.tags, "sigma", "%.9g", dm_schedule_sigma_ve(&o->s, t));
-			write_frame(w, &out);
+			dm_tool_check(dm_writer_write(w, &out, &err), &err);
 		}
-		seen = ix.base + (uint64_t)n * ix.stride;
+		seen = ix.base + (uint64_t)dm_frame_get(&in, "x")->dims[0] * ix.stride;
 	}
 	dm_tool_check(rc, &err);
 	dm_frame_free(&in);
@@ -297,18 +214,11 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 	uint64_t seen = 0;
 	int rc;
 	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
-		const char *name = dm_reader_name(r);
-		int64_t n, d;
-		dm_tensor *x = frame_x(&f, name, &n, &d);
 		dm_forward_index ix = frame_index(&f, seen, r);
-		x->compress = o->compress;
-		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
-		dm_tensor *tg = add(&f, "target", x->rank, x->dims, o->compress);
-		dm_tensor *ww = add(&f, "w", 1, &n, o->compress);
-		dm_tool_check(dm_forward_train(&o->s, &o->tr, o->seed, &ix, x->data, tg->data, tt->data,
-		                               ww->data, n, d, &err), &err);
-		write_frame(w, &f);
-		seen = ix.base + (uint64_t)n * ix.stride;
+		dm_tool_check(dm_forward_train_frame(&o->s, &o->tr, o->seed, &ix, &f, dm_reader_name(r),
+		                                     o->compress, &err), &err);
+		dm_tool_check(dm_writer_write(w, &f, &err), &err);
+		seen = ix.base + (uint64_t)dm_frame_get(&f, "x")->dims[0] * ix.stride;
 	}
 	dm_tool_check(rc, &err);
 	dm_frame_free(&f);
@@ -316,29 +226,14 @@ static void run_train(const opts *o, dm_reader *r, dm_writer *w)
 
 static void run_prior(const opts *o, dm_writer *w)
 {
-	int64_t d = 1;
-	for (int k = 1; k < o->rank; k++)
-		d *= o->shape[k];
-	if (d > ((int64_t)1 << 32))
-		dm_tool_die("--shape: a sample of %" PRId64 " values is too large", d);
-	double tmax = dm_schedule_t_max(&o->s);
 	dm_frame f;
 	dm_frame_init(&f);
+	dm_error err;
 	for (int64_t done = 0; done < o->count;) {
 		int64_t n = o->count - done < o->batch ? o->count - done : o->batch;
-		int64_t dims[DM_MAX_RANK];
-		memcpy(dims, o->shape, sizeof dims);
-		dims[0] = n;
-		dm_frame_clear(&f);
-		dm_tensor *x = add(&f, "x", o->rank, dims, o->compress);
-		dm_tensor *tt = add(&f, "t", 1, &n, o->compress);
-		uint64_t base = (uint64_t)(o->first + done);
-		dm_forward_prior(&o->s, o->seed, base, x->data, n, d);
-		for (int64_t i = 0; i < n; i++)
-			((float *)tt->data)[i] = (float)tmax;
-		dm_kv_setf(&f.tags, "index", "%" PRIu64, base);
-		dm_kv_setf(&f.tags, "t", "%.9g", tmax);
-		write_frame(w, &f);
+		dm_tool_check(dm_forward_prior_frame(&o->s, o->seed, (uint64_t)(o->first + done),
+		                                     o->rank, o->shape, n, &f, o->compress, &err), &err);
+		dm_tool_check(dm_writer_write(w, &f, &err), &err);
 		done += n;
 	}
 	dm_frame_free(&f);

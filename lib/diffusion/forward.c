@@ -1,7 +1,10 @@
 /* forward.c - the forward process q(x_t | x_0); see forward.h. */
 #include "diffusion/forward.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,5 +237,192 @@ int dm_forward_diffuse(const dm_schedule *s, double t, uint64_t seed, uint32_t p
 		dm_forward_mix(s, t, x + i * d, eps, x + i * d, d);
 	}
 	free(buf);
+	return 0;
+}
+
+/* ---- training options from specs ---------------------------------------- */
+
+void dm_forward_train_opts_default(dm_forward_train_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->tsampling = DM_TSAMPLE_UNIFORM;
+	o->weighting = DM_WEIGHT_NONE;
+	o->ln_mean = -1.2, o->ln_std = 1.2;
+}
+
+/* "NAME" or "NAME:REST" -> name (truncated to size) and REST or NULL. */
+static const char *split(const char *spec, char *name, size_t size)
+{
+	const char *colon = strchr(spec, ':');
+	snprintf(name, size, "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+	return colon ? colon + 1 : NULL;
+}
+
+/* A whole finite number, up to `stop` (or the end). */
+static int number(const char *s, const char *stop, double *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && (stop ? end == stop : *end == 0) && isfinite(*v);
+}
+
+int dm_forward_weighting_spec(dm_forward_train_opts *o, const char *spec, dm_error *err)
+{
+	char name[32];
+	const char *param = split(spec, name, sizeof name);
+	int w = dm_weighting_parse(name);
+	if (!w)
+		return dm_error_set(err, DM_ERR_ARG, "--weighting: unknown '%s' (none, snr, min-snr, "
+		                    "trunc-snr, edm)", name);
+	o->weighting = w;
+	o->gamma = dm_weighting_default_gamma(w);
+	if (!param)
+		return 0;
+	if (!(o->gamma > 0))
+		return dm_error_set(err, DM_ERR_ARG, "--weighting: '%s': only min-snr and edm take a "
+		                    "parameter", spec);
+	if (!number(param, NULL, &o->gamma) || !(o->gamma > 0))
+		return dm_error_set(err, DM_ERR_ARG, "--weighting: '%s': the parameter must be a "
+		                    "positive number", spec);
+	return 0;
+}
+
+int dm_forward_tsampling_spec(dm_forward_train_opts *o, const char *spec, dm_error *err)
+{
+	char name[32];
+	const char *param = split(spec, name, sizeof name);
+	int k = dm_tsampling_parse(name);
+	if (!k)
+		return dm_error_set(err, DM_ERR_ARG, "--t-sampling: unknown '%s' (uniform, logsnr, "
+		                    "lognormal)", name);
+	o->tsampling = k;
+	o->ln_mean = -1.2, o->ln_std = 1.2;
+	if (!param)
+		return 0;
+	if (k != DM_TSAMPLE_LOGNORMAL)
+		return dm_error_set(err, DM_ERR_ARG, "--t-sampling: '%s': only lognormal takes "
+		                    "MEAN:STD", spec);
+	const char *colon = strchr(param, ':');
+	if (!colon || !number(param, colon, &o->ln_mean) || !number(colon + 1, NULL, &o->ln_std))
+		return dm_error_set(err, DM_ERR_ARG, "--t-sampling: '%s' is not lognormal:MEAN:STD",
+		                    spec);
+	if (!(o->ln_std > 0))
+		return dm_error_set(err, DM_ERR_ARG, "--t-sampling: '%s': STD must be positive", spec);
+	return 0;
+}
+
+/* ---- frames --------------------------------------------------------------- */
+
+int dm_forward_check_t(const dm_schedule *s, double t, dm_error *err)
+{
+	double hi = dm_schedule_t_max(s);
+	if (!(t >= 0 && t <= hi))
+		return dm_error_set(err, DM_ERR_ARG, "%g is outside the schedule's range 0..%g", t,
+		                    hi);
+	if (dm_schedule_is_discrete(s) && t != floor(t))
+		return dm_error_set(err, DM_ERR_ARG, "%g is not an integer step of the discrete "
+		                    "%s schedule", t, dm_schedule_kind_name(s->kind));
+	return 0;
+}
+
+int dm_forward_frame_x(dm_frame *f, const char *stream, dm_tensor **x, int64_t *n, int64_t *d,
+                       dm_error *err)
+{
+	if (!dm_frame_get(f, "x"))
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: frame has no tensor x", stream);
+	dm_tensor *t = dm_frame_make_f32(f, "x", err);
+	if (!t)
+		return err->code ? err->code : DM_ERR_NOMEM;
+	if (t->rank < 1 || t->dims[0] < 1)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: tensor x must be N x ... with N >= 1",
+		                    stream);
+	*x = t;
+	*n = t->dims[0];
+	*d = dm_tensor_numel(t) / *n;
+	return 0;
+}
+
+/* A new f32 tensor of f, NULL with err set. */
+static float *add(dm_frame *f, const char *name, int rank, const int64_t *dims, int compress,
+                  dm_error *err)
+{
+	dm_tensor *t = dm_frame_add(f, name, DM_F32, rank, dims, err);
+	if (!t)
+		return NULL;
+	t->compress = compress;
+	return t->data;
+}
+
+static void fill(float *v, int64_t n, double x)
+{
+	for (int64_t i = 0; i < n; i++)
+		v[i] = (float)x;
+}
+
+int dm_forward_noise_frame(const dm_schedule *s, double t, uint64_t seed,
+                           const dm_forward_index *ix, dm_frame *in, const char *stream,
+                           dm_frame *out, int compress, dm_error *err)
+{
+	dm_tensor *x;
+	int64_t n, d;
+	int rc = dm_forward_frame_x(in, stream, &x, &n, &d, err);
+	if (rc < 0 || (rc = dm_frame_copy(out, in, err)) < 0)
+		return rc;
+	dm_tensor *xt = dm_frame_get(out, "x");
+	xt->compress = compress;
+	float *tt = add(out, "t", 1, &n, compress, err);
+	if (!tt)
+		return err->code;
+	if ((rc = dm_forward_noise(s, t, seed, ix, x->data, xt->data, n, d, err)) < 0)
+		return rc;
+	fill(tt, n, t);
+	if (dm_kv_setf(&out->tags, "t", "%.9g", t) ||
+	    dm_kv_setf(&out->tags, "sigma", "%.9g", dm_schedule_sigma_ve(s, t)))
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+int dm_forward_train_frame(const dm_schedule *s, const dm_forward_train_opts *o, uint64_t seed,
+                           const dm_forward_index *ix, dm_frame *f, const char *stream,
+                           int compress, dm_error *err)
+{
+	dm_tensor *x;
+	int64_t n, d;
+	int rc = dm_forward_frame_x(f, stream, &x, &n, &d, err);
+	if (rc < 0)
+		return rc;
+	x->compress = compress;
+	int rank = x->rank;
+	int64_t dims[DM_MAX_RANK];
+	memcpy(dims, x->dims, sizeof dims);
+	float *tt = add(f, "t", 1, &n, compress, err), *tg, *w;
+	if (!tt || !(tg = add(f, "target", rank, dims, compress, err)) ||
+	    !(w = add(f, "w", 1, &n, compress, err)))
+		return err->code;
+	return dm_forward_train(s, o, seed, ix, x->data, tg, tt, w, n, d, err);
+}
+
+int dm_forward_prior_frame(const dm_schedule *s, uint64_t seed, uint64_t index0, int rank,
+                           const int64_t *dims, int64_t n, dm_frame *f, int compress,
+                           dm_error *err)
+{
+	int64_t d = 1, sh[DM_MAX_RANK];
+	for (int k = 1; k < rank; k++)
+		d *= dims[k];
+	if (d > ((int64_t)1 << 32))
+		return dm_error_set(err, DM_ERR_ARG, "--shape: a sample of %" PRId64 " values is too large", d);
+	memcpy(sh, dims, (size_t)rank * sizeof *sh);
+	sh[0] = n;
+	dm_frame_clear(f);
+	float *x = add(f, "x", rank, sh, compress, err), *tt;
+	if (!x || !(tt = add(f, "t", 1, &n, compress, err)))
+		return err->code;
+	double tmax = dm_schedule_t_max(s);
+	dm_forward_prior(s, seed, index0, x, n, d);
+	fill(tt, n, tmax);
+	if (dm_kv_setf(&f->tags, "index", "%" PRIu64, index0) ||
+	    dm_kv_setf(&f->tags, "t", "%.9g", tmax))
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "diffusion/schedule.h"
 
 /* ---- t-sampling and loss weights of training examples ------------------ */
@@ -70,6 +71,15 @@ typedef struct dm_forward_train_opts {
 	int weighting;          /* enum dm_weighting */
 	double gamma;           /* its parameter (dm_weighting_default_gamma) */
 } dm_forward_train_opts;
+
+/* The defaults: uniform t, no weighting (w = 1). */
+void dm_forward_train_opts_default(dm_forward_train_opts *o);
+/* "NAME[:PARAM]" of a weighting (min-snr:5, edm:0.5) into o; 0 or
+ * DM_ERR_ARG with a sentence naming the spec (dm-noise --weighting). */
+int dm_forward_weighting_spec(dm_forward_train_opts *o, const char *spec, dm_error *err);
+/* "uniform", "logsnr" or "lognormal[:MEAN:STD]" (default -1.2:1.2) into o;
+ * 0 or DM_ERR_ARG (dm-noise --t-sampling). */
+int dm_forward_tsampling_spec(dm_forward_train_opts *o, const char *spec, dm_error *err);
 
 /* ---- samples' identities ------------------------------------------------ */
 
@@ -124,6 +134,38 @@ void dm_forward_prior(const dm_schedule *s, uint64_t seed, uint64_t index0, floa
  * other draws).  0 or DM_ERR_NOMEM (x unchanged then). */
 int dm_forward_diffuse(const dm_schedule *s, double t, uint64_t seed, uint32_t purpose,
                        uint64_t draw, uint64_t index0, float *x, int64_t n, int64_t d,
+                       dm_error *err);
+
+/* ---- frames (dm-noise) -------------------------------------------------
+ *
+ * A frame's clean samples are its tensor x, N x (sample shape), any dtype
+ * (made f32 in place); other tensors pass through.  `stream` names the
+ * input in messages; `compress` is set on the tensors written. */
+
+/* t is a time of s: in [0, t_max], an integer step when discrete.  0 or
+ * DM_ERR_ARG. */
+int dm_forward_check_t(const dm_schedule *s, double t, dm_error *err);
+
+/* out = in with x noised to level t (dm_forward_noise), a tensor t (N) and
+ * the tags t and sigma (the VE noise level). */
+int dm_forward_noise_frame(const dm_schedule *s, double t, uint64_t seed,
+                           const dm_forward_index *ix, dm_frame *in, const char *stream,
+                           dm_frame *out, int compress, dm_error *err);
+
+/* f's x made training examples in place (dm_forward_train): x = x_t, and
+ * tensors t (N), target (as x) and w (N) added. */
+int dm_forward_train_frame(const dm_schedule *s, const dm_forward_train_opts *o, uint64_t seed,
+                           const dm_forward_index *ix, dm_frame *f, const char *stream,
+                           int compress, dm_error *err);
+
+/* f = n prior samples index0.. of sample shape dims[1..rank-1] (x) at
+ * t = t_max (tensor t and tags index, t). */
+int dm_forward_prior_frame(const dm_schedule *s, uint64_t seed, uint64_t index0, int rank,
+                           const int64_t *dims, int64_t n, dm_frame *f, int compress,
+                           dm_error *err);
+
+/* The samples of f: N and values per sample of its x, made f32. */
+int dm_forward_frame_x(dm_frame *f, const char *stream, dm_tensor **x, int64_t *n, int64_t *d,
                        dm_error *err);
 
 #endif

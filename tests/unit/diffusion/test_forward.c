@@ -164,3 +164,67 @@ TEST(forward_prior_and_diffuse)
 	free(x);
 	dm_schedule_free(&s);
 }
+
+/* --weighting and --t-sampling specs: names, parameters, and refusals. */
+TEST(forward_specs_parse_and_refuse)
+{
+	dm_forward_train_opts o;
+	dm_error err;
+	dm_forward_train_opts_default(&o);
+	CHECK(o.weighting == DM_WEIGHT_NONE && o.tsampling == DM_TSAMPLE_UNIFORM);
+	CHECK(dm_forward_weighting_spec(&o, "min-snr", &err) == 0 && o.gamma == 5);
+	CHECK(dm_forward_weighting_spec(&o, "min-snr:3", &err) == 0 && o.gamma == 3);
+	CHECK(o.weighting == DM_WEIGHT_MIN_SNR);
+	CHECK(dm_forward_weighting_spec(&o, "edm:0.25", &err) == 0 && o.gamma == 0.25);
+	CHECK(dm_forward_weighting_spec(&o, "snr:2", &err) == DM_ERR_ARG);
+	CHECK(dm_forward_weighting_spec(&o, "min-snr:-1", &err) == DM_ERR_ARG);
+	CHECK(dm_forward_weighting_spec(&o, "min-snr:1e999", &err) == DM_ERR_ARG);
+	CHECK(dm_forward_weighting_spec(&o, "banana", &err) == DM_ERR_ARG);
+	CHECK(strstr(err.msg, "banana") != NULL);
+	CHECK(dm_forward_tsampling_spec(&o, "lognormal", &err) == 0);
+	CHECK(o.ln_mean == -1.2 && o.ln_std == 1.2);
+	CHECK(dm_forward_tsampling_spec(&o, "lognormal:-0.5:2", &err) == 0);
+	CHECK(o.ln_mean == -0.5 && o.ln_std == 2 && o.tsampling == DM_TSAMPLE_LOGNORMAL);
+	CHECK(dm_forward_tsampling_spec(&o, "lognormal:1", &err) == DM_ERR_ARG);
+	CHECK(dm_forward_tsampling_spec(&o, "lognormal:1:0", &err) == DM_ERR_ARG);
+	CHECK(dm_forward_tsampling_spec(&o, "lognormal:x:1", &err) == DM_ERR_ARG);
+	CHECK(dm_forward_tsampling_spec(&o, "logsnr:1", &err) == DM_ERR_ARG);
+}
+
+/* A training frame gets t, target and w of the right shapes; a noise frame
+ * its t tensor and tags; x of another dtype is made f32. */
+TEST(forward_frames_have_their_tensors)
+{
+	dm_schedule s;
+	dm_error err;
+	CHECK(make(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS) == 0);
+	dm_forward_train_opts o;
+	dm_forward_train_opts_default(&o);
+	dm_frame f, out;
+	dm_frame_init(&f);
+	dm_frame_init(&out);
+	int64_t dims[3] = {3, 2, 2};
+	dm_tensor *x = dm_frame_add(&f, "x", DM_U8, 3, dims, &err);
+	CHECK(x != NULL);
+	memset(x->data, 7, 12);
+	dm_forward_index ix = {0, 1, 0};
+	CHECK(dm_forward_noise_frame(&s, 250, 1, &ix, &f, "in", &out, 0, &err) == 0);
+	CHECK(dm_frame_get(&out, "t") && dm_frame_get(&out, "t")->dims[0] == 3);
+	CHECK(((float *)dm_frame_get(&out, "t")->data)[2] == 250.0f);
+	CHECK(dm_kv_get(&out.tags, "t") && !strcmp(dm_kv_get(&out.tags, "t"), "250"));
+	CHECK(dm_kv_get(&out.tags, "sigma") != NULL);
+	CHECK(dm_forward_train_frame(&s, &o, 1, &ix, &f, "in", 0, &err) == 0);
+	CHECK(dm_frame_get(&f, "x")->dtype == DM_F32);
+	CHECK(dm_frame_get(&f, "target")->rank == 3 && dm_frame_get(&f, "target")->dims[2] == 2);
+	CHECK(dm_frame_get(&f, "w")->dims[0] == 3 && dm_frame_get(&f, "t")->dims[0] == 3);
+	dm_frame_clear(&f);
+	CHECK(dm_forward_train_frame(&s, &o, 1, &ix, &f, "in", 0, &err) == DM_ERR_FORMAT);
+	CHECK(strstr(err.msg, "in: frame has no tensor x") != NULL);
+	CHECK(dm_forward_prior_frame(&s, 1, 5, 3, dims, 2, &f, 0, &err) == 0);
+	CHECK(dm_frame_get(&f, "x")->dims[0] == 2 && !strcmp(dm_kv_get(&f.tags, "index"), "5"));
+	CHECK(dm_forward_check_t(&s, 999, &err) == 0 && dm_forward_check_t(&s, 1000, &err) < 0);
+	CHECK(dm_forward_check_t(&s, 2.5, &err) < 0);
+	dm_frame_free(&f);
+	dm_frame_free(&out);
+	dm_schedule_free(&s);
+}
