@@ -28,5 +28,6 @@ run ddim50-dynamic --sampler ddim -n 50 --dynamic-threshold 0.995
 run ddim50-no-clip --sampler ddim -n 50 --no-clip
 run ddim50-lambda-none --sampler ddim -n 50 --lambda-min none
 run ddim50-trailing --sampler ddim -n 50 --spacing trailing
+run ddim50-leading --sampler ddim -n 50 --spacing leading
 run dpm20 --sampler dpm++2m -n 20
 run dpm20-dynamic --sampler dpm++2m -n 20 --dynamic-threshold 0.995

@@ -239,6 +239,12 @@ int main(int argc, char **argv)
 	}
 	dm_tool_check(dm_denoiser_check_label(&m, o.label, o.model, &err), &err);
 	dm_sampler_model sm = dm_denoiser_model(&m);
+	/* the options as every frame will have them, before the first */
+	static const float mask_pending = 1;
+	dm_sampler_opts plan = *so;
+	plan.mask = o.mask ? &mask_pending : NULL;
+	plan.restore = o.restore ? o.rs.kind : 0;
+	dm_tool_check(dm_sampler_check_plan(&m.s, sm.param, &plan, &err), &err);
 
 	dm_kv meta;
 	dm_kv_init(&meta);

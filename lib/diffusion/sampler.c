@@ -196,7 +196,15 @@ int dm_sampler_grid(const dm_schedule *s, const dm_sampler_opts *o, int K, doubl
 		return dm_error_set(err, DM_ERR_ARG, "--steps must be at least 1");
 	double top = o->from_t;
 	int kind = o->kind;
-	if ((top < 0 || top >= tmax) &&
+	/* leading and trailing are defined by their top (the DDIM paper, Lin et
+	 * al.): lambda_min does not move it, and a start part-way down has no
+	 * such grid */
+	int fixed_top = spacing == DM_SPACE_LEADING || spacing == DM_SPACE_TRAILING;
+	if (fixed_top && top >= 0 && top < tmax)
+		return dm_error_set(err, DM_ERR_ARG, "--spacing %s starts at the top of the schedule; "
+		                    "with --from-t use linspace, logsnr or karras",
+		                    spacing == DM_SPACE_LEADING ? "leading" : "trailing");
+	if ((top < 0 || top >= tmax) && !fixed_top &&
 	    (kind == DM_SAMPLER_DDIM || kind == DM_SAMPLER_DPMPP2M || kind == DM_SAMPLER_ODE) &&
 	    dm_schedule_logsnr(s, tmax) < 2 * o->lambda_min) {
 		/* Too close to zero SNR: start where lambda = lambda_min (rounded
@@ -239,7 +247,8 @@ int dm_sampler_grid(const dm_schedule *s, const dm_sampler_opts *o, int K, doubl
 	return 0;
 }
 
-int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, dm_error *err)
+static int check(const dm_schedule *s, int param, const dm_sampler_opts *o, int frame,
+                 dm_error *err)
 {
 	int k = o->kind;
 	if (k < 0 || k >= N_SAMPLERS)
@@ -273,15 +282,15 @@ int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, 
 		                    dm_sampler_name(k));
 	if (o->eta < 0 || o->eta > 1)
 		return dm_error_set(err, DM_ERR_ARG, "--eta must be in [0, 1]");
-	if (o->restore == DM_RESTORE_GRAY && o->C != 3)
+	if (frame && o->restore == DM_RESTORE_GRAY && o->C != 3)
 		return dm_error_set(err, DM_ERR_ARG, "--restore gray needs 3-channel samples, not %d",
 		                    o->C);
-	if (o->restore == DM_RESTORE_SR &&
+	if (frame && o->restore == DM_RESTORE_SR &&
 	    (o->sr_factor < 1 || o->H % o->sr_factor || o->W % o->sr_factor))
 		return dm_error_set(err, DM_ERR_ARG,
 		                    "--restore sr:%d needs the image size %dx%d to be a multiple of %d",
 		                    o->sr_factor, o->H, o->W, o->sr_factor);
-	if ((o->restore || o->mask) && !o->y)
+	if (frame && (o->restore || o->mask) && !o->y)
 		return dm_error_set(err, DM_ERR_ARG, "restoration needs the measured image y");
 	if (s->zero_snr && !(k == DM_SAMPLER_DDPM || k == DM_SAMPLER_DDIM ||
 	                     k == DM_SAMPLER_DPMPP2M))
@@ -300,6 +309,33 @@ int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, 
 	if (o->snr <= 0 || o->corrector_steps < 0)
 		return dm_error_set(err, DM_ERR_ARG, "--snr must be positive");
 	return 0;
+}
+
+int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, dm_error *err)
+{
+	return check(s, param, o, 1, err);
+}
+
+/* The number of grid points of a run. */
+static int grid_size(const dm_schedule *s, const dm_sampler_opts *o)
+{
+	if (o->kind == DM_SAMPLER_RK45)
+		return 2;
+	return o->steps > 0 ? o->steps : dm_sampler_default_steps(o->kind, s);
+}
+
+int dm_sampler_check_plan(const dm_schedule *s, int param, const dm_sampler_opts *o,
+                          dm_error *err)
+{
+	int rc = check(s, param, o, 0, err), K = grid_size(s, o);
+	if (rc < 0)
+		return rc;
+	double *ts = malloc((size_t)(K > 0 ? K : 1) * sizeof(double));
+	if (!ts)
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	rc = dm_sampler_grid(s, o, K, ts, err);
+	free(ts);
+	return rc;
 }
 
 /* ---- one run ------------------------------------------------------------ */
@@ -729,9 +765,7 @@ int dm_sample(const dm_schedule *s, const dm_sampler_model *m, const dm_sampler_
 		return rc;
 	if (B <= 0 || D <= 0)
 		return 0;
-	int K = o->steps > 0 ? o->steps : dm_sampler_default_steps(o->kind, s);
-	if (o->kind == DM_SAMPLER_RK45)
-		K = 2;
+	int K = grid_size(s, o);
 	double *ts = malloc((size_t)K * sizeof(double));
 	if (!ts)
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");

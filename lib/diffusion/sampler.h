@@ -161,6 +161,13 @@ int dm_sampler_grid(const dm_schedule *s, const dm_sampler_opts *o, int K, doubl
  * (e.g. rk45 has no trajectory or inpainting); 0 or DM_ERR_ARG with a
  * sentence. */
 int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, dm_error *err);
+/* The same before any frame is read: everything but what comes with a
+ * frame (the known image y, the sample shape C, H, W; o->mask need only be
+ * non-NULL when a mask will come, o->restore set), and the grid of
+ * o->steps points built once as a trial (a --from-t or --steps the grid
+ * cannot have is refused here). */
+int dm_sampler_check_plan(const dm_schedule *s, int param, const dm_sampler_opts *o,
+                          dm_error *err);
 
 /* Run the reverse process in place on B samples of D values: x holds the
  * start states (at the first grid time, e.g. prior noise) and receives the

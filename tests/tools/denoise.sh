@@ -210,6 +210,12 @@ fi
 # frame no tensor x (this used to leave out.dms.tmp.<pid>)
 python3 "$HERE/tests/tools/mkstream.py" --frames 2 --shape 2x2 --meta schedule=linear --name y >"$TMP/nox.dms"
 leaves_nothing "a failing run leaves no file" "dm-denoise -m gaussian:0:1 -o out.dms '$TMP/nox.dms'"
+# options are judged before the first frame: the option's error, not the
+# frame's (that stream's first frame has no x)
+expect_fail "bad option before the first frame" "^dm-denoise: --eta must be in" "dm-denoise -m gaussian:0:1 --sampler ddim --eta 2 '$TMP/nox.dms'"
+expect_fail "a grid that cannot be, before the first frame" "^dm-denoise: --steps 900 is more than" "dm-denoise -m gaussian:0:1 --from-t 500 -n 900 '$TMP/nox.dms'"
+# leading and trailing grids start at the top: no silent linspace instead
+expect_fail "trailing with --from-t" "^dm-denoise: --spacing trailing starts at the top" "dm-denoise -m gaussian:0:1 --sampler ddim --spacing trailing --from-t 500 <'$TMP/prior.dm'"
 
 # Dynamic thresholding (Imagen): x0^ of data N(0, 3^2) is rescaled into
 # [-1, 1] per sample rather than piled on the bounds: every value within

@@ -220,6 +220,21 @@ TEST(sampler_lambda_min_grid_top)
 	dm_sampler_opts_default(&o, DM_SAMPLER_DDPM); /* not for the ancestral samplers */
 	CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == 0);
 	CHECK_NEAR(t[0], dm_schedule_t_max(&cos_), 1e-9);
+	/* leading and trailing keep their top (they used to fall back to
+	 * linspace from the lambda_min start), and refuse a start part-way */
+	double want[50];
+	dm_sampler_opts_default(&o, DM_SAMPLER_DDIM);
+	o.spacing = DM_SPACE_TRAILING;
+	CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == 0);
+	CHECK(dm_schedule_respace(&cos_, 50, DM_SPACE_TRAILING, want, &err) == 0);
+	CHECK(memcmp(t, want, sizeof t) == 0 && t[0] == 999);
+	o.spacing = DM_SPACE_LEADING;
+	CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == 0);
+	CHECK(dm_schedule_respace(&cos_, 50, DM_SPACE_LEADING, want, &err) == 0);
+	CHECK(memcmp(t, want, sizeof t) == 0);
+	o.from_t = 500;
+	CHECK(dm_sampler_grid(&cos_, &o, 50, t, &err) == DM_ERR_ARG);
+	CHECK(strstr(err.msg, "leading") != NULL);
 	dm_schedule_free(&lin);
 	dm_schedule_free(&cos_);
 }
