@@ -47,21 +47,14 @@ SAMPLES    ?= 64
 GRID       ?= 8x8
 GIF_GRID   ?= 4x4
 
-BIN := $(BUILD)/bin
-SHELL := /bin/bash
-.SHELLFLAGS := -o pipefail -ec
-.DELETE_ON_ERROR:
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 .SECONDARY:
-.SUFFIXES:
 THIS := pipelines/fashion-mnist.mk
 J := --threads $(THREADS)
 
 all: $(addprefix $(OUT)/,ddim-grid.png ddpm-grid.png dpmpp-grid.png denoise.mp4 denoise.gif \
      denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png)
 .PHONY: all
-
-$(OUT)/.dir:
-	mkdir -p $(OUT) && touch $@
 
 # The training options, remembered so that changing them retrains.
 $(OUT)/train.opts: FORCE | $(OUT)/.dir

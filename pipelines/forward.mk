@@ -18,12 +18,8 @@ OUT       ?= out/forward
 SCHEDULES ?= linear scaled-linear cosine sigmoid
 STRIP_T   ?= 0,50,100,200,300,400,500,600,700,800,999
 
-BIN := $(BUILD)/bin
-SHELL := /bin/bash
-.SHELLFLAGS := -o pipefail -ec
-.DELETE_ON_ERROR:
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 .SECONDARY:
-.SUFFIXES:
 THIS := pipelines/forward.mk
 comma := ,
 NSTRIP := $(words $(subst $(comma), ,$(STRIP_T)))
@@ -31,9 +27,6 @@ NSTRIP := $(words $(subst $(comma), ,$(STRIP_T)))
 all: $(OUT)/fmnist-schedules.png $(SCHEDULES:%=$(OUT)/fmnist-%.mp4) \
      $(SCHEDULES:%=$(OUT)/fmnist-%.gif) $(SCHEDULES:%=$(OUT)/swissroll-%.gif)
 .PHONY: all
-
-$(OUT)/.dir:
-	mkdir -p $(OUT) && touch $@
 
 # One image (the first of the training set), one frame per t; dm-encode
 # -f npy concatenates the frames into one array of NSTRIP images.

@@ -31,11 +31,7 @@ TOY_STEPS ?= 2000
 BATCH    ?= 128
 SAVE_EVERY ?= 500
 
-BIN := $(BUILD)/bin
-SHELL := /bin/bash
-.SHELLFLAGS := -o pipefail -ec
-.DELETE_ON_ERROR:
-.SUFFIXES:
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 PER_RANK = $(shell echo $$(( $(BATCH) / $(NP) )))
 # every rank's own shard; single quotes keep the variables for each rank's sh
 SHARD := --shard $$OMPI_COMM_WORLD_RANK/$$OMPI_COMM_WORLD_SIZE
@@ -50,9 +46,6 @@ compare: $(OUT)/compare.txt
 check-np:
 	@[ $$(( $(BATCH) % $(NP) )) = 0 ] || { echo "mpi.mk: BATCH $(BATCH) is not divisible by NP $(NP)" >&2; exit 1; }
 	@$(BIN)/dm-train --help | grep -q 'built with MPI' || { echo "mpi.mk: $(BIN)/dm-train was built without MPI (apt-get install libopenmpi-dev; make clean; make)" >&2; exit 1; }
-
-$(OUT)/.dir:
-	mkdir -p $(OUT) && touch $@
 
 # The pasteable form: every rank runs the whole pipeline on its shard.
 $(OUT)/toy.dmt: | check-np $(OUT)/.dir

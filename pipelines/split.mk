@@ -21,16 +21,10 @@ SEED    ?= 7
 SAMPLER ?= --sampler ddim --steps 50
 EVERY   ?= 2
 GRID    ?= 8x8
-SHELL   := /bin/bash
-.SHELLFLAGS := -o pipefail -ec
-.DELETE_ON_ERROR:
-.SUFFIXES:
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
 all: $(OUT)/grid.png $(OUT)/denoise.mp4 $(OUT)/check.txt
 .PHONY: all
-
-$(OUT)/.dir:
-	mkdir -p $(OUT) && touch $@
 
 # One range: samples PER*i .. PER*i+PER-1 of the run, one thread each.
 $(OUT)/part%.dm: $(BIN)/dm-noise $(BIN)/dm-denoise | $(OUT)/.dir

@@ -37,12 +37,8 @@ FWD_EVERY ?= 20
 LIM   ?= -6:6
 ENC   ?= --scatter --xlim $(LIM) --ylim $(LIM) --size 384x384 --point 1 --caption --fps 12
 
-BIN := $(BUILD)/bin
-SHELL := /bin/bash
-.SHELLFLAGS := -o pipefail -ec
-.DELETE_ON_ERROR:
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 .SECONDARY:
-.SUFFIXES:
 
 GIFS   := $(foreach t,$(TOYS),$(OUT)/$(t)-forward.gif $(OUT)/$(t)-reverse.gif $(OUT)/$(t)-samples.png)
 SCORES := $(TOYS:%=$(OUT)/%-score.txt)
@@ -50,9 +46,6 @@ THIS   := pipelines/toy2d.mk
 
 all: $(GIFS) $(OUT)/scores.txt
 .PHONY: all
-
-$(OUT)/.dir:
-	mkdir -p $(OUT) && touch $@
 
 # The training stream is endless (--epochs 0); dm-train stops at STEPS and
 # the tools upstream exit quietly on the closed pipe.

@@ -316,18 +316,37 @@ static int slice_k(const gemm_path *P, int k)
 	return (k + n - 1) / n;
 }
 
-/* The serial BLIS loops over the rectangle [m0,m1) x [n0,n1) of C.  Each
- * NR-wide panel of B is packed just before its first use (by the first row
- * block), so that it is still in L1 when the micro-kernel reads it. */
-static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+/* What the BLIS loops do with one precision's operands: pack op(B) by rows
+ * for a whole slice (when B is row-major) or one NR-wide panel by columns
+ * (transb, bvec), pack an MC-row block of op(A), and run one micro-tile.
+ * Offsets: ir rows into the packed A block, jr columns into the packed B
+ * slice; kp is the padded K of a slice (kc for fp32). */
+typedef struct loop_ops {
+	int mr, nr, mc, nc;
+	long l2;
+	int kcb;                    /* K slice */
+	int (*kpad)(const void *P, int kc);
+	void (*pack_b_rows)(const void *P, const gemm_args *g, int pc, int kc, int kp, int jc,
+	                    int nc);
+	void (*pack_b_cols)(const void *P, const gemm_args *g, int pc, int kc, int kp, int jr,
+	                    int j, int cols);
+	void (*pack_a)(const void *P, const gemm_args *g, int ic, int mc, int pc, int kc, int kp);
+	void (*tile)(const void *P, const gemm_args *g, int kp, int ir, int jr, int i, int j,
+	             int rows, int cols, float beta);
+} loop_ops;
+
+/* The serial BLIS loops over the rectangle [m0,m1) x [n0,n1) of C, for
+ * either precision.  Each NR-wide panel of B packed by columns is packed
+ * just before its first use (by the first row block), so that it is still
+ * in L1 when the micro-kernel reads it. */
+static void blis_loops(const loop_ops *L, const void *P, const gemm_args *g, int m0, int m1,
+                       int n0, int n1)
 {
-	int mr = P->mr, nr = P->nr, kcb = slice_k(P, g->k);
-	float *pa = pack_a, *pb = pack_b;
-	int ncb = P->nc;
-	if (m1 - m0 <= P->mc) {
+	int mr = L->mr, nr = L->nr, kcb = L->kcb, ncb = L->nc;
+	if (m1 - m0 <= L->mc) {
 		/* One row block: each packed B slice is used once, so keep it in L2
 		 * (half of it) rather than sized for reuse from L3. */
-		int fit = (int)(P->l2 / 2 / kcb) / nr * nr;
+		int fit = (int)(L->l2 / 2 / kcb) / nr * nr;
 		if (fit < nr)
 			fit = nr;
 		if (fit < ncb)
@@ -336,38 +355,61 @@ static void gemm_rect(const gemm_path *P, const gemm_args *g, int m0, int m1, in
 	for (int jc = n0; jc < n1; jc += ncb) {
 		int nc = n1 - jc < ncb ? n1 - jc : ncb;
 		for (int pc = 0; pc < g->k; pc += kcb) {
-			int kc = g->k - pc < kcb ? g->k - pc : kcb;
+			int kc = g->k - pc < kcb ? g->k - pc : kcb, kp = L->kpad ? L->kpad(P, kc) : kc;
 			float beta = pc == 0 ? g->beta : 1.0f;
 			if (!g->transb && !g->bvec)
-				pack_b_rows(g, nr, pc, kc, jc, nc, pb);
-			for (int ic = m0; ic < m1; ic += P->mc) {
-				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
-				pack_a_block(g, mr, ic, mc, pc, kc, pa);
+				L->pack_b_rows(P, g, pc, kc, kp, jc, nc);
+			for (int ic = m0; ic < m1; ic += L->mc) {
+				int mc = m1 - ic < L->mc ? m1 - ic : L->mc;
+				L->pack_a(P, g, ic, mc, pc, kc, kp);
 				for (int jr = 0; jr < nc; jr += nr) {
-					float *bp = pb + (size_t)jr * kc;
 					int cols = nc - jr < nr ? nc - jr : nr;
 					if (ic == m0 && (g->transb || g->bvec))
-						pack_b_block(g, nr, pc, kc, jc + jr, cols, bp);
-					for (int ir = 0; ir < mc; ir += mr) {
-						const float *ap = pa + (size_t)ir * kc;
-						float *cp = c_at(g, ic + ir, jc + jr);
-						int rows = mc - ir < mr ? mc - ir : mr;
-						if (g->cblk > 0 && (jc + jr) % g->cblk + cols > g->cblk)
-							split_tile(P, g, kc, ap, bp, ic + ir, jc + jr, rows, cols,
-							           beta);
-						else if (rows == mr && cols == nr)
-							P->kernel(kc, ap, bp, cp, g->ldc, g->alpha, beta);
-						else if (cols == nr && P->rkernel)
-							P->rkernel(rows, kc, ap, bp, cp, g->ldc, g->alpha,
-							           beta);
-						else
-							edge_tile(P, kc, ap, bp, cp, g->ldc, rows, cols,
-							          g->alpha, beta);
-					}
+						L->pack_b_cols(P, g, pc, kc, kp, jr, jc + jr, cols);
+					for (int ir = 0; ir < mc; ir += mr)
+						L->tile(P, g, kp, ir, jr, ic + ir, jc + jr,
+						        mc - ir < mr ? mc - ir : mr, cols, beta);
 				}
 			}
 		}
 	}
+}
+
+/* ---- the fp32 operands of blis_loops ---- */
+
+static void rows32(const void *P, const gemm_args *g, int pc, int kc, int kp, int jc, int nc)
+{
+	(void)kp;
+	pack_b_rows(g, ((const gemm_path *)P)->nr, pc, kc, jc, nc, pack_b);
+}
+
+static void cols32(const void *P, const gemm_args *g, int pc, int kc, int kp, int jr, int j,
+                   int cols)
+{
+	(void)kp;
+	pack_b_block(g, ((const gemm_path *)P)->nr, pc, kc, j, cols, pack_b + (size_t)jr * kc);
+}
+
+static void a32(const void *P, const gemm_args *g, int ic, int mc, int pc, int kc, int kp)
+{
+	(void)kp;
+	pack_a_block(g, ((const gemm_path *)P)->mr, ic, mc, pc, kc, pack_a);
+}
+
+static void tile32(const void *path, const gemm_args *g, int kc, int ir, int jr, int i, int j,
+                   int rows, int cols, float beta)
+{
+	const gemm_path *P = path;
+	const float *ap = pack_a + (size_t)ir * kc, *bp = pack_b + (size_t)jr * kc;
+	float *cp = c_at(g, i, j);
+	if (g->cblk > 0 && j % g->cblk + cols > g->cblk)
+		split_tile(P, g, kc, ap, bp, i, j, rows, cols, beta);
+	else if (rows == P->mr && cols == P->nr)
+		P->kernel(kc, ap, bp, cp, g->ldc, g->alpha, beta);
+	else if (cols == P->nr && P->rkernel)
+		P->rkernel(rows, kc, ap, bp, cp, g->ldc, g->alpha, beta);
+	else
+		edge_tile(P, kc, ap, bp, cp, g->ldc, rows, cols, g->alpha, beta);
 }
 
 /* The thread grid tm x tn (tm * tn == nt) that minimises the largest
@@ -400,37 +442,38 @@ static void scale_c(const gemm_args *g)
 		}
 }
 
-/* The plain loops in double, for any gemm_args (the out-of-memory path). */
-static void ref_loops(const gemm_args *g)
+/* The plain loops in double, for any gemm_args (the out-of-memory path),
+ * with the operands rounded to bf16 first when bf16 (the shape of
+ * dm_gemm_bf16_ref). */
+static void plain_loops(const gemm_args *g, int bf16)
 {
 	for (int i = 0; i < g->m; i++)
 		for (int j = 0; j < g->n; j++) {
 			double s = 0.0;
 			for (int p = 0; p < g->k; p++) {
-				double x, y;
-				if (g->avec) {
-					float v;
-					g->avec(g->actx, i, p, 1, &v);
-					x = v;
-				} else {
+				float x, y;
+				if (g->avec)
+					g->avec(g->actx, i, p, 1, &x);
+				else
 					x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
-				}
-				if (g->bvec) {
-					float v;
-					g->bvec(g->bctx, j, p, 1, &v);
-					y = v;
-				} else if (g->brow) {
-					float v;
-					g->brow(g->ctx, p, j, 1, &v);
-					y = v;
-				} else {
+				if (g->bvec)
+					g->bvec(g->bctx, j, p, 1, &y);
+				else if (g->brow)
+					g->brow(g->ctx, p, j, 1, &y);
+				else
 					y = g->transb ? g->b[(long)j * g->ldb + p] : g->b[(long)p * g->ldb + j];
-				}
-				s += x * y;
+				if (bf16)
+					x = dm_bf16_round(x), y = dm_bf16_round(y);
+				s += (double)x * y;
 			}
 			float *cij = c_at(g, i, j);
 			*cij = (float)(g->alpha * s + (g->beta == 0.0f ? 0.0 : (double)g->beta * *cij));
 		}
+}
+
+static void ref_loops(const gemm_args *g)
+{
+	plain_loops(g, 0);
 }
 
 /* The driver the fp32 and bf16 GEMMs share: C split into one rectangle of
@@ -499,9 +542,12 @@ static int buffers32(const void *P, int k, int m0, int m1, int n0, int n1)
 	return gemm_buffers(P, k, m0, m1, n0, n1);
 }
 
-static void rect32(const void *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+static void rect32(const void *path, const gemm_args *g, int m0, int m1, int n0, int n1)
 {
-	gemm_rect(P, g, m0, m1, n0, n1);
+	const gemm_path *P = path;
+	loop_ops L = {P->mr, P->nr, P->mc, P->nc, P->l2, slice_k(P, g->k), NULL, rows32, cols32,
+	              a32, tile32};
+	blis_loops(&L, P, g, m0, m1, n0, n1);
 }
 
 static void gemm_run(gemm_args g)
@@ -751,75 +797,9 @@ static void pack16_a_panel(const bf16_path *P, const gemm_args *g, int i0, int r
 	}
 }
 
-static void gemm_rect16(const bf16_path *P, const gemm_args *g, int m0, int m1, int n0, int n1)
-{
-	int mr = P->mr, nr = P->nr, kcb = slice_k16(P, g->k);
-	int ncb = P->nc;
-	if (m1 - m0 <= P->mc) {
-		int fit = (int)(P->l2 / 2 / kcb) / nr * nr;
-		if (fit < nr)
-			fit = nr;
-		if (fit < ncb)
-			ncb = fit;
-	}
-	for (int jc = n0; jc < n1; jc += ncb) {
-		int nc = n1 - jc < ncb ? n1 - jc : ncb;
-		for (int pc = 0; pc < g->k; pc += kcb) {
-			int kc = g->k - pc < kcb ? g->k - pc : kcb, kp = kpad(P, kc);
-			float beta = pc == 0 ? g->beta : 1.0f;
-			if (!g->transb && !g->bvec)
-				pack16_b_rows(P, g, pc, kc, kp, jc, nc, pack_b16);
-			for (int ic = m0; ic < m1; ic += P->mc) {
-				int mc = m1 - ic < P->mc ? m1 - ic : P->mc;
-				for (int ir = 0; ir < mc; ir += mr)
-					pack16_a_panel(P, g, ic + ir, mc - ir < mr ? mc - ir : mr, pc, kc, kp,
-					               pack_a16 + (size_t)ir * kp);
-				for (int jr = 0; jr < nc; jr += nr) {
-					uint16_t *bp = pack_b16 + (size_t)jr * kp;
-					int cols = nc - jr < nr ? nc - jr : nr;
-					if (ic == m0 && (g->transb || g->bvec))
-						pack16_b_cols(P, g, pc, kc, kp, jc + jr, cols, bp);
-					for (int ir = 0; ir < mc; ir += mr) {
-						const uint16_t *ap = pack_a16 + (size_t)ir * kp;
-						int rows = mc - ir < mr ? mc - ir : mr;
-						int straddle = g->cblk > 0 && (jc + jr) % g->cblk + cols > g->cblk;
-						if (rows == mr && cols == nr && !straddle)
-							P->kernel(kp, ap, bp, c_at(g, ic + ir, jc + jr), g->ldc,
-							          g->alpha, beta);
-						else
-							edge_tile16(P, g, kp, ap, bp, ic + ir, jc + jr, rows, cols,
-							            beta);
-					}
-				}
-			}
-		}
-	}
-}
-
-/* The plain loops on bf16-rounded operands in double (the out-of-memory
- * path, and the shape of dm_gemm_bf16_ref). */
 static void ref_loops16(const gemm_args *g)
 {
-	for (int i = 0; i < g->m; i++)
-		for (int j = 0; j < g->n; j++) {
-			double s = 0.0;
-			for (int p = 0; p < g->k; p++) {
-				float x, y;
-				if (g->avec)
-					g->avec(g->actx, i, p, 1, &x);
-				else
-					x = g->transa ? g->a[(long)p * g->lda + i] : g->a[(long)i * g->lda + p];
-				if (g->bvec)
-					g->bvec(g->bctx, j, p, 1, &y);
-				else if (g->brow)
-					g->brow(g->ctx, p, j, 1, &y);
-				else
-					y = g->transb ? g->b[(long)j * g->ldb + p] : g->b[(long)p * g->ldb + j];
-				s += (double)dm_bf16_round(x) * dm_bf16_round(y);
-			}
-			float *cij = c_at(g, i, j);
-			*cij = (float)(g->alpha * s + (g->beta == 0.0f ? 0.0 : (double)g->beta * *cij));
-		}
+	plain_loops(g, 1);
 }
 
 static int buffers16(const void *P, int k, int m0, int m1, int n0, int n1)
@@ -827,9 +807,50 @@ static int buffers16(const void *P, int k, int m0, int m1, int n0, int n1)
 	return gemm_buffers16(P, k, m0, m1, n0, n1);
 }
 
-static void rect16(const void *P, const gemm_args *g, int m0, int m1, int n0, int n1)
+/* ---- the bf16 operands of blis_loops ---- */
+
+static int kpad16(const void *P, int kc)
 {
-	gemm_rect16(P, g, m0, m1, n0, n1);
+	return kpad(P, kc);
+}
+
+static void rows16(const void *P, const gemm_args *g, int pc, int kc, int kp, int jc, int nc)
+{
+	pack16_b_rows(P, g, pc, kc, kp, jc, nc, pack_b16);
+}
+
+static void cols16(const void *P, const gemm_args *g, int pc, int kc, int kp, int jr, int j,
+                   int cols)
+{
+	pack16_b_cols(P, g, pc, kc, kp, j, cols, pack_b16 + (size_t)jr * kp);
+}
+
+static void a16(const void *path, const gemm_args *g, int ic, int mc, int pc, int kc, int kp)
+{
+	const bf16_path *P = path;
+	for (int ir = 0; ir < mc; ir += P->mr)
+		pack16_a_panel(P, g, ic + ir, mc - ir < P->mr ? mc - ir : P->mr, pc, kc, kp,
+		               pack_a16 + (size_t)ir * kp);
+}
+
+static void tile16(const void *path, const gemm_args *g, int kp, int ir, int jr, int i, int j,
+                   int rows, int cols, float beta)
+{
+	const bf16_path *P = path;
+	const uint16_t *ap = pack_a16 + (size_t)ir * kp, *bp = pack_b16 + (size_t)jr * kp;
+	int straddle = g->cblk > 0 && j % g->cblk + cols > g->cblk;
+	if (rows == P->mr && cols == P->nr && !straddle)
+		P->kernel(kp, ap, bp, c_at(g, i, j), g->ldc, g->alpha, beta);
+	else
+		edge_tile16(P, g, kp, ap, bp, i, j, rows, cols, beta);
+}
+
+static void rect16(const void *path, const gemm_args *g, int m0, int m1, int n0, int n1)
+{
+	const bf16_path *P = path;
+	loop_ops L = {P->mr, P->nr, P->mc, P->nc, P->l2, slice_k16(P, g->k), kpad16, rows16,
+	              cols16, a16, tile16};
+	blis_loops(&L, P, g, m0, m1, n0, n1);
 }
 
 static void gemm_run16(gemm_args g)
