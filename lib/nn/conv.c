@@ -18,6 +18,7 @@
 
 #include "core/cpu.h"
 #include "nn/gemm.h"
+#include "nn/par.h"
 #include "nn/simd/conv_kernel.h"
 
 int dm_conv2d_out_size(int n, int k, int stride, int pad)
@@ -537,15 +538,8 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 		split(B, omp_get_num_threads(), omp_get_thread_num(), 1, &b0, &b1);
 		/* every thread's buffers first, so that out of memory leaves out
 		 * untouched (the caller then takes the GEMM route) */
-		if (b0 < b1 &&
-		    direct_image(g, Cout, apk, boff, st, bias, accumulate, NULL, NULL, NULL) < 0) {
-#pragma omp atomic write
-			fail = 1;
-		}
-#pragma omp barrier
-		int failed;
-#pragma omp atomic read
-		failed = fail;
+		int failed = !dm_par_all_ok(&fail, !(b0 < b1 && direct_image(g, Cout, apk, boff, st,
+		                                        bias, accumulate, NULL, NULL, NULL) < 0));
 		for (int b = b0; b < b1 && !failed; b++)
 			direct_image(g, Cout, apk, boff, st, bias, accumulate,
 			             in + (size_t)b * g->Cin * g->H * g->W,
@@ -722,15 +716,8 @@ static int direct_weight(float *dweight, float *dbias, const float *dout, const 
 		if (k0 < k1) {
 			pb = dgrow(&dpad, &dpad_cap, npad);
 			dt = dgrow(&dtile, &dtile_cap, (size_t)Cout * Q);
-			if (!pb || !dt) {
-#pragma omp atomic write
-				fail = 1;
-			}
 		}
-#pragma omp barrier
-		int failed;
-#pragma omp atomic read
-		failed = fail;
+		int failed = !dm_par_all_ok(&fail, !(k0 < k1) || (pb && dt));
 		if (k0 < k1 && !failed) {
 			memset(dt, 0, (size_t)Cout * Q * sizeof *dt); /* the padding columns stay 0 */
 			for (int k = k0; k < k1; k++) {

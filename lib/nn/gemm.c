@@ -14,6 +14,7 @@
  * same KC slices in the same order whatever the number of threads, which is
  * what makes the result bit-identical for any thread count. */
 #include "nn/gemm.h"
+#include "nn/par.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -522,14 +523,8 @@ static void gemm_drive(const gemm_driver *d, const gemm_args *g)
 		int m0 = mt0 * d->mr, m1 = mt1 * d->mr < m ? mt1 * d->mr : m;
 		int n0 = nt0 * d->nr, n1 = nt1 * d->nr < n ? nt1 * d->nr : n;
 		int mine = m0 < m1 && n0 < n1;
-		if (mine && d->buffers(d->path, k, m0, m1, n0, n1) < 0) {
-#pragma omp atomic write
-			fail = 1;
-		}
-#pragma omp barrier
-		int failed;
-#pragma omp atomic read
-		failed = fail;
+		int ok = !(mine && d->buffers(d->path, k, m0, m1, n0, n1) < 0);
+		int failed = !dm_par_all_ok(&fail, ok);
 		if (mine && !failed)
 			d->rect(d->path, g, m0, m1, n0, n1);
 	}
