@@ -34,13 +34,13 @@ void dm_featnet_free(dm_featnet *f)
 }
 
 size_t dm_featnet_input_size(const dm_featnet *f) { return dm_net_sample_size(&f->net.cfg); }
-int dm_featnet_dim(const dm_featnet *f) { return f->net.cfg.feat; }
+int dm_featnet_dim(const dm_featnet *f) { return f->net.cfg.cls.feat; }
 
 int dm_featnet_map(dm_featnet *f, const float *x, int64_t n, float *feat, int32_t *pred,
                    dm_error *err)
 {
-	size_t S = dm_featnet_input_size(f), F = (size_t)f->net.cfg.feat;
-	int K = f->net.cfg.outputs;
+	size_t S = dm_featnet_input_size(f), F = (size_t)f->net.cfg.cls.feat;
+	int K = f->net.cfg.cls.outputs;
 	float *logits = malloc((size_t)CHUNK * (size_t)K * sizeof *logits);
 	if (!logits)
 		return dm_error_set(err, DM_ERR_NOMEM, "features: out of memory");

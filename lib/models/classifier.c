@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/net.h"
 #include "nn/conv.h"
 #include "nn/init.h"
 #include "nn/layers.h"
@@ -39,7 +40,58 @@ static int add_conv(dm_classifier *m, dm_layout *L, int cin, int cout, int h, in
 	return 0;
 }
 
-int dm_classifier_init(dm_classifier *m, const dm_net_config *c, dm_layout *L, dm_error *err)
+void dm_classifier_config_default(dm_classifier_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->in_ch = 1, c->H = 28, c->W = 28, c->ch = 32;
+	c->nmult = 3, c->ch_mult[0] = 1, c->ch_mult[1] = 2, c->ch_mult[2] = 4;
+	c->res_blocks = 0, c->groups = 8, c->feat = 128, c->outputs = 10;
+}
+
+int dm_classifier_config_check(const dm_classifier_config *c, dm_error *err)
+{
+	if (c->in_ch < 1 || c->in_ch > 64 || c->H < 1 || c->W < 1 || c->H > 4096 || c->W > 4096)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: input shape %dx%dx%d out of range",
+		                    c->in_ch, c->H, c->W);
+	if (c->ch < 1 || c->ch > 4096 || c->nmult < 1 || c->nmult > DM_CLS_MAX_LEVELS ||
+	    c->res_blocks < 0 || c->res_blocks > 16 || c->groups < 1)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: ch 1..4096, ch_mult 1..%d levels, "
+		                    "res_blocks 0..16, groups >= 1", DM_CLS_MAX_LEVELS);
+	for (int i = 0; i < c->nmult; i++)
+		if (c->ch_mult[i] < 1 || c->ch_mult[i] > 64 || (c->ch * c->ch_mult[i]) % c->groups)
+			return dm_error_set(err, DM_ERR_ARG, "classifier: groups %d does not divide width "
+			                    "%d (or ch_mult %d out of range)", c->groups,
+			                    c->ch * c->ch_mult[i], c->ch_mult[i]);
+	if (c->feat < 1 || c->feat > 65536 || c->outputs < 2 || c->outputs > 100000)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: feat 1..65536 and outputs 2..100000 "
+		                    "(got %d and %d)", c->feat, c->outputs);
+	return 0;
+}
+
+int dm_classifier_config_to_kv(const dm_classifier_config *c, dm_kv *kv, dm_error *err)
+{
+	char a[256];
+	dm_net_list_str(a, sizeof a, c->ch_mult, c->nmult);
+	int rc = dm_net_image_to_kv(kv, c->in_ch, c->H, c->W, c->ch, a, c->res_blocks, c->groups);
+	rc |= dm_kv_setf(kv, "feat", "%d", c->feat);
+	rc |= dm_kv_setf(kv, "outputs", "%d", c->outputs);
+	rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
+	return rc ? dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the model config") : 0;
+}
+
+int dm_classifier_config_from_kv(dm_classifier_config *c, const dm_kv *kv, const char *name,
+                                 dm_error *err)
+{
+	int rc = dm_net_image_from_kv(kv, name, &c->in_ch, &c->H, &c->W, &c->ch, c->ch_mult,
+	                              &c->nmult, &c->res_blocks, &c->groups, err);
+	if (rc < 0 || (rc = dm_net_kv_int(kv, "feat", name, &c->feat, err)) ||
+	    (rc = dm_net_kv_int(kv, "outputs", name, &c->outputs, err)))
+		return rc;
+	return 0;
+}
+
+int dm_classifier_init(dm_classifier *m, const dm_classifier_config *c, dm_layout *L,
+                       dm_error *err)
 {
 	memset(m, 0, sizeof *m);
 	m->cfg = *c;

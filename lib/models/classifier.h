@@ -24,13 +24,34 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "models/net.h"
+#include "core/kv.h"
 #include "nn/params.h"
 
 #define DM_CLS_MAX_CONVS 64
+#define DM_CLS_MAX_LEVELS 8
+
+/* The classifier's sizes. */
+typedef struct dm_classifier_config {
+	int in_ch, H, W;                  /* the input image */
+	int ch, nmult, ch_mult[DM_CLS_MAX_LEVELS];
+	int res_blocks;                   /* extra stride-1 convs per level */
+	int groups;                       /* GroupNorm groups */
+	int feat;                         /* width of the feature (penultimate) layer */
+	int outputs;                      /* logits: the number of classes it tells apart */
+} dm_classifier_config;
+
+/* classifier-fmnist (above). */
+void dm_classifier_config_default(dm_classifier_config *c);
+/* Sizes in range; 0 or DM_ERR_ARG. */
+int dm_classifier_config_check(const dm_classifier_config *c, dm_error *err);
+/* The sizes' keys of a checkpoint header (in_ch H W ch ch_mult res_blocks
+ * groups feat outputs shape), and back; 0, DM_ERR_NOMEM, DM_ERR_FORMAT. */
+int dm_classifier_config_to_kv(const dm_classifier_config *c, dm_kv *kv, dm_error *err);
+int dm_classifier_config_from_kv(dm_classifier_config *c, const dm_kv *kv, const char *name,
+                                 dm_error *err);
 
 typedef struct dm_classifier {
-	dm_net_config cfg;
+	dm_classifier_config cfg;
 	int nconv;
 	struct {
 		int cin, cout, h, w, stride, ho, wo; /* input h x w, output ho x wo */
@@ -50,8 +71,9 @@ typedef struct dm_classifier {
 	const float *x;                         /* the input of the last forward */
 } dm_classifier;
 
-/* Add the parameters to L (cfg checked by dm_net_config_check). */
-int dm_classifier_init(dm_classifier *m, const dm_net_config *cfg, dm_layout *L, dm_error *err);
+/* Add the parameters to L (cfg checked by dm_classifier_config_check). */
+int dm_classifier_init(dm_classifier *m, const dm_classifier_config *cfg, dm_layout *L,
+                       dm_error *err);
 void dm_classifier_init_params(const dm_classifier *m, float *params, uint64_t seed);
 int dm_classifier_plan(dm_classifier *m, int B, dm_error *err);
 /* logits: B x outputs.  Keeps the activations (and a pointer to x, which

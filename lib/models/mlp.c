@@ -8,8 +8,47 @@
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "core/rng.h"
+#include "models/net.h"
 
-int dm_mlp_init(dm_mlp *m, const dm_net_config *cfg, dm_layout *L, dm_error *err)
+void dm_mlp_config_default(dm_mlp_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->dim = 2, c->hidden = 256, c->layers = 3, c->temb = 64, c->t_scale = 1;
+}
+
+int dm_mlp_config_check(const dm_mlp_config *c, dm_error *err)
+{
+	if (c->dim < 1 || c->dim > 1 << 20 || c->hidden < 1 || c->hidden > 1 << 16 ||
+	    c->layers < 1 || c->layers > 62 || c->temb < 2 || c->temb > 1 << 16)
+		return dm_error_set(err, DM_ERR_ARG,
+		                    "mlp sizes out of range (dim %d hidden %d layers %d temb %d)",
+		                    c->dim, c->hidden, c->layers, c->temb);
+	return 0;
+}
+
+int dm_mlp_config_to_kv(const dm_mlp_config *c, dm_kv *kv, dm_error *err)
+{
+	int rc = 0;
+	rc |= dm_kv_setf(kv, "dim", "%d", c->dim);
+	rc |= dm_kv_setf(kv, "hidden", "%d", c->hidden);
+	rc |= dm_kv_setf(kv, "layers", "%d", c->layers);
+	rc |= dm_kv_setf(kv, "temb", "%d", c->temb);
+	rc |= dm_kv_setf(kv, "shape", "%d", c->dim);
+	return rc ? dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the model config") : 0;
+}
+
+int dm_mlp_config_from_kv(dm_mlp_config *c, const dm_kv *kv, const char *name, dm_error *err)
+{
+	int rc;
+	if ((rc = dm_net_kv_int(kv, "dim", name, &c->dim, err)) ||
+	    (rc = dm_net_kv_int(kv, "hidden", name, &c->hidden, err)) ||
+	    (rc = dm_net_kv_int(kv, "layers", name, &c->layers, err)) ||
+	    (rc = dm_net_kv_int(kv, "temb", name, &c->temb, err)))
+		return rc;
+	return 0;
+}
+
+int dm_mlp_init(dm_mlp *m, const dm_mlp_config *cfg, dm_layout *L, dm_error *err)
 {
 	memset(m, 0, sizeof *m);
 	m->cfg = *cfg;
@@ -133,7 +172,7 @@ static void out_backward(float *dx, float *dW, const float *dout, const float *h
 void dm_mlp_forward(dm_mlp *m, const float *p, const float *x, const float *t,
                     const int32_t *label, int B, float *out)
 {
-	const dm_net_config *c = &m->cfg;
+	const dm_mlp_config *c = &m->cfg;
 	int temb = c->temb;
 	/* the scaled time goes through dh0 (free until backward) */
 	float *ts = m->dh0;
@@ -167,7 +206,7 @@ void dm_mlp_forward(dm_mlp *m, const float *p, const float *x, const float *t,
 
 void dm_mlp_backward(dm_mlp *m, const float *p, float *g, const float *dout)
 {
-	const dm_net_config *c = &m->cfg;
+	const dm_mlp_config *c = &m->cfg;
 	int B = m->B, L = c->layers, temb = c->temb;
 	/* d0: gradient at act[l]; d1: gradient at pre[l].  d0 and d1 are
 	 * written (the first product into each with beta = 0, the SiLU

@@ -42,13 +42,7 @@ const dm_kv *dm_model_meta(const dm_model *m) { return &m->meta; }
 
 int dm_model_sample_shape(const dm_model *m, int64_t *dims)
 {
-	const dm_net_config *c = &m->net.cfg;
-	if (c->kind == DM_NET_MLP) {
-		dims[0] = c->dim;
-		return 1;
-	}
-	dims[0] = c->in_ch, dims[1] = c->H, dims[2] = c->W;
-	return 3;
+	return dm_net_sample_shape(&m->net.cfg, dims);
 }
 
 int dm_model_classes(const dm_model *m) { return m->net.cfg.classes; }

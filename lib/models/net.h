@@ -13,23 +13,23 @@
 #include "core/kv.h"
 #include "nn/params.h"
 
-enum { DM_NET_MLP = 1, DM_NET_UNET = 2, DM_NET_CLASSIFIER = 3 };
-#define DM_NET_MAX_LEVELS 8
+#include "models/classifier.h"
+#include "models/mlp.h"
+#include "models/unet.h"
 
+enum { DM_NET_MLP = 1, DM_NET_UNET = 2, DM_NET_CLASSIFIER = 3 };
+#define DM_NET_MAX_LEVELS DM_UNET_MAX_LEVELS
+
+/* Which network, what it is conditioned on, and its sizes: each model owns
+ * its config (mlp.h, unet.h, classifier.h); the one of `kind` is used.
+ * classes and t_scale are copied into the mlp's or unet's at init. */
 typedef struct dm_net_config {
 	int kind;       /* DM_NET_MLP, DM_NET_UNET or DM_NET_CLASSIFIER */
 	int classes;    /* 0 = unconditional; label == classes is the null label */
 	float t_scale;  /* t fed to the embedding = t * t_scale (1, or 999) */
-	/* mlp */
-	int dim, hidden, layers, temb;
-	/* unet */
-	int in_ch, H, W, ch, nmult, ch_mult[DM_NET_MAX_LEVELS], res_blocks;
-	int nattn, attn_res[DM_NET_MAX_LEVELS], groups;
-	float dropout;
-	/* classifier: in_ch H W ch nmult ch_mult res_blocks groups as unet
-	 * (res_blocks = extra stride-1 convs per level), then */
-	int feat;       /* width of the feature (penultimate) layer */
-	int outputs;    /* logits: the number of classes it tells apart */
+	dm_mlp_config mlp;
+	dm_unet_config unet;
+	dm_classifier_config cls;
 } dm_net_config;
 
 /* Fill cfg for a named model: "mlp-2d", "unet-s", "unet-m",
@@ -62,15 +62,24 @@ int dm_net_config_from_kv(dm_net_config *cfg, const dm_kv *kv, const char *name,
 /* Parse a list "1,2,2" (or "none") into v (at most max values, each
  * 1..100000); returns the count or -1. */
 int dm_net_parse_list(const char *s, int *v, int max);
+
+/* For the models' own config keys: a list as "1,2,2"; an integer key in
+ * 0..2^30 (DM_ERR_FORMAT naming the file and key); the image sizes unet
+ * and classifier share (in_ch H W ch ch_mult res_blocks groups; to_kv
+ * returns nonzero when out of memory). */
+void dm_net_list_str(char *buf, size_t n, const int *v, int k);
+int dm_net_kv_int(const dm_kv *kv, const char *key, const char *name, int *out, dm_error *err);
+int dm_net_image_to_kv(dm_kv *kv, int in_ch, int H, int W, int ch, const char *ch_mult,
+                       int res_blocks, int groups);
+int dm_net_image_from_kv(const dm_kv *kv, const char *name, int *in_ch, int *H, int *W, int *ch,
+                         int *ch_mult, int *nmult, int *res_blocks, int *groups, dm_error *err);
+/* The shape of one sample: dims[0] = dim (returns 1), or C, H, W (3). */
+int dm_net_sample_shape(const dm_net_config *cfg, int64_t *dims);
 /* Number of values per sample (dim, or in_ch*H*W). */
 size_t dm_net_sample_size(const dm_net_config *cfg);
 /* Number of output values per sample: the sample size, or a classifier's
  * logits (outputs). */
 size_t dm_net_output_size(const dm_net_config *cfg);
-
-struct dm_mlp;
-struct dm_unet;
-struct dm_classifier;
 
 typedef struct dm_net {
 	dm_net_config cfg;

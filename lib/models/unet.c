@@ -18,6 +18,7 @@
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "core/rng.h"
+#include "models/net.h"
 
 enum {
 	OP_CONV = 1, OP_GN, OP_GN_SILU, OP_SILU, OP_LINEAR, OP_CHBIAS, OP_DROPOUT, OP_ADD,
@@ -49,7 +50,7 @@ typedef struct init_rec {
 } init_rec;
 
 struct dm_unet {
-	dm_net_config cfg;
+	dm_unet_config cfg;
 	dm_layout *L;
 	op *ops;
 	int nops, capops;
@@ -254,7 +255,7 @@ static int attnblock(dm_unet *u, const char *prefix, int x, int C, int H, int W)
 	return simple(u, OP_ADD, x, p, (size_t)C * N, C, 0, N, 1);
 }
 
-static int has_attn(const dm_net_config *c, int res)
+static int has_attn(const dm_unet_config *c, int res)
 {
 	for (int i = 0; i < c->nattn; i++)
 		if (c->attn_res[i] == res)
@@ -264,7 +265,7 @@ static int has_attn(const dm_net_config *c, int res)
 
 static int build(dm_unet *u)
 {
-	const dm_net_config *c = &u->cfg;
+	const dm_unet_config *c = &u->cfg;
 	int ch = c->ch, E = 4 * ch;
 	char pre[96];
 	u->x_val = new_val(u, (size_t)c->in_ch * c->H * c->W);
@@ -405,7 +406,81 @@ void dm_unet_set_precision(dm_unet *u, int prec)
 	u->prec = prec;
 }
 
-int dm_unet_init(dm_unet **out, const dm_net_config *cfg, dm_layout *L, dm_error *err)
+void dm_unet_config_default(dm_unet_config *c, int medium)
+{
+	memset(c, 0, sizeof *c);
+	c->in_ch = 1, c->H = 28, c->W = 28, c->ch = 32;
+	c->nmult = 3, c->ch_mult[0] = 1, c->ch_mult[1] = 2, c->ch_mult[2] = 2;
+	c->res_blocks = 2, c->nattn = 1, c->attn_res[0] = 7, c->groups = 8, c->dropout = 0;
+	c->t_scale = 1;
+	if (medium) {
+		c->in_ch = 3, c->H = 32, c->W = 32, c->ch = 64;
+		c->nmult = 4, c->ch_mult[3] = 2;
+		c->attn_res[0] = 16, c->groups = 32, c->dropout = 0.1f;
+	}
+}
+
+int dm_unet_config_check(const dm_unet_config *c, dm_error *err)
+{
+	if (c->in_ch < 1 || c->in_ch > 64 || c->H < 1 || c->W < 1 || c->H > 4096 || c->W > 4096)
+		return dm_error_set(err, DM_ERR_ARG, "unet: input shape %dx%dx%d out of range",
+		                    c->in_ch, c->H, c->W);
+	if (c->ch < 2 || c->ch > 4096 || c->ch % 2)
+		return dm_error_set(err, DM_ERR_ARG, "unet: ch must be even and 2..4096, not %d", c->ch);
+	if (c->nmult < 1 || c->nmult > DM_UNET_MAX_LEVELS || c->res_blocks < 1 || c->res_blocks > 16)
+		return dm_error_set(err, DM_ERR_ARG, "unet: ch_mult needs 1..%d levels, res_blocks 1..16",
+		                    DM_UNET_MAX_LEVELS);
+	if (c->groups < 1 || c->ch % c->groups)
+		return dm_error_set(err, DM_ERR_ARG, "unet: groups %d does not divide ch %d", c->groups,
+		                    c->ch);
+	for (int i = 0; i < c->nmult; i++) {
+		if (c->ch_mult[i] < 1 || c->ch_mult[i] > 64)
+			return dm_error_set(err, DM_ERR_ARG, "unet: ch_mult %d out of range", c->ch_mult[i]);
+		if ((c->ch * c->ch_mult[i]) % c->groups)
+			return dm_error_set(err, DM_ERR_ARG, "unet: groups %d does not divide width %d",
+			                    c->groups, c->ch * c->ch_mult[i]);
+	}
+	int h = c->H, w = c->W;
+	for (int i = 0; i + 1 < c->nmult; i++) {
+		if (h % 2 || w % 2)
+			return dm_error_set(err, DM_ERR_ARG,
+			                    "unet: input %dx%d cannot be halved %d times (ch_mult has %d "
+			                    "levels)",
+			                    c->H, c->W, c->nmult - 1, c->nmult);
+		h /= 2, w /= 2;
+	}
+	if (c->dropout < 0 || c->dropout >= 1)
+		return dm_error_set(err, DM_ERR_ARG, "unet: dropout must be in [0, 1)");
+	return 0;
+}
+
+int dm_unet_config_to_kv(const dm_unet_config *c, dm_kv *kv, dm_error *err)
+{
+	char a[256], b[256];
+	dm_net_list_str(a, sizeof a, c->ch_mult, c->nmult);
+	dm_net_list_str(b, sizeof b, c->attn_res, c->nattn);
+	int rc = dm_net_image_to_kv(kv, c->in_ch, c->H, c->W, c->ch, a, c->res_blocks, c->groups);
+	rc |= dm_kv_set(kv, "attn", c->nattn ? b : "none");
+	rc |= dm_kv_setf(kv, "dropout", "%.9g", (double)c->dropout);
+	rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
+	return rc ? dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the model config") : 0;
+}
+
+int dm_unet_config_from_kv(dm_unet_config *c, const dm_kv *kv, const char *name, dm_error *err)
+{
+	int rc = dm_net_image_from_kv(kv, name, &c->in_ch, &c->H, &c->W, &c->ch, c->ch_mult,
+	                              &c->nmult, &c->res_blocks, &c->groups, err);
+	if (rc < 0)
+		return rc;
+	const char *a = dm_kv_get(kv, "attn");
+	c->nattn = a ? dm_net_parse_list(a, c->attn_res, DM_UNET_MAX_LEVELS) : -1;
+	if (c->nattn < 0)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: bad attn= in the header", name);
+	c->dropout = (float)dm_kv_get_double(kv, "dropout", 0);
+	return 0;
+}
+
+int dm_unet_init(dm_unet **out, const dm_unet_config *cfg, dm_layout *L, dm_error *err)
 {
 	*out = NULL;
 	dm_unet *u = calloc(1, sizeof *u);
@@ -680,7 +755,7 @@ void dm_unet_forward(dm_unet *u, const float *p, const float *x, const float *t,
                      const int32_t *label, int B, float *out, int train, uint64_t seed,
                      uint64_t drop_index)
 {
-	const dm_net_config *c = &u->cfg;
+	const dm_unet_config *c = &u->cfg;
 	u->train = train, u->seed = seed, u->drop_index = drop_index;
 	memcpy(A(u->x_val), x, (size_t)B * u->vals[u->x_val].per * sizeof(float));
 	for (int b = 0; b < B; b++)
@@ -711,7 +786,7 @@ void dm_unet_forward(dm_unet *u, const float *p, const float *x, const float *t,
 
 void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout)
 {
-	const dm_net_config *c = &u->cfg;
+	const dm_unet_config *c = &u->cfg;
 	int B = u->B;
 	memcpy(u->grad + u->vals[u->out_val].goff * (size_t)B, dout, (size_t)B * u->vals[u->out_val].per * sizeof(float));
 	for (int i = u->nops - 1; i >= 0; i--) {

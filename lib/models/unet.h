@@ -20,12 +20,37 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "models/net.h"
+#include "core/kv.h"
 #include "nn/params.h"
+
+#define DM_UNET_MAX_LEVELS 8
+
+/* The U-Net's sizes; classes and t_scale are the net's (models/net.h). */
+typedef struct dm_unet_config {
+	int in_ch, H, W;                  /* the input image */
+	int ch, nmult, ch_mult[DM_UNET_MAX_LEVELS], res_blocks;
+	int nattn, attn_res[DM_UNET_MAX_LEVELS]; /* resolutions with self-attention */
+	int groups;                       /* GroupNorm groups */
+	float dropout;                    /* in the ResBlocks */
+	int classes;                      /* 0 = unconditional */
+	float t_scale;                    /* t fed to the embedding = t * t_scale */
+} dm_unet_config;
+
+/* unet-s of MODELS.md (1x28x28, ch 32, ch_mult 1,2,2, 2 ResBlocks,
+ * attention at 7, 8 groups, no dropout); with medium, unet-m (3x32x32,
+ * ch 64, ch_mult 1,2,2,2, attention at 16, 32 groups, dropout 0.1). */
+void dm_unet_config_default(dm_unet_config *c, int medium);
+/* Sizes in range, and the input shape against the levels and groups; 0 or
+ * DM_ERR_ARG. */
+int dm_unet_config_check(const dm_unet_config *c, dm_error *err);
+/* The sizes' keys of a checkpoint header (in_ch H W ch ch_mult res_blocks
+ * attn groups dropout shape), and back; 0, DM_ERR_NOMEM, DM_ERR_FORMAT. */
+int dm_unet_config_to_kv(const dm_unet_config *c, dm_kv *kv, dm_error *err);
+int dm_unet_config_from_kv(dm_unet_config *c, const dm_kv *kv, const char *name, dm_error *err);
 
 typedef struct dm_unet dm_unet;
 
-int dm_unet_init(dm_unet **u, const dm_net_config *cfg, dm_layout *L, dm_error *err);
+int dm_unet_init(dm_unet **u, const dm_unet_config *cfg, dm_layout *L, dm_error *err);
 void dm_unet_init_params(const dm_unet *u, float *params, uint64_t seed);
 /* Plan activations for B samples; the gradient pool only when train (so
  * that inference does not pay for it). */

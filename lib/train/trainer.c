@@ -144,7 +144,7 @@ int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float
 	/* S: the regression target's values per sample (the output's, for
 	 * mlp and unet); a classifier's output is its logits */
 	size_t S = dm_net_output_size(&tr->net.cfg), n = (size_t)B * S;
-	int cls = tr->net.cfg.kind == DM_NET_CLASSIFIER, K = tr->net.cfg.outputs;
+	int cls = tr->net.cfg.kind == DM_NET_CLASSIFIER, K = tr->net.cfg.cls.outputs;
 	if (cls) {
 		if (!label)
 			return dm_error_set(err, DM_ERR_ARG, "a classifier needs labels");

@@ -14,8 +14,8 @@ static void tiny(dm_net_config *c)
 {
 	dm_error err;
 	dm_net_config_named(c, "classifier", &err);
-	c->in_ch = 2, c->H = 7, c->W = 6, c->ch = 4, c->nmult = 2, c->ch_mult[0] = 1;
-	c->ch_mult[1] = 2, c->res_blocks = 1, c->groups = 2, c->feat = 5, c->outputs = 3;
+	c->cls.in_ch = 2, c->cls.H = 7, c->cls.W = 6, c->cls.ch = 4, c->cls.nmult = 2, c->cls.ch_mult[0] = 1;
+	c->cls.ch_mult[1] = 2, c->cls.res_blocks = 1, c->cls.groups = 2, c->cls.feat = 5, c->cls.outputs = 3;
 }
 
 TEST(classifier_fmnist_layout)
@@ -42,11 +42,11 @@ TEST(classifier_fmnist_layout)
 	dm_net_config back;
 	CHECK(dm_net_config_to_kv(&c, &kv, &err) == 0);
 	CHECK(dm_net_config_from_kv(&back, &kv, "test", &err) == 0);
-	CHECK(back.kind == DM_NET_CLASSIFIER && back.feat == 128 && back.outputs == 10 &&
-	      back.nmult == 3 && back.ch_mult[2] == 4 && back.groups == 8);
+	CHECK(back.kind == DM_NET_CLASSIFIER && back.cls.feat == 128 && back.cls.outputs == 10 &&
+	      back.cls.nmult == 3 && back.cls.ch_mult[2] == 4 && back.cls.groups == 8);
 	dm_kv_free(&kv);
 	dm_net_free(&net);
-	c.groups = 5;
+	c.cls.groups = 5;
 	CHECK(dm_net_config_check(&c, &err) == DM_ERR_ARG);
 }
 

@@ -11,7 +11,7 @@ static void tiny(dm_net_config *c, int classes)
 {
 	dm_error err;
 	dm_net_config_named(c, "mlp", &err);
-	c->dim = 3, c->hidden = 7, c->layers = 2, c->temb = 6, c->classes = classes;
+	c->mlp.dim = 3, c->mlp.hidden = 7, c->mlp.layers = 2, c->mlp.temb = 6, c->classes = classes;
 }
 
 TEST(mlp_layout_names_and_count)

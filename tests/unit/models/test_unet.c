@@ -13,8 +13,8 @@ static void tiny(dm_net_config *c, int classes)
 {
 	dm_error err;
 	dm_net_config_named(c, "unet", &err);
-	c->in_ch = 1, c->H = 8, c->W = 8, c->ch = 8, c->nmult = 2, c->ch_mult[0] = 1;
-	c->ch_mult[1] = 2, c->res_blocks = 1, c->nattn = 1, c->attn_res[0] = 4, c->groups = 2;
+	c->unet.in_ch = 1, c->unet.H = 8, c->unet.W = 8, c->unet.ch = 8, c->unet.nmult = 2, c->unet.ch_mult[0] = 1;
+	c->unet.ch_mult[1] = 2, c->unet.res_blocks = 1, c->unet.nattn = 1, c->unet.attn_res[0] = 4, c->unet.groups = 2;
 	c->classes = classes;
 }
 
@@ -45,7 +45,7 @@ static void check(int classes, int dropout)
 	dm_error err;
 	tiny(&c, classes);
 	if (dropout)
-		c.dropout = 0.3f;
+		c.unet.dropout = 0.3f;
 	CHECK(dm_net_init(&net, &c, &err) == 0);
 	int B = 2;
 	float x[128], t[2] = {3, 700};

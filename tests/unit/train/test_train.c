@@ -14,15 +14,15 @@ static void tiny_unet(dm_net_config *c)
 {
 	dm_error err;
 	dm_net_config_named(c, "unet", &err);
-	c->in_ch = 1, c->H = 8, c->W = 8, c->ch = 8, c->nmult = 2, c->ch_mult[0] = 1;
-	c->ch_mult[1] = 2, c->res_blocks = 1, c->nattn = 1, c->attn_res[0] = 4, c->groups = 2;
+	c->unet.in_ch = 1, c->unet.H = 8, c->unet.W = 8, c->unet.ch = 8, c->unet.nmult = 2, c->unet.ch_mult[0] = 1;
+	c->unet.ch_mult[1] = 2, c->unet.res_blocks = 1, c->unet.nattn = 1, c->unet.attn_res[0] = 4, c->unet.groups = 2;
 }
 
 static void tiny_mlp(dm_net_config *c)
 {
 	dm_error err;
 	dm_net_config_named(c, "mlp", &err);
-	c->dim = 2, c->hidden = 32, c->layers = 2, c->temb = 8;
+	c->mlp.dim = 2, c->mlp.hidden = 32, c->mlp.layers = 2, c->mlp.temb = 8;
 }
 
 /* Train on one fixed batch: the loss must fall well below its start. */
