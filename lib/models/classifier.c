@@ -254,8 +254,9 @@ void dm_classifier_backward(dm_classifier *m, const float *p, float *g, const fl
 		dm_conv2d_backward_weight(g + m->cv[l].w_off, g + m->cv[l].b_off, m->dy, in, B,
 		                          m->cv[l].cin, m->cv[l].h, m->cv[l].w, m->cv[l].cout, 3, 3,
 		                          m->cv[l].stride, 1, m->wsbuf);
-		if (l > 0)
-			dm_conv2d_backward_input(m->da, m->dy, p + m->cv[l].w_off, B, m->cv[l].cin,
+		if (l > 0 || m->dx)
+			dm_conv2d_backward_input(l > 0 ? m->da : m->dx, m->dy, p + m->cv[l].w_off, B,
+			                         m->cv[l].cin,
 			                         m->cv[l].h, m->cv[l].w, m->cv[l].cout, 3, 3,
 			                         m->cv[l].stride, 1, 0, m->wsbuf);
 	}

@@ -69,6 +69,7 @@ typedef struct dm_classifier {
 	float *aout, *pool, *fpre, *feat;
 	float *dy, *da, *dpool, *dfeat, *dfpre; /* gradient scratch (train) */
 	const float *x;                         /* the input of the last forward */
+	float *dx;              /* when set, backward writes d/dx there (B x in_ch x H x W) */
 } dm_classifier;
 
 /* Add the parameters to L (cfg checked by dm_classifier_config_check). */

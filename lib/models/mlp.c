@@ -225,13 +225,17 @@ void dm_mlp_backward(dm_mlp *m, const float *p, float *g, const float *dout)
 	for (int l = L - 1; l >= 0; l--) {
 		dm_silu_backward_bias(m->d1, g + m->b[l], m->d0, m->pre[l], B, m->outf[l]);
 		const float *in = l > 0 ? m->act[l - 1] : m->h0;
-		float *din = l > 0 ? m->d0 : c->classes > 0 ? m->dh0 : NULL;
+		float *din = l > 0 ? m->d0 : c->classes > 0 || m->dx ? m->dh0 : NULL;
 		if (din) /* din = d1 W, written */
 			dm_sgemm(0, 0, B, m->in[l], m->outf[l], 1.0f, m->d1, m->outf[l], p + m->w[l],
 			         m->in[l], 0.0f, din, m->in[l]);
 		dm_linear_backward(NULL, g + m->w[l], NULL, m->d1, in, p + m->w[l], B, m->in[l],
 		                   m->outf[l]);
 	}
+	if (m->dx) /* the input's part of d h0 = d concat(x, e) */
+		for (int b = 0; b < B; b++)
+			memcpy(m->dx + (size_t)b * c->dim, m->dh0 + (size_t)b * (size_t)(c->dim + temb),
+			       (size_t)c->dim * sizeof(float));
 	if (c->classes > 0) {
 		/* the embedding's gradient, summed over the batch in order */
 		for (int b = 0; b < B; b++) {

@@ -47,6 +47,7 @@ typedef struct dm_mlp {
 	float *pre[64], *act[64]; /* B x hidden per hidden layer */
 	float *d0, *d1, *dh0;   /* gradient scratch */
 	int32_t *lab;           /* labels of the last forward */
+	float *dx;              /* when set, backward writes d/dx there (B x dim) */
 } dm_mlp;
 
 /* Add the parameters to L and remember their offsets. */

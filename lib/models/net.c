@@ -325,6 +325,7 @@ void dm_net_free(dm_net *net)
 		dm_classifier_free(net->cls);
 		free(net->cls);
 	}
+	free(net->vjp_g);
 	dm_layout_free(&net->layout);
 	memset(net, 0, sizeof *net);
 }
@@ -368,4 +369,33 @@ void dm_net_backward(dm_net *net, const float *params, float *grads, const float
 		dm_classifier_backward(net->cls, params, grads, dout);
 	else
 		dm_unet_backward(net->unet, params, grads, dout);
+}
+
+int dm_net_vjp(dm_net *net, const float *params, const float *x, const float *t,
+               const int32_t *label, int B, const float *v, float *out, float *dx,
+               dm_error *err)
+{
+	size_t P = net->layout.total;
+	if (!net->vjp_g && !(net->vjp_g = malloc((P ? P : 1) * sizeof(float))))
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for %zu parameter gradients", P);
+	memset(net->vjp_g, 0, P * sizeof(float));
+	int rc = dm_net_forward(net, params, x, t, label, B, out, 2, 0, 0, err);
+	if (rc < 0)
+		return rc;
+	if (net->mlp) {
+		net->mlp->dx = dx;
+		dm_mlp_backward(net->mlp, params, net->vjp_g, v);
+		net->mlp->dx = NULL;
+	} else if (net->cls) {
+		net->cls->dx = dx;
+		dm_classifier_backward(net->cls, params, net->vjp_g, v);
+		net->cls->dx = NULL;
+	} else {
+		dm_unet_want_input_grad(net->unet, 1);
+		dm_unet_backward(net->unet, params, net->vjp_g, v);
+		memcpy(dx, dm_unet_input_grad(net->unet), (size_t)B * dm_net_sample_size(&net->cfg) *
+		       sizeof(float));
+		dm_unet_want_input_grad(net->unet, 0);
+	}
+	return 0;
 }

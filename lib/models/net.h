@@ -87,6 +87,7 @@ typedef struct dm_net {
 	struct dm_mlp *mlp;
 	struct dm_unet *unet;
 	struct dm_classifier *cls;
+	float *vjp_g;            /* dm_net_vjp's parameter gradients (scratch) */
 } dm_net;
 
 /* Build the layout and the model (no batch plan yet). */
@@ -109,5 +110,15 @@ int dm_net_forward(dm_net *net, const float *params, const float *x, const float
                    uint64_t drop_index, dm_error *err);
 /* Backward of the last training forward: grads += d loss / d params. */
 void dm_net_backward(dm_net *net, const float *params, float *grads, const float *dout);
+
+/* The vector-Jacobian product with respect to the input: out = f(x, t,
+ * label) (B x dm_net_output_size, without dropout) and dx = v^T d out /
+ * d x (B x dm_net_sample_size), v given like out.  It runs the training
+ * forward and backward; the parameter gradients go to a scratch block the
+ * net keeps (allocated on first use).  A classifier ignores t and label
+ * (t may be NULL).  0 or DM_ERR_NOMEM. */
+int dm_net_vjp(dm_net *net, const float *params, const float *x, const float *t,
+               const int32_t *label, int B, const float *v, float *out, float *dx,
+               dm_error *err);
 
 #endif

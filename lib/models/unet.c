@@ -68,7 +68,8 @@ struct dm_unet {
 	int B;
 	float *act, *grad, *wsbuf, *scr, *ts;
 	int32_t *lab;
-	int train;
+	int train;        /* 1: dropout and what backward needs; 2: the latter only */
+	int want_dx;      /* backward also writes the input gradient (dm_unet_input_grad) */
 	uint64_t seed, drop_index;
 	int oom;
 	int prec; /* of the convolutions (dm_unet_set_precision) */
@@ -272,7 +273,7 @@ static int build(dm_unet *u)
 	u->sin_val = new_val(u, (size_t)ch);
 	if (u->x_val < 0 || u->sin_val < 0)
 		return -1;
-	u->vals[u->x_val].nograd = 1;
+	/* x has a gradient buffer, written only when asked for (want_dx) */
 	u->vals[u->sin_val].nograd = 1;
 	/* (mean, rstd and attention values are marked nograd where made) */
 	/* time embedding: Linear -> SiLU -> Linear, then + label embedding */
@@ -613,7 +614,10 @@ void dm_unet_prof_dump(FILE *f)
 #endif
 
 #define A(id) (u->act + u->vals[id].off * (size_t)B)
-#define G_(id) (u->vals[id].nograd ? NULL : u->grad + u->vals[id].goff * (size_t)B)
+#define G_(id)                                                                           \
+	((u->vals[id].nograd || ((id) == u->x_val && !u->want_dx))                         \
+	     ? NULL                                                                          \
+	     : u->grad + u->vals[id].goff * (size_t)B)
 
 static void run_op(dm_unet *u, const op *o, const float *p)
 {
@@ -642,7 +646,7 @@ static void run_op(dm_unet *u, const op *o, const float *p)
 		break;
 	case OP_DROPOUT:
 		dm_dropout_forward(A(o->out), A(o->in), (size_t)B * (size_t)o->C * (size_t)o->H,
-		                   u->train ? u->cfg.dropout : 0, u->seed,
+		                   u->train == 1 ? u->cfg.dropout : 0, u->seed,
 		                   u->drop_index * 256 + (uint64_t)o->ordinal);
 		break;
 	case OP_ADD: {
@@ -720,7 +724,7 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 		break;
 	case OP_DROPOUT:
 		dm_dropout_backward(G_(o->in), dout, (size_t)B * (size_t)o->C * (size_t)o->H,
-		                    u->train ? u->cfg.dropout : 0, u->seed,
+		                    u->train == 1 ? u->cfg.dropout : 0, u->seed,
 		                    u->drop_index * 256 + (uint64_t)o->ordinal);
 		break;
 	case OP_ADD: {
@@ -825,4 +829,11 @@ void dm_unet_free(dm_unet *u)
 	free(u->ops), free(u->vals), free(u->inits);
 	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->ts), free(u->lab);
 	free(u);
+}
+
+void dm_unet_want_input_grad(dm_unet *u, int on) { u->want_dx = on; }
+
+const float *dm_unet_input_grad(const dm_unet *u)
+{
+	return u->want_dx && u->grad ? u->grad + u->vals[u->x_val].goff * (size_t)u->B : NULL;
 }

@@ -55,12 +55,18 @@ void dm_unet_init_params(const dm_unet *u, float *params, uint64_t seed);
 /* Plan activations for B samples; the gradient pool only when train (so
  * that inference does not pay for it). */
 int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err);
-/* out: B x in_ch x H x W.  train: dropout keyed by (seed, drop_index). */
+/* out: B x in_ch x H x W.  train 1: dropout keyed by (seed, drop_index)
+ * and the activations backward needs; 2: the activations only (no dropout). */
 void dm_unet_forward(dm_unet *u, const float *p, const float *x, const float *t,
                      const int32_t *label, int B, float *out, int train, uint64_t seed,
                      uint64_t drop_index);
 void dm_unet_backward(dm_unet *u, const float *p, float *g, const float *dout);
 void dm_unet_free(dm_unet *u);
+/* With on, backward also writes the gradient with respect to the input x
+ * (B x in_ch x H x W), read with dm_unet_input_grad until the next
+ * backward; off (after init) training skips it. */
+void dm_unet_want_input_grad(dm_unet *u, int on);
+const float *dm_unet_input_grad(const dm_unet *u);
 /* The precision of the convolutions (nn/gemm.h; DM_PREC_FP32 after init):
  * bf16 rounds their operands to bf16 and sums in fp32.  Parameters,
  * gradients, normalisation, attention and the loss stay fp32. */

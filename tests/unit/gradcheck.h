@@ -83,4 +83,64 @@ static int gradcheck(dm_net *net, const float *x, const float *t, const int32_t 
 	return bad;
 }
 
+/* The input gradient of dm_net_vjp against central differences of
+ * L = r . f(x) (no dropout) at every stride-th input value, and its
+ * independence of the thread count (1 vs 2 threads bit for bit).  Returns
+ * the number of mismatches; *worst and where as gradcheck. */
+static int inputcheck(dm_net *net, const float *x0, const float *t, const int32_t *lab, int B,
+                      size_t stride, double h, double atol, double rtol, double *worst,
+                      char *where, size_t wn)
+{
+	int threads = omp_get_max_threads();
+	size_t P = net->layout.total, n = (size_t)B * dm_net_output_size(&net->cfg);
+	size_t d = (size_t)B * dm_net_sample_size(&net->cfg);
+	float *p = malloc(P * sizeof(float)), *x = malloc(d * sizeof(float));
+	float *out = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+	float *dx = malloc(d * sizeof(float)), *dx2 = malloc(d * sizeof(float));
+	memcpy(x, x0, d * sizeof(float));
+	dm_net_init_params(net, p, 3);
+	float *jit = malloc(P * sizeof(float));
+	dm_rng_normal(11, 99, 0, 0, jit, P);
+	for (size_t i = 0; i < P; i++)
+		p[i] += 0.05f * jit[i];
+	free(jit);
+	dm_rng_normal(13, 99, 0, 0, r, n);
+	dm_error err;
+	int bad = 0;
+	omp_set_num_threads(2);
+	if (dm_net_vjp(net, p, x, t, lab, B, r, out, dx2, &err) < 0)
+		bad++;
+	omp_set_num_threads(1);
+	if (dm_net_vjp(net, p, x, t, lab, B, r, out, dx, &err) < 0)
+		bad++;
+	if (memcmp(dx, dx2, d * sizeof(float))) {
+		snprintf(where, wn, "dx differs between 1 and 2 threads");
+		bad++;
+	}
+	*worst = 0;
+	for (size_t i = 0; i < d; i += stride) {
+		float save = x[i];
+		double L[2];
+		for (int s = 0; s < 2; s++) {
+			x[i] = (float)(save + (s ? -h : h));
+			dm_net_forward(net, p, x, t, lab, B, out, 0, 0, 0, &err);
+			L[s] = 0;
+			for (size_t j = 0; j < n; j++)
+				L[s] += (double)r[j] * out[j];
+		}
+		x[i] = save;
+		double fd = (L[0] - L[1]) / (2 * h);
+		double e = fabs(fd - dx[i]) / (atol + rtol * fabs(dx[i]));
+		if (e > *worst) {
+			*worst = e;
+			snprintf(where, wn, "x[%zu]: fd %.6g analytic %.6g", i, fd, (double)dx[i]);
+		}
+		if (e > 1)
+			bad++;
+	}
+	free(p), free(x), free(out), free(r), free(dx), free(dx2);
+	omp_set_num_threads(threads);
+	return bad;
+}
+
 #endif
