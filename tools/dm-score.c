@@ -9,11 +9,15 @@
 
 #include "eval/features.h"
 #include "eval/frechet.h"
+#include "eval/likelihood.h"
 #include "eval/metrics.h"
+#include "io/samples.h"
 #include "io/stream.h"
+#include "models/denoiser.h"
 #include "cli.h"
 
-enum { O_LAST = DM_CLI_LONG, O_PROJ, O_PSNR, O_PEAK, O_FD, O_KID, O_FLOOR, O_ACC };
+enum { O_LAST = DM_CLI_LONG, O_PROJ, O_PSNR, O_PEAK, O_FD, O_KID, O_FLOOR, O_ACC, O_BPD, O_ODE,
+       O_PROBES, O_LARGE };
 
 static const dm_cli_opt options[] = {
 	{'t', "tensor", "NAME", "the tensor to compare (default x)", NULL},
@@ -30,9 +34,17 @@ static const dm_cli_opt options[] = {
 	                           "ratio of the figure to it", NULL},
 	{'m', "features", "NET.dmt", "map every set through the penultimate layer of\n"
 	                             "this classifier (dm-train --model\n"
-	                             "classifier-fmnist) first", NULL},
+	                             "classifier-fmnist) first; with --bpd, the model", NULL},
 	{O_ACC, "accuracy", NULL, "print the -m classifier's accuracy on the labels\n"
 	                          "(tensor label) of the one stream A", NULL},
+	{O_BPD, "bpd", NULL, "bits/dim of the 8-bit images of the one stream A under\n"
+	                     "the diffusion model -m (a checkpoint or gaussian:M:S):\n"
+	                     "the DDPM variational bound, its terms L_T, sum L_t\n"
+	                     "and L_0 beside it", NULL},
+	{O_ODE, "ode", NULL, "--bpd by the probability-flow ODE instead (dequantised,\n"
+	                     "Hutchinson divergence; any schedule)", NULL},
+	{O_PROBES, "probes", "K", "--ode: Rademacher probes per image (default 1)", NULL},
+	{O_LARGE, "large-variance", NULL, "--bpd bound: the reverse variance beta_t, not beta~_t", NULL},
 	{'n', "max", "N", "use only the first N samples of each set", NULL},
 	{0},
 };
@@ -58,71 +70,20 @@ static const dm_cli cli = {
 	"  dm-load fashion-mnist:train --batch 128 --shuffle --epochs 0 \\\n"
 	"    | dm-train --model classifier-fmnist --steps 1000 --lr 2e-3 -o cls.dmt\n"
 	"  dm-load fashion-mnist:test >test.dm; dm-score --accuracy -m cls.dmt test.dm\n"
-	"  dm-score --fd --kid -m cls.dmt -n 1000 samples.dm test.dm --floor train.dm\n",
+	"  dm-score --fd --kid -m cls.dmt -n 1000 samples.dm test.dm --floor train.dm\n"
+	"--bpd prints \"bpd B se S n N\" (mean over the images and its standard\n"
+	"error) and for the bound \"L_T .. sum_L_t .. L_0 ..\"; conventions in\n"
+	"lib/eval/likelihood.h (8-bit bins of 2/255 in [-1, 1]).\n"
+	"  dm-score --bpd -m model.dmt -n 100 test.dm\n",
 };
 
-typedef struct points {
-	float *p;
-	int32_t *lab; /* when asked for */
-	int64_t n, d;
-} points;
+typedef dm_samples points;
 
-/* Append the samples of tensor `name` of every frame (or the last) of path,
- * and with labels != 0 the values of tensor label; at most max samples. */
 static void read_points(const char *path, const char *name, int last, int labels, int64_t max,
                         points *pt)
 {
 	dm_error err;
-	dm_reader *r;
-	dm_frame f;
-	dm_tool_check(dm_reader_open_path(&r, path, &err), &err);
-	const char *sname = dm_reader_name(r);
-	dm_frame_init(&f);
-	memset(pt, 0, sizeof *pt);
-	pt->d = -1;
-	int rc;
-	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
-		dm_tensor *t = dm_frame_get(&f, name);
-		if (!t)
-			dm_tool_die("%s: frame %llu has no tensor %s", sname,
-			            (unsigned long long)dm_reader_frames(r) - 1, name);
-		if (t->rank < 1 || t->dims[0] < 1)
-			continue;
-		int64_t d = dm_tensor_numel(t) / t->dims[0], k = t->dims[0];
-		if (pt->d >= 0 && d != pt->d)
-			dm_tool_die("%s: frame %llu: samples of %lld values after samples of %lld", sname,
-			            (unsigned long long)dm_reader_frames(r) - 1, (long long)d,
-			            (long long)pt->d);
-		dm_tensor *lt = labels ? dm_frame_get(&f, "label") : NULL;
-		if (labels && (!lt || dm_tensor_numel(lt) != k))
-			dm_tool_die("%s: frame %llu has no tensor label of %lld values (--accuracy needs "
-			            "labelled data, e.g. dm-load fashion-mnist:test)", sname,
-			            (unsigned long long)dm_reader_frames(r) - 1, (long long)k);
-		pt->d = d;
-		if (last)
-			pt->n = 0;
-		if (max > 0 && !last && pt->n >= max)
-			continue; /* read on: the rest of the stream is still checked */
-		float *np = realloc(pt->p, (size_t)(pt->n + k) * (size_t)d * sizeof *np);
-		int32_t *nl = labels ? realloc(pt->lab, (size_t)(pt->n + k) * sizeof *nl) : NULL;
-		if (!np || (labels && !nl))
-			dm_tool_die("%s: out of memory for %lld samples", sname, (long long)(pt->n + k));
-		pt->p = np;
-		dm_tensor_to_f32(t, pt->p + pt->n * d);
-		if (labels) {
-			pt->lab = nl;
-			for (int64_t i = 0; i < k; i++)
-				pt->lab[pt->n + i] = (int32_t)dm_tensor_get(lt, i);
-		}
-		pt->n += k;
-	}
-	dm_tool_check(rc, &err);
-	if (pt->n == 0)
-		dm_tool_die("%s: no samples in tensor %s", sname, name);
-	if (max > 0 && pt->n > max)
-		pt->n = max;
-	dm_frame_free(&f);
-	dm_reader_close(r);
+	dm_tool_check(dm_samples_read(pt, path, name, last, labels, max, &err), &err);
 }
 
 /* Replace the samples by their features under net. */
@@ -183,11 +144,36 @@ static void report(const char *what, int kid, const points *a, const points *b,
 	putchar('\n');
 }
 
+/* --bpd: the bound or the ODE estimate of every image of a, in batches. */
+static void bpd(const char *spec, const char *path, const points *a, int ode, int probes,
+                int large, uint64_t seed)
+{
+	dm_error err;
+	dm_denoiser m;
+	dm_reader *rd;
+	dm_tool_check(dm_reader_open_path(&rd, path, &err), &err);
+	dm_tool_check(dm_denoiser_open(&m, spec, 0, 0, NULL, dm_reader_meta(rd), path, &err), &err);
+	dm_reader_close(rd);
+	m.g.D = a->d;
+	if (m.net && dm_denoiser_values(&m) != a->d)
+		dm_tool_die("%s: samples of %lld values, but %s takes %lld", path, (long long)a->d, spec,
+		            (long long)dm_denoiser_values(&m));
+	dm_sampler_model sm = dm_denoiser_model(&m);
+	dm_ode_bpd_opts o = {probes, 0, 1, 1e-5, 1e-5, seed};
+	dm_bpd_summary r;
+	dm_tool_check(dm_bpd_mean(&m.s, &sm, a->p, a->n, a->d, ode, &o, large, seed, &r, &err), &err);
+	printf("bpd %.4f se %.4f n %lld\n", r.bpd, r.se, (long long)r.n);
+	if (!ode)
+		printf("L_T %.4f sum_L_t %.4f L_0 %.4f\n", r.terms[0], r.terms[1], r.terms[2]);
+	dm_denoiser_free(&m);
+}
+
 int main(int argc, char **argv)
 {
 	dm_tool_init(argv[0]);
 	const char *name = "x", *floorpath = NULL, *netpath = NULL;
-	int last = 0, nproj = 200, psnr = 0, fd = 0, kid = 0, acc = 0;
+	int last = 0, nproj = 200, psnr = 0, fd = 0, kid = 0, acc = 0, bpdm = 0, ode = 0, probes = 1;
+	int large = 0;
 	int64_t max = 0;
 	double peak = 2;
 	dm_cli_common co;
@@ -209,11 +195,26 @@ int main(int argc, char **argv)
 		case 'm': netpath = optarg; break;
 		case O_ACC: acc = 1; break;
 		case 'n': max = dm_tool_int("--max", optarg, 1, INT64_MAX); break;
+		case O_BPD: bpdm = 1; break;
+		case O_ODE: ode = 1; break;
+		case O_PROBES: probes = (int)dm_tool_int("--probes", optarg, 1, 1024); break;
+		case O_LARGE: large = 1; break;
 		}
 	}
 	const uint64_t seed = co.seed;
-	if (psnr + (fd || kid) + acc > 1)
-		dm_tool_die("--psnr, --fd/--kid and --accuracy are different scores: give one");
+	if (psnr + (fd || kid) + acc + bpdm > 1)
+		dm_tool_die("--psnr, --fd/--kid, --accuracy and --bpd are different scores: give one");
+	if ((ode || large) && !bpdm)
+		dm_tool_die("--ode and --large-variance go with --bpd");
+	if (bpdm) {
+		if (!netpath || argc - optind != 1)
+			dm_tool_die("--bpd needs the model (-m MODEL) and one stream of images");
+		points a;
+		read_points(argv[optind], name, last, 0, max, &a);
+		bpd(netpath, argv[optind], &a, ode, probes, large, seed);
+		free(a.p);
+		return fflush(stdout) != 0 || ferror(stdout) ? (dm_tool_die("stdout: write error"), 1) : 0;
+	}
 	if (floorpath && !(fd || kid))
 		dm_tool_die("--floor goes with --fd or --kid");
 	if (psnr && netpath)

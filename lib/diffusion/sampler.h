@@ -39,6 +39,12 @@
 typedef int (*dm_predict_fn)(void *ctx, const float *x, const float *t, const int32_t *label,
                              int B, float *out, dm_error *err);
 
+/* The network's vector-Jacobian product with respect to its input: out as
+ * dm_predict_fn, and dx (B x D) = v^T d out / d x for the cotangent v
+ * (B x D).  For likelihoods and gradient guidance; 0 or a negative error. */
+typedef int (*dm_predict_vjp_fn)(void *ctx, const float *x, const float *t, const int32_t *label,
+                                 int B, const float *v, float *out, float *dx, dm_error *err);
+
 /* Convert one prediction pred of parametrisation param (DM_PREDICT_*) at
  * (a, s) for state x into eps^ and x0^ (n elements; eps or x0 may be NULL).
  * Needs a > 0 for eps, s > 0 for x0 (a^2 + s^2 > 0 for v). */
@@ -149,7 +155,8 @@ void dm_sampler_opts_default(dm_sampler_opts *o, int kind);
 typedef struct dm_sampler_model {
 	dm_predict_fn predict;
 	void *ctx;
-	int param; /* DM_PREDICT_* */
+	int param;             /* DM_PREDICT_* */
+	dm_predict_vjp_fn vjp; /* NULL when the model has none (the samplers need none) */
 } dm_sampler_model;
 
 /* The grid of K times (from from_t or t_max, down), following o->spacing.

@@ -9,6 +9,12 @@ static int net_predict(void *ctx, const float *x, const float *t, const int32_t 
 	return dm_model_predict(ctx, x, t, label, B, out, err);
 }
 
+static int net_vjp(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+                   const float *v, float *out, float *dx, dm_error *err)
+{
+	return dm_model_vjp(ctx, x, t, label, B, v, out, dx, err);
+}
+
 static int open_gaussian(dm_denoiser *d, const char *spec, dm_schedule *sched, const dm_kv *meta,
                          const char *src, dm_error *err)
 {
@@ -84,9 +90,11 @@ dm_sampler_model dm_denoiser_model(dm_denoiser *d)
 	sm.param = d->s.predict ? d->s.predict : DM_PREDICT_EPS;
 	if (d->net) {
 		sm.predict = net_predict;
+		sm.vjp = net_vjp;
 		sm.ctx = d->net;
 	} else {
 		sm.predict = dm_gaussmodel_predict;
+		sm.vjp = dm_gaussmodel_vjp;
 		sm.ctx = &d->g;
 	}
 	return sm;

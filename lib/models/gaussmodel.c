@@ -67,3 +67,21 @@ int dm_gaussmodel_predict(void *ctx, const float *x, const float *t, const int32
 	free(as);
 	return 0;
 }
+
+int dm_gaussmodel_vjp(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+                      const float *v, float *out, float *dx, dm_error *err)
+{
+	const dm_gaussmodel *g = ctx;
+	int rc = dm_gaussmodel_predict(ctx, x, t, label, B, out, err);
+	if (rc < 0)
+		return rc;
+	double d2 = g->std * g->std;
+	for (int b = 0; b < B; b++) {
+		double a = dm_schedule_alpha(g->sched, t[b]), s = dm_schedule_sigma(g->sched, t[b]);
+		double k = a * d2 / (a * a * d2 + s * s), e = s > 0 ? (1 - a * k) / s : 0;
+		double c = g->predict == DM_PREDICT_X0 ? k : g->predict == DM_PREDICT_V ? a * e - s * k : e;
+		for (int64_t j = 0; j < g->D; j++)
+			dx[(size_t)b * g->D + j] = (float)(c * v[(size_t)b * g->D + j]);
+	}
+	return 0;
+}

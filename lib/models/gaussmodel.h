@@ -35,4 +35,10 @@ int dm_gaussmodel_parse(const char *spec, dm_gaussmodel *g, dm_error *err);
 int dm_gaussmodel_predict(void *ctx, const float *x, const float *t, const int32_t *label, int B,
                           float *out, dm_error *err);
 
+/* A dm_predict_vjp_fn: the prediction is affine in each value with slope
+ * c(t) (x0: k = a d^2/(a^2 d^2 + s^2); eps: (1 - a k)/s; v: a (1 - a k)/s
+ * - s k), so dx = c(t) v. */
+int dm_gaussmodel_vjp(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+                      const float *v, float *out, float *dx, dm_error *err);
+
 #endif

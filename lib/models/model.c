@@ -59,3 +59,9 @@ void dm_model_set_precision(dm_model *m, int prec)
 {
 	dm_net_set_precision(&m->net, prec);
 }
+
+int dm_model_vjp(dm_model *m, const float *x, const float *t, const int32_t *label, int B,
+                 const float *v, float *out, float *dx, dm_error *err)
+{
+	return dm_net_vjp(&m->net, m->params, x, t, label, B, v, out, dx, err);
+}

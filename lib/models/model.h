@@ -43,4 +43,9 @@ void dm_model_set_precision(dm_model *m, int prec);
 int dm_model_predict(dm_model *m, const float *x, const float *t, const int32_t *label, int B,
                      float *out, dm_error *err);
 
+/* The input VJP of the prediction (dm_net_vjp): out as dm_model_predict,
+ * dx = v^T d out / d x. */
+int dm_model_vjp(dm_model *m, const float *x, const float *t, const int32_t *label, int B,
+                 const float *v, float *out, float *dx, dm_error *err);
+
 #endif

@@ -68,7 +68,7 @@ static void run(const char *model, int kind, int steps, int B, int threads)
 	dm_sampler_opts o;
 	dm_sampler_opts_default(&o, kind);
 	o.steps = steps;
-	dm_sampler_model m = {predict, &n, DM_PREDICT_EPS};
+	dm_sampler_model m = {predict, &n, DM_PREDICT_EPS, NULL};
 	/* warm-up: plans the buffers for B */
 	float *w = malloc((size_t)B * D * sizeof(float));
 	memcpy(w, x, (size_t)B * D * sizeof(float));

@@ -59,7 +59,7 @@ static int sample(const dm_schedule *s, int predict, dm_sampler_opts *o, float *
 	g.predict = predict;
 	g.sched = s;
 	g.D = ND;
-	dm_sampler_model m = {dm_gaussmodel_predict, &g, predict};
+	dm_sampler_model m = {dm_gaussmodel_predict, &g, predict, NULL};
 	int rc = dm_sample(s, &m, o, x, NULL, B, ND, index0, nfe, &err);
 	if (rc < 0)
 		fprintf(stderr, "dm_sample: %s\n", err.msg);
@@ -439,7 +439,7 @@ TEST(sampler_threads)
 		r[th] = malloc((size_t)B * D * sizeof(float));
 		dm_rng_normal(3, DM_RNG_PRIOR, 0, 0, r[th], (size_t)B * D);
 		dm_gaussmodel g = {GM, GS, DM_PREDICT_EPS, 0, 0, &s, D};
-		dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS};
+		dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS, NULL};
 		dm_sampler_opts o;
 		dm_sampler_opts_default(&o, DM_SAMPLER_PC);
 		o.steps = 10;
@@ -467,7 +467,7 @@ TEST(sampler_guidance)
 	dm_schedule s;
 	CHECK(make_sched(&s, "linear") == 0);
 	dm_gaussmodel g = {GM, GS, DM_PREDICT_EPS, 2, 0.2, &s, ND};
-	dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS};
+	dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS, NULL};
 	dm_sampler_opts o;
 	dm_sampler_opts_default(&o, DM_SAMPLER_DPMPP2M);
 	o.guidance = 3;
@@ -497,7 +497,7 @@ TEST(sampler_restore)
 	dm_schedule s;
 	CHECK(make_sched(&s, "linear") == 0);
 	dm_gaussmodel g = {GM, GS, DM_PREDICT_EPS, 0, 0, &s, D};
-	dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS};
+	dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS, NULL};
 	float *y = malloc((size_t)B * D * sizeof(float)), *x = malloc((size_t)B * D * sizeof(float));
 	float mask[D];
 	for (int j = 0; j < D; j++)
