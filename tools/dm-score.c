@@ -150,10 +150,7 @@ static void bpd(const char *spec, const char *path, const points *a, int ode, in
 {
 	dm_error err;
 	dm_denoiser m;
-	dm_reader *rd;
-	dm_tool_check(dm_reader_open_path(&rd, path, &err), &err);
-	dm_tool_check(dm_denoiser_open(&m, spec, 0, 0, NULL, dm_reader_meta(rd), path, &err), &err);
-	dm_reader_close(rd);
+	dm_tool_check(dm_denoiser_open(&m, spec, 0, 0, NULL, &a->meta, path, &err), &err);
 	m.g.D = a->d;
 	if (m.net && dm_denoiser_values(&m) != a->d)
 		dm_tool_die("%s: samples of %lld values, but %s takes %lld", path, (long long)a->d, spec,
@@ -212,7 +209,7 @@ int main(int argc, char **argv)
 		points a;
 		read_points(argv[optind], name, last, 0, max, &a);
 		bpd(netpath, argv[optind], &a, ode, probes, large, seed);
-		free(a.p);
+		dm_samples_free(&a);
 		return fflush(stdout) != 0 || ferror(stdout) ? (dm_tool_die("stdout: write error"), 1) : 0;
 	}
 	if (floorpath && !(fd || kid))
@@ -242,7 +239,8 @@ int main(int argc, char **argv)
 			ok += pred[i] == a.lab[i];
 		printf("accuracy %.4f n %lld correct %lld\n", (double)ok / (double)a.n, (long long)a.n,
 		       (long long)ok);
-		free(pred), free(a.p), free(a.lab);
+		free(pred);
+		dm_samples_free(&a);
 		dm_featnet_free(&net);
 		if (fflush(stdout) != 0 || ferror(stdout))
 			dm_tool_die("stdout: write error");
@@ -296,7 +294,7 @@ int main(int argc, char **argv)
 			report("kid", 1, &a, &b, floorpath ? &r2 : NULL, NULL);
 		dm_gauss_free(&gb);
 		if (floorpath)
-			free(r2.p);
+			dm_samples_free(&r2);
 	} else if (psnr) {
 		if (a.n != b.n)
 			dm_tool_die("%s: %lld samples, but %s has %lld (--psnr pairs them one by one)", pb,
@@ -307,8 +305,8 @@ int main(int argc, char **argv)
 		dm_tool_check(dm_sliced_w2(a.p, a.n, b.p, b.n, (int)a.d, nproj, seed, &w, &err), &err);
 		printf("%.4f\n", w);
 	}
-	free(a.p);
-	free(b.p);
+	dm_samples_free(&a);
+	dm_samples_free(&b);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		dm_tool_die("stdout: write error");
 	return 0;

@@ -45,6 +45,15 @@ int dm_vlb_bpd(const dm_schedule *s, const dm_sampler_model *m, const float *x0,
 	int T = (int)dm_schedule_t_max(s) + 1, rc = 0;
 	if (T < 2)
 		return dm_error_set(err, DM_ERR_ARG, "the variational bound needs T >= 2");
+	/* the decoder scores 256 bins: anything else is not data it can score */
+	for (int64_t q = 0; q < (int64_t)B * D; q++) {
+		double k = (x0[q] + 1) / DM_BIN_8BIT;
+		if (!(k >= -1e-3 && k <= 255 + 1e-3) || fabs(k - floor(k + 0.5)) > 1e-2)
+			return dm_error_set(err, DM_ERR_ARG, "value %g of sample %lld is not one of the 256 "
+			                    "8-bit levels k 2/255 - 1 in [-1, 1] that the bound's decoder "
+			                    "scores (--ode takes any data)", (double)x0[q],
+			                    (long long)(index0 + (uint64_t)(q / D)));
+	}
 	size_t n = (size_t)B * D;
 	float *xt = malloc(n * sizeof(float)), *pred = malloc(n * sizeof(float));
 	float *x0h = malloc(n * sizeof(float)), *tv = malloc((size_t)B * sizeof(float));
@@ -206,7 +215,6 @@ int dm_ode_bpd(const dm_schedule *s, const dm_sampler_model *m, const float *x,
 				zb[j] = zb[j] < 0.5f ? -1.0f : 1.0f;
 		}
 	}
-	/* the dequantised start, kept for ln p(x) below */
 	if ((rc = dm_ode_rk45(ode_f, &c, Y, B, W, u0, u1, o->rtol, o->atol, err)) < 0)
 		goto out;
 	double ps = dm_schedule_prior_std(s) / a1;

@@ -44,7 +44,8 @@
 /* The 8-bit bin width of data in [-1, 1] (dm-load's levels k 2/255 - 1). */
 #define DM_BIN_8BIT (2.0 / 255.0)
 
-/* The variational bound of B samples x0 (B x D, 8-bit data in [-1, 1]),
+/* The variational bound of B samples x0 (B x D, 8-bit data in [-1, 1]:
+ * a value off dm-load's levels is DM_ERR_ARG),
  * labels NULL or B: per sample bits/dim in bpd[b] and, when terms is not
  * NULL, the three parts (L_T, sum of L_t, L_0) in bits/dim in terms[3b..].
  * large: the variance beta_t instead of beta~_t.  The x_t are drawn from

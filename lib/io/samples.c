@@ -9,6 +9,7 @@
 void dm_samples_free(dm_samples *s)
 {
 	free(s->p), free(s->lab);
+	dm_kv_free(&s->meta);
 	memset(s, 0, sizeof *s);
 }
 
@@ -38,13 +39,16 @@ int dm_samples_read(dm_samples *s, const char *path, const char *name, int last,
 	dm_reader *r;
 	dm_frame f;
 	memset(s, 0, sizeof *s);
+	dm_kv_init(&s->meta);
 	int rc = dm_reader_open_path(&r, path, err);
 	if (rc < 0)
 		return rc;
+	if (dm_kv_copy(&s->meta, dm_reader_meta(r)))
+		rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 	const char *sname = dm_reader_name(r);
 	dm_frame_init(&f);
 	s->d = -1;
-	while ((rc = dm_reader_next(r, &f, err)) > 0) {
+	while (rc >= 0 && (rc = dm_reader_next(r, &f, err)) > 0) {
 		unsigned long long fr = (unsigned long long)dm_reader_frames(r) - 1;
 		dm_tensor *t = dm_frame_get(&f, name);
 		if (!t) {

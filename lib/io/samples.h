@@ -8,11 +8,13 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/kv.h"
 
 typedef struct dm_samples {
 	float *p;       /* n x d, owned */
 	int32_t *lab;   /* n labels (tensor label), when asked for */
 	int64_t n, d;
+	dm_kv meta;     /* the stream's header, copied */
 } dm_samples;
 
 /* Read tensor `name` of every frame of the stream at path ("-" = stdin),

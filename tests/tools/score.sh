@@ -56,17 +56,26 @@ expect_fail "dm-score --accuracy: a stream without labels" "no tensor label" \
 expect_fail "dm-train --model classifier: frames without labels" "label" \
 	"dm-noise --prior --shape 8x1x28x28 | dm-train --model classifier-fmnist --steps 1 -j 1 -q -o '$T/x.dmt'"
 
-# --bpd: N(0, 1) data (a prior stream carries its schedule) under the matched
-# gaussian model and under N(0, 9): the cross-entropy differs by
-# ln 3 - 1/2 + 1/18 = 0.654 nats = 0.94 bits/dim; both measures must see it
-dm-noise --prior --shape 512x4 --seed 4 >"$T/n01.dm"
+# --bpd: 8-bit data spread evenly over [-1, 1] (mkstream's bytes; the header
+# carries the schedule) under N(0, 1/3), its own variance, and under N(0, 4):
+# the cross-entropies of U(-1, 1) differ by 0.5 ln 12 + 1/24 - 1/2 = 0.784
+# nats = 1.13 bits/dim, and both measures must see it (measured 1.14, 1.13)
+python3 "$HERE/tests/tools/mkstream.py" --frames 4 --shape 128x4 --meta schedule=linear \
+	--meta T=1000 --meta predict=eps >"$T/u8.dm"
 for how in "" "--ode"; do
-	check "dm-score --bpd $how: the matched gaussian model is 0.9 bits/dim better" \
-		"a=\$(dm-score --bpd $how -m gaussian:0:1 '$T/n01.dm' | awk '\$1 == \"bpd\" { print \$2 }') && b=\$(dm-score --bpd $how -m gaussian:0:3 '$T/n01.dm' | awk '\$1 == \"bpd\" { print \$2 }') && awk -v a=\$a -v b=\$b 'BEGIN { exit !(b - a > 0.7 && b - a < 1.2) }'"
+	check "dm-score --bpd $how: the closed-form 1.13 bits/dim between two gaussian models" \
+		"a=\$(dm-score --bpd $how -m gaussian:0:0.57735 '$T/u8.dm' | awk '\$1 == \"bpd\" { print \$2 }') && b=\$(dm-score --bpd $how -m gaussian:0:2 '$T/u8.dm' | awk '\$1 == \"bpd\" { print \$2 }') && awk -v a=\$a -v b=\$b 'BEGIN { exit !(b - a > 0.93 && b - a < 1.33) }'"
 done
 check "dm-score --bpd: the bound's terms sum to it" \
-	"dm-score --bpd -m gaussian:0:1 '$T/n01.dm' | awk '\$1 == \"bpd\" { b = \$2 } \$1 == \"L_T\" { s = \$2 + \$4 + \$6 } END { d = b - s; exit !(d < 0.001 && d > -0.001) }'"
-expect_fail "dm-score --bpd: no model" "needs the model" "dm-score --bpd '$T/n01.dm'"
-expect_fail "dm-score --ode without --bpd" "go with --bpd" "dm-score --ode '$T/n01.dm' '$T/n01.dm'"
+	"dm-score --bpd -m gaussian:0:1 '$T/u8.dm' | awk '\$1 == \"bpd\" { b = \$2 } \$1 == \"L_T\" { s = \$2 + \$4 + \$6 } END { d = b - s; exit !(d < 0.001 && d > -0.001) }'"
+dm-noise --prior --shape 64x4 --seed 4 >"$T/n01.dm"
+expect_fail "dm-score --bpd: data that is not 8-bit" "not one of the 256" "dm-score --bpd -m gaussian:0:1 '$T/n01.dm'"
+# the ODE takes any data, from stdin too (it read the header twice once):
+# N(0, 1) under itself is 0.5 ln(2 pi e) nats a value, 9.04 bits/dim in bins
+# of 2/255 (measured 9.06, se 0.06)
+check "dm-score --bpd --ode: N(0, 1) data on stdin at its closed form" \
+	"dm-score --bpd --ode -m gaussian:0:1 - <'$T/n01.dm' | awk '\$1 == \"bpd\" { d = \$2 - 9.0427; ok = d < 0.25 && d > -0.25 } END { exit !ok }'"
+expect_fail "dm-score --bpd: no model" "needs the model" "dm-score --bpd '$T/u8.dm'"
+expect_fail "dm-score --ode without --bpd" "go with --bpd" "dm-score --ode '$T/u8.dm' '$T/u8.dm'"
 expect_fail "dm-score --bpd: a checkpoint that is no diffusion model" "no schedule" \
-	"dm-score --bpd -m '$T/c.dmt' '$T/n01.dm'"
+	"dm-score --bpd -m '$T/c.dmt' '$T/u8.dm'"

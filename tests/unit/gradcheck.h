@@ -18,6 +18,20 @@
 #include "core/rng.h"
 #include "models/net.h"
 
+/* The initialised parameters of net, jittered so that norm affine
+ * parameters and biases are not trivial (malloc'd). */
+static float *test_params(const dm_net *net)
+{
+	size_t P = net->layout.total;
+	float *p = malloc(P * sizeof(float)), *jit = malloc(P * sizeof(float));
+	dm_net_init_params(net, p, 3);
+	dm_rng_normal(11, 99, 0, 0, jit, P);
+	for (size_t i = 0; i < P; i++)
+		p[i] += 0.05f * jit[i];
+	free(jit);
+	return p;
+}
+
 static double gc_loss(dm_net *net, float *p, const float *x, const float *t, const int32_t *lab,
                       int B, const float *r, float *out, size_t n)
 {
@@ -40,15 +54,8 @@ static int gradcheck(dm_net *net, const float *x, const float *t, const int32_t 
 	int threads = omp_get_max_threads();
 	omp_set_num_threads(1);
 	size_t P = net->layout.total, n = (size_t)B * dm_net_output_size(&net->cfg);
-	float *p = malloc(P * sizeof(float)), *g = calloc(P, sizeof(float));
+	float *p = test_params(net), *g = calloc(P, sizeof(float));
 	float *out = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
-	dm_net_init_params(net, p, 3);
-	/* non-trivial norm affine parameters and biases */
-	float *jit = malloc(P * sizeof(float));
-	dm_rng_normal(11, 99, 0, 0, jit, P);
-	for (size_t i = 0; i < P; i++)
-		p[i] += 0.05f * jit[i];
-	free(jit);
 	dm_rng_normal(12, 99, 0, 0, r, n);
 	dm_error err;
 	dm_net_forward(net, p, x, t, lab, B, out, 1, 5, 0, &err);
@@ -92,18 +99,12 @@ static int inputcheck(dm_net *net, const float *x0, const float *t, const int32_
                       char *where, size_t wn)
 {
 	int threads = omp_get_max_threads();
-	size_t P = net->layout.total, n = (size_t)B * dm_net_output_size(&net->cfg);
+	size_t n = (size_t)B * dm_net_output_size(&net->cfg);
 	size_t d = (size_t)B * dm_net_sample_size(&net->cfg);
-	float *p = malloc(P * sizeof(float)), *x = malloc(d * sizeof(float));
+	float *p = test_params(net), *x = malloc(d * sizeof(float));
 	float *out = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
 	float *dx = malloc(d * sizeof(float)), *dx2 = malloc(d * sizeof(float));
 	memcpy(x, x0, d * sizeof(float));
-	dm_net_init_params(net, p, 3);
-	float *jit = malloc(P * sizeof(float));
-	dm_rng_normal(11, 99, 0, 0, jit, P);
-	for (size_t i = 0; i < P; i++)
-		p[i] += 0.05f * jit[i];
-	free(jit);
 	dm_rng_normal(13, 99, 0, 0, r, n);
 	dm_error err;
 	int bad = 0;
