@@ -11,11 +11,6 @@
 #include "nn/gemm.h"
 #include "bench_peak.h"
 
-typedef struct shape {
-	const char *name;
-	int ta, tb, m, n, k;
-} shape;
-
 /* vdpbf16ps: 12 chains, 32 flops per lane pair = 64 per instruction. */
 __attribute__((target("avx512f,avx512bf16"))) static double dp_loop(long iters)
 {
@@ -97,7 +92,7 @@ static const int path_level[NPATHS] = { -1, DM_SIMD_SCALAR, DM_SIMD_AVX512BF16, 
 
 /* Best GFLOP/s of each usable path, the paths alternating within each
  * repetition so that all see the same load. */
-static void gflops(int threads, const shape *s, const float *a, const float *b, float *c,
+static void gflops(int threads, const bench_shape *s, const float *a, const float *b, float *c,
                    const int *use, double *res)
 {
 	int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n, best = dm_simd();
@@ -127,33 +122,11 @@ static void gflops(int threads, const shape *s, const float *a, const float *b, 
 
 int main(int argc, char **argv)
 {
-	static const shape shapes[] = {
-		{ "28x28x32 fwd", 0, 0, 32, 128 * 784, 288 },
-		{ "28x28x32 bwd-in", 1, 0, 288, 128 * 784, 32 },
-		{ "28x28x32 bwd-w", 0, 1, 32, 288, 128 * 784 },
-		{ "14x14x64 fwd", 0, 0, 64, 128 * 196, 576 },
-		{ "14x14x64 bwd-in", 1, 0, 576, 128 * 196, 64 },
-		{ "14x14x64 bwd-w", 0, 1, 64, 576, 128 * 196 },
-		{ "7x7x64 fwd", 0, 0, 64, 128 * 49, 576 },
-		{ "7x7x64 bwd-w", 0, 1, 64, 576, 128 * 49 },
-		{ "square 512", 0, 0, 512, 512, 512 },
-		{ "square 1024", 0, 0, 1024, 1024, 1024 },
-		{ "square 2048", 0, 0, 2048, 2048, 2048 },
-	};
-	int ns = (int)(sizeof shapes / sizeof *shapes);
+	const bench_shape *shapes = bench_shapes;
+	int ns = BENCH_NSHAPES;
 	const char *only = argc > 1 ? argv[1] : NULL;
-	size_t amax = 0, bmax = 0, cmax = 0;
-	for (int i = 0; i < ns; i++) {
-		size_t a = (size_t)shapes[i].m * shapes[i].k, b = (size_t)shapes[i].k * shapes[i].n;
-		size_t c = (size_t)shapes[i].m * shapes[i].n;
-		amax = a > amax ? a : amax, bmax = b > bmax ? b : bmax, cmax = c > cmax ? c : cmax;
-	}
-	float *a = malloc(amax * 4), *b = malloc(bmax * 4), *c = malloc(cmax * 4);
-	for (size_t i = 0; i < amax; i++)
-		a[i] = (float)(i % 17) * 0.01f - 0.08f;
-	for (size_t i = 0; i < bmax; i++)
-		b[i] = (float)(i % 13) * 0.01f - 0.06f;
-	memset(c, 0, cmax * 4);
+	float *a, *b, *c;
+	bench_operands(&a, &b, &c);
 	int use[NPATHS] = { 1, 1, dm_simd_supported(DM_SIMD_AVX512BF16),
 		            dm_simd_supported(DM_SIMD_AMX) };
 	printf("dm_gemm_bf16 vs dm_sgemm (fp32 path %s); CPU family %s; bf16 paths:",
@@ -178,7 +151,7 @@ int main(int argc, char **argv)
 				printf(" %10s %6s", path_name[p], "/fp32");
 		printf("   (GFLOP/s; %% of FMA peak in brackets)\n");
 		for (int i = 0; i < ns; i++) {
-			const shape *s = &shapes[i];
+			const bench_shape *s = &shapes[i];
 			if (only && !strstr(s->name, only))
 				continue;
 			int u[NPATHS];

@@ -1,6 +1,7 @@
-/* bench_peak.h - shared by bench_gemm.c and bench_conv.c (header-only, as
+/* bench_peak.h - shared by the GEMM and conv benchmarks (header-only, as
  * every tests/bench/bench_*.c is its own program): a wall clock, the
- * machine's measured FMA peak, and OpenBLAS's sgemm found at run time. */
+ * machine's measured FMA peak, OpenBLAS's sgemm found at run time, and the
+ * GEMM shapes of unet-s. */
 #ifndef DM_BENCH_PEAK_H
 #define DM_BENCH_PEAK_H
 
@@ -131,6 +132,54 @@ __attribute__((unused)) static void bench_openblas(int threads, int ta, int tb, 
 		openblas_threads(threads);
 	openblas_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, alpha, a, lda, b, ldb, beta,
 	               c, ldc);
+}
+
+/* The GEMM shapes of the unet-s convolutions at batch 128 through im2col
+ * (K9 = Cin*9, P = B*H*W positions), and squares; shared by bench_gemm and
+ * bench_bf16 so that their tables line up:
+ *   forward          C[Cout x P]  = W[Cout x K9] * col[K9 x P]
+ *   backward input   dcol[K9 x P] = W^T * dout[Cout x P]        (transa)
+ *   backward weight  dW[Cout x K9] = dout[Cout x P] * col^T     (transb) */
+typedef struct bench_shape {
+	const char *name;
+	int ta, tb, m, n, k;
+} bench_shape;
+
+__attribute__((unused)) static const bench_shape bench_shapes[] = {
+	{ "28x28x32 fwd", 0, 0, 32, 128 * 784, 288 },
+	{ "28x28x32 bwd-in", 1, 0, 288, 128 * 784, 32 },
+	{ "28x28x32 bwd-w", 0, 1, 32, 288, 128 * 784 },
+	{ "14x14x64 fwd", 0, 0, 64, 128 * 196, 576 },
+	{ "14x14x64 bwd-in", 1, 0, 576, 128 * 196, 64 },
+	{ "14x14x64 bwd-w", 0, 1, 64, 576, 128 * 196 },
+	{ "7x7x64 fwd", 0, 0, 64, 128 * 49, 576 },
+	{ "7x7x64 bwd-in", 1, 0, 576, 128 * 49, 64 },
+	{ "7x7x64 bwd-w", 0, 1, 64, 576, 128 * 49 },
+	{ "square 512", 0, 0, 512, 512, 512 },
+	{ "square 1024", 0, 0, 1024, 1024, 1024 },
+	{ "square 2048", 0, 0, 2048, 2048, 2048 },
+};
+enum { BENCH_NSHAPES = (int)(sizeof bench_shapes / sizeof *bench_shapes) };
+
+/* Operands large enough for every shape above, filled with small values;
+ * *c is zeroed.  Free the three with free(). */
+__attribute__((unused)) static void bench_operands(float **a, float **b, float **c)
+{
+	size_t amax = 0, bmax = 0, cmax = 0;
+	for (int i = 0; i < BENCH_NSHAPES; i++) {
+		const bench_shape *s = &bench_shapes[i];
+		size_t na = (size_t)s->m * s->k, nb = (size_t)s->k * s->n, nc = (size_t)s->m * s->n;
+		amax = na > amax ? na : amax, bmax = nb > bmax ? nb : bmax, cmax = nc > cmax ? nc : cmax;
+	}
+	*a = malloc(amax * 4), *b = malloc(bmax * 4), *c = calloc(cmax, 4);
+	if (!*a || !*b || !*c) {
+		fprintf(stderr, "bench: out of memory for the operands\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < amax; i++)
+		(*a)[i] = (float)(i % 17) * 0.01f - 0.08f;
+	for (size_t i = 0; i < bmax; i++)
+		(*b)[i] = (float)(i % 13) * 0.01f - 0.06f;
 }
 
 #endif
