@@ -382,3 +382,25 @@ int dm_frame_append(dm_frame *dst, const dm_frame *src, dm_error *err)
 	}
 	return 0;
 }
+
+int dm_frame_equal(const dm_frame *a, const dm_frame *b)
+{
+	if (a->n != b->n || a->tags.n != b->tags.n)
+		return 0;
+	for (int i = 0; i < a->n; i++) {
+		const dm_tensor *x = a->t[i], *y = b->t[i];
+		if (strcmp(x->name, y->name) || x->dtype != y->dtype || x->rank != y->rank)
+			return 0;
+		for (int k = 0; k < x->rank; k++)
+			if (x->dims[k] != y->dims[k])
+				return 0;
+		if (memcmp(x->data, y->data, dm_tensor_nbytes(x)))
+			return 0;
+	}
+	for (int i = 0; i < a->tags.n; i++) {
+		const char *v = dm_kv_get(&b->tags, a->tags.key[i]);
+		if (!v || strcmp(a->tags.val[i], v))
+			return 0;
+	}
+	return 1;
+}

@@ -100,6 +100,9 @@ int dm_frame_append(dm_frame *dst, const dm_frame *src, dm_error *err);
 dm_tensor *dm_frame_make_f32(dm_frame *f, const char *name, dm_error *err);
 /* Deep copy of src into dst (dst initialised, replaced). */
 int dm_frame_copy(dm_frame *dst, const dm_frame *src, dm_error *err);
+/* 1 when a and b hold the same tensors in the same order (names, dtypes,
+ * shapes and bytes) and the same tags (in any order); else 0. */
+int dm_frame_equal(const dm_frame *a, const dm_frame *b);
 
 /* A tensor name: 1..DM_MAX_NAME bytes, no control characters.  1 valid. */
 int dm_tensor_name_valid(const char *name);

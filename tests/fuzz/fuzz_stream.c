@@ -31,26 +31,6 @@ static void require(int cond, const char *what, const dm_error *err)
 	}
 }
 
-static int same_frame(const dm_frame *a, const dm_frame *b)
-{
-	if (a->n != b->n || a->tags.n != b->tags.n)
-		return 0;
-	for (int i = 0; i < a->tags.n; i++)
-		if (strcmp(a->tags.key[i], b->tags.key[i]) || strcmp(a->tags.val[i], b->tags.val[i]))
-			return 0;
-	for (int i = 0; i < a->n; i++) {
-		const dm_tensor *x = a->t[i], *y = b->t[i];
-		if (strcmp(x->name, y->name) || x->dtype != y->dtype || x->rank != y->rank)
-			return 0;
-		for (int k = 0; k < x->rank; k++)
-			if (x->dims[k] != y->dims[k])
-				return 0;
-		if (memcmp(x->data, y->data, dm_tensor_nbytes(x)))
-			return 0;
-	}
-	return 1;
-}
-
 static uint64_t le(const uint8_t *p, int n)
 {
 	uint64_t v = 0;
@@ -192,7 +172,7 @@ static void run_one(const uint8_t *data, size_t size)
 	dm_frame_init(&back);
 	for (int i = 0; i < n; i++) {
 		require(dm_reader_next(r, &back, &err) == 1, "copy has the frame", &err);
-		require(same_frame(&fr[i], &back), "copy frame equals the original", NULL);
+		require(dm_frame_equal(&fr[i], &back), "copy frame equals the original", NULL);
 		dm_frame_free(&fr[i]);
 	}
 	require(dm_reader_next(r, &back, &err) == 0, "copy ends cleanly", &err);

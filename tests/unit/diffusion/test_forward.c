@@ -4,20 +4,12 @@
 #include "core/rng.h"
 #include "diffusion/forward.h"
 #include "harness.h"
-
-static int make(dm_schedule *s, int kind, int predict)
-{
-	dm_error err;
-	if (dm_schedule_defaults(s, kind, &err) < 0)
-		return -1;
-	s->predict = predict;
-	return dm_schedule_init(s, &err);
-}
+#include "schedule_fixture.h"
 
 TEST(forward_weights)
 {
 	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	for (int t = 0; t < 1000; t += 37) {
 		double snr = dm_schedule_snr(&s, t), sg = dm_schedule_sigma(&s, t);
 		s.predict = DM_PREDICT_EPS;
@@ -49,7 +41,7 @@ TEST(forward_names)
 TEST(forward_mix_and_targets)
 {
 	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_COSINE, DM_PREDICT_V) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_COSINE, DM_PREDICT_V, 0) == 0);
 	enum { N = 64 };
 	float x0[N], eps[N], xt[N], v[N];
 	dm_rng_normal(1, DM_RNG_TOY, 0, 0, x0, N);
@@ -73,7 +65,7 @@ TEST(forward_mix_and_targets)
 TEST(forward_draw_t)
 {
 	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	dm_forward_train_opts o = {DM_TSAMPLE_UNIFORM, -1.2, 1.2, DM_WEIGHT_NONE, 0};
 	double sum = 0;
 	int n = 20000;
@@ -90,7 +82,7 @@ TEST(forward_draw_t)
 	}
 	dm_schedule_free(&s);
 	/* lognormal on EDM: ln sigma has mean ln_mean (away from the clamped ends) */
-	CHECK(make(&s, DM_SCHED_EDM, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_EDM, DM_PREDICT_EPS, 0) == 0);
 	o.tsampling = DM_TSAMPLE_LOGNORMAL;
 	o.ln_mean = 0;
 	o.ln_std = 0.5;
@@ -110,7 +102,7 @@ TEST(forward_train_split)
 {
 	dm_schedule s;
 	dm_error err;
-	CHECK(make(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	enum { N = 6, D = 5 };
 	float x0[N * D], x[N * D], y[N * D], tg[N * D], tg2[N * D], t[N], t2[N], w[N], w2[N];
 	dm_rng_normal(9, DM_RNG_TOY, 0, 0, x0, N * D);
@@ -140,7 +132,7 @@ TEST(forward_prior_and_diffuse)
 {
 	dm_schedule s;
 	dm_error err;
-	CHECK(make(&s, DM_SCHED_VE, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_VE, DM_PREDICT_EPS, 0) == 0);
 	enum { N = 40, D = 500 };
 	float *x = calloc(N * D, sizeof(float));
 	CHECK(x != NULL);
@@ -197,7 +189,7 @@ TEST(forward_frames_have_their_tensors)
 {
 	dm_schedule s;
 	dm_error err;
-	CHECK(make(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	dm_forward_train_opts o;
 	dm_forward_train_opts_default(&o);
 	dm_frame f, out;

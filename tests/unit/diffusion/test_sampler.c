@@ -16,19 +16,12 @@
 #include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
 #include "harness.h"
+#include "schedule_fixture.h"
 
 #define GM 0.5   /* data mean */
 #define GS 0.3   /* data std */
 #define NB 2000  /* samples */
 #define ND 2     /* values per sample */
-
-static int make_sched(dm_schedule *s, const char *kind)
-{
-	dm_error err;
-	if (dm_schedule_defaults(s, dm_schedule_kind_parse(kind), &err) < 0)
-		return -1;
-	return dm_schedule_init(s, &err);
-}
 
 /* Prior samples: N(0, prior_std^2) (data-independent start). */
 static float *prior(const dm_schedule *s, int B, int64_t D, uint64_t seed)
@@ -134,7 +127,7 @@ TEST(sampler_gaussian_moments)
 	int n = (int)(sizeof cases / sizeof cases[0]);
 	for (int c = 0; c < n; c++) {
 		dm_schedule s;
-		CHECK(make_sched(&s, cases[c].sched) == 0);
+		CHECK(test_schedule(&s, dm_schedule_kind_parse(cases[c].sched), DM_PREDICT_EPS, 0) == 0);
 		dm_sampler_opts o;
 		dm_sampler_opts_default(&o, cases[c].kind);
 		o.steps = cases[c].steps;
@@ -170,7 +163,7 @@ TEST(sampler_ddim_eta1_is_ddpm)
 	const char *scheds[] = {"linear", "cosine"};
 	for (int c = 0; c < 2; c++) {
 		dm_schedule s;
-		CHECK(make_sched(&s, scheds[c]) == 0);
+		CHECK(test_schedule(&s, dm_schedule_kind_parse(scheds[c]), DM_PREDICT_EPS, 0) == 0);
 		dm_sampler_opts o;
 		dm_sampler_opts_default(&o, DM_SAMPLER_DDIM);
 		o.steps = 50;
@@ -199,8 +192,8 @@ TEST(sampler_ddim_eta1_is_ddpm)
 TEST(sampler_lambda_min_grid_top)
 {
 	dm_schedule lin, cos_;
-	CHECK(make_sched(&lin, "linear") == 0);
-	CHECK(make_sched(&cos_, "cosine") == 0);
+	CHECK(test_schedule(&lin, dm_schedule_kind_parse("linear"), DM_PREDICT_EPS, 0) == 0);
+	CHECK(test_schedule(&cos_, dm_schedule_kind_parse("cosine"), DM_PREDICT_EPS, 0) == 0);
 	dm_sampler_opts o;
 	dm_error err;
 	double t[50];
@@ -248,7 +241,7 @@ TEST(sampler_lambda_min_grid_top)
 TEST(sampler_ddim_closed_form)
 {
 	dm_schedule s;
-	CHECK(make_sched(&s, "linear") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("linear"), DM_PREDICT_EPS, 0) == 0);
 	dm_sampler_opts o;
 	dm_sampler_opts_default(&o, DM_SAMPLER_DDIM);
 	o.steps = 50;
@@ -301,7 +294,7 @@ TEST(sampler_flow_agreement)
 	int B = 300;
 	for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
 		dm_schedule s;
-		CHECK(make_sched(&s, c[k].sched) == 0);
+		CHECK(test_schedule(&s, dm_schedule_kind_parse(c[k].sched), DM_PREDICT_EPS, 0) == 0);
 		float *x = prior(&s, B, ND, 9);
 		double t = dm_schedule_t_max(&s), a = dm_schedule_alpha(&s, t),
 		       sg = dm_schedule_sigma(&s, t), e2 = 0;
@@ -330,7 +323,7 @@ TEST(sampler_flow_agreement)
 TEST(sampler_parametrisations_agree)
 {
 	dm_schedule s;
-	CHECK(make_sched(&s, "cosine") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("cosine"), DM_PREDICT_EPS, 0) == 0);
 	int B = 100;
 	float *xs[3];
 	const int params[3] = {DM_PREDICT_EPS, DM_PREDICT_X0, DM_PREDICT_V};
@@ -369,7 +362,7 @@ TEST(sampler_encode_decode)
 	int B = 300;
 	for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
 		dm_schedule s;
-		CHECK(make_sched(&s, c[k].sched) == 0);
+		CHECK(test_schedule(&s, dm_schedule_kind_parse(c[k].sched), DM_PREDICT_EPS, 0) == 0);
 		float *x = malloc((size_t)B * ND * sizeof(float)), *x1 = malloc((size_t)B * ND * sizeof(float));
 		dm_rng_normal(17, DM_RNG_PRIOR, 0, 0, x, (size_t)B * ND);
 		for (int i = 0; i < B * ND; i++)
@@ -404,7 +397,7 @@ TEST(sampler_batch_split)
 {
 	const int kinds[] = {DM_SAMPLER_DDPM, DM_SAMPLER_PC, DM_SAMPLER_DDIM, DM_SAMPLER_RK45};
 	dm_schedule s;
-	CHECK(make_sched(&s, "vp") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("vp"), DM_PREDICT_EPS, 0) == 0);
 	int B = 50;
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
 		dm_sampler_opts o;
@@ -429,7 +422,7 @@ TEST(sampler_threads)
 {
 #ifdef _OPENMP
 	dm_schedule s;
-	CHECK(make_sched(&s, "linear") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("linear"), DM_PREDICT_EPS, 0) == 0);
 	int B = 12;
 	int64_t D = 4096;
 	float *r[2];
@@ -465,7 +458,7 @@ TEST(sampler_threads)
 TEST(sampler_guidance)
 {
 	dm_schedule s;
-	CHECK(make_sched(&s, "linear") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("linear"), DM_PREDICT_EPS, 0) == 0);
 	dm_gaussmodel g = {GM, GS, DM_PREDICT_EPS, 2, 0.2, &s, ND};
 	dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS, NULL};
 	dm_sampler_opts o;
@@ -495,7 +488,7 @@ TEST(sampler_restore)
 {
 	enum { C = 3, H = 4, W = 4, D = C * H * W, B = 400 };
 	dm_schedule s;
-	CHECK(make_sched(&s, "linear") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("linear"), DM_PREDICT_EPS, 0) == 0);
 	dm_gaussmodel g = {GM, GS, DM_PREDICT_EPS, 0, 0, &s, D};
 	dm_sampler_model m = {dm_gaussmodel_predict, &g, DM_PREDICT_EPS, NULL};
 	float *y = malloc((size_t)B * D * sizeof(float)), *x = malloc((size_t)B * D * sizeof(float));
@@ -584,7 +577,7 @@ TEST(sampler_refusals)
 	dm_schedule s;
 	dm_error err;
 	dm_sampler_opts o;
-	CHECK(make_sched(&s, "linear") == 0);
+	CHECK(test_schedule(&s, dm_schedule_kind_parse("linear"), DM_PREDICT_EPS, 0) == 0);
 	dm_sampler_opts_default(&o, DM_SAMPLER_DDPM);
 	o.encode = 1;
 	CHECK(dm_sampler_check(&s, DM_PREDICT_EPS, &o, &err) == DM_ERR_ARG);

@@ -3,15 +3,7 @@
 
 #include "diffusion/schedule.h"
 #include "harness.h"
-
-static int make(dm_schedule *s, int kind, int zero_snr)
-{
-	dm_error err;
-	if (dm_schedule_defaults(s, kind, &err))
-		return -1;
-	s->zero_snr = zero_snr;
-	return dm_schedule_init(s, &err);
-}
+#include "schedule_fixture.h"
 
 /* alpha_bar against the running product of (1 - beta) from the closed-form
  * betas, accumulated independently in long double. */
@@ -19,7 +11,7 @@ TEST(schedule_discrete_running_product)
 {
 	for (int kind = DM_SCHED_LINEAR; kind <= DM_SCHED_SIGMOID; kind++) {
 		dm_schedule s;
-		CHECK(make(&s, kind, 0) == 0);
+		CHECK(test_schedule(&s, kind, DM_PREDICT_EPS, 0) == 0);
 		long double p = 1;
 		for (int t = 0; t < 1000; t++) {
 			double x = t / 999.0, b;
@@ -48,11 +40,11 @@ TEST(schedule_discrete_running_product)
 	}
 	/* known figures: linear abar_999 = 4.0358e-5 (Ho et al. schedule) */
 	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_LINEAR, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	CHECK_NEAR(dm_schedule_alpha_bar(&s, 999), 4.0358e-5, 1e-8);
 	dm_schedule_free(&s);
 	/* cosine: abar_t = f(t+1)/f(0) before the clipping bites */
-	CHECK(make(&s, DM_SCHED_COSINE, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_COSINE, DM_PREDICT_EPS, 0) == 0);
 	double f0 = cos(0.008 / 1.008 * M_PI / 2);
 	for (int t = 0; t < 900; t += 50) {
 		double f = cos(((t + 1) / 1000.0 + 0.008) / 1.008 * M_PI / 2);
@@ -65,7 +57,7 @@ TEST(schedule_discrete_running_product)
 TEST(schedule_continuous_closed_forms)
 {
 	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_VP, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_VP, DM_PREDICT_EPS, 0) == 0);
 	for (double t = 0; t <= 1.0; t += 0.125) {
 		double ab = exp(-(0.1 * t + 0.5 * 19.9 * t * t)), beta = 0.1 + 19.9 * t, f, g;
 		CHECK_NEAR(dm_schedule_alpha_bar(&s, t), ab, 1e-14);
@@ -76,7 +68,7 @@ TEST(schedule_continuous_closed_forms)
 		CHECK_NEAR(dm_schedule_beta(&s, t), beta, 1e-12);
 	}
 	CHECK(dm_schedule_prior_std(&s) == 1.0);
-	CHECK(make(&s, DM_SCHED_SUBVP, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_SUBVP, DM_PREDICT_EPS, 0) == 0);
 	for (double t = 0.125; t <= 1.0; t += 0.125) {
 		double ab = exp(-(0.1 * t + 0.5 * 19.9 * t * t)), beta = 0.1 + 19.9 * t, f, g;
 		CHECK_NEAR(dm_schedule_sigma(&s, t), 1 - ab, 1e-14);
@@ -84,7 +76,7 @@ TEST(schedule_continuous_closed_forms)
 		CHECK_NEAR(f, -beta / 2, 1e-10);
 		CHECK_NEAR(g, sqrt(beta * (1 - ab * ab)), 1e-10);
 	}
-	CHECK(make(&s, DM_SCHED_VE, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_VE, DM_PREDICT_EPS, 0) == 0);
 	for (double t = 0; t <= 1.0; t += 0.125) {
 		double sg = 0.01 * pow(5000.0, t), f, g;
 		CHECK_NEAR(dm_schedule_sigma(&s, t), sg, 1e-12 * sg);
@@ -94,7 +86,7 @@ TEST(schedule_continuous_closed_forms)
 		CHECK_NEAR(g, sg * sqrt(2 * log(5000.0)), 1e-10 * sg);
 	}
 	CHECK(dm_schedule_prior_std(&s) == 50.0);
-	CHECK(make(&s, DM_SCHED_EDM, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_EDM, DM_PREDICT_EPS, 0) == 0);
 	CHECK_NEAR(dm_schedule_sigma(&s, 0), 0.002, 1e-15);
 	CHECK_NEAR(dm_schedule_sigma(&s, 1), 80.0, 1e-11);
 	CHECK_NEAR(dm_schedule_sigma(&s, 0.5),
@@ -109,7 +101,7 @@ TEST(schedule_sde_finite_differences)
 	for (int kind = DM_SCHED_LINEAR; kind <= DM_SCHED_EDM; kind++) {
 		for (int z = 0; z <= (kind < DM_SCHED_VE); z++) {
 			dm_schedule s;
-			CHECK(make(&s, kind, z) == 0);
+			CHECK(test_schedule(&s, kind, DM_PREDICT_EPS, z) == 0);
 			double tm = dm_schedule_t_max(&s);
 			double h = dm_schedule_is_discrete(&s) ? 1e-4 : 1e-7;
 			for (double x = 0.13; x < 0.9; x += 0.17) {
@@ -132,7 +124,7 @@ TEST(schedule_inverses_roundtrip)
 {
 	for (int kind = DM_SCHED_LINEAR; kind <= DM_SCHED_EDM; kind++) {
 		dm_schedule s;
-		CHECK(make(&s, kind, 0) == 0);
+		CHECK(test_schedule(&s, kind, DM_PREDICT_EPS, 0) == 0);
 		double tm = dm_schedule_t_max(&s);
 		for (double x = 0.01; x < 1.0; x += 0.0731) {
 			double t = x * tm;
@@ -152,8 +144,8 @@ TEST(schedule_inverses_roundtrip)
 TEST(schedule_zero_terminal_snr)
 {
 	dm_schedule s, r;
-	CHECK(make(&r, DM_SCHED_LINEAR, 0) == 0);
-	CHECK(make(&s, DM_SCHED_LINEAR, 1) == 0);
+	CHECK(test_schedule(&r, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 1) == 0);
 	CHECK(dm_schedule_alpha_bar(&s, 999) == 0.0);
 	CHECK(dm_schedule_snr(&s, 999) == 0.0);
 	CHECK(isinf(dm_schedule_logsnr(&s, 999)));
@@ -165,7 +157,7 @@ TEST(schedule_zero_terminal_snr)
 	CHECK(s.beta[999] == 1.0);
 	dm_schedule_free(&s);
 	dm_schedule_free(&r);
-	CHECK(make(&s, DM_SCHED_VP, 1) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_VP, DM_PREDICT_EPS, 1) == 0);
 	CHECK(dm_schedule_alpha(&s, 1.0) == 0.0);
 	CHECK(dm_schedule_alpha(&s, 0.0) == 1.0);
 	dm_error err;
@@ -225,7 +217,7 @@ TEST(schedule_respace)
 	dm_schedule s;
 	dm_error err;
 	double ts[1000];
-	CHECK(make(&s, DM_SCHED_LINEAR, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	CHECK(dm_schedule_respace(&s, 50, DM_SPACE_LINSPACE, ts, &err) == 0);
 	CHECK(ts[0] == 999 && ts[49] == 0);
 	for (int k = 1; k < 50; k++)
@@ -244,7 +236,7 @@ TEST(schedule_respace)
 		CHECK_NEAR(dm_schedule_logsnr(&s, ts[k]) - dm_schedule_logsnr(&s, ts[k - 1]), l1 - l0, 1e-6);
 	dm_schedule_free(&s);
 	/* EDM: the Karras ramp gives Karras eq. 5's sigmas */
-	CHECK(make(&s, DM_SCHED_EDM, 0) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_EDM, DM_PREDICT_EPS, 0) == 0);
 	CHECK(dm_schedule_respace(&s, 18, DM_SPACE_KARRAS, ts, &err) == 0);
 	for (int i = 0; i < 18; i++) {
 		double want = pow(pow(80, 1 / 7.0) + i / 17.0 * (pow(0.002, 1 / 7.0) - pow(80, 1 / 7.0)), 7);
@@ -252,7 +244,7 @@ TEST(schedule_respace)
 	}
 	/* zero terminal SNR: logsnr spacing still finite after the first */
 	dm_schedule z;
-	CHECK(make(&z, DM_SCHED_COSINE, 1) == 0);
+	CHECK(test_schedule(&z, DM_SCHED_COSINE, DM_PREDICT_EPS, 1) == 0);
 	CHECK(dm_schedule_respace(&z, 10, DM_SPACE_LOGSNR, ts, &err) == 0);
 	CHECK(ts[0] == 999 && ts[1] == 998 && ts[9] == 0);
 	for (int k = 1; k < 10; k++)

@@ -7,15 +7,7 @@
 #include "eval/likelihood.h"
 #include "models/gaussmodel.h"
 #include "harness.h"
-
-static int make(dm_schedule *s, int kind, int predict)
-{
-	dm_error err;
-	if (dm_schedule_defaults(s, kind, &err) < 0)
-		return -1;
-	s->predict = predict;
-	return dm_schedule_init(s, &err);
-}
+#include "schedule_fixture.h"
 
 /* The model's exact -ln p(x) for the exact denoiser of N(m, d^2) data:
  * its probability-flow map is affine per value, y_T = m + (y0 - m) r with
@@ -49,7 +41,7 @@ TEST(likelihood_ode_matches_the_gaussian_closed_form)
 	for (int ki = 0; ki < 3; ki++)
 		for (int pi = 0; pi < 3; pi++) {
 			dm_schedule s;
-			CHECK(make(&s, kinds[ki], params[pi]) == 0);
+			CHECK(test_schedule(&s, kinds[ki], params[pi], 0) == 0);
 			dm_gaussmodel g = {0.3, 0.5, params[pi], 0, 0, &s, 6};
 			dm_sampler_model m = {dm_gaussmodel_predict, &g, params[pi], dm_gaussmodel_vjp};
 			int B = 4;
@@ -135,7 +127,7 @@ static double expected_vlb(const dm_schedule *s, double x0, double m, double d, 
 TEST(likelihood_vlb_bounds_the_gaussian_closed_form)
 {
 	dm_schedule s;
-	CHECK(make(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS) == 0);
+	CHECK(test_schedule(&s, DM_SCHED_LINEAR, DM_PREDICT_EPS, 0) == 0);
 	int B = 64;
 	int64_t D = 8;
 	dm_gaussmodel g = {0.1, 0.4, DM_PREDICT_EPS, 0, 0, &s, D};

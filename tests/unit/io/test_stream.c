@@ -29,26 +29,6 @@ static void fill_frame(dm_frame *f, int seed, int compress)
 	}
 }
 
-static int frames_equal(const dm_frame *a, const dm_frame *b)
-{
-	if (a->n != b->n || a->tags.n != b->tags.n)
-		return 0;
-	for (int i = 0; i < a->n; i++) {
-		const dm_tensor *x = a->t[i], *y = b->t[i];
-		if (strcmp(x->name, y->name) || x->dtype != y->dtype || x->rank != y->rank)
-			return 0;
-		for (int k = 0; k < x->rank; k++)
-			if (x->dims[k] != y->dims[k])
-				return 0;
-		if (memcmp(x->data, y->data, dm_tensor_nbytes(x)))
-			return 0;
-	}
-	for (int i = 0; i < a->tags.n; i++)
-		if (strcmp(a->tags.val[i], dm_kv_get(&b->tags, a->tags.key[i]) ?: ""))
-			return 0;
-	return 1;
-}
-
 static void roundtrip(int compress)
 {
 	int fd[2];
@@ -91,7 +71,7 @@ static void roundtrip(int compress)
 	int s = 0;
 	while ((rc = dm_reader_next(r, &got, &err)) == 1) {
 		fill_frame(&want, s, compress);
-		CHECK_MSG(frames_equal(&got, &want), "frame %d differs", s);
+		CHECK_MSG(dm_frame_equal(&got, &want), "frame %d differs", s);
 		dm_frame_clear(&want);
 		s++;
 	}
