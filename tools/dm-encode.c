@@ -98,6 +98,7 @@ typedef struct enc {
 	dm_canvas single;      /* the one picture of a non-numbered PNG */
 	dm_video *video;
 	dm_canvas last;        /* last video frame, for --hold-last */
+	int clip;              /* the tensor holds clips: a picture per time step */
 } enc;
 
 static const char *src_name = "stdin";
@@ -117,7 +118,7 @@ static int png_out(void *ctx, dm_canvas *cv, dm_error *err)
 		e->single = *cv; /* written at the end, once we know it is the only one */
 		return 0;
 	}
-	int64_t number = e->ro.scatter || e->ro.rows ? (int64_t)e->index : e->pictures++;
+	int64_t number = (e->ro.scatter || e->ro.rows) && !e->clip ? (int64_t)e->index : e->pictures++;
 	char name[4096];
 	if (snprintf(name, sizeof name, e->out_path, (long long)number) >= (int)sizeof name)
 		dm_tool_die("%s: output name too long", e->out_path);
@@ -299,6 +300,7 @@ int main(int argc, char **argv)
 			dm_tool_die("%s: frame %" PRIu64 " has no tensor '%s' (choose one with --tensor)", src_name, index,
 			            e.tensor);
 		e.index = index;
+		e.clip = t->rank == 5;
 		switch (e.kind) {
 		case K_PNG: die_err(&e, dm_render_frame(&f, t, &e.ro, src_name, png_out, &e, &err), &err); break;
 		case K_NPY:

@@ -11,7 +11,7 @@
 #include "io/stream.h"
 #include "cli.h"
 
-enum { O_SHUFFLE = DM_CLI_LONG, O_SCALE, O_FLIP, O_SHARD };
+enum { O_SHUFFLE = DM_CLI_LONG, O_SCALE, O_FLIP, O_SHARD, O_STRIDE, O_GRAY, O_ITEMS, O_CLIPS, O_SIZE };
 
 static const dm_cli_opt opts[] = {
 	{'b', "batch", "N", "samples per frame (default 64 for images, else all)", NULL},
@@ -22,8 +22,16 @@ static const dm_cli_opt opts[] = {
 	                        "passed as is unless given, then min..max -> LO..HI)", NULL},
 	{O_SCALE, "scale", "S", "multiply every value by S (after --range), e.g. to\n"
 	                        "give the unit-scale toy sets more room: --scale 4", NULL},
-	{O_FLIP, "flip", NULL, "random horizontal flips (images)", NULL},
-	{'n', "n", "N", "points of a toy set (default 10000)", NULL},
+	{O_FLIP, "flip", NULL, "random horizontal flips (images and clips)", NULL},
+	{'n', "n", "N", "points of a toy set, clips of toy:moving-fmnist (default 10000)", NULL},
+	{'F', "frames", "T", "clips of T frames: from videos, PNG sequences (a folder\n"
+	                     "or pattern of frames) and toy:moving-fmnist (default 8)", NULL},
+	{O_STRIDE, "frame-stride", "S", "videos: keep every S-th frame (default 1)", NULL},
+	{O_CLIPS, "clips-per-file", "N", "videos: at most N clips from each file (default all)", NULL},
+	{O_SIZE, "size", "HxW", "videos: frames scaled and centre-cropped to HxW;\n"
+	                     "toy:moving-fmnist: the canvas (default 32x32)", NULL},
+	{O_GRAY, "gray", NULL, "videos: one channel (luma) instead of RGB", NULL},
+	{O_ITEMS, "items", "N", "toy:moving-fmnist: items per clip (default 2)", NULL},
 	{O_SHARD, "shard", "R/N", "keep every N-th sample starting at R (after the shuffle)", NULL},
 	{0},
 };
@@ -35,7 +43,9 @@ static const dm_cli cli = {
 	"SOURCE is a PNG file, a folder of PNGs, a glob pattern, an IDX file\n"
 	"(gzip or plain; its labels file is picked up), fashion-mnist:train,\n"
 	"fashion-mnist:test, an .npy or .csv file, or toy:swissroll, toy:moons,\n"
-	"toy:8gaussians, toy:checkerboard, toy:circles.  Several sources are\n"
+	"toy:8gaussians, toy:checkerboard, toy:circles, toy:moving-fmnist, a video\n"
+	"(MP4, WebM, GIF, Y4M, AVI, ... : anything libavformat opens), a folder of\n"
+	"videos, or a NIfTI-1 volume (.nii, .nii.gz).  Several sources are\n"
 	"concatenated (they must have the same sample shape).  --seed seeds the\n"
 	"shuffles, flips and toy sets.",
 	opts,
@@ -57,6 +67,19 @@ static void parse_range(const char *s, float *lo, float *hi)
 	*hi = (float)b;
 }
 
+static void parse_size(const char *s, int *h, int *w)
+{
+	char *end;
+	long a = strtol(s, &end, 10);
+	if (end == s || (*end != 'x' && *end != 'X'))
+		dm_tool_die("--size: '%s' is not HxW", s);
+	const char *t = end + 1;
+	long b = strtol(t, &end, 10);
+	if (end == t || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
+		dm_tool_die("--size: '%s' is not HxW with sides 1..16384", s);
+	*h = (int)a, *w = (int)b;
+}
+
 static void parse_shard(const char *s, int64_t *r, int64_t *n)
 {
 	char *end;
@@ -76,7 +99,9 @@ int main(int argc, char **argv)
 	dm_tool_init(argv[0]);
 	dm_loader_opts lo;
 	dm_loader_opts_default(&lo);
-	int64_t batch = 0, limit = -1, toy_n = 10000;
+	int64_t batch = 0, limit = -1;
+	dm_data_opts dopt;
+	dm_data_opts_default(&dopt);
 	dm_cli_common co;
 	int c;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
@@ -92,11 +117,21 @@ int main(int argc, char **argv)
 			if (!(lo.mul > 0) || !isfinite(lo.mul))
 				dm_tool_die("--scale: '%s' is not a positive number", optarg);
 			break;
-		case 'n': toy_n = dm_tool_int("--n", optarg, 1, (long long)1 << 32); break;
+		case 'n': dopt.n = dm_tool_int("--n", optarg, 1, (long long)1 << 32); break;
+		case 'F': dopt.frames = (int)dm_tool_int("--frames", optarg, 1, 100000); break;
+		case O_STRIDE:
+			dopt.frame_stride = (int)dm_tool_int("--frame-stride", optarg, 1, 100000);
+			break;
+		case O_CLIPS:
+			dopt.clips_per_file = dm_tool_int("--clips-per-file", optarg, 1, INT64_MAX);
+			break;
+		case O_SIZE: parse_size(optarg, &dopt.h, &dopt.w); break;
+		case O_GRAY: dopt.gray = 1; break;
+		case O_ITEMS: dopt.items = (int)dm_tool_int("--items", optarg, 1, 16); break;
 		case O_SHARD: parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
 		}
 	}
-	lo.seed = co.seed;
+	lo.seed = dopt.seed = co.seed;
 	const int compress = co.compress;
 	const char *output = co.output;
 	if (optind >= argc)
@@ -110,7 +145,7 @@ int main(int argc, char **argv)
 	size_t slen = 0;
 	for (int i = optind; i < argc; i++) {
 		dm_dataset_init(&one);
-		dm_tool_check(dm_data_open(&one, argv[i], toy_n, lo.seed, &err), &err);
+		dm_tool_check(dm_data_open(&one, argv[i], &dopt, &err), &err);
 		if (argc - optind == 1) {
 			all = one;
 		} else {
@@ -133,11 +168,13 @@ int main(int argc, char **argv)
 	if (limit > 0)
 		dm_dataset_truncate(&all, limit);
 
-	/* default batch: 64 images, else the whole (sharded) set in one frame */
+	/* default batch: 64 images, 16 clips, else the whole (sharded) set */
 	if (batch)
 		lo.batch = batch;
 	else if (dm_dataset_is_image(&all))
 		lo.batch = 64;
+	else if (dm_dataset_is_clip(&all))
+		lo.batch = 16;
 	else
 		lo.batch = (all.n + lo.shard_n - 1) / lo.shard_n;
 

@@ -38,6 +38,15 @@ int64_t dm_dataset_sample_numel(const dm_dataset *d)
 
 int dm_dataset_is_image(const dm_dataset *d) { return d->rank == 3; }
 
+int dm_dataset_is_clip(const dm_dataset *d) { return d->rank == 4; }
+
+void dm_data_opts_default(dm_data_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->n = 10000;
+	o->frame_stride = 1;
+}
+
 void dm_dataset_get(const dm_dataset *d, int64_t i, float *out)
 {
 	int64_t m = dm_dataset_sample_numel(d);
@@ -205,11 +214,12 @@ static int open_glob(dm_dataset *d, const char *spec, const char *pattern, dm_er
 	return rc;
 }
 
-int dm_data_open(dm_dataset *d, const char *spec, int64_t toy_n, uint64_t seed,
-                 dm_error *err)
+int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_error *err)
 {
+	if (strcmp(spec, "toy:moving-fmnist") == 0)
+		return dm_data_moving_fmnist(d, o, err);
 	if (strncmp(spec, "toy:", 4) == 0)
-		return dm_data_toy(d, spec + 4, toy_n, seed, err);
+		return dm_data_toy(d, spec + 4, o->n, o->seed, err);
 	if (strncmp(spec, "fashion-mnist:", 14) == 0)
 		return dm_data_fashion_mnist(d, spec + 14, err);
 	struct stat sb;
@@ -305,8 +315,8 @@ int dm_loader_open(dm_loader **lp, const dm_dataset *d, const dm_loader_opts *o,
 	if (o->shard_n < 1 || o->shard_r < 0 || o->shard_r >= o->shard_n)
 		return dm_error_set(err, DM_ERR_ARG, "--shard %lld/%lld: want R/N with 0 <= R < N",
 		                    (long long)o->shard_r, (long long)o->shard_n);
-	if (o->flip && !dm_dataset_is_image(d))
-		return dm_error_set(err, DM_ERR_ARG, "%s: --flip needs images", d->source);
+	if (o->flip && !dm_dataset_is_image(d) && !dm_dataset_is_clip(d))
+		return dm_error_set(err, DM_ERR_ARG, "%s: --flip needs images or clips", d->source);
 	if (d->n < 1)
 		return dm_error_set(err, DM_ERR_FORMAT, "%s: no samples", d->source);
 	dm_loader *l = calloc(1, sizeof *l);
@@ -376,7 +386,8 @@ int dm_loader_meta(const dm_loader *l, dm_kv *kv)
 	return rc;
 }
 
-/* Horizontal flip of a C x H x W sample in place. */
+/* Horizontal flip in place of a sample whose last axis is w (an image or
+ * a clip: every row of every frame). */
 static void flip_w(float *x, int64_t planes_rows, int64_t w)
 {
 	for (int64_t r = 0; r < planes_rows; r++) {
@@ -436,7 +447,7 @@ int dm_loader_next(dm_loader *l, dm_frame *out, dm_error *err)
 			uint32_t r;
 			dm_rng_u32(o->seed, DM_RNG_FLIP, (uint64_t)p, 0, &r, 1);
 			if (r & 1)
-				flip_w(s, d->dims[0] * d->dims[1], d->dims[2]);
+				flip_w(s, m / d->dims[d->rank - 1], d->dims[d->rank - 1]);
 		}
 		if (lab)
 			((int32_t *)lab->data)[k] = d->label[j];

@@ -18,7 +18,8 @@
 typedef struct dm_dataset {
 	char *source;   /* the spec or file it came from (messages, metadata) */
 	int64_t n;      /* samples */
-	int rank;       /* per-sample rank: 3 (C, H, W) for images, 1 (D) for points */
+	int rank;       /* per-sample rank: 3 (C, H, W) for images, 4 (C, T, H, W)
+	                 * for clips and volumes, 1 (D) for points */
 	int64_t dims[DM_MAX_RANK - 1];
 	int dtype;      /* storage: DM_U8 or DM_F32 */
 	/* unit: values are known to lie in [0, 1] after dividing by div
@@ -37,6 +38,8 @@ void dm_dataset_free(dm_dataset *d);
 int64_t dm_dataset_sample_numel(const dm_dataset *d);
 /* Is it a set of C x H x W images? */
 int dm_dataset_is_image(const dm_dataset *d);
+/* Is it a set of C x T x H x W clips (or C x D x H x W volumes)? */
+int dm_dataset_is_clip(const dm_dataset *d);
 /* Sample i as floats: unit data in [0, 1], other data as stored. */
 void dm_dataset_get(const dm_dataset *d, int64_t i, float *out);
 /* Append src to dst (dst may be empty, then it takes src's shape).  The
@@ -49,15 +52,31 @@ void dm_dataset_truncate(dm_dataset *d, int64_t n);
 
 /* ---- readers: each fills an initialised, empty d -------------------- */
 
+/* What a source is read with (dm-load's options). */
+typedef struct dm_data_opts {
+	int64_t n;          /* points of a toy set, clips of toy:moving-fmnist */
+	uint64_t seed;      /* toy sets */
+	int frames;         /* frames per clip: videos, PNG sequences (0: not clips),
+	                     * toy:moving-fmnist (0: 8) */
+	int frame_stride;   /* keep every S-th frame of a video (default 1) */
+	int h, w;           /* frames scaled and centre-cropped to h x w (0: as they
+	                     * are; toy:moving-fmnist 32 x 32) */
+	int gray;           /* videos: one channel (luma) instead of RGB */
+	int items;          /* toy:moving-fmnist: items per clip (0: 2) */
+	int64_t clips_per_file; /* videos: at most this many clips per file (0: all) */
+} dm_data_opts;
+
+/* n 10000, seed 0, frame_stride 1, the rest 0. */
+void dm_data_opts_default(dm_data_opts *o);
+
 /* Open any source by its spec:
- *   toy:NAME              a generator (toy_n points, seed)
+ *   toy:NAME              a generator (o->n points or clips, o->seed)
  *   fashion-mnist:train / fashion-mnist:test
  *   a directory           every *.png in it (sorted by name)
  *   a pattern with * ? [  expanded with glob(3) (shells usually do it first)
  *   *.png, *.npy, *.csv   by extension
  *   anything else         by its first bytes: IDX (plain or gzip), PNG, NPY */
-int dm_data_open(dm_dataset *d, const char *spec, int64_t toy_n, uint64_t seed,
-                 dm_error *err);
+int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_error *err);
 
 /* PNG files, all of one size and channel count (else an error naming the
  * first odd file).  Stored f32 in [0, 1], C x H x W. */
@@ -81,6 +100,14 @@ int dm_data_csv(dm_dataset *d, const char *path, dm_error *err);
  * points drawn from dm_rng (seed, DM_RNG_TOY, point index).  moons and
  * circles carry labels 0/1, 8gaussians 0..7. */
 int dm_data_toy(dm_dataset *d, const char *name, int64_t n, uint64_t seed, dm_error *err);
+/* toy:moving-fmnist: n clips of o->items Fashion-MNIST training items
+ * (scaled to 28 * min(h, w) / 64 pixels) moving in straight lines at
+ * sub-pixel positions and bouncing off the edges of an h x w canvas, the
+ * items combined by their maximum (as Moving MNIST, Srivastava et al. 2015);
+ * 1 x T x h x w u8 clips, each a pure function of (seed, clip index); the
+ * label of the item when there is one per clip.  Needs Fashion-MNIST
+ * (dm_data_fashion_mnist). */
+int dm_data_moving_fmnist(dm_dataset *d, const dm_data_opts *o, dm_error *err);
 
 /* ---- the loader ------------------------------------------------------ */
 
@@ -89,7 +116,7 @@ typedef struct dm_loader_opts {
 	int64_t epochs;   /* 0 = forever */
 	int shuffle;      /* a new permutation per epoch */
 	uint64_t seed;
-	int flip;         /* random horizontal flips (images only) */
+	int flip;         /* random horizontal flips (images and clips) */
 	int has_range;    /* map values to [lo, hi] (always for unit data) */
 	float lo, hi;
 	float mul;        /* then multiply every value by mul (default 1) */

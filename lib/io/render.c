@@ -39,12 +39,15 @@ void dm_canvas_free(dm_canvas *cv)
 int dm_render_geometry(const dm_tensor *t, int64_t *n, int *c, int *h, int *w, dm_error *err)
 {
 	int64_t d[4] = {1, 1, 1, 1};
-	if (t->rank < 2 || t->rank > 4)
+	if (t->rank < 2 || t->rank > 5)
 		return dm_error_set(err, DM_ERR_FORMAT,
-		                    "tensor '%s' has rank %d; pictures need N x C x H x W, C x H x W or H x W",
+		                    "tensor '%s' has rank %d; pictures need N x C x T x H x W, N x C x H x W, C x H x W or H x W",
 		                    t->name, t->rank);
-	for (int i = 0; i < t->rank; i++)
-		d[4 - t->rank + i] = t->dims[i];
+	if (t->rank == 5) /* clips: N x C x T x H x W, each frame a C x H x W picture */
+		d[0] = t->dims[0], d[1] = t->dims[1], d[2] = t->dims[3], d[3] = t->dims[4];
+	else
+		for (int i = 0; i < t->rank; i++)
+			d[4 - t->rank + i] = t->dims[i];
 	if (d[1] != 1 && d[1] != 3)
 		return dm_error_set(err, DM_ERR_FORMAT,
 		                    "tensor '%s' has %lld channels; pictures need 1 (gray) or 3 (RGB)",
@@ -67,6 +70,9 @@ int dm_render_grid(dm_canvas *cv, const dm_tensor *t, int64_t first, const dm_gr
 	int rc = dm_render_geometry(t, &n, &c, &h, &w, err);
 	if (rc < 0)
 		return rc;
+	if (t->rank == 5)
+		return dm_error_set(err, DM_ERR_ARG, "tensor '%s' holds clips: grid one time step at a time",
+		                    t->name);
 	if (g->rows < 1 || g->cols < 1 || g->scale < 1 || g->gap < 0 || !(g->hi != g->lo))
 		return dm_error_set(err, DM_ERR_ARG, "bad grid layout");
 	int64_t cw = (int64_t)w * g->scale, ch = (int64_t)h * g->scale;
@@ -326,11 +332,58 @@ static int render_one(dm_canvas *cv, const dm_frame *f, const dm_tensor *t, int6
 	return dm_render_grid(cv, t, first, &g, err);
 }
 
+/* Time step tau of a clip tensor (N x C x T x H x W) as the one tensor of
+ * the frame out (N x C x H x W). */
+static int clip_step(const dm_tensor *t, int64_t tau, dm_frame *out, dm_error *err)
+{
+	int64_t N = t->dims[0], C = t->dims[1], T = t->dims[2];
+	int64_t dims[4] = { N, C, t->dims[3], t->dims[4] };
+	dm_frame_clear(out);
+	dm_tensor *s = dm_frame_add(out, t->name, t->dtype, 4, dims, err);
+	if (!s)
+		return err->code;
+	size_t plane = (size_t)dims[2] * (size_t)dims[3] * dm_dtype_size(t->dtype);
+	for (int64_t nc = 0; nc < N * C; nc++)
+		memcpy((char *)s->data + (size_t)nc * plane,
+		       (const char *)t->data + ((size_t)nc * (size_t)T + (size_t)tau) * plane, plane);
+	return 0;
+}
+
+/* A clip tensor: one picture per time step, the grid of every sample's
+ * frame at that step (o->rows x o->cols, else the squarest grid). */
+static int render_clip(const dm_frame *f, const dm_tensor *t, const dm_render_opts *o,
+                       const char *src, dm_render_emit emit, void *ctx, dm_error *err)
+{
+	if (o->scatter)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: tensor '%s' holds clips (N x C x T x H x W), not points",
+		                    src, t->name);
+	dm_frame step;
+	dm_frame_init(&step);
+	int rc = 0;
+	for (int64_t tau = 0; tau < t->dims[2] && rc >= 0; tau++) {
+		dm_canvas cv;
+		int rows = o->rows, cols = o->cols;
+		if ((rc = clip_step(t, tau, &step, err)) < 0)
+			break;
+		if (!rows && (rc = dm_render_fit_grid(step.t[0], &rows, &cols, err)) < 0)
+			break;
+		if ((rc = render_one(&cv, f, step.t[0], 0, rows, cols, o, src, err)) < 0)
+			break;
+		if (o->caption)
+			dm_render_caption(&cv, &f->tags);
+		rc = emit(ctx, &cv, err);
+	}
+	dm_frame_free(&step);
+	return rc < 0 ? rc : 0;
+}
+
 int dm_render_frame(const dm_frame *f, const dm_tensor *t, const dm_render_opts *o, const char *src,
                     dm_render_emit emit, void *ctx, dm_error *err)
 {
 	dm_canvas cv;
 	int rc;
+	if (t->rank == 5)
+		return render_clip(f, t, o, src, emit, ctx, err);
 	if (o->scatter || o->rows) {
 		if ((rc = render_one(&cv, f, t, 0, o->rows, o->cols, o, src, err)))
 			return rc;

@@ -40,7 +40,8 @@ static inline uint8_t dm_render_u8(double v, double lo, double hi)
 }
 
 /* The images a tensor holds: rank 4 is N x C x H x W; rank 3 is one
- * C x H x W image; rank 2 one gray H x W image.  C must be 1 or 3.
+ * C x H x W image; rank 2 one gray H x W image; rank 5 is N clips
+ * (N x C x T x H x W) of C x H x W frames (n = N).  C must be 1 or 3.
  * Fills n, c, h, w; otherwise DM_ERR_FORMAT naming the tensor and why. */
 int dm_render_geometry(const dm_tensor *t, int64_t *n, int *c, int *h, int *w, dm_error *err);
 
@@ -115,7 +116,9 @@ int dm_render_fit_grid(const dm_tensor *t, int *rows, int *cols, dm_error *err);
 /* The pictures of frame f, whose tensor t is drawn: with o->scatter or
  * o->rows, one picture (the scatter plot, or the grid of the first
  * rows*cols images), captioned when o->caption; otherwise one picture per
- * image.  Each is handed to emit in order, which owns it from then on (and
+ * image.  Clips (rank 5) give one picture per time step: the grid
+ * (o->rows x o->cols, else the squarest) of every clip's frame at that
+ * step, so that a video of the pictures plays the clips side by side.  Each is handed to emit in order, which owns it from then on (and
  * frees it); a negative return of emit stops and is returned.  src names
  * the stream in messages: DM_ERR_FORMAT for a frame without the --color-by
  * tensor, or points (N x 2) drawn as images. */

@@ -14,6 +14,16 @@
 #include "io/npy.h"
 #include "harness.h"
 
+static int open_spec(dm_dataset *d, const char *spec, int64_t n, uint64_t seed, dm_error *err)
+{
+	dm_data_opts o;
+	dm_data_opts_default(&o);
+	if (n)
+		o.n = n;
+	o.seed = seed;
+	return dm_data_open(d, spec, &o, err);
+}
+
 static char *tmp_path(char *buf, size_t n, const char *leaf)
 {
 	snprintf(buf, n, "/tmp/dm-test-data-%d-%s", (int)getpid(), leaf);
@@ -280,7 +290,7 @@ static void idx_case(int gz)
 	dm_dataset d;
 	dm_dataset_init(&d);
 	dm_error err;
-	int rc = dm_data_open(&d, ip, 0, 0, &err);
+	int rc = open_spec(&d, ip, 0, 0, &err);
 	unlink(ip);
 	unlink(lp);
 	rmdir(dir);
@@ -333,7 +343,7 @@ TEST(data_fashion_mnist_missing)
 	dm_dataset d;
 	dm_dataset_init(&d);
 	dm_error err;
-	int rc = dm_data_open(&d, "fashion-mnist:test", 0, 0, &err);
+	int rc = open_spec(&d, "fashion-mnist:test", 0, 0, &err);
 	unsetenv("DM_FASHION_MNIST_DIR");
 	dm_dataset_free(&d);
 	CHECK(rc == DM_ERR_MISSING && strstr(err.msg, "DM_FASHION_MNIST_DIR"));
@@ -348,7 +358,7 @@ TEST(data_csv)
 	dm_dataset d;
 	dm_dataset_init(&d);
 	dm_error err;
-	int rc = dm_data_open(&d, path, 0, 0, &err);
+	int rc = open_spec(&d, path, 0, 0, &err);
 	CHECK_MSG(rc == 0, "%s", err.msg);
 	CHECK(d.n == 2 && d.rank == 1 && d.dims[0] == 3 && !d.unit);
 	float s[3];
@@ -358,13 +368,13 @@ TEST(data_csv)
 	const char *bad = "1,2\n3,x4\n";
 	write_bytes(path, bad, strlen(bad));
 	dm_dataset_init(&d);
-	rc = dm_data_open(&d, path, 0, 0, &err);
+	rc = open_spec(&d, path, 0, 0, &err);
 	dm_dataset_free(&d);
 	CHECK(rc < 0 && strstr(err.msg, "line 2, column 2") && strstr(err.msg, "x4"));
 	const char *ragged = "1,2\n3\n";
 	write_bytes(path, ragged, strlen(ragged));
 	dm_dataset_init(&d);
-	rc = dm_data_open(&d, path, 0, 0, &err);
+	rc = open_spec(&d, path, 0, 0, &err);
 	dm_dataset_free(&d);
 	unlink(path);
 	CHECK(rc < 0 && strstr(err.msg, "line 2"));
@@ -382,7 +392,7 @@ TEST(data_npy_u8_images)
 	fclose(f);
 	dm_dataset d;
 	dm_dataset_init(&d);
-	int rc = dm_data_open(&d, path, 0, 0, &err);
+	int rc = open_spec(&d, path, 0, 0, &err);
 	unlink(path);
 	CHECK_MSG(rc == 0, "%s", err.msg);
 	CHECK(d.n == 2 && dm_dataset_is_image(&d) && d.dims[0] == 1 && d.dims[2] == 3 && d.unit);
@@ -403,8 +413,8 @@ TEST(data_toy)
 		dm_error err;
 		char spec[64];
 		snprintf(spec, sizeof spec, "toy:%s", names[k]);
-		CHECK_MSG(dm_data_open(&a, spec, 2000, 5, &err) == 0, "%s", err.msg);
-		CHECK(dm_data_open(&b, spec, 100, 5, &err) == 0);
+		CHECK_MSG(open_spec(&a, spec, 2000, 5, &err) == 0, "%s", err.msg);
+		CHECK(open_spec(&b, spec, 100, 5, &err) == 0);
 		CHECK(a.n == 2000 && a.rank == 1 && a.dims[0] == 2);
 		/* point i does not depend on n */
 		CHECK(memcmp(a.data, b.data, 100 * 2 * sizeof(float)) == 0);
@@ -422,7 +432,7 @@ TEST(data_toy)
 	dm_dataset d;
 	dm_dataset_init(&d);
 	dm_error err;
-	CHECK(dm_data_open(&d, "toy:spiral", 10, 0, &err) == DM_ERR_ARG);
+	CHECK(open_spec(&d, "toy:spiral", 10, 0, &err) == DM_ERR_ARG);
 	CHECK(strstr(err.msg, "toy:spiral"));
 	dm_dataset_free(&d);
 }
@@ -568,14 +578,14 @@ TEST(data_png_folder_sizes)
 	fclose(f);
 	dm_dataset d;
 	dm_dataset_init(&d);
-	int rc = dm_data_open(&d, dir, 0, 0, &err);
+	int rc = open_spec(&d, dir, 0, 0, &err);
 	dm_dataset_free(&d);
 	CHECK_MSG(rc == 0 && 1, "%s", err.msg);
 	f = fopen(b, "wb");
 	CHECK(dm_png_write(f, b, 4, 3, 1, pix, &err) == 0);
 	fclose(f);
 	dm_dataset_init(&d);
-	rc = dm_data_open(&d, dir, 0, 0, &err);
+	rc = open_spec(&d, dir, 0, 0, &err);
 	dm_dataset_free(&d);
 	unlink(a);
 	unlink(b);
@@ -605,7 +615,7 @@ TEST(image_png_16bit_gray_alpha)
 	CHECK(write_png16(path, 3, 2, PNG_COLOR_TYPE_GRAY, 1, v) == 0);
 	dm_dataset d;
 	dm_dataset_init(&d);
-	rc = dm_data_open(&d, path, 0, 0, &err);
+	rc = open_spec(&d, path, 0, 0, &err);
 	unlink(path);
 	CHECK_MSG(rc == 0, "%s", err.msg);
 	CHECK(d.n == 1 && d.dims[0] == 1 && d.dims[1] == 2 && d.dims[2] == 3 && d.unit);
