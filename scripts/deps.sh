@@ -3,11 +3,12 @@
 # run its demo.  As root it runs apt-get; otherwise it prints the exact
 # command to run and exits 1.  `scripts/deps.sh --check` only reports.
 #   build:  a C compiler, make, pkg-config, zlib, libpng, ffmpeg's libraries
-#   tests:  python3-torch (PyTorch twin parity test), python3-numpy
+#   tests:  python3-torch (PyTorch twin parity test), python3-numpy, ffmpeg
+#           (the ffmpeg program makes third-party videos for dm-load's tests)
 #   data:   dataset-fashion-mnist
 PKGS="build-essential pkg-config zlib1g-dev libpng-dev libavcodec-dev libavformat-dev
 libavutil-dev libswscale-dev libavfilter-dev dataset-fashion-mnist python3 python3-numpy
-python3-torch"
+python3-torch ffmpeg"
 
 missing=""
 for p in $PKGS; do

@@ -70,7 +70,8 @@ static const dm_cli cli = {
 	"picture.  More than one picture needs a numbered name such as\n"
 	"-o out_%04d.png (numbered by image, or by frame with --grid, from 0).\n"
 	"Video: one video frame per stream frame; a grid of its images, by default\n"
-	"as square as possible, or --scatter.\n"
+	"as square as possible, or --scatter.  Clips (N x C x T x H x W) give a\n"
+	"picture per time step: the clips side by side, T video frames each.\n"
 	"Numbers: NPY of all frames concatenated along the first axis (dtype kept;\n"
 	"bf16 written as f32); CSV with one row per sample (first axis), the rest\n"
 	"flattened into columns.",

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/rng.h"
+#include "io/video_in.h"
 
 void dm_dataset_init(dm_dataset *d)
 {
@@ -183,35 +184,87 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* PNG files named by a glob pattern (a directory is "dir/ *.png"). */
-static int open_glob(dm_dataset *d, const char *spec, const char *pattern, dm_error *err)
+/* n C x H x W images as n / T clips C x T x H x W of consecutive images
+ * (the last n % T dropped). */
+static int to_clips(dm_dataset *d, int T, dm_error *err)
+{
+	if (d->rank != 3)
+		return dm_error_set(err, DM_ERR_ARG, "%s: --frames needs images or videos", d->source);
+	if (d->n < T)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: %lld images, fewer than --frames %d",
+		                    d->source, (long long)d->n, T);
+	int64_t C = d->dims[0], plane = d->dims[1] * d->dims[2], clips = d->n / T;
+	size_t esz = dm_dtype_size(d->dtype);
+	char *p = malloc(esz * (size_t)(clips * T * C * plane) + 1);
+	if (!p)
+		return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", d->source);
+	for (int64_t k = 0; k < clips; k++)
+		for (int t = 0; t < T; t++)
+			for (int64_t c = 0; c < C; c++)
+				memcpy(p + esz * (size_t)(((k * C + c) * T + t) * plane),
+				       (char *)d->data + esz * (size_t)(((k * T + t) * C + c) * plane),
+				       esz * (size_t)plane);
+	free(d->data);
+	free(d->label);
+	d->data = p, d->label = NULL;
+	d->n = d->cap = clips;
+	d->rank = 4;
+	d->dims[3] = d->dims[2], d->dims[2] = d->dims[1], d->dims[1] = T;
+	return 0;
+}
+
+/* The files a glob pattern names, sorted; PNGs (png = 1) or videos. */
+static int open_glob(dm_dataset *d, const char *spec, const char *pattern, int png,
+                     const dm_data_opts *o, dm_error *err)
 {
 	glob_t g;
 	int rc = glob(pattern, 0, NULL, &g);
-	if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
-		globfree(&g);
-		return dm_error_set(err, DM_ERR_MISSING, "%s: no PNG files found", spec);
-	}
-	if (rc) {
-		globfree(&g);
-		return dm_error_set(err, DM_ERR_IO, "%s: cannot list files", spec);
-	}
-	qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str);
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		if (!ends_with(g.gl_pathv[i], ".png")) {
+	size_t keep = 0;
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+		if (png ? ends_with(g.gl_pathv[i], ".png") : dm_video_in_name(g.gl_pathv[i]))
+			g.gl_pathv[keep++] = g.gl_pathv[i];
+		else if (png && pattern == spec) {
 			dm_error_set(err, DM_ERR_FORMAT,
 			             "%s: not a .png file (patterns may only name PNG files)",
 			             g.gl_pathv[i]);
 			globfree(&g);
 			return DM_ERR_FORMAT;
 		}
-	rc = dm_data_png(d, (const char *const *)g.gl_pathv, (int)g.gl_pathc, err);
+	if (rc == GLOB_NOMATCH || (rc == 0 && keep == 0)) {
+		globfree(&g);
+		return dm_error_set(err, DM_ERR_MISSING, "%s: no %s found", spec,
+		                    png ? "PNG files" : "PNG or video files");
+	}
+	if (rc) {
+		globfree(&g);
+		return dm_error_set(err, DM_ERR_IO, "%s: cannot list files", spec);
+	}
+	char **paths = g.gl_pathv;
+	qsort(paths, keep, sizeof *paths, cmp_str);
+	rc = png ? dm_data_png(d, (const char *const *)paths, (int)keep, err)
+	         : dm_data_video(d, (const char *const *)paths, (int)keep, o, err);
 	globfree(&g);
+	if (rc == 0 && png && o->frames)
+		rc = to_clips(d, o->frames, err);
 	if (rc == 0) {
 		free(d->source);
 		d->source = strdup(spec);
 	}
 	return rc;
+}
+
+/* A folder: its PNGs, else its videos. */
+static int open_dir(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_error *err)
+{
+	char pat[4096];
+	snprintf(pat, sizeof pat, "%s/*.[pP][nN][gG]", spec);
+	glob_t g;
+	int any = glob(pat, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+	globfree(&g);
+	if (any)
+		return open_glob(d, spec, pat, 1, o, err);
+	snprintf(pat, sizeof pat, "%s/*", spec);
+	return open_glob(d, spec, pat, 0, o, err);
 }
 
 int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_error *err)
@@ -223,23 +276,25 @@ int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_erro
 	if (strncmp(spec, "fashion-mnist:", 14) == 0)
 		return dm_data_fashion_mnist(d, spec + 14, err);
 	struct stat sb;
-	if (stat(spec, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		char pat[4096];
-		snprintf(pat, sizeof pat, "%s/*.[pP][nN][gG]", spec);
-		return open_glob(d, spec, pat, err);
-	}
+	if (stat(spec, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return open_dir(d, spec, o, err);
 	if (stat(spec, &sb) != 0) {
 		if (strpbrk(spec, "*?["))
-			return open_glob(d, spec, spec, err);
+			return open_glob(d, spec, spec, 1, o, err);
 		return dm_error_set(err, errno == ENOENT ? DM_ERR_MISSING : DM_ERR_IO, "%s: %s",
 		                    spec, strerror(errno));
 	}
+	if (dm_video_in_name(spec))
+		return dm_data_video(d, &spec, 1, o, err);
+	int rc = -1;
 	if (ends_with(spec, ".png"))
-		return dm_data_png(d, &spec, 1, err);
-	if (ends_with(spec, ".npy"))
+		rc = dm_data_png(d, &spec, 1, err);
+	else if (ends_with(spec, ".npy"))
 		return dm_data_npy(d, spec, err);
-	if (ends_with(spec, ".csv"))
+	else if (ends_with(spec, ".csv"))
 		return dm_data_csv(d, spec, err);
+	if (rc >= 0)
+		return rc == 0 && o->frames ? to_clips(d, o->frames, err) : rc;
 	/* sniff the first bytes */
 	unsigned char b[8] = {0};
 	FILE *f = fopen(spec, "rb");
@@ -255,7 +310,8 @@ int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_erro
 	    strstr(spec, "idx") || strstr(spec, "ubyte"))
 		return dm_data_idx(d, spec, err);
 	return dm_error_set(err, DM_ERR_FORMAT,
-	                    "%s: unknown kind of data (PNG, IDX, NPY or CSV expected)", spec);
+	                    "%s: unknown kind of data (PNG, IDX, NPY, CSV or a video expected)",
+	                    spec);
 }
 
 /* ---- shuffling ------------------------------------------------------- */

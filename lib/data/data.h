@@ -72,9 +72,12 @@ void dm_data_opts_default(dm_data_opts *o);
 /* Open any source by its spec:
  *   toy:NAME              a generator (o->n points or clips, o->seed)
  *   fashion-mnist:train / fashion-mnist:test
- *   a directory           every *.png in it (sorted by name)
+ *   a directory           every *.png in it (sorted by name), or if it has
+ *                         none, every video file in it
  *   a pattern with * ? [  expanded with glob(3) (shells usually do it first)
- *   *.png, *.npy, *.csv   by extension
+ *   *.png, *.npy, *.csv   by extension; videos by extension (dm_video_in_name)
+ * With o->frames, PNG images (a folder, a pattern) are frames in name order,
+ * grouped into clips of that many (the images left over are dropped).
  *   anything else         by its first bytes: IDX (plain or gzip), PNG, NPY */
 int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_error *err);
 
@@ -100,6 +103,22 @@ int dm_data_csv(dm_dataset *d, const char *path, dm_error *err);
  * points drawn from dm_rng (seed, DM_RNG_TOY, point index).  moons and
  * circles carry labels 0/1, 8gaussians 0..7. */
 int dm_data_toy(dm_dataset *d, const char *name, int64_t n, uint64_t seed, dm_error *err);
+/* Clips of o->frames (default 16) consecutive frames, every
+ * o->frame_stride-th frame of the file kept, cut one after the other from
+ * each video file (at most o->clips_per_file each; frames left over at the
+ * end of a file are dropped), scaled and centre-cropped to o->h x o->w when
+ * given, gray or RGB: C x T x H x W u8 clips.  Every file must give frames
+ * of the first one's size; a file too short for one clip is an error. */
+int dm_data_video(dm_dataset *d, const char *const *paths, int n, const dm_data_opts *o,
+                  dm_error *err);
+/* Clips of o->frames (default 16) consecutive frames, every
+ * o->frame_stride-th frame of the file kept, cut one after the other from
+ * each video file (at most o->clips_per_file each; frames left over at the
+ * end of a file are dropped), scaled and centre-cropped to o->h x o->w when
+ * given, gray or RGB: C x T x H x W u8 clips.  Every file must give frames
+ * of the first one's size; a file too short for one clip is an error. */
+int dm_data_video(dm_dataset *d, const char *const *paths, int n, const dm_data_opts *o,
+                  dm_error *err);
 /* toy:moving-fmnist: n clips of o->items Fashion-MNIST training items
  * (scaled to 28 * min(h, w) / 64 pixels) moving in straight lines at
  * sub-pixel positions and bouncing off the edges of an h x w canvas, the
