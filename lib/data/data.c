@@ -286,15 +286,14 @@ int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_erro
 	}
 	if (dm_video_in_name(spec))
 		return dm_data_video(d, &spec, 1, o, err);
-	int rc = -1;
-	if (ends_with(spec, ".png"))
-		rc = dm_data_png(d, &spec, 1, err);
-	else if (ends_with(spec, ".npy"))
-		return dm_data_npy(d, spec, err);
-	else if (ends_with(spec, ".csv"))
-		return dm_data_csv(d, spec, err);
-	if (rc >= 0)
+	if (ends_with(spec, ".png")) {
+		int rc = dm_data_png(d, &spec, 1, err);
 		return rc == 0 && o->frames ? to_clips(d, o->frames, err) : rc;
+	}
+	if (ends_with(spec, ".npy"))
+		return dm_data_npy(d, spec, err);
+	if (ends_with(spec, ".csv"))
+		return dm_data_csv(d, spec, err);
 	/* sniff the first bytes */
 	unsigned char b[8] = {0};
 	FILE *f = fopen(spec, "rb");
