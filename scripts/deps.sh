@@ -4,11 +4,12 @@
 # command to run and exits 1.  `scripts/deps.sh --check` only reports.
 #   build:  a C compiler, make, pkg-config, zlib, libpng, ffmpeg's libraries
 #   tests:  python3-torch (PyTorch twin parity test), python3-numpy, ffmpeg
-#           (the ffmpeg program makes third-party videos for dm-load's tests)
+#           (the ffmpeg program makes third-party videos for dm-load's tests),
+#           python3-nibabel (third-party NIfTI volumes)
 #   data:   dataset-fashion-mnist
 PKGS="build-essential pkg-config zlib1g-dev libpng-dev libavcodec-dev libavformat-dev
 libavutil-dev libswscale-dev libavfilter-dev dataset-fashion-mnist python3 python3-numpy
-python3-torch ffmpeg"
+python3-torch python3-nibabel ffmpeg"
 
 missing=""
 for p in $PKGS; do

@@ -11,6 +11,7 @@
 
 #include "io/image.h"
 #include "io/csv.h"
+#include "io/nifti.h"
 #include "io/npy.h"
 #include "core/outfile.h"
 #include "io/render.h"
@@ -18,14 +19,14 @@
 #include "io/video.h"
 #include "cli.h"
 
-enum kind { K_PNG, K_NPY, K_CSV, K_VIDEO };
+enum kind { K_PNG, K_NPY, K_CSV, K_NII, K_VIDEO };
 enum { O_GAP = DM_CLI_LONG, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
        O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY, O_LAST };
 
 /* The formats, by the name of -f and of the file extension; from gif on
  * they are video formats (lib/io/video.h). */
-static const char *const format_names[] = {"png", "npy", "csv", "gif", "mp4", "webm", "y4m"};
-static const dm_cli_enum formats = {format_names, NULL, 0, 7, NULL};
+static const char *const format_names[] = {"png", "npy", "csv", "nii", "gif", "mp4", "webm", "y4m"};
+static const dm_cli_enum formats = {format_names, NULL, 0, 8, NULL};
 
 static const dm_cli_opt options[] = {
 	{'o', "output", "PATH", "output file (default -, stdout; needs --format)", NULL},
@@ -61,7 +62,7 @@ static const dm_cli_opt options[] = {
 static const dm_cli cli = {
 	"[OPTION]... [FILE]",
 	"Write the tensor stream FILE (default stdin) as pictures, video or numbers.\n"
-	"The format comes from the name given with -o (.png .npy .csv .gif .mp4\n"
+	"The format comes from the name given with -o (.png .npy .csv .nii .nii.gz .gif .mp4\n"
 	".webm .y4m) or from --format.  Every output file is written atomically.\n"
 	"\n"
 	"Pictures (png and video): images are tensors N x C x H x W (C = 1 gray,\n"
@@ -100,6 +101,8 @@ typedef struct enc {
 	dm_video *video;
 	dm_canvas last;        /* last video frame, for --hold-last */
 	int clip;              /* the tensor holds clips: a picture per time step */
+	dm_nifti_writer nii;   /* NIfTI: the volumes, written at the end */
+	int gz;                /* NIfTI: gzip-compressed (.nii.gz) */
 } enc;
 
 static const char *src_name = "stdin";
@@ -155,7 +158,7 @@ static void do_video(enc *e, const dm_frame *f, const dm_tensor *t)
 
 /* ---- numbers ---------------------------------------------------------- */
 
-/* NPY or CSV: the writer opens on the first frame. */
+/* NPY, NIfTI or CSV: the output opens on the first frame. */
 static void do_numbers(enc *e, const dm_tensor *t, uint64_t index)
 {
 	dm_error err;
@@ -164,10 +167,12 @@ static void do_numbers(enc *e, const dm_tensor *t, uint64_t index)
 		die_err(e, dm_outfile_open(&e->out, e->out_path, &err), &err);
 		if (e->kind == K_NPY) /* stdout may be a pipe: stage, to seek back */
 			die_err(e, dm_npy_writer_open(&e->npy, e->out.f, name, e->out.path != NULL, &err), &err);
-		else
+		else if (e->kind == K_CSV)
 			dm_csv_writer_init(&e->csv, e->out.f, name, e->header);
 	}
-	int rc = e->kind == K_NPY ? dm_npy_writer_add(&e->npy, t, &err) : dm_csv_writer_add(&e->csv, t, &err);
+	int rc = e->kind == K_NPY ? dm_npy_writer_add(&e->npy, t, &err)
+	         : e->kind == K_NII ? dm_nifti_writer_add(&e->nii, t, &err)
+	                            : dm_csv_writer_add(&e->csv, t, &err);
 	if (rc == DM_ERR_ARG)
 		dm_tool_die("%s: frame %" PRIu64 ": %s", src_name, index, err.msg);
 	die_err(e, rc, &err);
@@ -184,6 +189,7 @@ static void die_err(enc *e, int rc, const dm_error *err)
 		dm_video_abort(e->video);
 	e->video = NULL;
 	dm_npy_writer_abort(&e->npy);
+	dm_nifti_writer_free(&e->nii);
 	dm_outfile_abort(&e->out);
 	dm_tool_check(rc, err);
 }
@@ -252,8 +258,10 @@ int main(int argc, char **argv)
 	const char *in = optind < argc ? argv[optind] : "-";
 
 	const char *fmt = e.format;
+	e.gz = dm_nifti_name(e.out_path) == 2;
 	if (!fmt)
-		fmt = dm_cli_enum_name(&formats, dm_cli_enum_ext(e.out_path, &formats));
+		fmt = e.gz || dm_nifti_name(e.out_path) ? "nii"
+		      : dm_cli_enum_name(&formats, dm_cli_enum_ext(e.out_path, &formats));
 	if (!fmt)
 		dm_tool_die("%s: cannot tell the output format from the name: give --format",
 		            strcmp(e.out_path, "-") ? e.out_path : "stdout");
@@ -305,6 +313,7 @@ int main(int argc, char **argv)
 		switch (e.kind) {
 		case K_PNG: die_err(&e, dm_render_frame(&f, t, &e.ro, src_name, png_out, &e, &err), &err); break;
 		case K_NPY:
+		case K_NII:
 		case K_CSV: do_numbers(&e, t, index); break;
 		case K_VIDEO: do_video(&e, &f, t); break;
 		}
@@ -329,6 +338,10 @@ int main(int argc, char **argv)
 		}
 		break;
 	case K_NPY: die_err(&e, dm_npy_writer_finish(&e.npy, &err), &err); break;
+	case K_NII:
+		die_err(&e, dm_nifti_writer_finish(&e.nii, e.out.f, e.out.path ? e.out.path : "stdout",
+		                                   e.gz, &err), &err);
+		break;
 	case K_CSV: break;
 	case K_VIDEO: {
 		die_err(&e, dm_video_hold(e.video, &e.last, hold, &err), &err);

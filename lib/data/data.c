@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/rng.h"
+#include "io/nifti.h"
 #include "io/video_in.h"
 
 void dm_dataset_init(dm_dataset *d)
@@ -271,6 +272,8 @@ int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_erro
 {
 	if (strcmp(spec, "toy:moving-fmnist") == 0)
 		return dm_data_moving_fmnist(d, o, err);
+	if (strcmp(spec, "toy:phantom") == 0)
+		return dm_data_phantom(d, o, err);
 	if (strncmp(spec, "toy:", 4) == 0)
 		return dm_data_toy(d, spec + 4, o->n, o->seed, err);
 	if (strncmp(spec, "fashion-mnist:", 14) == 0)
@@ -286,6 +289,8 @@ int dm_data_open(dm_dataset *d, const char *spec, const dm_data_opts *o, dm_erro
 	}
 	if (dm_video_in_name(spec))
 		return dm_data_video(d, &spec, 1, o, err);
+	if (dm_nifti_name(spec))
+		return dm_data_nifti(d, spec, err);
 	if (ends_with(spec, ".png")) {
 		int rc = dm_data_png(d, &spec, 1, err);
 		return rc == 0 && o->frames ? to_clips(d, o->frames, err) : rc;

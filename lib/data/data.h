@@ -75,7 +75,8 @@ void dm_data_opts_default(dm_data_opts *o);
  *   a directory           every *.png in it (sorted by name), or if it has
  *                         none, every video file in it
  *   a pattern with * ? [  expanded with glob(3) (shells usually do it first)
- *   *.png, *.npy, *.csv   by extension; videos by extension (dm_video_in_name)
+ *   *.png, *.npy, *.csv   by extension; videos by extension (dm_video_in_name),
+ *   *.nii, *.nii.gz       NIfTI-1 volumes
  * With o->frames, PNG images (a folder, a pattern) are frames in name order,
  * grouped into clips of that many (the images left over are dropped).
  *   anything else         by its first bytes: IDX (plain or gzip), PNG, NPY */
@@ -119,6 +120,16 @@ int dm_data_video(dm_dataset *d, const char *const *paths, int n, const dm_data_
  * of the first one's size; a file too short for one clip is an error. */
 int dm_data_video(dm_dataset *d, const char *const *paths, int n, const dm_data_opts *o,
                   dm_error *err);
+/* A NIfTI-1 file (.nii, .nii.gz; io/nifti.h): each x-y-z volume one
+ * 1 x Z x Y x X sample (Z = D slices), the fourth and further axes counting
+ * samples; f32 values as stored (times scl_slope plus scl_inter), not unit
+ * data: --range maps them. */
+int dm_data_nifti(dm_dataset *d, const char *path, dm_error *err);
+/* toy:phantom: o->n synthetic head phantoms, 1 x D x H x W volumes (D =
+ * o->frames, default 32 slices; 32 x 32 by default) in [0, 1]: a skull
+ * shell 0.9, brain 0.3 and three ellipsoidal lesions of 0.1..0.5 more, at
+ * positions and sizes drawn from (seed, sample index). */
+int dm_data_phantom(dm_dataset *d, const dm_data_opts *o, dm_error *err);
 /* toy:moving-fmnist: n clips of o->items Fashion-MNIST training items
  * (scaled to 28 * min(h, w) / 64 pixels) moving in straight lines at
  * sub-pixel positions and bouncing off the edges of an h x w canvas, the

@@ -92,7 +92,7 @@ int dm_data_toy(dm_dataset *d, const char *name, int64_t n, uint64_t seed, dm_er
 	if (which < 0)
 		return dm_error_set(err, DM_ERR_ARG,
 		                    "toy:%s: unknown toy data set (swissroll, moons, 8gaussians, "
-		                    "checkerboard, circles)",
+		                    "checkerboard, circles; clips: moving-fmnist; volumes: phantom)",
 		                    name);
 	if (n < 1 || n > ((int64_t)1 << 32))
 		return dm_error_set(err, DM_ERR_ARG, "toy:%s: --n must be 1..2^32", name);
