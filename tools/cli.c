@@ -453,6 +453,13 @@ void dm_cli_pair(const char *opt, const char *s, char sep, double *a, double *b)
 	*b = dm_tool_double(opt, p + 1);
 }
 
+void dm_cli_interval(const char *opt, const char *s, double *lo, double *hi)
+{
+	dm_cli_pair(opt, s, ':', lo, hi);
+	if (!(*hi > *lo))
+		dm_tool_die("%s: '%s' is not LO:HI with LO < HI", opt, s);
+}
+
 void dm_cli_dims(const char *opt, const char *s, int *a, int *b, int max)
 {
 	double x, y;

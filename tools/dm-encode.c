@@ -224,16 +224,8 @@ int main(int argc, char **argv)
 			break;
 		case O_GAP: e.ro.gap = (int)dm_tool_int("--gap", optarg, 0, 64); break;
 		case O_SCATTER: e.ro.scatter = 1; break;
-		case O_XLIM:
-		case O_YLIM: {
-			dm_scatter *sc = &e.ro.sc;
-			double *lo = c == O_XLIM ? &sc->xlo : &sc->ylo, *hi = c == O_XLIM ? &sc->xhi : &sc->yhi;
-			const char *name = c == O_XLIM ? "--xlim" : "--ylim";
-			dm_cli_pair(name, optarg, ':', lo, hi);
-			if (!(*hi > *lo))
-				dm_tool_die("%s: '%s': HI must be above LO", name, optarg);
-			break;
-		}
+		case O_XLIM: dm_cli_interval("--xlim", optarg, &e.ro.sc.xlo, &e.ro.sc.xhi); break;
+		case O_YLIM: dm_cli_interval("--ylim", optarg, &e.ro.sc.ylo, &e.ro.sc.yhi); break;
 		case O_SIZE: dm_cli_dims("--size", optarg, &e.ro.sc.w, &e.ro.sc.h, 8192); break;
 		case O_POINT: e.ro.sc.radius = (int)dm_tool_int("--point", optarg, 0, 50); break;
 		case O_COLOR: dm_cli_rgb("--color", optarg, e.ro.sc.fg); break;

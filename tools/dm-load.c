@@ -53,33 +53,6 @@ static const dm_cli cli = {
 	NULL,
 };
 
-static void parse_range(const char *s, float *lo, float *hi)
-{
-	char *end;
-	double a = strtod(s, &end);
-	if (end == s || *end != ':')
-		dm_tool_die("--range: '%s' is not LO:HI", s);
-	const char *t = end + 1;
-	double b = strtod(t, &end);
-	if (end == t || *end || !(a < b))
-		dm_tool_die("--range: '%s' is not LO:HI with LO < HI", s);
-	*lo = (float)a;
-	*hi = (float)b;
-}
-
-static void parse_size(const char *s, int *h, int *w)
-{
-	char *end;
-	long a = strtol(s, &end, 10);
-	if (end == s || (*end != 'x' && *end != 'X'))
-		dm_tool_die("--size: '%s' is not HxW", s);
-	const char *t = end + 1;
-	long b = strtol(t, &end, 10);
-	if (end == t || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
-		dm_tool_die("--size: '%s' is not HxW with sides 1..16384", s);
-	*h = (int)a, *w = (int)b;
-}
-
 static void parse_shard(const char *s, int64_t *r, int64_t *n)
 {
 	char *end;
@@ -110,7 +83,12 @@ int main(int argc, char **argv)
 		case 'e': lo.epochs = dm_tool_int("--epochs", optarg, 0, (long long)1 << 40); break;
 		case O_SHUFFLE: lo.shuffle = 1; break;
 		case 'l': limit = dm_tool_int("--limit", optarg, 1, INT64_MAX); break;
-		case 'r': parse_range(optarg, &lo.lo, &lo.hi); lo.has_range = 1; break;
+		case 'r': {
+			double a, b;
+			dm_cli_interval("--range", optarg, &a, &b);
+			lo.lo = (float)a, lo.hi = (float)b, lo.has_range = 1;
+			break;
+		}
 		case O_FLIP: lo.flip = 1; break;
 		case O_SCALE:
 			lo.mul = (float)dm_tool_double("--scale", optarg);
@@ -125,7 +103,7 @@ int main(int argc, char **argv)
 		case O_CLIPS:
 			dopt.clips_per_file = dm_tool_int("--clips-per-file", optarg, 1, INT64_MAX);
 			break;
-		case O_SIZE: parse_size(optarg, &dopt.h, &dopt.w); break;
+		case O_SIZE: dm_cli_dims("--size", optarg, &dopt.h, &dopt.w, 16384); break;
 		case O_GRAY: dopt.gray = 1; break;
 		case O_ITEMS: dopt.items = (int)dm_tool_int("--items", optarg, 1, 16); break;
 		case O_SHARD: parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
