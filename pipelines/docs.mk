@@ -21,11 +21,22 @@ TOYS  := swissroll moons 8gaussians checkerboard circles
 SMALL := --scatter --xlim -5:5 --ylim -5:5 --size 256x256 --caption --fps 12
 
 all: $(DOCS)/swissroll-reverse.gif $(DOCS)/swissroll-forward.gif $(DOCS)/forward-schedules.png \
-     $(DOCS)/toy2d-samples.png $(DOCS)/swissroll-reverse.png
+     $(DOCS)/toy2d-samples.png $(DOCS)/swissroll-reverse.png clips
+# Clips and volumes as dm-load makes them (no model): 16 moving Fashion-MNIST
+# clips side by side, and 6 slices of one phantom volume.
+clips: $(DOCS)/moving-fmnist.gif $(DOCS)/phantom-slices.png
 FM := $(OUTS)/fashion-mnist
 fmnist: $(DOCS)/fmnist-ddpm1000.png $(DOCS)/fmnist-ddim50.png $(DOCS)/fmnist-dpmpp20.png \
      $(DOCS)/fmnist-ddpm.gif $(DOCS)/fmnist-inpaint.png $(DOCS)/fmnist-restore.png
-.PHONY: all fmnist
+.PHONY: all fmnist clips
+
+$(DOCS)/moving-fmnist.gif:
+	$(BIN)/dm-load toy:moving-fmnist --n 16 --frames 16 --seed 1 | $(BIN)/dm-encode --scale 2 --gap 2 --fps 8 -o $@
+$(DOCS)/phantom-slices.png:
+	rm -rf $@.d && mkdir $@.d
+	$(BIN)/dm-load toy:phantom --n 1 --frames 36 --size 64x64 --seed 2 | $(BIN)/dm-encode -o $@.d/%02d.png
+	$(BIN)/dm-load $(foreach z,05 10 15 20 25 30,$@.d/$(z).png) --batch 6 | $(BIN)/dm-encode --grid 1x6 --gap 4 -o $@
+	rm -rf $@.d
 
 $(DOCS)/swissroll-reverse.gif: $(OUTS)/demo/reverse.dm
 	$(BIN)/dm-encode $(SMALL) --hold-last 2 -o $@ $<
