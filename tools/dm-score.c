@@ -17,7 +17,7 @@
 #include "cli.h"
 
 enum { O_LAST = DM_CLI_LONG, O_PROJ, O_PSNR, O_PEAK, O_FD, O_KID, O_FLOOR, O_ACC, O_BPD, O_ODE,
-       O_PROBES, O_LARGE };
+       O_PROBES, O_LARGE, O_FRAMES, O_TEMPORAL };
 
 static const dm_cli_opt options[] = {
 	{'t', "tensor", "NAME", "the tensor to compare (default x)", NULL},
@@ -46,6 +46,10 @@ static const dm_cli_opt options[] = {
 	{O_PROBES, "probes", "K", "--ode: Rademacher probes per image (default 1)", NULL},
 	{O_LARGE, "large-variance", NULL, "--bpd bound: the reverse variance beta_t, not beta~_t", NULL},
 	{'n', "max", "N", "use only the first N samples of each set", NULL},
+	{O_FRAMES, "frames", NULL, "clips (N x C x T x H x W): score their frames, N*T\n"
+	                           "images of C x H x W (e.g. the per-frame --fd)", NULL},
+	{O_TEMPORAL, "temporal", NULL, "clips: the mean |x[t+1] - x[t]| of A and of B and\n"
+	                               "their ratio (motion against the data's)", NULL},
 	{0},
 };
 
@@ -58,7 +62,8 @@ static const dm_cli cli = {
 	"With --fd and/or --kid, print instead one line per figure:\n"
 	"  fd F n NA/NB [floor F0 n NR/NB ratio F/F0]\n"
 	"With --psnr, print instead the mean PSNR in dB of sample i of A against\n"
-	"sample i of B (a restoration against the clean images; equal sizes).",
+	"sample i of B (a restoration against the clean images; equal sizes).\n"
+	"With --temporal (clips), print \"temporal TA TB ratio TA/TB\".",
 	options,
 	DM_CLI_SEED | DM_CLI_THREADS,
 	"Two independent samples of one distribution are not at distance 0:\n"
@@ -79,11 +84,15 @@ static const dm_cli cli = {
 
 typedef dm_samples points;
 
+static int by_frames; /* --frames */
+
 static void read_points(const char *path, const char *name, int last, int labels, int64_t max,
                         points *pt)
 {
 	dm_error err;
 	dm_tool_check(dm_samples_read(pt, path, name, last, labels, max, &err), &err);
+	if (by_frames && dm_samples_frames(pt, &err) < 0)
+		dm_tool_die("%s: --frames: %s", path, err.msg);
 }
 
 /* Replace the samples by their features under net. */
@@ -170,7 +179,7 @@ int main(int argc, char **argv)
 	dm_tool_init(argv[0]);
 	const char *name = "x", *floorpath = NULL, *netpath = NULL;
 	int last = 0, nproj = 200, psnr = 0, fd = 0, kid = 0, acc = 0, bpdm = 0, ode = 0, probes = 1;
-	int large = 0;
+	int large = 0, temporal = 0;
 	int64_t max = 0;
 	double peak = 2;
 	dm_cli_common co;
@@ -196,11 +205,16 @@ int main(int argc, char **argv)
 		case O_ODE: ode = 1; break;
 		case O_PROBES: probes = (int)dm_tool_int("--probes", optarg, 1, 1024); break;
 		case O_LARGE: large = 1; break;
+		case O_FRAMES: by_frames = 1; break;
+		case O_TEMPORAL: temporal = 1; break;
 		}
 	}
 	const uint64_t seed = co.seed;
-	if (psnr + (fd || kid) + acc + bpdm > 1)
-		dm_tool_die("--psnr, --fd/--kid, --accuracy and --bpd are different scores: give one");
+	if (psnr + (fd || kid) + acc + bpdm + temporal > 1)
+		dm_tool_die("--psnr, --fd/--kid, --accuracy, --bpd and --temporal are different "
+		            "scores: give one");
+	if (temporal && (by_frames || netpath))
+		dm_tool_die("--temporal compares whole clips' pixels: no --frames or --features");
 	if ((ode || large) && !bpdm)
 		dm_tool_die("--ode and --large-variance go with --bpd");
 	if (bpdm) {
@@ -295,6 +309,12 @@ int main(int argc, char **argv)
 		dm_gauss_free(&gb);
 		if (floorpath)
 			dm_samples_free(&r2);
+	} else if (temporal) {
+		if (a.rank != 4 || a.shape[1] < 2)
+			dm_tool_die("%s: --temporal needs clips (N x C x T x H x W, T >= 2)", pa);
+		double ta = dm_temporal_change(a.p, a.n, a.shape[0], a.shape[1], a.shape[2] * a.shape[3]);
+		double tb = dm_temporal_change(b.p, b.n, b.shape[0], b.shape[1], b.shape[2] * b.shape[3]);
+		printf("temporal %.6f %.6f ratio %.4f\n", ta, tb, tb > 0 ? ta / tb : 0);
 	} else if (psnr) {
 		if (a.n != b.n)
 			dm_tool_die("%s: %lld samples, but %s has %lld (--psnr pairs them one by one)", pb,

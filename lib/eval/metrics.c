@@ -123,3 +123,15 @@ int dm_psnr(const float *a, const float *b, int64_t n, int64_t d, double peak, d
 		*min = lo;
 	return 0;
 }
+
+double dm_temporal_change(const float *x, int64_t n, int64_t c, int64_t T, int64_t hw)
+{
+	double sum = 0;
+	for (int64_t i = 0; i < n * c; i++) {
+		const float *clip = x + i * T * hw;
+		for (int64_t t = 0; t + 1 < T; t++)
+			for (int64_t q = 0; q < hw; q++)
+				sum += fabs((double)clip[(t + 1) * hw + q] - clip[t * hw + q]);
+	}
+	return n * c * (T - 1) * hw > 0 ? sum / (double)(n * c * (T - 1) * hw) : 0;
+}

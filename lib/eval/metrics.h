@@ -38,4 +38,9 @@ int dm_sliced_w2(const float *a, int64_t na, const float *b, int64_t nb, int d, 
 int dm_psnr(const float *a, const float *b, int64_t n, int64_t d, double peak, double *mean,
             double *min, dm_error *err);
 
+/* How much clips change from frame to frame: the mean over n clips
+ * (n x c*T*hw values, row-major, each c x T x hw) of |x[t+1] - x[t]|,
+ * over every channel, position and pair of consecutive frames.  T >= 2. */
+double dm_temporal_change(const float *x, int64_t n, int64_t c, int64_t T, int64_t hw);
+
 #endif

@@ -71,6 +71,11 @@ int dm_samples_read(dm_samples *s, const char *path, const char *name, int last,
 			                  fr, (long long)k);
 			break;
 		}
+		if (s->d < 0) {
+			s->rank = t->rank - 1 < 7 ? t->rank - 1 : 7;
+			for (int i = 0; i < s->rank; i++)
+				s->shape[i] = t->dims[i + 1];
+		}
 		s->d = d;
 		if (last)
 			s->n = 0;
@@ -91,4 +96,32 @@ int dm_samples_read(dm_samples *s, const char *path, const char *name, int last,
 	if (rc < 0)
 		dm_samples_free(s);
 	return rc < 0 ? rc : 0;
+}
+
+int dm_samples_frames(dm_samples *s, dm_error *err)
+{
+	if (s->rank != 4)
+		return dm_error_set(err, DM_ERR_ARG, "samples of rank %d are not clips (C x T x H x W)",
+		                    s->rank);
+	int64_t C = s->shape[0], T = s->shape[1], HW = s->shape[2] * s->shape[3];
+	float *p = malloc(sizeof(float) * (size_t)(s->n * s->d));
+	int32_t *lab = s->lab ? malloc(sizeof(int32_t) * (size_t)(s->n * T)) : NULL;
+	if (!p || (s->lab && !lab)) {
+		free(p), free(lab);
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	}
+	for (int64_t i = 0; i < s->n; i++)
+		for (int64_t t = 0; t < T; t++) {
+			for (int64_t c = 0; c < C; c++)
+				memcpy(p + ((i * T + t) * C + c) * HW, s->p + i * s->d + (c * T + t) * HW,
+				       sizeof(float) * (size_t)HW);
+			if (lab)
+				lab[i * T + t] = s->lab[i];
+		}
+	free(s->p), free(s->lab);
+	s->p = p, s->lab = lab;
+	s->n *= T, s->d = C * HW;
+	s->rank = 3;
+	s->shape[1] = s->shape[2], s->shape[2] = s->shape[3];
+	return 0;
 }

@@ -14,6 +14,8 @@ typedef struct dm_samples {
 	float *p;       /* n x d, owned */
 	int32_t *lab;   /* n labels (tensor label), when asked for */
 	int64_t n, d;
+	int rank;       /* the shape of one sample (of the first frame) */
+	int64_t shape[7];
 	dm_kv meta;     /* the stream's header, copied */
 } dm_samples;
 
@@ -26,5 +28,10 @@ typedef struct dm_samples {
 int dm_samples_read(dm_samples *s, const char *path, const char *name, int last, int labels,
                     int64_t max, dm_error *err);
 void dm_samples_free(dm_samples *s);
+
+/* Clips (samples of C x T x H x W) as their frames: n*T samples of
+ * C x H x W, clip by clip, frame by frame (labels repeated).  DM_ERR_ARG
+ * for samples that are not clips. */
+int dm_samples_frames(dm_samples *s, dm_error *err);
 
 #endif

@@ -76,3 +76,17 @@ check clips_png_per_step 'dm-encode -o "$T/step_%02d.png" <"$T/m.dms" && [ -e "$
 dm-encode --fps 8 -o "$T/m.gif" <"$T/m.dms"
 check clips_gif_round_trip 'dm-load "$T/m.gif" --gray --frames 8 | dm-info | grep -q "x  *f32  1x1x8x64x64 "'
 check clips_mp4_frames '[ "$(dm-encode --fps 8 -o - --format mp4 <"$T/m.dms" | ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 -)" = 8 ]'
+
+# ---- scoring clips: per-frame FD and the temporal-change figure -----------
+dm-load toy:moving-fmnist --n 100 --seed 1 >"$T/m1.dms"
+dm-load toy:moving-fmnist --n 100 --seed 2 >"$T/m2.dms"
+check score_frames_count 'dm-score --frames --fd "$T/m1.dms" "$T/m2.dms" | grep -q "^fd [0-9.]* n 800/800$"'
+# two draws of one generator move alike (each figure a mean of 716800 values)
+check score_temporal_alike 'dm-score --temporal "$T/m1.dms" "$T/m2.dms" | awk "{ exit !(\$5 > 0.9 && \$5 < 1.1) }"'
+# noise changes every pixel independently from frame to frame: far more motion
+check score_temporal_noise 'dm-noise --t 300 <"$T/m1.dms" | dm-score --temporal - "$T/m2.dms" | awk "{ exit !(\$5 > 3) }"'
+# a still clip (one image repeated) does not move at all
+mkdir -p "$T/still" && for i in 1 2 3 4; do cp "$T/frames/f001.png" "$T/still/s$i.png"; done
+check score_temporal_still 'dm-load "$T/still" --frames 4 >"$T/still.dms" && dm-score --temporal "$T/still.dms" "$T/still.dms" | grep -q "^temporal 0.000000 0.000000"'
+dm-load toy:moons --n 10 >"$T/moons.dms"
+expect_fail score_temporal_not_clips 'needs clips' 'dm-score --temporal "$T/moons.dms" "$T/moons.dms"'
