@@ -55,3 +55,43 @@ int dm_start_known(const dm_schedule *s, double top, const dm_tensor *yt, float 
 	*y = k;
 	return 0;
 }
+
+int dm_start_given_parse(const char *spec, int *first, dm_error *err)
+{
+	char *end;
+	long k = strncmp(spec, "first:", 6) == 0 ? strtol(spec + 6, &end, 10) : 0;
+	if (k < 1 || k > 100000 || *end)
+		return dm_error_set(err, DM_ERR_ARG, "--given: '%s' is not first:K with K >= 1", spec);
+	*first = (int)k;
+	return 0;
+}
+
+int dm_start_given_mask(int first, int64_t C, int64_t T, int64_t HW, float **mask,
+                        dm_error *err)
+{
+	*mask = NULL;
+	if (first >= T)
+		return dm_error_set(err, DM_ERR_ARG, "--given first:%d leaves nothing to sample in "
+		                    "clips of %lld frames", first, (long long)T);
+	float *m = malloc(sizeof(float) * (size_t)(C * T * HW));
+	if (!m)
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	for (int64_t c = 0; c < C; c++)
+		for (int64_t t = 0; t < T; t++)
+			for (int64_t q = 0; q < HW; q++)
+				m[(c * T + t) * HW + q] = t < first ? 1.0f : 0.0f;
+	*mask = m;
+	return 0;
+}
+
+int dm_start_stills(const float *x, int B, int64_t C, int64_t T, int64_t HW, float **clips,
+                    dm_error *err)
+{
+	float *p = malloc(sizeof(float) * (size_t)B * (size_t)(C * T * HW));
+	if (!(*clips = p))
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	for (int64_t bc = 0; bc < (int64_t)B * C; bc++)
+		for (int64_t t = 0; t < T; t++)
+			memcpy(p + (bc * T + t) * HW, x + bc * HW, sizeof(float) * (size_t)HW);
+	return 0;
+}

@@ -32,4 +32,17 @@ double dm_start_t(const dm_kv *tags, const dm_schedule *s);
 int dm_start_known(const dm_schedule *s, double top, const dm_tensor *yt, float *x, int B,
                    int64_t D, uint64_t seed, uint64_t index0, float **y, dm_error *err);
 
+/* Frame conditioning (Ho et al. 2022, sec. 3.1, by replacement): the
+ * first `first` frames of each clip are given and kept, the rest sampled.
+ * dm_start_given_parse reads "first:K" (K >= 1).  dm_start_given_mask makes
+ * the RePaint mask of a C x T x HW clip (malloc'ed, C*T*HW values: 1 on
+ * frames t < first, else 0); first must be below T. */
+int dm_start_given_parse(const char *spec, int *first, dm_error *err);
+int dm_start_given_mask(int first, int64_t C, int64_t T, int64_t HW, float **mask,
+                        dm_error *err);
+/* Still images as clips: B images of C x HW into B clips of C x T x HW,
+ * each frame the image (malloc'ed *clips, caller frees). */
+int dm_start_stills(const float *x, int B, int64_t C, int64_t T, int64_t HW, float **clips,
+                    dm_error *err);
+
 #endif

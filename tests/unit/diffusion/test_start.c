@@ -99,3 +99,33 @@ TEST(start_restore_measurement)
 	CHECK(dm_restore_measurement(&r, other, 3, x, &full, dims, &err) == 0 && !full);
 	dm_frame_free(&f);
 }
+
+/* --given first:K: the parse, the mask of a clip, stills as clips. */
+TEST(start_given)
+{
+	dm_error err;
+	int k = 0;
+	CHECK(dm_start_given_parse("first:3", &k, &err) == 0 && k == 3);
+	CHECK(dm_start_given_parse("first:0", &k, &err) == DM_ERR_ARG);
+	CHECK(dm_start_given_parse("first:2x", &k, &err) == DM_ERR_ARG);
+	CHECK(dm_start_given_parse("last:2", &k, &err) == DM_ERR_ARG);
+	float *m = NULL;
+	CHECK(dm_start_given_mask(4, 2, 4, 3, &m, &err) == DM_ERR_ARG); /* nothing left */
+	CHECK(dm_start_given_mask(2, 2, 5, 3, &m, &err) == 0);
+	for (int c = 0; c < 2; c++)
+		for (int t = 0; t < 5; t++)
+			for (int q = 0; q < 3; q++)
+				CHECK(m[(c * 5 + t) * 3 + q] == (t < 2 ? 1.0f : 0.0f));
+	free(m);
+	/* two RGB stills of 2 pixels into clips of 3 frames */
+	float x[2 * 3 * 2], *clips = NULL;
+	for (int i = 0; i < 12; i++)
+		x[i] = (float)i;
+	CHECK(dm_start_stills(x, 2, 3, 3, 2, &clips, &err) == 0);
+	for (int b = 0; b < 2; b++)
+		for (int c = 0; c < 3; c++)
+			for (int t = 0; t < 3; t++)
+				for (int q = 0; q < 2; q++)
+					CHECK(clips[((b * 3 + c) * 3 + t) * 2 + q] == x[(b * 3 + c) * 2 + q]);
+	free(clips);
+}
