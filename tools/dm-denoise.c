@@ -15,6 +15,7 @@
 #include "diffusion/trajectory.h"
 #include "io/stream.h"
 #include "models/denoiser.h"
+#include "models/startframe.h"
 #include "nn/gemm.h"
 #include "cli.h"
 
@@ -29,6 +30,7 @@ typedef struct opts {
 	int sdedit, raw_weights, verbose;
 	int precision; /* DM_PREC_FP32 or DM_PREC_BF16 (nn/gemm.h) */
 	int clip_set;       /* --clip or --no-clip given */
+	int given;          /* --given first:K */
 } opts;
 
 
@@ -36,6 +38,7 @@ enum {
 	O_SPACING = DM_CLI_LONG, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
 	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY, O_KEEPEPS, O_DYNTHR, O_PRECISION,
+	O_GIVEN,
 };
 
 static const dm_cli_enum samplers = {NULL, dm_sampler_name, DM_SAMPLER_DDPM,
@@ -99,6 +102,9 @@ static const dm_cli_opt options[] = {
 	{O_MASK, "mask", "FILE", "inpainting, RePaint-style: PNG, white = keep the\n"
 	                     "input's pixels", NULL},
 	{O_RESAMPLE, "resample", "R", "RePaint resampling rounds per step (1)", NULL},
+	{O_GIVEN, "given", "first:K", "clips: keep the input clips' first K frames and\n"
+	                     "sample the rest (still images: every frame of a clip\n"
+	                     "model's clip starts as the image)", NULL},
 	{O_RESTORE, "restore", "SPEC", "DDNM projection onto the input: sr:K (K x K average\n"
 	                     "pooling), gray (colourisation), mask:FILE", NULL},
 	{'j', "threads", "N", "threads (default: all cores)", NULL},
@@ -129,6 +135,7 @@ static void parse(int argc, char **argv, opts *o)
 	o->from_sigma = -1;
 	dm_cli_schedule_init(&o->cs);
 	dm_cli_common co;
+	dm_error err;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		if (dm_cli_schedule_opt(&o->cs, c, optarg))
 			continue;
@@ -168,6 +175,7 @@ static void parse(int argc, char **argv, opts *o)
 		case O_LABEL: o->label = (int)dm_tool_int("--label", optarg, 0, 1 << 30); break;
 		case O_GUIDE: so->guidance = dm_tool_double("--guidance", optarg); break;
 		case O_MASK: o->mask = optarg; break;
+		case O_GIVEN: dm_tool_check(dm_start_given_parse(optarg, &o->given, &err), &err); break;
 		case O_RESAMPLE: so->resample = (int)dm_tool_int("--resample", optarg, 1, 1000); break;
 		case O_RESTORE: o->restore = optarg; break;
 		case O_RAW: o->raw_weights = 1; break;
@@ -188,9 +196,8 @@ static void parse(int argc, char **argv, opts *o)
 		dm_tool_die("--sdedit needs --from-t T");
 	if (o->from_sigma >= 0 && so->from_t >= 0)
 		dm_tool_die("give --from-t or --from-sigma, not both");
-	if (o->mask && o->restore)
-		dm_tool_die("give --mask (RePaint) or --restore, not both");
-	dm_error err;
+	if ((o->mask != NULL) + (o->restore != NULL) + (o->given > 0) > 1)
+		dm_tool_die("give one of --mask (RePaint), --given and --restore");
 	memset(&o->rs, 0, sizeof o->rs);
 	if (o->restore)
 		dm_tool_check(dm_restore_parse(o->restore, &o->rs, &err), &err);
@@ -242,7 +249,7 @@ int main(int argc, char **argv)
 	/* the options as every frame will have them, before the first */
 	static const float mask_pending = 1;
 	dm_sampler_opts plan = *so;
-	plan.mask = o.mask ? &mask_pending : NULL;
+	plan.mask = o.mask || o.given ? &mask_pending : NULL;
 	plan.restore = o.restore ? o.rs.kind : 0;
 	dm_tool_check(dm_sampler_check_plan(&m.s, sm.param, &plan, &err), &err);
 
@@ -258,95 +265,29 @@ int main(int argc, char **argv)
 	dm_frame f;
 	dm_frame_init(&f);
 	uint64_t seen = 0;
-	float *mask = NULL;
 	double nfe_sum = 0;
+	dm_startframe st;
+	dm_startframe_init(&st);
+	dm_startframe_opts sto = {o.mask, &o.rs, o.given, o.label, o.sdedit, o.from_sigma,
+	                          user_from_t};
 	while ((rc = dm_reader_next(r, &f, &err)) > 0) {
-		dm_tensor *x = dm_frame_get(&f, "x");
-		if (!x || x->rank < 2)
-			dm_tool_die("%s: frame %" PRIu64 " has no tensor x of N samples", name,
-			            dm_reader_frames(r));
-		int B = (int)x->dims[0];
-		int64_t D = dm_tensor_numel(x) / (B > 0 ? B : 1);
-		if (B <= 0)
-			continue;
-		/* shape: the samples' shape (x's, or the model's when x is a
-		 * low-resolution or gray measurement to restore). */
-		dm_tensor shape = *x;
-		shape.data = NULL;
-		float *xs = NULL;
-		if (m.net) {
-			int64_t d = dm_denoiser_values(&m);
-			if (d != D && o.restore && !dm_frame_get(&f, "y")) {
-				rc = dm_restore_measurement(&o.rs, m.shape, m.rank, x, &xs, shape.dims, &err);
-				dm_tool_check(rc, &err);
-				if (rc)
-					D = d;
-			}
-			if (d != D)
-				dm_tool_die("%s: samples of %" PRId64 " values, but the model wants %" PRId64,
-				            name, D, d);
-		}
-		m.g.D = D;
 		uint64_t index0 = dm_cli_tag_u64(&f.tags, "index", seen, name, dm_reader_frames(r));
-		seen = index0 + (uint64_t)B;
-		/* Make x f32 and sample-major. */
-		float *y = NULL;
-		int32_t *labels = NULL;
-		if (!xs) {
-			if (!(xs = malloc((size_t)B * D * sizeof(float))))
-				dm_tool_die("out of memory");
-			dm_tensor_to_f32(x, xs);
-		}
-		so->C = shape.rank == 4 ? (int)shape.dims[1] : 1;
-		so->H = shape.rank == 4 ? (int)shape.dims[2] : 1;
-		so->W = shape.rank == 4 ? (int)shape.dims[3] : (int)D;
-		/* Labels: --label, else the stream's. */
-		if (dm_start_labels(dm_frame_get(&f, "label"), o.label, m.classes, B, &labels, &err) < 0)
-			dm_tool_die("%s: frame %" PRIu64 ": %s", name, dm_reader_frames(r), err.msg);
-		if (so->guidance != 1 && !labels)
-			dm_tool_die("--guidance needs labels (--label L or a label tensor)");
-		/* Restoration: the input is the known image unless y is given. */
-		if (o.mask || o.restore) {
-			double top = so->from_t >= 0 ? so->from_t : dm_schedule_t_max(&m.s);
-			if (dm_start_known(&m.s, top, dm_frame_get(&f, "y"), xs, B, D, so->seed, index0, &y,
-			                   &err) < 0)
-				dm_tool_die("%s: %s", name, err.msg);
-			so->y = y;
-			so->restore = o.rs.kind;
-			so->sr_factor = o.rs.sr_factor;
-			if (!mask && (o.mask || o.rs.mask)) {
-				dm_tool_check(dm_restore_load_mask(o.mask ? o.mask : o.rs.mask, so->C, so->H,
-				                                   so->W, &mask, &err), &err);
-				if (o.mask)
-					so->mask = mask;
-				else
-					so->restore_mask = mask;
-			}
-		} else if (o.sdedit) {
-			dm_tool_check(dm_sampler_diffuse(&m.s, so->from_t, xs, B, D, so->seed, index0, &err),
-			              &err);
-		} else if (o.from_sigma >= 0) {
-			double a = dm_schedule_alpha(&m.s, so->from_t);
-			for (size_t i = 0; i < (size_t)B * D; i++)
-				xs[i] = (float)(a * xs[i]);
-		}
-		/* A frame of dm-noise --t T says where it is: start there. */
-		if (user_from_t < 0 && !o.mask && !o.restore && !so->encode)
-			so->from_t = dm_start_t(&f.tags, &m.s);
-		dm_trajectory em = {w, &shape, index0, o.x0_out};
+		rc = dm_startframe_begin(&st, &sto, &m, so, &f, name, dm_reader_frames(r), index0, &err);
+		dm_tool_check(rc, &err);
+		if (!rc)
+			continue;
+		seen = index0 + (uint64_t)st.B;
+		dm_trajectory em = {w, &st.shape, index0, o.x0_out};
 		so->emit = dm_trajectory_emit;
 		so->emit_ctx = &em;
 		double nfe = 0;
-		rc = dm_sample(&m.s, &sm, so, xs, labels, B, D, index0, &nfe, &err);
+		rc = dm_sample(&m.s, &sm, so, st.xs, st.labels, st.B, st.D, index0, &nfe, &err);
 		dm_tool_check(rc, &err);
-		nfe_sum += nfe * B;
+		nfe_sum += nfe * st.B;
 		/* The final frame: the input frame with x replaced. */
 		double t_end = so->encode ? dm_schedule_t_max(&m.s) : dm_schedule_t_clean(&m.s);
-		dm_tool_check(dm_trajectory_final(&f, &shape, xs, index0, t_end, nfe, &err), &err);
-		free(xs);
-		free(y);
-		free(labels);
-		so->y = NULL;
+		dm_tool_check(dm_trajectory_final(&f, &st.shape, st.xs, index0, t_end, nfe, &err), &err);
+		dm_startframe_end(&st, so);
 		dm_tool_check(dm_writer_write(w, &f, &err), &err);
 	}
 	dm_tool_check(rc, &err);
@@ -355,7 +296,7 @@ int main(int argc, char **argv)
 		        dm_sampler_name(so->kind), nfe_sum / (double)seen);
 	dm_cli_out_close(&out);
 	dm_frame_free(&f);
-	free(mask);
+	dm_startframe_free(&st);
 	dm_reader_close(r);
 	dm_denoiser_free(&m);
 	return 0;

@@ -90,3 +90,23 @@ mkdir -p "$T/still" && for i in 1 2 3 4; do cp "$T/frames/f001.png" "$T/still/s$
 check score_temporal_still 'dm-load "$T/still" --frames 4 >"$T/still.dms" && dm-score --temporal "$T/still.dms" "$T/still.dms" | grep -q "^temporal 0.000000 0.000000"'
 dm-load toy:moons --n 10 >"$T/moons.dms"
 expect_fail score_temporal_not_clips 'needs clips' 'dm-score --temporal "$T/moons.dms" "$T/moons.dms"'
+
+# ---- frame conditioning: dm-denoise --given first:K ------------------------
+# The exact Gaussian denoiser draws every value independently: the given
+# frames come back exactly, the others as N(0.5, 0.3^2) (16384 values: the
+# mean within 0.02, the std within 0.02 of 0.3 less DDPM's small deficit)
+dm-load toy:moving-fmnist --n 2 --range 0:1 >"$T/g_in.dms"
+dm-encode -o "$T/g_in.npy" <"$T/g_in.dms"
+dm-denoise -m gaussian:0.5:0.3 -S linear --given first:3 --no-clip <"$T/g_in.dms" | dm-encode -o "$T/g_out.npy"
+if $PY -c "
+import sys, numpy as np
+a = np.load(sys.argv[1]); b = np.load(sys.argv[2]); s = b[:, :, 3:]
+sys.exit(0 if a.shape == b.shape and np.array_equal(a[:, :, :3], b[:, :, :3])
+         and abs(s.mean() - 0.5) < 0.02 and abs(s.std() - 0.3) < 0.02 else 1)" "$T/g_in.npy" "$T/g_out.npy"
+then pass given_gaussian; else fail given_gaussian "given frames changed or the rest not N(0.5, 0.3^2)"; fi
+expect_fail given_nothing_left 'first:8 leaves nothing to sample in clips of 8 frames' \
+	'dm-denoise -m gaussian:0.5:0.3 -S linear --given first:8 <"$T/g_in.dms"'
+expect_fail given_stills_gaussian 'given needs clips' \
+	'dm-load "$T/frames/f001.png" | dm-denoise -m gaussian:0:1 -S linear --given first:1'
+expect_fail given_spec 'given: .last:2. is not first:K' 'dm-denoise -m gaussian:0:1 --given last:2 <"$T/g_in.dms"'
+expect_fail given_and_mask 'one of --mask' 'dm-denoise -m gaussian:0:1 --given first:1 --mask x.png <"$T/g_in.dms"'
