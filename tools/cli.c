@@ -453,6 +453,14 @@ void dm_cli_pair(const char *opt, const char *s, char sep, double *a, double *b)
 	*b = dm_tool_double(opt, p + 1);
 }
 
+double dm_cli_double_in(const char *opt, const char *s, double lo, double hi)
+{
+	double v = dm_tool_double(opt, s);
+	if (!(v >= lo && v <= hi))
+		dm_tool_die("%s: '%s' is not a number in %g..%g", opt, s, lo, hi);
+	return v;
+}
+
 void dm_cli_interval(const char *opt, const char *s, double *lo, double *hi)
 {
 	dm_cli_pair(opt, s, ':', lo, hi);

@@ -153,6 +153,8 @@ int dm_cli_tlist(const char *opt, const char *arg, double **list);
 int dm_cli_shape(const char *opt, const char *arg, int64_t *shape);
 /* "AsepB" as two numbers (--range LO:HI, --grid RxC), or dies naming opt. */
 void dm_cli_pair(const char *opt, const char *s, char sep, double *a, double *b);
+/* A number in [lo, hi], else dies naming opt. */
+double dm_cli_double_in(const char *opt, const char *s, double lo, double hi);
 /* "LO:HI" with LO < HI, else dies naming opt. */
 void dm_cli_interval(const char *opt, const char *s, double *lo, double *hi);
 /* "AxB" as two whole numbers in 1..max, or dies naming opt. */

@@ -21,7 +21,9 @@
 
 enum kind { K_PNG, K_NPY, K_CSV, K_NII, K_VIDEO };
 enum { O_GAP = DM_CLI_LONG, O_SCATTER, O_XLIM, O_YLIM, O_SIZE, O_POINT, O_COLOR, O_CAPTION, O_FPS,
-       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY, O_LAST };
+       O_LOOP, O_HOLD, O_CRF, O_BITRATE, O_HEADER, O_COLOR_BY, O_LAST, O_AXIS, O_MIP };
+static const char *const axis_names[] = {"t", "h", "w"};
+static const dm_cli_enum axes = {axis_names, NULL, 0, 3, NULL};
 
 /* The formats, by the name of -f and of the file extension; from gif on
  * they are video formats (lib/io/video.h). */
@@ -56,6 +58,10 @@ static const dm_cli_opt options[] = {
 	{O_CRF, "crf", "N", "MP4/WebM quality (default 23 for H.264, 32 for VP9)", NULL},
 	{O_BITRATE, "bitrate", "B", "target bit rate in bits/s instead of --crf", NULL},
 	{O_HEADER, "header", NULL, "CSV: a first line naming the columns x_0,x_1,...", NULL},
+	{O_AXIS, "slice-axis", "A", "clips, volumes: a picture per slice along t (time or\n"
+	                            "depth, default), h or w", &axes},
+	{O_MIP, "mip", NULL, "clips, volumes: one maximum-intensity projection along\n"
+	                     "the --slice-axis", NULL},
 	{0},
 };
 
@@ -234,14 +240,12 @@ int main(int argc, char **argv)
 		case O_LAST: last_only = 1; break;
 		case O_FPS: e.vo.fps = (int)dm_tool_int("--fps", optarg, 1, 240); break;
 		case O_LOOP: e.vo.loop = (int)dm_tool_int("--loop", optarg, 0, 65535); break;
-		case O_HOLD:
-			hold = dm_tool_double("--hold-last", optarg);
-			if (!(hold >= 0 && hold <= 3600))
-				dm_tool_die("--hold-last: '%s' is not a number of seconds in 0..3600", optarg);
-			break;
+		case O_HOLD: hold = dm_cli_double_in("--hold-last", optarg, 0, 3600); break;
 		case O_CRF: e.vo.crf = (int)dm_tool_int("--crf", optarg, 0, 63); break;
 		case O_BITRATE: e.vo.bitrate = dm_tool_int("--bitrate", optarg, 1000, 1000000000); break;
 		case O_HEADER: e.header = 1; break;
+		case O_AXIS: e.ro.slice_axis = dm_cli_enum_parse("--slice-axis", optarg, &axes); break;
+		case O_MIP: e.ro.mip = 1; break;
 		}
 	}
 	e.out_path = co.output;
@@ -274,26 +278,14 @@ int main(int argc, char **argv)
 	src_name = strdup(dm_reader_name(r)); /* outlives the reader, for messages */
 	if (!src_name)
 		dm_tool_die("out of memory");
-	dm_frame f, kept;
+	dm_frame f;
 	dm_frame_init(&f);
-	dm_frame_init(&kept);
 	int rc;
 	uint64_t index = 0;
 	for (;;) {
-		rc = dm_reader_next(r, &f, &err);
-		if (last_only && rc > 0) { /* keep the newest frame, encode it at the end */
-			dm_frame_free(&kept);
-			kept = f;
-			dm_frame_init(&f);
-			continue;
-		}
-		if (last_only && rc == 0 && kept.n) { /* the end: encode the kept frame */
-			dm_frame_free(&f);
-			f = kept;
-			dm_frame_init(&kept);
-			last_only = 0;
-			rc = 1;
-		}
+		/* --last: the stream's last frame only, as the only frame */
+		rc = last_only == 1 ? (last_only = 2, dm_reader_last(r, &f, &err))
+		     : last_only ? 0 : dm_reader_next(r, &f, &err);
 		if (rc <= 0)
 			break;
 		const dm_tensor *t = dm_frame_get(&f, e.tensor);
@@ -312,7 +304,6 @@ int main(int argc, char **argv)
 		index++;
 	}
 	dm_frame_free(&f);
-	dm_frame_free(&kept);
 	die_err(&e, rc, &err);
 	dm_reader_close(r);
 	if (index == 0)

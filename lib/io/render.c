@@ -332,25 +332,39 @@ static int render_one(dm_canvas *cv, const dm_frame *f, const dm_tensor *t, int6
 	return dm_render_grid(cv, t, first, &g, err);
 }
 
-/* Time step tau of a clip tensor (N x C x T x H x W) as the one tensor of
- * the frame out (N x C x H x W). */
-static int clip_step(const dm_tensor *t, int64_t tau, dm_frame *out, dm_error *err)
+/* Slice k along axis (0: T, 1: H, 2: W) of a clip or volume tensor
+ * (N x C x T x H x W), or with mip the maximum over that axis, as the one
+ * tensor of the frame out (N x C x rows x cols, f32). */
+static int clip_slice(const dm_tensor *t, int axis, int64_t k, int mip, dm_frame *out,
+                      dm_error *err)
 {
-	int64_t N = t->dims[0], C = t->dims[1], T = t->dims[2];
-	int64_t dims[4] = { N, C, t->dims[3], t->dims[4] };
+	int64_t N = t->dims[0], C = t->dims[1], T = t->dims[2], H = t->dims[3], W = t->dims[4];
+	int64_t len = axis == 0 ? T : axis == 1 ? H : W;
+	int64_t rows = axis == 0 ? H : T, cols = axis == 2 ? H : W;
+	int64_t dims[4] = { N, C, rows, cols };
 	dm_frame_clear(out);
-	dm_tensor *s = dm_frame_add(out, t->name, t->dtype, 4, dims, err);
+	dm_tensor *s = dm_frame_add(out, t->name, DM_F32, 4, dims, err);
 	if (!s)
 		return err->code;
-	size_t plane = (size_t)dims[2] * (size_t)dims[3] * dm_dtype_size(t->dtype);
+	float *p = s->data;
 	for (int64_t nc = 0; nc < N * C; nc++)
-		memcpy((char *)s->data + (size_t)nc * plane,
-		       (const char *)t->data + ((size_t)nc * (size_t)T + (size_t)tau) * plane, plane);
+		for (int64_t r = 0; r < rows; r++)
+			for (int64_t c = 0; c < cols; c++) {
+				double best = -INFINITY;
+				for (int64_t j = mip ? 0 : k; j < (mip ? len : k + 1); j++) {
+					int64_t tt = axis == 0 ? j : r, hh = axis == 1 ? j : axis == 0 ? r : c;
+					int64_t ww = axis == 2 ? j : c;
+					double v = dm_tensor_get(t, ((nc * T + tt) * H + hh) * W + ww);
+					best = v > best ? v : best;
+				}
+				*p++ = (float)best;
+			}
 	return 0;
 }
 
-/* A clip tensor: one picture per time step, the grid of every sample's
- * frame at that step (o->rows x o->cols, else the squarest grid). */
+/* A clip tensor: one picture per time step (or per slice along
+ * o->slice_axis, or one maximum-intensity projection), the grid
+ * (o->rows x o->cols, else the squarest) of every clip's slice. */
 static int render_clip(const dm_frame *f, const dm_tensor *t, const dm_render_opts *o,
                        const char *src, dm_render_emit emit, void *ctx, dm_error *err)
 {
@@ -360,10 +374,11 @@ static int render_clip(const dm_frame *f, const dm_tensor *t, const dm_render_op
 	dm_frame step;
 	dm_frame_init(&step);
 	int rc = 0;
-	for (int64_t tau = 0; tau < t->dims[2] && rc >= 0; tau++) {
+	int64_t n = o->mip ? 1 : t->dims[2 + o->slice_axis];
+	for (int64_t k = 0; k < n && rc >= 0; k++) {
 		dm_canvas cv;
 		int rows = o->rows, cols = o->cols;
-		if ((rc = clip_step(t, tau, &step, err)) < 0)
+		if ((rc = clip_slice(t, o->slice_axis, k, o->mip, &step, err)) < 0)
 			break;
 		if (!rows && (rc = dm_render_fit_grid(step.t[0], &rows, &cols, err)) < 0)
 			break;

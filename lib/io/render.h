@@ -102,6 +102,8 @@ typedef struct dm_render_opts {
 	dm_scatter sc;
 	const char *color_by;  /* scatter: the frame's tensor of class labels, or NULL */
 	int caption;           /* grid and scatter pictures: t=... step=... from the tags */
+	int slice_axis;        /* clips and volumes: pictures along T/D (0), H (1) or W (2) */
+	int mip;               /* clips and volumes: one maximum-intensity projection */
 } dm_render_opts;
 
 /* Draw "t=T step=S" from tags (a negative t, dm-denoise's final samples,
@@ -118,7 +120,9 @@ int dm_render_fit_grid(const dm_tensor *t, int *rows, int *cols, dm_error *err);
  * rows*cols images), captioned when o->caption; otherwise one picture per
  * image.  Clips (rank 5) give one picture per time step: the grid
  * (o->rows x o->cols, else the squarest) of every clip's frame at that
- * step, so that a video of the pictures plays the clips side by side.  Each is handed to emit in order, which owns it from then on (and
+ * step, so that a video of the pictures plays the clips side by side; with
+ * o->slice_axis 1 or 2 the slices are taken along H or W instead (a sweep
+ * through a volume), with o->mip one picture of the maximum along it.  Each is handed to emit in order, which owns it from then on (and
  * frees it); a negative return of emit stops and is returned.  src names
  * the stream in messages: DM_ERR_FORMAT for a frame without the --color-by
  * tensor, or points (N x 2) drawn as images. */

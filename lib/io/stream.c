@@ -554,3 +554,19 @@ void dm_writer_abort(dm_writer *w)
 	free(w->name);
 	free(w);
 }
+
+int dm_reader_last(dm_reader *r, dm_frame *out, dm_error *err)
+{
+	dm_frame f;
+	dm_frame_init(&f);
+	dm_frame_clear(out);
+	int rc, got = 0;
+	while ((rc = dm_reader_next(r, &f, err)) > 0) {
+		dm_frame_free(out);
+		*out = f;
+		dm_frame_init(&f);
+		got = 1;
+	}
+	dm_frame_free(&f);
+	return rc < 0 ? rc : got;
+}

@@ -40,6 +40,10 @@ const dm_kv *dm_reader_meta(const dm_reader *r);
  * read, 0 at a clean end of stream, negative on error (a truncated stream,
  * a bad CRC or field gives DM_ERR_FORMAT naming the byte offset). */
 int dm_reader_next(dm_reader *r, dm_frame *out, dm_error *err);
+/* Read to the end of the stream, keeping only its last frame in out
+ * (cleared first): 1 with it, 0 when the stream has no frames, or the
+ * first error (out then holds the last good frame). */
+int dm_reader_last(dm_reader *r, dm_frame *out, dm_error *err);
 /* Bytes consumed so far. */
 uint64_t dm_reader_offset(const dm_reader *r);
 /* Frames read so far. */

@@ -7,6 +7,7 @@
 T=$TMP
 export T
 PY=/usr/bin/python3
+export PY
 
 # nibabel writes int16 volumes with a scale (v * 2 + 1), big- and little-endian
 $PY - "$T" <<'PYEOF'
@@ -83,3 +84,18 @@ printf 'short' >"$T/short.nii"
 expect_fail nifti_short 'short\.nii: truncated NIfTI header \(5 of 348' 'dm-load "$T/short.nii"'
 expect_fail nifti_encode_2d 'volumes need at least 3' 'dm-load toy:moons --n 4 | dm-encode -o "$T/m.nii"'
 check nifti_encode_no_partial '[ ! -e "$T/m.nii" ]'
+
+# ---- volumes as pictures: slices along any axis, maximum projections -------
+dm-load toy:phantom --n 1 --frames 8 --size 12x16 --range 0:1 >"$T/v.dms"
+check slices_along_h 'dm-encode --range 0:1 --slice-axis h -o "$T/sh_%02d.png" <"$T/v.dms" && [ -e "$T/sh_11.png" ] && [ ! -e "$T/sh_12.png" ] && [ "$($PY tests/tools/pngcheck.py "$T/sh_00.png")" = "16 8 1" ]'
+check slices_along_w 'dm-encode --range 0:1 --slice-axis w -o "$T/sw_%02d.png" <"$T/v.dms" && [ -e "$T/sw_15.png" ] && [ ! -e "$T/sw_16.png" ] && [ "$($PY tests/tools/pngcheck.py "$T/sw_00.png")" = "12 8 1" ]'
+# the MIP along t is the maximum of the t slices: its bytes against numpy's
+dm-encode --range 0:1 --mip -o "$T/mip.png" <"$T/v.dms"
+dm-encode -o "$T/v.npy" <"$T/v.dms"
+$PY -c "
+import sys, numpy as np
+v = np.load(sys.argv[1])[0, 0]            # D x H x W in [0, 1]
+m = np.clip(np.floor(v.max(axis=0).astype(np.float64) * 255 + 0.5), 0, 255).astype(np.uint8)
+m.tofile(sys.argv[2])" "$T/v.npy" "$T/mip.bin"
+check mip_values '$PY tests/tools/pngcheck.py "$T/mip.png" 16 12 1 --bytes "$T/mip.bin"'
+expect_fail slice_axis_bad 'slice-axis: unknown .z.' 'dm-encode --slice-axis z -o "$T/x.png" <"$T/v.dms"'
