@@ -59,6 +59,9 @@ void dm_tool_init(const char *p)
 	const char *s = strrchr(p, '/');
 	prog = s ? s + 1 : p;
 	signal(SIGPIPE, SIG_IGN);
+	/* past a file-size limit (ulimit -f) a write fails with EFBIG and the
+	 * tool says so, instead of dying of SIGXFSZ with a partial file */
+	signal(SIGXFSZ, SIG_IGN);
 	atexit(remove_temporaries);
 	catch_signals(on_signal, 1);
 }
