@@ -191,8 +191,9 @@ static const dm_cli_opt common_opts[] = {
 	{'s', "seed", "S", "seed of every random number (default 0)", NULL},
 	{'j', "threads", "N", "threads (default or 0: all cores; results do not\n"
 	                             "depend on it)", NULL},
-	{'z', "compress", "L", "zlib level 1..9 for the tensors written (default 0: none)", NULL},
+	/* in the order of the DM_CLI_* bits (cli.h): entry i is bit 1 << i */
 	{'o', "output", "FILE", "write to FILE (atomically) instead of stdout", NULL},
+	{'z', "compress", "L", "zlib level 1..9 for the tensors written (default 0: none)", NULL},
 	{'q', "quiet", NULL, "print nothing on stderr but errors", NULL},
 	{'h', "help", NULL, "this help", NULL},
 	{'V', "version", NULL, "the version", NULL},
