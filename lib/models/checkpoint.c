@@ -2,6 +2,7 @@
 #include "models/checkpoint.h"
 
 #include "diffusion/schedule.h"
+#include "io/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,22 +39,9 @@ static const char *param_shape(const dm_param *p, char *buf, size_t n)
 	return buf;
 }
 
-int dm_checkpoint_read_block(dm_reader *r, const dm_layout *L, const char *want, float *blk,
-                             dm_frame *f, const char *path, dm_error *err)
+int dm_checkpoint_take(const dm_frame *f, const dm_layout *L, const char *want, float *blk,
+                       const char *path, dm_error *err)
 {
-	int rc = dm_reader_next(r, f, err);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: checkpoint ends before its %s frame",
-		                    path, want);
-	const char *kind = dm_kv_get(&f->tags, "kind");
-	if (!kind || strcmp(kind, want))
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: frame %llu is kind=%s, expected kind=%s",
-		                    path, (unsigned long long)dm_reader_frames(r), kind ? kind : "(none)",
-		                    want);
-	if (!L)
-		return 0;
 	if (f->n != L->n)
 		return dm_error_set(err, DM_ERR_FORMAT,
 		                    "%s: %s frame has %d tensors, the model config needs %d", path, want,
@@ -89,6 +77,23 @@ int dm_checkpoint_read_block(dm_reader *r, const dm_layout *L, const char *want,
 			memcpy(blk + p->off, t->data, p->n * sizeof(float));
 	}
 	return 0;
+}
+
+int dm_checkpoint_read_block(dm_reader *r, const dm_layout *L, const char *want, float *blk,
+                             dm_frame *f, const char *path, dm_error *err)
+{
+	int rc = dm_reader_next(r, f, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: checkpoint ends before its %s frame",
+		                    path, want);
+	const char *kind = dm_kv_get(&f->tags, "kind");
+	if (!kind || strcmp(kind, want))
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: frame %llu is kind=%s, expected kind=%s",
+		                    path, (unsigned long long)dm_reader_frames(r), kind ? kind : "(none)",
+		                    want);
+	return L ? dm_checkpoint_take(f, L, want, blk, path, err) : 0;
 }
 
 static int state_i64(const dm_frame *f, const char *name, int64_t *v, const char *path,
@@ -132,7 +137,7 @@ int dm_checkpoint_read_frames(dm_reader *r, const dm_layout *L, float *const blk
 /* The schedule a checkpoint was trained under must be one dm-denoise can
  * rebuild, or --resume would train on and write back keys no sampler
  * takes (schedule=nope predict=banana T=0). */
-static int check_schedule(const dm_kv *meta, const char *path, dm_error *err)
+int dm_checkpoint_check_schedule(const dm_kv *meta, const char *path, dm_error *err)
 {
 	if (!dm_kv_get(meta, "schedule")) {
 		static const char *const dep[] = {"predict", "T", "zero_snr", NULL};
@@ -162,7 +167,7 @@ int dm_checkpoint_open(const char *path, dm_reader **r, dm_net_config *cfg, dm_e
 		return dm_error_set(err, DM_ERR_FORMAT, "%s: not a dm-train checkpoint (no "
 		                    "format=dm-checkpoint in its header)", path);
 	}
-	if ((rc = check_schedule(meta, path, err)) < 0 ||
+	if ((rc = dm_checkpoint_check_schedule(meta, path, err)) < 0 ||
 	    (rc = dm_net_config_from_kv(cfg, meta, path, err)) < 0) {
 		dm_reader_close(*r);
 		*r = NULL;
@@ -203,4 +208,36 @@ int dm_checkpoint_load_net(const char *path, int use_ema, dm_net *net, float **p
 	}
 	*params = p;
 	return 0;
+}
+
+int dm_checkpoint_export(const char *path, int use_ema, FILE *out, const char *outname,
+                         dm_error *err)
+{
+	dm_net net;
+	float *p;
+	dm_kv meta;
+	int rc = dm_checkpoint_load_net(path, use_ema, &net, &p, &meta, err);
+	if (rc < 0)
+		return rc;
+	dm_frame f;
+	dm_frame_init(&f);
+	const dm_layout *L = &net.layout;
+	for (int i = 0; i < L->n && rc == 0; i++) {
+		dm_tensor *t = dm_frame_add(&f, L->p[i].name, DM_F32, L->p[i].rank, L->p[i].dims, err);
+		if (!t)
+			rc = err->code ? err->code : DM_ERR_NOMEM;
+		else
+			memcpy(t->data, p + L->p[i].off, L->p[i].n * sizeof(float));
+	}
+	/* the header travels as the metadata, so the file alone rebuilds the
+	 * model (dm-weights, dm-denoise) */
+	if (rc == 0 && dm_kv_set(&meta, "weights", use_ema ? "ema" : "raw"))
+		rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = dm_safetensors_write(out, outname, &meta, &f, err);
+	dm_frame_free(&f);
+	dm_kv_free(&meta);
+	dm_net_free(&net);
+	free(p);
+	return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "core/outfile.h"
 #include "core/rng.h"
+#include "io/safetensors.h"
 #include "models/checkpoint.h"
 #include "models/classifier.h"
 #include "nn/layers.h"
@@ -235,6 +236,7 @@ static const char *const own_keys[] = {
 	"weight_decay", "warmup", "lr_decay", "decay_steps", "clip_grad", "ema", "label_dropout",
 	"grad_accum", "batch", "seed",
 	"shard", /* dm-load's R/N of one rank's input: not part of a rank-independent checkpoint */
+	"weights", /* which weights an export holds (dm_checkpoint_export) */
 	NULL};
 
 static int is_own_key(const char *k)
@@ -387,4 +389,38 @@ int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err)
 	tr->samples = (uint64_t)samples;
 	tr->o.seed = (uint64_t)seed;
 	return 0;
+}
+
+int dm_trainer_from_weights(dm_trainer *tr, const char *path, dm_error *err)
+{
+	dm_kv meta;
+	dm_frame f;
+	dm_kv_init(&meta);
+	dm_frame_init(&f);
+	memset(tr, 0, sizeof *tr);
+	dm_kv_init(&tr->meta);
+	dm_net_config cfg;
+	dm_train_opts o;
+	int rc = dm_safetensors_read(path, &meta, &f, err);
+	if (rc == 0 && !dm_kv_get(&meta, "model"))
+		rc = dm_error_set(err, DM_ERR_FORMAT, "%s: no model= in its __metadata__: dm needs the "
+		                  "model's configuration keys there (dm-stream(5), Checkpoints)", path);
+	if (rc == 0)
+		rc = dm_checkpoint_check_schedule(&meta, path, err);
+	if (rc == 0)
+		rc = dm_net_config_from_kv(&cfg, &meta, path, err);
+	if (rc == 0) {
+		dm_kv_free(&tr->meta);
+		dm_train_opts_for_net(&o, cfg.kind);
+		rc = dm_trainer_init(tr, &cfg, &o, &meta, err);
+	}
+	/* the weights pass the checkpoint's verdict: exactly the layout's
+	 * tensors, f32, finite */
+	if (rc == 0 && (rc = dm_checkpoint_take(&f, &tr->net.layout, "weights", tr->w, path, err)) == 0)
+		memcpy(tr->ema, tr->w, tr->P * sizeof(float));
+	if (rc < 0)
+		dm_trainer_free(tr);
+	dm_frame_free(&f);
+	dm_kv_free(&meta);
+	return rc;
 }
