@@ -51,6 +51,13 @@ $PY -c "import numpy" 2>/dev/null && {
 	check "NPY within DM_MAX_BYTES" "DM_MAX_BYTES=7k dm-load $TMP/a.npy >$TMP/o.dms"
 }
 
+# NIfTI: a small volume over a small DM_MAX_BYTES
+dm-load toy:phantom --n 1 -o $TMP/ph.dms 2>/dev/null && dm-encode -o $TMP/ph.nii <$TMP/ph.dms 2>/dev/null && {
+	expect_fail "NIfTI over DM_MAX_BYTES" "ph.nii: the NIfTI volume as f32 needs [0-9]+ bytes, over the limit of 1024" \
+		"DM_MAX_BYTES=1k dm-load $TMP/ph.nii >$TMP/o.dms"
+	check "NIfTI within the default limit" "dm-load $TMP/ph.nii >$TMP/o.dms"
+}
+
 # a stream tensor claiming 1 GiB from a zlib payload: refused at its dtype
 # byte before anything is read or allocated, by dm-info and dm-noise alike
 $H zstream 1073741824 $TMP/bomb.dms
