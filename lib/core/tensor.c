@@ -109,6 +109,10 @@ uint16_t dm_f32_to_bf16(float f)
 
 int64_t dm_tensor_numel(const dm_tensor *t)
 {
+	/* a zero anywhere first: [2^40, 2^40, 0] is empty, not an overflow */
+	for (int i = 0; i < t->rank; i++)
+		if (t->dims[i] == 0)
+			return 0;
 	int64_t n = 1;
 	for (int i = 0; i < t->rank; i++)
 		n *= t->dims[i];

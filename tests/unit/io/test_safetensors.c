@@ -28,7 +28,8 @@ static void put_file(const char *path, const char *json, const void *data, size_
 		l8[i] = (unsigned char)(len >> (8 * i));
 	fwrite(l8, 1, 8, f);
 	fwrite(json, 1, len, f);
-	fwrite(data, 1, n, f);
+	if (n)
+		fwrite(data, 1, n, f);
 	fclose(f);
 }
 
