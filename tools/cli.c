@@ -124,6 +124,15 @@ double dm_tool_double(const char *opt, const char *s)
 	return v;
 }
 
+void dm_tool_max_bytes(const char *arg)
+{
+	uint64_t limit;
+	const char *why;
+	setenv("DM_MAX_BYTES", arg, 1);
+	if (dm_max_bytes(&limit, &why) < 0)
+		dm_tool_die("--max-bytes %s: %s", arg, why + strlen("DM_MAX_BYTES "));
+}
+
 void dm_tool_threads(int n)
 {
 #ifdef _OPENMP

@@ -32,6 +32,13 @@ expect_fail "DM_MAX_BYTES below a PNG" "ok.png: a 16x16 PNG as f32 needs 1024 by
 check "DM_MAX_BYTES=1k lets a 1024-byte PNG through" "DM_MAX_BYTES=1k dm-load $TMP/ok.png >$TMP/o.dms"
 expect_fail "DM_MAX_BYTES malformed" "DM_MAX_BYTES must be a byte count" \
 	"DM_MAX_BYTES=lots dm-load $TMP/ok.png >$TMP/o.dms"
+# --max-bytes says the same for one run, and wins over the environment
+expect_fail "dm-load --max-bytes below a PNG" "ok.png: a 16x16 PNG as f32 needs 1024 bytes, over the limit of 1000 bytes" \
+	"DM_MAX_BYTES=1G dm-load --max-bytes 1000 $TMP/ok.png >$TMP/o.dms"
+check "dm-load --max-bytes 1k lets it through" "DM_MAX_BYTES=10 dm-load --max-bytes 1k $TMP/ok.png >$TMP/o.dms"
+expect_fail "dm-load --max-bytes malformed" "^dm-load: --max-bytes 0: must be a byte count" "dm-load --max-bytes 0 $TMP/ok.png"
+expect_fail "dm-info --max-bytes" "byte [0-9]+: tensor 'x' decodes to 1024 bytes, over the limit of 100" \
+	"dm-info --max-bytes 100 -q $TMP/o.dms"
 
 # IDX: zero dimensions are empty images, not a data set
 $H idx 5 0 28 $TMP/z-images-idx3-ubyte
