@@ -2,6 +2,7 @@
 #
 #   make              libdm (static + shared) and every tool, in $(BUILD)/
 #   make test         unit tests of lib/ and shell tests of every tool
+#   make chaos        the fault tests at length (200 kill -9 rounds of dm-train)
 #   make check-asan   the whole test suite under AddressSanitizer + UBSan
 #   make check-layers lib/ includes only downward (also run by make test)
 #   make bench        benchmarks (tests/bench/)
@@ -76,7 +77,7 @@ MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
 
-.PHONY: FORCE all test check-layers check-asan bench fuzz demo install uninstall clean help
+.PHONY: FORCE all test chaos check-layers check-asan bench fuzz demo install uninstall clean help
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/libdm.a $(BUILD)/libdm.so $(TOOLS) $(BUILD)/dm.pc
@@ -136,6 +137,10 @@ FORCE:
 test: all $(UNIT)
 	@DM_BUILD=$(BUILD) sh tests/run.sh
 
+# the fault tests of `make test` at length: 200 kill -9 rounds of dm-train
+chaos: all
+	@DM_BUILD=$(BUILD) DM_CHAOS_KILLS=200 sh tests/run.sh faults
+
 # lib/ includes only downward (scripts/check-layers.sh); tests/tools/layers.sh
 # runs it too, so `make test` fails on an upward include.
 check-layers:
@@ -177,6 +182,6 @@ clean:
 	rm -rf build build-asan build-fuzz out
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,11p' Makefile
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

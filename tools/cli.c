@@ -59,6 +59,9 @@ void dm_tool_init(const char *p)
 	const char *s = strrchr(p, '/');
 	prog = s ? s + 1 : p;
 	signal(SIGPIPE, SIG_IGN);
+	/* past a file-size limit (ulimit -f) a write fails with EFBIG and the
+	 * tool says so, instead of dying of SIGXFSZ with a partial file */
+	signal(SIGXFSZ, SIG_IGN);
 	atexit(remove_temporaries);
 	catch_signals(on_signal, 1);
 }
@@ -119,6 +122,15 @@ double dm_tool_double(const char *opt, const char *s)
 	if (errno || end == s || *end)
 		dm_tool_die("%s: '%s' is not a number", opt, s);
 	return v;
+}
+
+void dm_tool_max_bytes(const char *arg)
+{
+	uint64_t limit;
+	const char *why;
+	setenv("DM_MAX_BYTES", arg, 1);
+	if (dm_max_bytes(&limit, &why) < 0)
+		dm_tool_die("--max-bytes %s: %s", arg, why + strlen("DM_MAX_BYTES "));
 }
 
 void dm_tool_threads(int n)
@@ -188,8 +200,9 @@ static const dm_cli_opt common_opts[] = {
 	{'s', "seed", "S", "seed of every random number (default 0)", NULL},
 	{'j', "threads", "N", "threads (default or 0: all cores; results do not\n"
 	                             "depend on it)", NULL},
-	{'z', "compress", "L", "zlib level 1..9 for the tensors written (default 0: none)", NULL},
+	/* in the order of the DM_CLI_* bits (cli.h): entry i is bit 1 << i */
 	{'o', "output", "FILE", "write to FILE (atomically) instead of stdout", NULL},
+	{'z', "compress", "L", "zlib level 1..9 for the tensors written (default 0: none)", NULL},
 	{'q', "quiet", NULL, "print nothing on stderr but errors", NULL},
 	{'h', "help", NULL, "this help", NULL},
 	{'V', "version", NULL, "the version", NULL},

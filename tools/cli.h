@@ -139,6 +139,9 @@ void dm_tool_version(void) __attribute__((noreturn));
 /* Parse helpers: die with a clear message naming the option on bad input. */
 long long dm_tool_int(const char *opt, const char *s, long long lo, long long hi);
 double dm_tool_double(const char *opt, const char *s);
+/* --max-bytes N: the same as DM_MAX_BYTES=N (core/tensor.h) for this run;
+ * a malformed N is one line and exit 1. */
+void dm_tool_max_bytes(const char *arg);
 /* Threads: apply --threads N (0 = leave the OpenMP default). */
 void dm_tool_threads(int n);
 

@@ -11,7 +11,7 @@
 #include "io/stream.h"
 #include "cli.h"
 
-enum { O_JSON = DM_CLI_LONG, O_SUMMARY, O_NOSTATS };
+enum { O_JSON = DM_CLI_LONG, O_SUMMARY, O_NOSTATS, O_MAXB };
 
 static const dm_cli_opt options[] = {
 	{O_JSON, "json", NULL, "print JSON: {\"streams\": [{name, meta, frames, totals}]}", NULL},
@@ -20,6 +20,8 @@ static const dm_cli_opt options[] = {
 	                     "read, checked and counted in the totals)", NULL},
 	{O_SUMMARY, "summary", NULL, "header and totals only (same as --frames 0)", NULL},
 	{O_NOSTATS, "no-stats", NULL, "leave out the statistics (faster on big streams)", NULL},
+		{O_MAXB, "max-bytes", "N", "the most bytes one decoded input may take (default\n"
+	                         "512M, or DM_MAX_BYTES; suffix k, M or G)", NULL},
 	{0},
 };
 
@@ -283,6 +285,7 @@ int main(int argc, char **argv)
 		case 'n': o.frames = dm_tool_int("--frames", optarg, 0, INT64_MAX); break;
 		case O_SUMMARY: o.frames = 0; break;
 		case O_NOSTATS: o.stats = 0; break;
+		case O_MAXB: dm_tool_max_bytes(optarg); break;
 		}
 	}
 	const int quiet = co.quiet;

@@ -11,7 +11,7 @@
 #include "io/stream.h"
 #include "cli.h"
 
-enum { O_SHUFFLE = DM_CLI_LONG, O_SCALE, O_FLIP, O_SHARD, O_STRIDE, O_GRAY, O_ITEMS, O_CLIPS, O_SIZE };
+enum { O_SHUFFLE = DM_CLI_LONG, O_SCALE, O_FLIP, O_SHARD, O_STRIDE, O_GRAY, O_ITEMS, O_CLIPS, O_SIZE, O_MAXB };
 
 static const dm_cli_opt opts[] = {
 	{'b', "batch", "N", "samples per frame (default 64 for images, else all)", NULL},
@@ -33,6 +33,8 @@ static const dm_cli_opt opts[] = {
 	{O_GRAY, "gray", NULL, "videos: one channel (luma) instead of RGB", NULL},
 	{O_ITEMS, "items", "N", "toy:moving-fmnist: items per clip (default 2)", NULL},
 	{O_SHARD, "shard", "R/N", "keep every N-th sample starting at R (after the shuffle)", NULL},
+		{O_MAXB, "max-bytes", "N", "the most bytes one decoded input may take (default\n"
+	                         "512M, or DM_MAX_BYTES; suffix k, M or G)", NULL},
 	{0},
 };
 
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
 		case O_GRAY: dopt.gray = 1; break;
 		case O_ITEMS: dopt.items = (int)dm_tool_int("--items", optarg, 1, 16); break;
 		case O_SHARD: parse_shard(optarg, &lo.shard_r, &lo.shard_n); break;
+		case O_MAXB: dm_tool_max_bytes(optarg); break;
 		}
 	}
 	lo.seed = dopt.seed = co.seed;

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,10 @@ uint16_t dm_f32_to_bf16(float f)
 
 int64_t dm_tensor_numel(const dm_tensor *t)
 {
+	/* a zero anywhere first: [2^40, 2^40, 0] is empty, not an overflow */
+	for (int i = 0; i < t->rank; i++)
+		if (t->dims[i] == 0)
+			return 0;
 	int64_t n = 1;
 	for (int i = 0; i < t->rank; i++)
 		n *= t->dims[i];
@@ -193,6 +198,45 @@ int dm_tensor_name_valid(const char *name)
 	return 1;
 }
 
+int dm_max_bytes(uint64_t *limit, const char **why)
+{
+	*limit = DM_DEFAULT_MAX_BYTES;
+	*why = NULL;
+	const char *e = getenv("DM_MAX_BYTES");
+	if (!e || !*e)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(e, &end, 10);
+	int shift = 0;
+	if (*end == 'k' || *end == 'K')
+		shift = 10, end++;
+	else if (*end == 'M')
+		shift = 20, end++;
+	else if (*end == 'G')
+		shift = 30, end++;
+	if (errno || end == e || *end || e[0] == '-' || v == 0 ||
+	    v > (DM_MAX_TENSOR_BYTES >> shift)) {
+		*why = "DM_MAX_BYTES must be a byte count 1..16G (optional suffix k, M or G)";
+		return DM_ERR_ARG;
+	}
+	*limit = (uint64_t)v << shift;
+	return 0;
+}
+
+int dm_check_bytes(uint64_t n, const char *name, const char *what, dm_error *err)
+{
+	uint64_t limit;
+	const char *why;
+	if (dm_max_bytes(&limit, &why) < 0)
+		return dm_error_set(err, DM_ERR_ARG, "%s", why);
+	if (n <= limit)
+		return 0;
+	return dm_error_set(err, DM_ERR_LIMIT, "%s: %s needs %llu bytes, over the limit of %llu "
+	                    "bytes (set DM_MAX_BYTES to allow more)", name, what,
+	                    (unsigned long long)n, (unsigned long long)limit);
+}
+
 const char *dm_tensor_check_shape(int dtype, int rank, const int64_t *dims, uint64_t *nbytes)
 {
 	size_t es = dm_dtype_size(dtype);
@@ -204,7 +248,11 @@ const char *dm_tensor_check_shape(int dtype, int rank, const int64_t *dims, uint
 	for (int i = 0; i < rank; i++) {
 		if (dims[i] < 0 || dims[i] > DM_MAX_DIM)
 			return "a dimension is negative or larger than 2^40";
-		if (dims[i] && n > DM_MAX_TENSOR_BYTES / (uint64_t)dims[i])
+		if (dims[i] == 0)
+			n = 0;
+	}
+	for (int i = 0; i < rank && n; i++) {
+		if (n > DM_MAX_TENSOR_BYTES / (uint64_t)dims[i])
 			return "tensor larger than 16 GiB";
 		n *= (uint64_t)dims[i];
 	}

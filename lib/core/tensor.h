@@ -104,10 +104,26 @@ int dm_frame_copy(dm_frame *dst, const dm_frame *src, dm_error *err);
  * shapes and bytes) and the same tags (in any order); else 0. */
 int dm_frame_equal(const dm_frame *a, const dm_frame *b);
 
+/* The most bytes one decoded input object may take (a tensor read from a
+ * stream, a decoded PNG, IDX, NPY or CSV array): DM_MAX_BYTES from the
+ * environment, a byte count with an optional k, M or G suffix (powers of
+ * 1024), default DM_DEFAULT_MAX_BYTES (512 MiB), at most
+ * DM_MAX_TENSOR_BYTES.  Readers check a size against it before they
+ * allocate, so a small file claiming a huge size fails in a few bytes of
+ * memory.  0 and *why NULL, or DM_ERR_ARG with *why a static sentence when
+ * DM_MAX_BYTES is malformed (then the default is returned in *limit). */
+#define DM_DEFAULT_MAX_BYTES ((uint64_t)512 << 20)
+int dm_max_bytes(uint64_t *limit, const char **why);
+/* 0 when n bytes of `what` fit the limit; else DM_ERR_LIMIT with one
+ * sentence "NAME: WHAT needs N bytes, over the limit of M bytes (set
+ * DM_MAX_BYTES to allow more)" (name: the file or stream). */
+int dm_check_bytes(uint64_t n, const char *name, const char *what, dm_error *err);
+
 /* A tensor name: 1..DM_MAX_NAME bytes, no control characters.  1 valid. */
 int dm_tensor_name_valid(const char *name);
 /* Check dtype, rank and dims against the limits; NULL and the decoded byte
- * count in *nbytes, or a static message. */
+ * count in *nbytes, or a static message.  Validity does not depend on the
+ * order of the dimensions: any zero dimension makes an empty tensor. */
 const char *dm_tensor_check_shape(int dtype, int rank, const int64_t *dims, uint64_t *nbytes);
 
 #endif

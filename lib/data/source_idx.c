@@ -63,14 +63,20 @@ static int idx_read(const char *path, int want_rank, int *rank, int64_t *dims, u
 		const unsigned char *b = h + 4 + 4 * i;
 		dims[i] = (int64_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
 		                    (uint32_t)b[2] << 8 | b[3]);
-		total *= (uint64_t)dims[i]; /* <= 2^32 per factor, rank <= 4: checked below */
-		if (total > ((uint64_t)1 << 40))
-			break;
 	}
+	for (int i = 0; i < *rank && total <= ((uint64_t)1 << 40); i++)
+		total *= (uint64_t)dims[i]; /* <= 2^32 per factor: no overflow below 2^40 */
 	uint64_t fsize = (uint64_t)sb.st_size;
 	uint64_t hdr = 4 + (uint64_t)hb;
 	uint64_t bound = gzdirect(g) ? (fsize > hdr ? fsize - hdr : 0)
 	                             : fsize * GZ_MAX_RATIO + 4096;
+	for (int i = 0; i < *rank; i++)
+		if (dims[i] == 0) {
+			rc = dm_error_set(err, DM_ERR_FORMAT, "%s: IDX dimension %d of %s is 0 (%s)",
+			                  path, i, *rank == 1 ? "the labels" : "the images",
+			                  i == 0 ? "no samples" : "empty images");
+			goto out;
+		}
 	if (total > bound || total > DM_MAX_TENSOR_BYTES) {
 		rc = dm_error_set(err, DM_ERR_FORMAT,
 		                  "%s: IDX header claims %llu bytes of data, more than the file "
@@ -78,6 +84,8 @@ static int idx_read(const char *path, int want_rank, int *rank, int64_t *dims, u
 		                  path, (unsigned long long)total);
 		goto out;
 	}
+	if ((rc = dm_check_bytes(total, path, "the IDX array", err)) < 0)
+		goto out;
 	*data = malloc(total ? total : 1);
 	if (!*data) {
 		rc = dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);

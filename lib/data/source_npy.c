@@ -46,6 +46,11 @@ int dm_data_npy(dm_dataset *d, const char *path, dm_error *err)
 		d->dims[i - 1] = t->dims[i];
 	d->dtype = DM_F32;
 	int64_t numel = dm_tensor_numel(t);
+	if (t->dtype != DM_F32 && (rc = dm_check_bytes((uint64_t)numel * sizeof(float), path,
+	                                               "the NPY array as f32", err)) < 0) {
+		dm_frame_free(&f);
+		return rc;
+	}
 	if (t->dtype == DM_F32) {
 		d->data = t->data;
 		t->data = NULL;
@@ -102,7 +107,8 @@ static char *read_all(const char *path, size_t *len, dm_error *err)
 	return buf;
 }
 
-/* Parse one field [s, e) as a number; 0 ok. */
+/* Parse one field [s, e) as a number; 0 ok, -1 not a number, -2 a number
+ * that is not a finite float (inf, nan, 1e999, 1e39: refused alike). */
 static int parse_field(const char *s, const char *e, float *out)
 {
 	while (s < e && (*s == ' ' || *s == '\t'))
@@ -117,8 +123,11 @@ static int parse_field(const char *s, const char *e, float *out)
 	char *end;
 	errno = 0;
 	double v = strtod(tmp, &end);
-	if (*end || errno == ERANGE || isnan(v))
+	if (*end || end == tmp)
 		return -1;
+	/* underflow (1e-999) reads as the nearest float, 0; overflow does not */
+	if (!isfinite(v) || !isfinite((float)v))
+		return -2;
 	*out = (float)v;
 	return 0;
 }
@@ -184,22 +193,21 @@ int dm_data_csv(dm_dataset *d, const char *path, dm_error *err)
 			char *e = memchr(s, ',', (size_t)(eol - s));
 			if (!e)
 				e = eol;
-			if (parse_field(s, e, v + rows * cols + col)) {
-				bad = 1;
+			if ((bad = parse_field(s, e, v + rows * cols + col)) < 0)
 				break;
-			}
 			s = e + 1;
 		}
-		if (bad && first) { /* a header line */
+		if (bad == -1 && first) { /* a header line */
 			p = next;
 			continue;
 		}
 		if (bad) {
 			char *e = memchr(s, ',', (size_t)(eol - s));
 			int flen = (int)((e ? e : eol) - s);
-			rc = dm_error_set(err, DM_ERR_FORMAT,
-			                  "%s: line %ld, column %lld: '%.*s' is not a number", path,
-			                  line, (long long)col + 1, flen > 40 ? 40 : flen, s);
+			rc = dm_error_set(err, DM_ERR_FORMAT, "%s: line %ld, column %lld: '%.*s' is %s",
+			                  path, line, (long long)col + 1, flen > 40 ? 40 : flen, s,
+			                  bad == -1 ? "not a number"
+			                            : "not a finite number in float range");
 			break;
 		}
 		rows++;

@@ -350,6 +350,47 @@ int dm_schedule_from_kv(const dm_kv *m, dm_schedule *s, dm_error *err)
 	return 0;
 }
 
+static int canonical(const dm_kv *m, dm_kv *out, dm_error *err)
+{
+	dm_schedule s;
+	int rc = dm_schedule_from_kv(m, &s, err);
+	if (rc == 0)
+		rc = dm_schedule_to_kv(&s, out, err);
+	dm_schedule_free(&s);
+	return rc;
+}
+
+int dm_schedule_kv_differ(const dm_kv *a, const dm_kv *b, char *what, size_t n, dm_error *err)
+{
+	int ha = dm_kv_get(a, "schedule") != NULL, hb = dm_kv_get(b, "schedule") != NULL;
+	if (!ha && !hb)
+		return 0;
+	if (ha != hb) {
+		snprintf(what, n, "schedule (%s vs %s)", ha ? dm_kv_get(a, "schedule") : "none",
+		         hb ? dm_kv_get(b, "schedule") : "none");
+		return 1;
+	}
+	dm_kv ca, cb;
+	dm_kv_init(&ca), dm_kv_init(&cb);
+	int rc = canonical(a, &ca, err);
+	if (rc == 0)
+		rc = canonical(b, &cb, err);
+	for (int i = 0; rc == 0 && i < ca.n; i++) {
+		const char *v = dm_kv_get(&cb, ca.key[i]);
+		if (!v || strcmp(v, ca.val[i])) {
+			snprintf(what, n, "%s (%s vs %s)", ca.key[i], ca.val[i], v ? v : "none");
+			rc = 1;
+		}
+	}
+	for (int i = 0; rc == 0 && i < cb.n; i++)
+		if (!dm_kv_get(&ca, cb.key[i])) {
+			snprintf(what, n, "%s (none vs %s)", cb.key[i], cb.val[i]);
+			rc = 1;
+		}
+	dm_kv_free(&ca), dm_kv_free(&cb);
+	return rc;
+}
+
 /* ---- evaluation -------------------------------------------------------- */
 
 double dm_schedule_t_max(const dm_schedule *s)

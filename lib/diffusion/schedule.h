@@ -144,6 +144,13 @@ int dm_schedule_to_kv(const dm_schedule *s, dm_kv *meta, dm_error *err);
  * dm-noise?"); a bad value DM_ERR_FORMAT naming the key. */
 int dm_schedule_from_kv(const dm_kv *meta, dm_schedule *s, dm_error *err);
 
+/* Whether two headers name the same process: both rebuilt (from_kv) and
+ * written back (to_kv), so spelling and defaults do not count.  0: the
+ * same (or neither has schedule=); 1: they differ, what (n bytes) names
+ * the first key that does and its two values, "predict (eps vs v)".  A
+ * header that does not rebuild: its DM_ERR_FORMAT. */
+int dm_schedule_kv_differ(const dm_kv *a, const dm_kv *b, char *what, size_t n, dm_error *err);
+
 /* ---- evaluation (t as documented above; out-of-range t is clamped to
  * [t_min_clean, t_max]) --------------------------------------------- */
 

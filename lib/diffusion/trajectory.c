@@ -61,7 +61,7 @@ int dm_trajectory_meta(dm_kv *meta, const dm_kv *in, const char *sampler, uint64
 	bad |= dm_kv_set(meta, "tool", "dm-denoise") < 0;
 	bad |= dm_kv_set(meta, "sampler", sampler) < 0;
 	bad |= dm_kv_setf(meta, "seed", "%" PRIu64, seed) < 0;
-	bad |= dm_kv_set(meta, "model", model) < 0;
+	bad |= dm_kv_set(meta, "denoiser", model) < 0; /* model= is a network family (a checkpoint's) */
 	if (bad)
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for the stream header");
 	int rc = dm_schedule_to_kv(s, meta, err);

@@ -35,7 +35,7 @@ int dm_trajectory_final(dm_frame *f, const dm_tensor *shape, const float *xs, ui
 
 /* The header of the output stream: the input's meta in (copied into meta,
  * initialised by the caller, who frees it) with tool=dm-denoise, sampler,
- * seed, model, the schedule s (dm_schedule_to_kv) and encoded=1 when the
+ * seed, denoiser (the -m argument), the schedule s (dm_schedule_to_kv) and encoded=1 when the
  * samples are encodings (noise from data).  0 or DM_ERR_NOMEM. */
 int dm_trajectory_meta(dm_kv *meta, const dm_kv *in, const char *sampler, uint64_t seed,
                        const char *model, const dm_schedule *s, int encoded, dm_error *err);

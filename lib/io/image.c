@@ -2,6 +2,8 @@
  * would gamma-convert 16-bit data; we want the stored sample values). */
 #include "io/image.h"
 
+#include "core/tensor.h"
+
 #include <errno.h>
 #include <png.h>
 #include <setjmp.h>
@@ -37,6 +39,7 @@ static void on_png_warning(png_structp png, png_const_charp msg)
 
 struct png_read_state {
 	FILE *f;
+	uint64_t off; /* bytes libpng has read, for "truncated at byte N" */
 	png_structp png;
 	png_infop info;
 	png_bytep pix;
@@ -55,6 +58,43 @@ static void png_read_cleanup(struct png_read_state *s)
 		fclose(s->f);
 }
 
+/* libpng's own reader says only "Read Error" for a short file. */
+static void png_read_counted(png_structp png, png_bytep buf, png_size_t n)
+{
+	struct png_read_state *s = png_get_io_ptr(png);
+	size_t got = fread(buf, 1, n, s->f);
+	s->off += got;
+	if (got < n) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "%s at byte %llu (%zu more bytes expected)",
+		         ferror(s->f) ? "read error" : "file truncated", (unsigned long long)s->off,
+		         n - got);
+		png_error(png, msg);
+	}
+}
+
+/* The size IHDR claims, judged before libpng allocates anything: 0, or an
+ * error naming the pixels. */
+static int png_check_ihdr(const unsigned char *b, const char *path, dm_error *err)
+{
+	if (memcmp(b + 4, "IHDR", 4))
+		return 0; /* libpng says what is wrong */
+	uint32_t w = (uint32_t)b[8] << 24 | (uint32_t)b[9] << 16 | (uint32_t)b[10] << 8 | b[11];
+	uint32_t h = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+	if (w == 0 || h == 0)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: PNG header claims %ux%u pixels (empty)",
+		                    path, w, h);
+	if (w > PNG_MAX_SIDE || h > PNG_MAX_SIDE)
+		return dm_error_set(err, DM_ERR_LIMIT, "%s: PNG header claims %ux%u pixels, over the "
+		                    "limit of %d per side", path, w, h, PNG_MAX_SIDE);
+	static const int channels[7] = {1, 0, 3, 3, 2, 0, 4}; /* by colour type */
+	int ct = b[17] < 7 ? channels[b[17]] : 0;
+	char what[64];
+	snprintf(what, sizeof what, "a %ux%u PNG as f32", w, h);
+	return ct ? dm_check_bytes((uint64_t)w * h * (uint64_t)ct * sizeof(float), path, what, err)
+	          : 0;
+}
+
 int dm_png_read(const char *path, int *w, int *h, int *c, float **data, dm_error *err)
 {
 	/* volatile: modified between setjmp and a possible longjmp */
@@ -70,11 +110,22 @@ int dm_png_read(const char *path, int *w, int *h, int *c, float **data, dm_error
 		                    path, strerror(errno));
 	struct stat sb;
 	uint64_t fsize = fstat(fileno(s->f), &sb) == 0 ? (uint64_t)sb.st_size : 0;
-	unsigned char sig[8];
+	unsigned char sig[8 + 25];
 	if (fread(sig, 1, 8, s->f) != 8 || png_sig_cmp(sig, 0, 8)) {
 		png_read_cleanup(s);
 		return dm_error_set(err, DM_ERR_FORMAT, "%s: not a PNG file", path);
 	}
+	/* IHDR (length, type, width, height, depth, colour type, ...) */
+	int rc = 0;
+	if (fread(sig + 8, 1, 25, s->f) == 25)
+		rc = png_check_ihdr(sig + 8, path, err);
+	if (rc == 0 && fseek(s->f, 8, SEEK_SET))
+		rc = dm_error_set(err, DM_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+	if (rc < 0) {
+		png_read_cleanup(s);
+		return rc;
+	}
+	s->off = 8;
 	s->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_png_error,
 	                                on_png_warning);
 	if (s->png)
@@ -88,7 +139,7 @@ int dm_png_read(const char *path, int *w, int *h, int *c, float **data, dm_error
 		return dm_error_set(err, DM_ERR_FORMAT, "%s: bad PNG: %s", path, ctx.msg);
 	}
 	png_set_user_limits(s->png, PNG_MAX_SIDE, PNG_MAX_SIDE);
-	png_init_io(s->png, s->f);
+	png_set_read_fn(s->png, s, png_read_counted);
 	png_set_sig_bytes(s->png, 8);
 	png_read_info(s->png, s->info);
 
@@ -117,6 +168,13 @@ int dm_png_read(const char *path, int *w, int *h, int *c, float **data, dm_error
 		return dm_error_set(err, DM_ERR_LIMIT,
 		                    "%s: PNG header claims %ux%u pixels, too large for the file",
 		                    path, pw, ph);
+	}
+	char what[64];
+	snprintf(what, sizeof what, "a %ux%u PNG as f32", pw, ph);
+	if ((rc = dm_check_bytes((uint64_t)pw * ph * (uint64_t)ch * sizeof(float), path, what,
+	                         err)) < 0) {
+		png_read_cleanup(s);
+		return rc;
 	}
 	s->pix = malloc(total ? total : 1);
 	s->rows = malloc(sizeof *s->rows * (ph ? ph : 1));

@@ -159,6 +159,10 @@ int dm_nifti_read(const char *path, dm_nifti *v, dm_error *err)
 		                  (long long)DM_NIFTI_MAX_BYTES);
 		goto out;
 	}
+	/* the volume as f32 under the limit every decoder keeps (DM_MAX_BYTES) */
+	if ((rc = dm_check_bytes((uint64_t)count * sizeof(float), path, "the NIfTI volume as f32",
+	                         err)) < 0)
+		goto out;
 	float off = rdf(h + 108, swap), slope = rdf(h + 112, swap), inter = rdf(h + 116, swap);
 	if (!(off >= VOX) || off > 1e9f || off != floorf(off)) {
 		rc = dm_error_set(err, DM_ERR_FORMAT, "%s: vox_offset %g (a whole number >= 352 "

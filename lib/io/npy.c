@@ -185,10 +185,17 @@ int dm_npy_read(const char *path, dm_frame *f, const char *name, dm_error *err)
 	uint64_t nbytes = n == UINT64_MAX ? UINT64_MAX : n * esz;
 	uint64_t avail = fsize > off + (uint64_t)hlen ? fsize - off - hlen : 0;
 	if (nbytes > DM_MAX_TENSOR_BYTES || (fsize && nbytes > avail)) {
-		rc = dm_error_set(err, DM_ERR_FORMAT,
-		                  "%s: NPY header claims more data than the file holds", path);
+		rc = nbytes > DM_MAX_TENSOR_BYTES
+		             ? dm_error_set(err, DM_ERR_FORMAT, "%s: NPY header claims more data than "
+		                            "the file holds (over 16 GiB)", path)
+		             : dm_error_set(err, DM_ERR_FORMAT, "%s: NPY header claims more data than "
+		                            "the file holds (%llu bytes, the file %llu)", path,
+		                            (unsigned long long)nbytes, (unsigned long long)avail);
 		goto out;
 	}
+	/* a pipe has no size to check against: the limit is what bounds it */
+	if ((rc = dm_check_bytes(nbytes, path, "the NPY array", err)) < 0)
+		goto out;
 	data = malloc(nbytes ? nbytes : 1);
 	if (!data) {
 		rc = dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);

@@ -65,6 +65,9 @@ struct dm_reader {
 	uint64_t frames;
 	uint32_t crc; /* running CRC of the current record */
 	int ended;
+	int have_meta;        /* the first header was read: its metadata is the stream's */
+	uint64_t part_frames; /* frames since the last header (the end record counts them) */
+	uint64_t pending;     /* bytes a payload still needs after the current read */
 };
 
 static int rd_fail(dm_reader *r, dm_error *err, uint64_t off, const char *fmt, ...)
@@ -94,7 +97,8 @@ static int rd_exact(dm_reader *r, void *buf, size_t n, int eof_ok, dm_error *err
 		                    (unsigned long long)(r->off + got), strerror(errno));
 	if (got == 0 && eof_ok)
 		return 0;
-	return rd_fail(r, err, r->off + got, "stream truncated (expected %zu more bytes)", n - got);
+	return rd_fail(r, err, r->off + got, "stream truncated (%llu more bytes expected)",
+	               (unsigned long long)(n - got + r->pending));
 }
 
 /* Read n payload bytes without allocating all of them up front: a header
@@ -118,7 +122,9 @@ static int rd_payload(dm_reader *r, unsigned char **out, uint64_t n, dm_error *e
 			buf = b2;
 			cap = c2;
 		}
+		r->pending = n - cap; /* a truncation reports the whole shortfall */
 		int rc = rd_exact(r, buf + have, (size_t)(cap - have), 0, err);
+		r->pending = 0;
 		if (rc <= 0) {
 			free(buf);
 			return rc < 0 ? rc : DM_ERR_FORMAT;
@@ -129,16 +135,32 @@ static int rd_payload(dm_reader *r, unsigned char **out, uint64_t n, dm_error *e
 	return 0;
 }
 
-static int rd_header(dm_reader *r, int eof_ok, dm_error *err)
+/* The header at the start of the input (after_end 0: no input at all is a
+ * clean 0, the caller's "empty input") or after an end record (1: the
+ * input may end there; anything but another header is stray bytes). */
+static int rd_header(dm_reader *r, int after_end, dm_error *err)
 {
 	unsigned char h[16];
 	uint64_t start = r->off;
 	r->crc = 0;
-	int rc = rd_exact(r, h, 8, eof_ok, err);
-	if (rc <= 0)
-		return rc;
+	size_t got = fread(h, 1, 8, r->f);
+	if (got < 8 && ferror(r->f))
+		return dm_error_set(err, DM_ERR_IO, "%s: byte %llu: read error: %s", r->name,
+		                    (unsigned long long)(start + got), strerror(errno));
+	if (got == 0)
+		return 0;
+	r->off += got;
+	if (after_end && (got < 8 || memcmp(h, MAGIC, 8) != 0))
+		return got < 8 ? rd_fail(r, err, start, "%zu stray bytes after the end record (not "
+		                         "another stream's header)", got)
+		               : rd_fail(r, err, start, "stray bytes after the end record (not "
+		                         "another stream's header: bad magic)");
+	if (got < 8)
+		return rd_fail(r, err, start + got, "stream truncated (%zu more bytes of magic "
+		               "expected)", 8 - got);
 	if (memcmp(h, MAGIC, 8) != 0)
 		return rd_fail(r, err, start, "not a dm stream (bad magic)");
+	int rc;
 	r->crc = (uint32_t)crc32(0, Z_NULL, 0);
 	if ((rc = rd_exact(r, h + 8, 8, 0, err)) < 0)
 		return rc;
@@ -163,12 +185,17 @@ static int rd_header(dm_reader *r, int eof_ok, dm_error *err)
 		return rd_fail(r, err, r->off - 4, "header CRC mismatch (stored %08x, computed %08x)",
 		               get_u32(c), want);
 	}
-	const char *why = NULL;
-	if (r->meta.n == 0) /* concatenated streams keep the first header's metadata */
-		why = dm_kv_parse(&r->meta, (const char *)meta, mlen);
+	/* concatenated streams keep the first header's metadata; later ones
+	 * are checked all the same */
+	dm_kv scratch;
+	dm_kv_init(&scratch);
+	const char *why = dm_kv_parse(r->have_meta ? &scratch : &r->meta, (const char *)meta, mlen);
+	dm_kv_free(&scratch);
 	free(meta);
 	if (why)
 		return rd_fail(r, err, start + 16, "bad metadata: %s", why);
+	r->have_meta = 1;
+	r->part_frames = 0;
 	return 1;
 }
 
@@ -185,7 +212,7 @@ int dm_reader_open(dm_reader **rp, FILE *f, const char *name, dm_error *err)
 		free(r);
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 	}
-	int rc = rd_header(r, 1, err);
+	int rc = rd_header(r, 0, err);
 	if (rc == 0)
 		rc = dm_error_set(err, DM_ERR_FORMAT, "%s: empty input (no dm stream header)", r->name);
 	if (rc < 0) {
@@ -266,7 +293,7 @@ static int rd_tensor(dm_reader *r, dm_frame *out, dm_error *err)
 			               name, i, (unsigned long long)d);
 		dims[i] = (int64_t)d;
 	}
-	uint64_t nbytes;
+	uint64_t nbytes, limit;
 	const char *why = dm_tensor_check_shape(dtype, rank, dims, &nbytes);
 	if (why)
 		return rd_fail(r, err, foff, "tensor '%s': %s", name, why);
@@ -285,6 +312,14 @@ static int rd_tensor(dm_reader *r, dm_frame *out, dm_error *err)
 	if (comp == 1 && nbytes / 1032 > stored)
 		return rd_fail(r, err, r->off - 8, "tensor '%s': compressed payload of %llu bytes cannot hold %llu bytes (zlib expands at most 1032:1)",
 		               name, (unsigned long long)stored, (unsigned long long)nbytes);
+	/* a legal size may still be more than this machine should spend on one
+	 * input tensor; checked before the payload is read */
+	if (dm_max_bytes(&limit, &why) < 0)
+		return dm_error_set(err, DM_ERR_ARG, "%s", why);
+	if (nbytes > limit)
+		return rd_fail(r, err, foff, "tensor '%s' decodes to %llu bytes, over the limit of %llu "
+		               "(set DM_MAX_BYTES to allow more)", name, (unsigned long long)nbytes,
+		               (unsigned long long)limit);
 	uint64_t poff = r->off;
 	unsigned char *payload = NULL;
 	if ((rc = rd_payload(r, &payload, stored, err)) < 0)
@@ -296,10 +331,13 @@ static int rd_tensor(dm_reader *r, dm_frame *out, dm_error *err)
 			free(payload);
 			return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", r->name);
 		}
+		/* exactly one zlib stream filling S: bytes after its end are as
+		 * corrupt as a short one */
 		uLongf dlen = (uLongf)nbytes;
-		int zrc = uncompress(data, &dlen, payload, (uLong)stored);
+		uLong slen = (uLong)stored;
+		int zrc = uncompress2(data, &dlen, payload, &slen);
 		free(payload);
-		if (zrc != Z_OK || dlen != nbytes) {
+		if (zrc != Z_OK || dlen != nbytes || slen != stored) {
 			free(data);
 			return rd_fail(r, err, poff, "tensor '%s': zlib payload is corrupt or has the wrong size", name);
 		}
@@ -339,6 +377,10 @@ int dm_reader_next(dm_reader *r, dm_frame *out, dm_error *err)
 				return rc;
 			if (get_u32(c) != want)
 				return rd_fail(r, err, r->off - 4, "end record CRC mismatch");
+			if (get_u64(h + 4) != r->part_frames)
+				return rd_fail(r, err, start + 4, "end record counts %llu frames, the stream "
+				               "has %llu", (unsigned long long)get_u64(h + 4),
+				               (unsigned long long)r->part_frames);
 			/* Another stream may follow (concatenated streams). */
 			rc = rd_header(r, 1, err);
 			if (rc < 0)
@@ -382,6 +424,7 @@ int dm_reader_next(dm_reader *r, dm_frame *out, dm_error *err)
 			               (unsigned long long)r->frames, get_u32(c), want);
 		}
 		r->frames++;
+		r->part_frames++;
 		return 1;
 	}
 }

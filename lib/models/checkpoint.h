@@ -32,6 +32,8 @@
 #ifndef DM_CHECKPOINT_H
 #define DM_CHECKPOINT_H
 
+#include <stdio.h>
+
 #include "core/error.h"
 #include "io/stream.h"
 #include "models/net.h"
@@ -39,12 +41,29 @@
 /* Write one frame tagged kind=KIND holding every tensor of L from blk. */
 int dm_checkpoint_write_block(dm_writer *w, const dm_layout *L, const char *kind, const float *blk,
                               dm_error *err);
-/* Read the next frame of r, which must be tagged kind=want, into blk (NULL:
- * only check the kind), checking every tensor's name, dtype and shape
- * against L.  f is scratch (left holding the frame).  path names the file
- * in errors. */
+/* Check that frame f holds exactly L's tensors (name, f32, shape; no more,
+ * no fewer) with finite values, and copy them into blk (NULL: check only).
+ * want names the frame in errors ("weights", ...). */
+int dm_checkpoint_take(const dm_frame *f, const dm_layout *L, const char *want, float *blk,
+                       const char *path, dm_error *err);
+/* The schedule keys of a model's header (schedule, predict, T, ...) must
+ * rebuild a schedule (or be absent altogether): 0 or DM_ERR_FORMAT. */
+int dm_checkpoint_check_schedule(const dm_kv *meta, const char *path, dm_error *err);
+/* Read the next frame of r, which must be tagged kind=want.  With a layout
+ * L, check that the frame holds exactly L's tensors (name, f32, shape; no
+ * more, no fewer) with finite values, and copy them into blk (NULL: check
+ * only); with L NULL, check only the kind.  f is scratch (left holding the
+ * frame).  path names the file in errors.  dm-train and dm-denoise read
+ * every checkpoint through this, so they take and refuse the same ones. */
 int dm_checkpoint_read_block(dm_reader *r, const dm_layout *L, const char *want, float *blk,
                              dm_frame *f, const char *path, dm_error *err);
+/* Read the frames of a checkpoint after its header: weights, ema, adam_m,
+ * adam_v (each checked by dm_checkpoint_read_block against L and copied
+ * into blk[i] unless NULL), the state frame (state[] = step, samples,
+ * seed; negative counts refused) and the end.  The one verdict on a
+ * checkpoint's body. */
+int dm_checkpoint_read_frames(dm_reader *r, const dm_layout *L, float *const blk[4],
+                              int64_t state[3], const char *path, dm_error *err);
 /* Open a checkpoint: check format=dm-checkpoint and read the net config of
  * its header.  *r is open on success, NULL on error. */
 int dm_checkpoint_open(const char *path, dm_reader **r, dm_net_config *cfg, dm_error *err);
@@ -54,5 +73,12 @@ int dm_checkpoint_open(const char *path, dm_reader **r, dm_net_config *cfg, dm_e
  * initialised and filled with the header. */
 int dm_checkpoint_load_net(const char *path, int use_ema, dm_net *net, float **params,
                            dm_kv *meta, dm_error *err);
+
+/* Write the EMA (use_ema) or raw weights of the checkpoint at path to out
+ * as safetensors (io/safetensors.h): one f32 tensor per parameter under
+ * its PyTorch name, the checkpoint's header as "__metadata__" plus
+ * weights=ema|raw.  outname names out in errors. */
+int dm_checkpoint_export(const char *path, int use_ema, FILE *out, const char *outname,
+                         dm_error *err);
 
 #endif

@@ -131,6 +131,23 @@ int dm_run_new(dm_trainer *tr, dm_batcher *b, const char *model, const dm_net_si
 	return dm_trainer_init(tr, &cfg, &d, meta, err);
 }
 
+/* A checkpoint goes on learning the process it learnt: a training stream
+ * of another schedule or parametrisation would change what the network
+ * means while its header still said the old one. */
+static int same_process(const dm_kv *ck, const dm_kv *in_meta, const char *path, const char *in,
+                        dm_error *err)
+{
+	char what[256];
+	dm_error e;
+	int rc = dm_schedule_kv_differ(ck, in_meta, what, sizeof what, &e);
+	if (rc < 0)
+		return dm_error_set(err, DM_ERR_FORMAT, "%s: %s", in, e.msg);
+	if (rc == 0)
+		return 0;
+	return dm_error_set(err, DM_ERR_ARG, "--resume: %s and the training stream %s differ in %s; "
+	                    "a checkpoint goes on with the process it was trained on", path, in, what);
+}
+
 int dm_run_resume(dm_trainer *tr, dm_batcher *b, const char *path, const dm_train_opts *o,
                   unsigned given, int nranks, long steps, const volatile sig_atomic_t *stop,
                   dm_error *err)
@@ -159,6 +176,8 @@ int dm_run_resume(dm_trainer *tr, dm_batcher *b, const char *path, const dm_trai
 		                  nranks);
 	b->labels_only = tr->net.cfg.kind == DM_NET_CLASSIFIER;
 	const char *in = dm_reader_name(b->r);
+	if (rc == 0)
+		rc = same_process(&tr->meta, dm_reader_meta(b->r), path, in, err);
 	/* at --steps already: nothing to train, so nothing to skip */
 	uint64_t skip = steps > 0 && tr->step >= steps ? 0 : tr->samples / (uint64_t)nranks;
 	int k = rc < 0 ? rc : got(dm_batcher_skip(b, skip, err), stop);

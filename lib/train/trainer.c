@@ -7,6 +7,7 @@
 
 #include "core/outfile.h"
 #include "core/rng.h"
+#include "io/safetensors.h"
 #include "models/checkpoint.h"
 #include "models/classifier.h"
 #include "nn/layers.h"
@@ -235,6 +236,7 @@ static const char *const own_keys[] = {
 	"weight_decay", "warmup", "lr_decay", "decay_steps", "clip_grad", "ema", "label_dropout",
 	"grad_accum", "batch", "seed",
 	"shard", /* dm-load's R/N of one rank's input: not part of a rank-independent checkpoint */
+	"weights", /* which weights an export holds (dm_checkpoint_export) */
 	NULL};
 
 static int is_own_key(const char *k)
@@ -333,16 +335,6 @@ int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err)
 	return rc;
 }
 
-static int state_i64(const dm_frame *f, const char *name, int64_t *v, const char *path,
-                     dm_error *err)
-{
-	const dm_tensor *t = dm_frame_get(f, name);
-	if (!t || t->dtype != DM_I64 || dm_tensor_numel(t) != 1)
-		return dm_error_set(err, DM_ERR_FORMAT, "%s: state frame lacks an i64 %s", path, name);
-	memcpy(v, t->data, 8);
-	return 0;
-}
-
 static void opts_from_kv(dm_train_opts *o, const dm_kv *kv)
 {
 	dm_train_opts_default(o);
@@ -371,13 +363,11 @@ int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err)
 {
 	dm_reader *r;
 	dm_net_config cfg;
-	dm_frame f;
 	memset(tr, 0, sizeof *tr);
 	dm_kv_init(&tr->meta);
 	int rc = dm_checkpoint_open(path, &r, &cfg, err);
 	if (rc < 0)
 		return rc;
-	dm_frame_init(&f);
 	const dm_kv *meta = dm_reader_meta(r);
 	opts_from_kv(&tr->o, meta);
 	for (int i = 0; i < meta->n && rc == 0; i++)
@@ -385,32 +375,11 @@ int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err)
 			rc = dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 	if (rc == 0)
 		rc = trainer_alloc(tr, &cfg, err);
-	const dm_layout *L = &tr->net.layout;
+	float *blk[4] = {tr->w, tr->ema, tr->m, tr->v};
+	int64_t state[3] = {0, 0, 0};
 	if (rc == 0)
-		rc = dm_checkpoint_read_block(r, L, "weights", tr->w, &f, path, err);
-	if (rc == 0)
-		rc = dm_checkpoint_read_block(r, L, "ema", tr->ema, &f, path, err);
-	if (rc == 0)
-		rc = dm_checkpoint_read_block(r, L, "adam_m", tr->m, &f, path, err);
-	if (rc == 0)
-		rc = dm_checkpoint_read_block(r, L, "adam_v", tr->v, &f, path, err);
-	if (rc == 0)
-		rc = dm_checkpoint_read_block(r, L, "state", NULL, &f, path, err);
-	int64_t step = 0, samples = 0, seed = 0;
-	if (rc == 0 && !(rc = state_i64(&f, "step", &step, path, err)) &&
-	    !(rc = state_i64(&f, "samples", &samples, path, err)))
-		rc = state_i64(&f, "seed", &seed, path, err);
-	if (rc == 0) {
-		int k = dm_reader_next(r, &f, err);
-		if (k < 0)
-			rc = k;
-		else if (k > 0)
-			rc = dm_error_set(err, DM_ERR_FORMAT, "%s: unexpected frame after the state frame",
-			                  path);
-	}
-	if (rc == 0 && (step < 0 || samples < 0))
-		rc = dm_error_set(err, DM_ERR_FORMAT, "%s: negative step or sample count", path);
-	dm_frame_free(&f);
+		rc = dm_checkpoint_read_frames(r, &tr->net.layout, blk, state, path, err);
+	int64_t step = state[0], samples = state[1], seed = state[2];
 	dm_reader_close(r);
 	if (rc < 0) {
 		dm_trainer_free(tr);
@@ -420,4 +389,38 @@ int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err)
 	tr->samples = (uint64_t)samples;
 	tr->o.seed = (uint64_t)seed;
 	return 0;
+}
+
+int dm_trainer_from_weights(dm_trainer *tr, const char *path, dm_error *err)
+{
+	dm_kv meta;
+	dm_frame f;
+	dm_kv_init(&meta);
+	dm_frame_init(&f);
+	memset(tr, 0, sizeof *tr);
+	dm_kv_init(&tr->meta);
+	dm_net_config cfg;
+	dm_train_opts o;
+	int rc = dm_safetensors_read(path, &meta, &f, err);
+	if (rc == 0 && !dm_kv_get(&meta, "model"))
+		rc = dm_error_set(err, DM_ERR_FORMAT, "%s: no model= in its __metadata__: dm needs the "
+		                  "model's configuration keys there (dm-stream(5), Checkpoints)", path);
+	if (rc == 0)
+		rc = dm_checkpoint_check_schedule(&meta, path, err);
+	if (rc == 0)
+		rc = dm_net_config_from_kv(&cfg, &meta, path, err);
+	if (rc == 0) {
+		dm_kv_free(&tr->meta);
+		dm_train_opts_for_net(&o, cfg.kind);
+		rc = dm_trainer_init(tr, &cfg, &o, &meta, err);
+	}
+	/* the weights pass the checkpoint's verdict: exactly the layout's
+	 * tensors, f32, finite */
+	if (rc == 0 && (rc = dm_checkpoint_take(&f, &tr->net.layout, "weights", tr->w, path, err)) == 0)
+		memcpy(tr->ema, tr->w, tr->P * sizeof(float));
+	if (rc < 0)
+		dm_trainer_free(tr);
+	dm_frame_free(&f);
+	dm_kv_free(&meta);
+	return rc;
 }

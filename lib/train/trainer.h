@@ -122,4 +122,10 @@ int dm_trainer_save(const dm_trainer *tr, const char *path, dm_error *err);
  * state).  o.batch is the checkpoint's global batch; a caller running N
  * ranks divides it by N. */
 int dm_trainer_load(dm_trainer *tr, const char *path, dm_error *err);
+/* A fresh trainer (step 0, zero Adam moments, EMA = weights, the model's
+ * default training options) holding the weights of the safetensors file
+ * at path, e.g. a PyTorch twin's state_dict: its "__metadata__" must carry
+ * the model's configuration keys (as dm_checkpoint_export writes them), and
+ * its tensors must be exactly the layout's, f32 and finite. */
+int dm_trainer_from_weights(dm_trainer *tr, const char *path, dm_error *err);
 #endif

@@ -73,12 +73,50 @@ head -c 100 "$EX" >"$TMP/t1";            hostile "truncated payload" "$TMP/t1" 1
 head -c 171 "$EX" >"$TMP/t2";            hostile "no end record" "$TMP/t2" 171 "without an end record"
 { cat "$EX"; printf 'GARBAGE!'; } >"$TMP/t3"
 hostile "garbage after the end" "$TMP/t3" 187 "bad magic"
+# 5 stray bytes after a clean end are not a truncation
+{ cat "$EX"; printf 'abcde'; } >"$TMP/t4"
+hostile "5 stray bytes after the end" "$TMP/t4" 187 "5 stray bytes after the end record"
 
 # The independent reader agrees with libdm.
 if [ -z "$PY" ]; then
 	skip "python reader" "python3 not installed"
 	exit 0
 fi
+# reframe OUT PYEXPR: the example with tensor m's stored bytes (b[155:167])
+# replaced by PYEXPR of z (its zlib bytes) and every later field and CRC
+# rewritten to match
+reframe() {
+	$PY - "$EX" "$1" "$2" <<'PYEOF'
+import struct, sys, zlib
+b = open(sys.argv[1], 'rb').read()
+z = b[155:167]
+p = eval(sys.argv[3])
+fr = b[33:147] + struct.pack('<Q', len(p)) + p
+fr += struct.pack('<I', zlib.crc32(fr))
+end = b'DEND' + struct.pack('<Q', 1)
+open(sys.argv[2], 'wb').write(b[:33] + fr + end + struct.pack('<I', zlib.crc32(end)))
+PYEOF
+}
+reframe "$TMP/z1" "z + b'xyz'"
+hostile "bytes after the zlib stream inside S" "$TMP/z1" 155 "zlib payload is corrupt"
+reframe "$TMP/z2" "z"
+check "reframed example still reads (libdm)" "dm-info --quiet '$TMP/z2'"
+check "reframed example still reads (python reader)" "$PY '$READER' '$TMP/z2' >/dev/null"
+# an end record that miscounts its frames (the python reader has always
+# checked; libdm does too now)
+$PY -c "import struct,sys,zlib; b=open(sys.argv[1],'rb').read(); e=b'DEND'+struct.pack('<Q',2); open(sys.argv[2],'wb').write(b[:171]+e+struct.pack('<I',zlib.crc32(e)))" "$EX" "$TMP/c2"
+hostile "end record counts 2 frames of 1" "$TMP/c2" 175 "end record counts 2 frames"
+# a zero dimension makes an empty tensor wherever it stands
+MKS="$PY $HERE/tests/tools/mkstream.py --frames 1"
+for shape in 0x1099511627776x1099511627776 1099511627776x0x1099511627776 1099511627776x1099511627776x0; do
+	$MKS --shape $shape >"$TMP/zd.dms"
+	check "dims $shape accepted (libdm)" "dm-info --quiet '$TMP/zd.dms'"
+	check "dims $shape accepted (python reader)" "$PY '$READER' '$TMP/zd.dms' >/dev/null"
+done
+# a CR before the LF is part of the value, in both readers
+$PY $HERE/tests/tools/mkstream.py --frames 0 --meta "k=v$(printf '\r')" >"$TMP/cr.dms"
+check "CR is part of a value (libdm)" "dm-info --json '$TMP/cr.dms' | grep -q '\"k\":\"v.u000d\"'"
+check "CR is part of a value (python reader)" "$PY '$READER' '$TMP/cr.dms' | grep -q \"^meta k=v$(printf '\r')\\\$\""
 check "python reader: man page example" \
 	"$PY '$READER' '$EX' | tr '\\n' '|' | grep -q 'meta tool=dm-load|frame 0: index=0|  x f32 2x2 sha256=8f33067f996c2f0a|  label i32 2 sha256=d1a01f2820956d6d|  m u8 64 zlib sha256=f5a5fd42d16a2030|total: 1 frames|'"
 if command -v dm-load >/dev/null 2>&1 && command -v dm-encode >/dev/null 2>&1; then

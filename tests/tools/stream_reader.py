@@ -101,11 +101,20 @@ class Reader:
             i = nl + 1
         return out
 
-    def header(self, eof_ok):
+    def header(self, eof_ok, after_end=False):
         start = self.off
-        magic = self.read(8, eof_ok)
-        if magic is None:
-            return False
+        if after_end:
+            magic = self.f.read(8)
+            if not magic:
+                return False
+            if magic != MAGIC:
+                self.fail(start, "%d stray bytes after the end record" % len(magic)
+                          if len(magic) < 8 else "stray bytes after the end record (bad magic)")
+            self.off += 8
+        else:
+            magic = self.read(8, eof_ok)
+            if magic is None:
+                return False
         if magic != MAGIC:
             self.fail(start, "bad magic")
         self.crc = 0
@@ -150,10 +159,12 @@ class Reader:
                 self.fail(at, "dimension %d is %d" % (i, d))
             dims.append(d)
         size = DTYPES[dtype][1]
-        n = 1
+        n = 0 if 0 in dims else 1
         for d in dims:
+            if n == 0:
+                break
             n *= d
-            if n * size > MAX_BYTES and d:
+            if n * size > MAX_BYTES:
                 self.fail(foff, "tensor larger than 16 GiB")
         nbytes = n * size
         if nbytes > MAX_BYTES:
@@ -170,7 +181,7 @@ class Reader:
             try:
                 d = zlib.decompressobj()
                 data = d.decompress(payload, nbytes + 1)
-                ok = d.eof and len(data) == nbytes
+                ok = d.eof and len(data) == nbytes and not d.unused_data
             except zlib.error:
                 ok = False
             if not ok:
@@ -191,7 +202,7 @@ class Reader:
                 self.check_crc("end record")
                 if count != self.frames:
                     self.fail(start + 4, "end record counts %d frames, read %d" % (count, self.frames))
-                if not self.header(eof_ok=True):
+                if not self.header(eof_ok=True, after_end=True):
                     return None
                 continue
             if typ != b"FRAM":

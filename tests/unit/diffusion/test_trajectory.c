@@ -98,7 +98,7 @@ TEST(trajectory_meta)
 	CHECK(dm_trajectory_meta(&meta, &in, "ddim", 42, "m.dmt", &s, 1, &err) == 0);
 	CHECK(!strcmp(dm_kv_get(&meta, "source"), "toy:moons") && !strcmp(dm_kv_get(&meta, "tool"), "dm-denoise"));
 	CHECK(!strcmp(dm_kv_get(&meta, "sampler"), "ddim") && !strcmp(dm_kv_get(&meta, "seed"), "42"));
-	CHECK(!strcmp(dm_kv_get(&meta, "model"), "m.dmt") && !strcmp(dm_kv_get(&meta, "encoded"), "1"));
+	CHECK(!strcmp(dm_kv_get(&meta, "denoiser"), "m.dmt") && !strcmp(dm_kv_get(&meta, "encoded"), "1"));
 	CHECK(dm_schedule_to_kv(&s, &want, &err) == 0);
 	CHECK(!strcmp(dm_kv_get(&meta, "schedule"), dm_kv_get(&want, "schedule")));
 	dm_kv_free(&meta);

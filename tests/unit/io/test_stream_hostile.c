@@ -422,8 +422,114 @@ TEST(stream_hostile_16gib_payload_on_short_stream)
 	uint64_t dims[1] = {(uint64_t)1 << 32};
 	size_t foff = b_tensor(&b, "x", 1, DM_F32, 1, 0, 0, dims, (uint64_t)1 << 34);
 	b_bytes(&b, "0123456789", 10);
-	EXPECT_ERROR(&b, (long)foff + 4 + 8 + 8 + 10, "truncated");
+	/* allowed by DM_MAX_BYTES, so that the short payload is what fails; the
+	 * message gives the whole shortfall, not a read chunk's remainder */
+	setenv("DM_MAX_BYTES", "16G", 1);
+	EXPECT_ERROR(&b, (long)foff + 4 + 8 + 8 + 10, "truncated (17179869174 more bytes expected)");
+	unsetenv("DM_MAX_BYTES");
+	/* by default such a tensor is over the limit, refused at its dtype */
+	EXPECT_ERROR(&b, (long)foff, "over the limit of 536870912");
+	setenv("DM_MAX_BYTES", "1k", 1);
+	EXPECT_ERROR(&b, (long)foff, "over the limit of 1024");
+	setenv("DM_MAX_BYTES", "lots", 1);
+	struct outcome o;
+	read_capped(&b, &o);
+	CHECK_MSG(o.rc == DM_ERR_ARG && strstr(o.msg, "DM_MAX_BYTES"), "rc %d: %s", o.rc, o.msg);
+	unsetenv("DM_MAX_BYTES");
 	free(b.p);
+}
+
+TEST(stream_hostile_short_payload_reports_whole_shortfall)
+{
+	/* 3 MiB claimed, 5 bytes present: more than one read chunk short */
+	bbuf b = {0};
+	b_header(&b, 1, 0, "");
+	b_frame(&b, "", 0, 1);
+	uint64_t dims[1] = {3u << 20};
+	size_t foff = b_tensor(&b, "x", 1, DM_U8, 1, 0, 0, dims, 3u << 20);
+	b_bytes(&b, "01234", 5);
+	EXPECT_ERROR(&b, (long)foff + 4 + 8 + 8 + 5, "(3145723 more bytes expected)");
+	free(b.p);
+}
+
+TEST(stream_hostile_zero_dimension_in_any_position)
+{
+	/* validity does not depend on the order of the dimensions */
+	uint64_t orders[3][3] = {{0, 1ull << 40, 1ull << 40}, {1ull << 40, 0, 1ull << 40},
+	                         {1ull << 40, 1ull << 40, 0}};
+	for (int k = 0; k < 3; k++) {
+		bbuf b = {0};
+		b_header(&b, 1, 0, "");
+		size_t fr = b_frame(&b, "", 0, 1);
+		b_tensor(&b, "x", 1, DM_F32, 3, 0, 0, orders[k], 0);
+		b_crc(&b, fr);
+		b_end(&b, 1);
+		struct outcome o;
+		read_capped(&b, &o);
+		CHECK_MSG(o.rc == 0 && o.frames == 1, "order %d: rc %d: %s", k, o.rc, o.msg);
+		free(b.p);
+	}
+}
+
+TEST(stream_hostile_zlib_exactness)
+{
+	/* bytes after the end of the zlib stream inside S are corrupt */
+	unsigned char z[64];
+	uLongf zlen = sizeof z;
+	float v[6] = {1, 2, 3, 4, 5, 6};
+	CHECK(compress2(z, &zlen, (const Bytef *)v, 24, 9) == Z_OK);
+	bbuf b = {0};
+	b_header(&b, 1, 0, "");
+	size_t fr = b_frame(&b, "", 0, 1);
+	uint64_t dims[1] = {6};
+	size_t foff = b_tensor(&b, "x", 1, DM_F32, 1, 1, 0, dims, zlen + 3);
+	b_bytes(&b, z, zlen);
+	b_bytes(&b, "xyz", 3);
+	b_crc(&b, fr);
+	b_end(&b, 1);
+	EXPECT_ERROR(&b, (long)foff + 4 + 8 + 8, "zlib payload is corrupt");
+	free(b.p);
+	/* a compressed empty tensor: S must hold one complete zlib stream (8
+	 * bytes for no data), so S = 0 is corrupt and S = 8 is valid */
+	uLongf elen = sizeof z;
+	CHECK(compress2(z, &elen, (const Bytef *)v, 0, 9) == Z_OK && elen == 8);
+	uint64_t zero[1] = {0};
+	for (int k = 0; k < 2; k++) {
+		bbuf c = {0};
+		b_header(&c, 1, 0, "");
+		size_t f2 = b_frame(&c, "", 0, 1);
+		size_t fo = b_tensor(&c, "x", 1, DM_F32, 1, 1, 0, zero, k ? elen : 0);
+		if (k)
+			b_bytes(&c, z, elen);
+		b_crc(&c, f2);
+		b_end(&c, 1);
+		struct outcome o;
+		if (k) {
+			read_capped(&c, &o);
+			CHECK_MSG(o.rc == 0 && o.frames == 1, "S=8: rc %d: %s", o.rc, o.msg);
+		} else {
+			EXPECT_ERROR(&c, (long)fo + 4 + 8 + 8, "zlib payload is corrupt");
+		}
+		free(c.p);
+	}
+}
+
+TEST(stream_hostile_after_the_end)
+{
+	struct layout L;
+	bbuf b = {0};
+	b_valid(&b, &L);
+	/* 5 stray bytes after a clean end are stray bytes, not truncation */
+	b_bytes(&b, "abcde", 5);
+	EXPECT_ERROR(&b, (long)L.end + 16, "5 stray bytes after the end record");
+	free(b.p);
+	/* an end record that miscounts its frames */
+	bbuf c = {0};
+	b_valid(&c, &L);
+	c.n = L.end;
+	b_end(&c, 2);
+	EXPECT_ERROR(&c, (long)L.end + 4, "end record counts 2 frames, the stream has 1");
+	free(c.p);
 }
 
 TEST(stream_hostile_compressed_size_bomb)
@@ -537,6 +643,33 @@ TEST(stream_hostile_concatenated_streams_are_one)
 	read_capped(&b, &o);
 	CHECK_MSG(o.rc == 0 && o.frames == 2, "rc %d frames %d: %s", o.rc, o.frames, o.msg);
 	free(b.p);
+	/* the first header's metadata is the stream's, even when it is empty;
+	 * later metadata is checked (a bad key is an error) but not adopted */
+	bbuf c = {0};
+	b_header(&c, 1, 0, "");
+	b_end(&c, 0);
+	b_header(&c, 1, 0, "tool=later\n");
+	b_end(&c, 0);
+	FILE *m = fmemopen(c.p, c.n, "rb");
+	dm_reader *r;
+	dm_error err;
+	CHECK(dm_reader_open(&r, m, "cat", &err) == 0);
+	dm_frame f;
+	dm_frame_init(&f);
+	CHECK(dm_reader_next(r, &f, &err) == 0);
+	CHECK_MSG(dm_reader_meta(r)->n == 0, "later metadata adopted: %d keys", dm_reader_meta(r)->n);
+	dm_frame_free(&f);
+	dm_reader_close(r);
+	fclose(m);
+	free(c.p);
+	bbuf d = {0};
+	b_header(&d, 1, 0, "");
+	b_end(&d, 0);
+	size_t h2 = d.n;
+	b_header(&d, 1, 0, "bad key=1\n");
+	b_end(&d, 0);
+	EXPECT_ERROR(&d, (long)h2 + 16, "metadata");
+	free(d.p);
 }
 
 /* Key=value lists are searched linearly for repeated keys; 1 MiB of short
