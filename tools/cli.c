@@ -650,6 +650,11 @@ int dm_cli_watch_opt(dm_watch_opts *o, int key, const char *arg)
 		if (k)
 			o->steps = (int)dm_tool_int("--sample-with", k, 1, 10000);
 		break;
+	case DM_CLI_SAMPLE_LIM:
+		dm_cli_pair("--sample-lim", arg, ':', &o->lim_lo, &o->lim_hi);
+		if (!(o->lim_lo < o->lim_hi))
+			dm_tool_die("--sample-lim: '%s': LO must be below HI", arg);
+		break;
 	case DM_CLI_EVAL_EVERY: o->eval_every = (long)dm_tool_int("--eval-every", arg, 0, 1LL << 40); break;
 	case DM_CLI_EVAL_DATA: o->ref = arg; break;
 	case DM_CLI_EVAL_FEATURES: o->features = arg; break;

@@ -238,7 +238,7 @@ void dm_cli_schedule_make(const dm_cli_schedule *cs, int def, int predict, struc
 enum {
 	DM_CLI_WATCH = DM_CLI_LONG + 300,
 	DM_CLI_SAMPLE_EVERY = DM_CLI_WATCH, DM_CLI_SAMPLE_OUT, DM_CLI_SAMPLE_N, DM_CLI_SAMPLE_WITH,
-	DM_CLI_EVAL_EVERY, DM_CLI_EVAL_DATA, DM_CLI_EVAL_FEATURES, DM_CLI_WATCH_END,
+	DM_CLI_SAMPLE_LIM, DM_CLI_EVAL_EVERY, DM_CLI_EVAL_DATA, DM_CLI_EVAL_FEATURES, DM_CLI_WATCH_END,
 };
 
 /* Their entries of an option table. */
@@ -251,6 +251,8 @@ enum {
 	{DM_CLI_SAMPLE_N, "sample-n", "N", "samples per drawing (64 images as a grid, 1000\n"          \
 	                     "points as a scatter plot)", NULL},                                       \
 	{DM_CLI_SAMPLE_WITH, "sample-with", "NAME[:K]", "the sampler and its steps (ddim:20)", NULL},   \
+	{DM_CLI_SAMPLE_LIM, "sample-lim", "LO:HI", "both axes of the scatter plots of 2-D points\n"   \
+	                     "(-4:4)", NULL},                                                           \
 	{DM_CLI_EVAL_EVERY, "eval-every", "N", "every N steps print the sliced Wasserstein distance\n" \
 	                     "of samples to --eval-data (and FD with\n"                                \
 	                     "--eval-features) on stderr (0 = never)", NULL},                          \

@@ -52,6 +52,7 @@ void dm_watch_opts_default(dm_watch_opts *o)
 	o->sampler = DM_SAMPLER_DDIM;
 	o->steps = 20;
 	o->fps = 4;
+	o->lim_lo = -4, o->lim_hi = 4;
 }
 
 static double now(void)
@@ -253,7 +254,8 @@ int dm_watch_open(dm_watch **out, const dm_net_config *cfg, const dm_kv *meta,
 		w->ro.lo = w->lo = lo, w->ro.hi = w->hi = hi, w->has_range = 1;
 	if (!w->images) {
 		w->ro.scatter = 1;
-		w->ro.sc = (dm_scatter){.w = 512, .h = 512, .xlo = -4, .xhi = 4, .ylo = -4, .yhi = 4,
+		w->ro.sc = (dm_scatter){.w = 512, .h = 512, .xlo = o->lim_lo, .xhi = o->lim_hi,
+		                        .ylo = o->lim_lo, .yhi = o->lim_hi,
 		                        .radius = 1, .fg = {0x1f, 0x77, 0xb4}, .bg = {255, 255, 255}, .axes = 1};
 	}
 	if (o->eval_every > 0)

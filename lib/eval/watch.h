@@ -32,6 +32,7 @@ typedef struct dm_watch_opts {
 	int sampler, steps;   /* DM_SAMPLER_* (DDIM) and its steps (20) */
 	uint64_t seed;        /* of the fixed prior noise */
 	int scale;            /* image upscaling in the grid (0: 2) */
+	double lim_lo, lim_hi; /* both axes of a scatter plot (-4, 4) */
 	int fps;              /* video frame rate (4) */
 	const char *ref;      /* --eval-every: a stream of held-out clean samples */
 	int eval_n;           /* samples compared (0: 512, at most the held-out set) */

@@ -56,8 +56,9 @@ static int lin_ticks(double lo, double hi, int target, double *t)
 }
 
 /* Ticks of a log axis spanning [lo, hi] in log10: decades (every few when
- * there are many), 1-2-5 within them when there are fewer than two, round
- * linear values when even those are fewer than two.  Values, not logs. */
+ * there are many), within them 1-2-5, 1-2-3-5 or every digit when there
+ * are fewer than two decades (the first giving three ticks), round linear
+ * values when even those are fewer than two.  Values, not logs. */
 static int log_ticks(double lo, double hi, double *t)
 {
 	int n = 0;
@@ -68,14 +69,20 @@ static int log_ticks(double lo, double hi, double *t)
 		t[n++] = pow(10, k);
 	if (n >= 2)
 		return n;
-	n = 0;
-	static const double m[3] = {1, 2, 5};
-	for (double k = floor(lo); k <= ceil(hi) && n < MAX_TICKS; k++)
-		for (int i = 0; i < 3 && n < MAX_TICKS; i++) {
-			double v = m[i] * pow(10, k), lv = log10(v);
-			if (lv >= lo - 1e-9 && lv <= hi + 1e-9)
-				t[n++] = v;
-		}
+	/* 1-2-5, else 1-2-3-5, else every digit, in each decade */
+	static const double m[3][9] = {{1, 2, 5}, {1, 2, 3, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+	static const int nm[3] = {3, 4, 9};
+	for (int j = 0; j < 3; j++) {
+		n = 0;
+		for (double k = floor(lo); k <= ceil(hi) && n < MAX_TICKS; k++)
+			for (int i = 0; i < nm[j] && n < MAX_TICKS; i++) {
+				double v = m[j][i] * pow(10, k), lv = log10(v);
+				if (lv >= lo - 1e-9 && lv <= hi + 1e-9)
+					t[n++] = v;
+			}
+		if (n >= 3)
+			return n;
+	}
 	if (n >= 2)
 		return n;
 	return lin_ticks(pow(10, lo), pow(10, hi), 4, t);
