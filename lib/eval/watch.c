@@ -235,6 +235,7 @@ int dm_watch_open(dm_watch **out, const dm_net_config *cfg, const dm_kv *meta,
 	if (rc == 0)
 		rc = dm_net_init(&w->net, cfg, err);
 	if (rc < 0) {
+		dm_schedule_free(&w->s);
 		free(w);
 		return rc;
 	}
