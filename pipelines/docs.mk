@@ -21,7 +21,8 @@ TOYS  := swissroll moons 8gaussians checkerboard circles
 SMALL := --scatter --xlim -5:5 --ylim -5:5 --size 256x256 --caption --fps 12
 
 all: $(DOCS)/swissroll-reverse.gif $(DOCS)/swissroll-forward.gif $(DOCS)/forward-schedules.png \
-     $(DOCS)/toy2d-samples.png $(DOCS)/swissroll-reverse.png clips
+     $(DOCS)/toy2d-samples.png $(DOCS)/swissroll-reverse.png $(DOCS)/toy2d-loss.png \
+     $(DOCS)/swissroll-training.gif $(DOCS)/swissroll-check.txt clips
 # Clips and volumes as dm-load makes them (no model): 16 moving Fashion-MNIST
 # clips side by side, and 6 slices of one phantom volume.
 clips: $(DOCS)/moving-fmnist.gif $(DOCS)/phantom-slices.png
@@ -65,6 +66,15 @@ $(DOCS)/swissroll-reverse.png: $(OUTS)/demo/reverse.dm
 	  $(BIN)/dm-load $$(ls $@.d/*.png | sed -n "1p;$$((n * 3 / 4))p;$$((n * 9 / 10))p;$${n}p") --batch 4 \
 	  | $(BIN)/dm-encode --grid 1x4 --gap 4 -o $@
 	rm -rf $@.d
+
+# Watching toy2d's runs: the loss of every set, the swiss roll's samples
+# over training (dm-train --sample-every), and dm-info --check of its model.
+$(DOCS)/toy2d-loss.png: $(OUTS)/toy2d/loss.png
+	cp $< $@
+$(DOCS)/swissroll-training.gif: $(OUTS)/toy2d/swissroll-training.gif
+	cp $< $@
+$(DOCS)/swissroll-check.txt: $(OUTS)/toy2d/swissroll-check.txt
+	cp $< $@
 
 # Fashion-MNIST (pipelines/fashion-mnist.mk's outputs, as they are).
 $(DOCS)/fmnist-ddpm1000.png: $(FM)/ddpm-grid.png

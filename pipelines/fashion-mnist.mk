@@ -14,6 +14,14 @@
 # model.  Changing STEPS retrains from the start.  Outputs in $(OUT)/:
 #   model.dmt            the checkpoint after STEPS steps
 #   train.csv            the training log: step,loss,lr,grad_norm,seconds
+#   loss.png             its loss against step (log scale, raw and smoothed)
+#   training/NNNNNN.png  WATCH_N samples of the EMA weights (the same seeds,
+#                        DDIM-20) every WATCH_EVERY steps, as the run goes
+#   training.mp4         those pictures as a film: the same seeds sharpening
+#                        (dm-train's stderr says what each cost, and the
+#                        sliced W2 to EVAL_N held-out test images every
+#                        EVAL_EVERY steps)
+#   check.txt            dm-info --check of the model on held-out test images
 #   ddim-grid.png        64 samples, DDIM (eta 0) in DDIM_STEPS steps
 #   ddpm-grid.png        64 samples, ancestral DDPM in DDPM_STEPS steps
 #   dpmpp-grid.png       64 samples, DPM-Solver++(2M) in DPM_STEPS steps
@@ -46,20 +54,27 @@ SEED       ?= 7
 SAMPLES    ?= 64
 GRID       ?= 8x8
 GIF_GRID   ?= 4x4
+# Watching: 64 samples at DDIM-20 every 500 steps is 1280 network
+# evaluations against 500 x 64 x 3 for the steps between (under 2%).
+WATCH_EVERY ?= 500
+WATCH_N     ?= 64
+WATCH_WITH  ?= ddim:20
+EVAL_EVERY  ?= 2000
+EVAL_N      ?= 256
 
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 .SECONDARY:
 THIS := pipelines/fashion-mnist.mk
 J := --threads $(THREADS)
 
-all: $(addprefix $(OUT)/,ddim-grid.png ddpm-grid.png dpmpp-grid.png denoise.mp4 denoise.gif \
+all: $(addprefix $(OUT)/,loss.png training.mp4 check.txt ddim-grid.png ddpm-grid.png dpmpp-grid.png denoise.mp4 denoise.gif \
      denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png)
 .PHONY: all
 
 # The training options, remembered so that changing them retrains.
 $(OUT)/train.opts: FORCE | $(OUT)/.dir
 	@echo "unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WARMUP) schedule=$(SCHEDULE)" >$@.new
-	@cmp -s $@.new $@ && rm -f $@.new || { mv -f $@.new $@; rm -f $(OUT)/train.dmt; }
+	@cmp -s $@.new $@ && rm -f $@.new || { mv -f $@.new $@; rm -f $(OUT)/train.dmt $(OUT)/training/*.png; }
 FORCE:
 .PHONY: FORCE
 
@@ -71,15 +86,32 @@ $(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-tra
 	$(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
 	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1 \
 	  | if [ -f $(OUT)/train.dmt ]; then \
-	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) --log $(OUT)/train.csv $(J); \
+	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) --log $(OUT)/train.csv $(J) $(WATCH); \
 	    else \
 	      $(BIN)/dm-train --model unet-s --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
-	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) --log $(OUT)/train.csv $(J) -o $(OUT)/train.dmt; \
+	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) --log $(OUT)/train.csv $(J) $(WATCH) \
+	        -o $(OUT)/train.dmt; \
 	    fi
 	step=$$($(BIN)/dm-info --summary $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
 	  if [ "$$step" != "$(STEPS)" ]; then \
 	    echo "fashion-mnist: stopped at step $$step of $(STEPS); run make again to resume" >&2; exit 1; fi
 	cp $(OUT)/train.dmt $@
+
+# dm-train's pictures while it trains are numbered PNGs (a resumed run adds
+# to them), made into a film at the end.
+WATCH = --sample-every $(WATCH_EVERY) --sample-n $(WATCH_N) --sample-with $(WATCH_WITH) --sample-out $(OUT)/training/%06d.png \
+        --eval-every $(EVAL_EVERY) --eval-data $(OUT)/eval.dm
+$(OUT)/model.dmt: $(OUT)/eval.dm | $(OUT)/training/.dir
+$(OUT)/training/.dir: | $(OUT)/.dir
+	mkdir -p $(@D) && touch $@
+$(OUT)/eval.dm: $(BIN)/dm-load | $(OUT)/.dir
+	$(BIN)/dm-load fashion-mnist:test --limit $(EVAL_N) --batch $(EVAL_N) --seed 5 >$@
+$(OUT)/training.mp4: $(OUT)/model.dmt $(BIN)/dm-load $(BIN)/dm-encode
+	$(BIN)/dm-load $(OUT)/training/'*.png' --batch 1 | $(BIN)/dm-encode --fps 4 --hold-last 2 -o $@
+$(OUT)/loss.png: $(OUT)/model.dmt $(BIN)/dm-plot
+	$(BIN)/dm-plot --log-y --smooth 0.98 --title "unet-s on fashion-mnist" -o $@ $(OUT)/train.csv
+$(OUT)/check.txt: $(OUT)/model.dmt $(OUT)/eval.dm $(BIN)/dm-info
+	$(BIN)/dm-info --check $< $(OUT)/eval.dm >$@
 
 # The DDIM trajectory: every step as a frame (x, and the predicted x0).
 $(OUT)/ddim.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise

@@ -19,7 +19,9 @@
 #include "core/kv.h"
 #include "core/outfile.h"
 #include "core/tensor.h"
+#include "diffusion/sampler.h"
 #include "diffusion/schedule.h"
+#include "eval/watch.h"
 #include "io/stream.h"
 
 static const char *prog = "dm";
@@ -644,4 +646,32 @@ void dm_cli_schedule_make(const dm_cli_schedule *cs, int def, int predict, dm_sc
 		if (cs->param[i])
 			*field[i] = dm_tool_double("schedule parameter", cs->param[i]);
 	dm_tool_check(dm_schedule_init(s, &err), &err);
+}
+
+int dm_cli_watch_opt(dm_watch_opts *o, int key, const char *arg)
+{
+	char name[32];
+	const char *k;
+	switch (key) {
+	case DM_CLI_SAMPLE_EVERY: o->sample_every = (long)dm_tool_int("--sample-every", arg, 0, 1LL << 40); break;
+	case DM_CLI_SAMPLE_OUT: o->out = arg; break;
+	case DM_CLI_SAMPLE_N: o->n = (int)dm_tool_int("--sample-n", arg, 1, 1 << 16); break;
+	case DM_CLI_SAMPLE_WITH:
+		k = dm_cli_split(arg, name, sizeof name);
+		if ((o->sampler = dm_sampler_parse(name)) < 0)
+			dm_tool_die("--sample-with: unknown sampler '%s'", name);
+		if (k)
+			o->steps = (int)dm_tool_int("--sample-with", k, 1, 10000);
+		break;
+	case DM_CLI_SAMPLE_LIM:
+		dm_cli_pair("--sample-lim", arg, ':', &o->lim_lo, &o->lim_hi);
+		if (!(o->lim_lo < o->lim_hi))
+			dm_tool_die("--sample-lim: '%s': LO must be below HI", arg);
+		break;
+	case DM_CLI_EVAL_EVERY: o->eval_every = (long)dm_tool_int("--eval-every", arg, 0, 1LL << 40); break;
+	case DM_CLI_EVAL_DATA: o->ref = arg; break;
+	case DM_CLI_EVAL_FEATURES: o->features = arg; break;
+	default: return 0;
+	}
+	return 1;
 }

@@ -236,4 +236,36 @@ int dm_cli_schedule_opt(dm_cli_schedule *cs, int key, const char *arg);
  * predict, initialised; dies with the option's name on a bad value. */
 void dm_cli_schedule_make(const dm_cli_schedule *cs, int def, int predict, struct dm_schedule *s);
 
+/* ---- watching a training run (dm-train; eval/watch.h) ----------------- */
+
+enum {
+	DM_CLI_WATCH = DM_CLI_LONG + 300,
+	DM_CLI_SAMPLE_EVERY = DM_CLI_WATCH, DM_CLI_SAMPLE_OUT, DM_CLI_SAMPLE_N, DM_CLI_SAMPLE_WITH,
+	DM_CLI_SAMPLE_LIM, DM_CLI_EVAL_EVERY, DM_CLI_EVAL_DATA, DM_CLI_EVAL_FEATURES, DM_CLI_WATCH_END,
+};
+
+/* Their entries of an option table. */
+#define DM_CLI_WATCH_OPTIONS                                                                     \
+	{DM_CLI_SAMPLE_EVERY, "sample-every", "N", "every N steps draw samples from the EMA weights\n" \
+	                     "(fixed noise) into --sample-out (0 = never)", NULL},                     \
+	{DM_CLI_SAMPLE_OUT, "sample-out", "FILE", "a .mp4, .gif or .webm video with a frame per\n"    \
+	                     "drawing, or numbered PNGs (one %d: the step;\n"                           \
+	                     "default samples.mp4)", NULL},                                              \
+	{DM_CLI_SAMPLE_N, "sample-n", "N", "samples per drawing (64 images as a grid, 1000\n"          \
+	                     "points as a scatter plot)", NULL},                                       \
+	{DM_CLI_SAMPLE_WITH, "sample-with", "NAME[:K]", "the sampler and its steps (ddim:20)", NULL},   \
+	{DM_CLI_SAMPLE_LIM, "sample-lim", "LO:HI", "both axes of the scatter plots of 2-D points\n"   \
+	                     "(-4:4)", NULL},                                                           \
+	{DM_CLI_EVAL_EVERY, "eval-every", "N", "every N steps print the sliced Wasserstein distance\n" \
+	                     "of samples to --eval-data (and FD with\n"                                \
+	                     "--eval-features) on stderr (0 = never)", NULL},                          \
+	{DM_CLI_EVAL_DATA, "eval-data", "FILE", "held-out clean samples (up to 512 of them used)", NULL}, \
+	{DM_CLI_EVAL_FEATURES, "eval-features", "FILE", "a classifier checkpoint: also the Frechet\n"   \
+	                     "distance in its features", NULL}
+
+struct dm_watch_opts;
+/* Takes key when it is one of the options above: returns 1, else 0; dies
+ * on a bad value naming the option. */
+int dm_cli_watch_opt(struct dm_watch_opts *o, int key, const char *arg);
+
 #endif

@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 
+#include "eval/watch.h"
 #include "nn/gemm.h"
 #include "train/parity.h"
 #include "train/run.h"
@@ -89,7 +90,8 @@ static const dm_cli_opt options[] = {
 	{O_DUMP, "dump-grads", "FILE", "write the first batch, the network output, the loss,\n"
 	                     "the weights and their gradients as a stream, then\n"
 	                     "exit without training (the PyTorch parity test)", NULL},
-	{'q', "quiet", NULL, "no progress line even on a terminal", NULL},
+	DM_CLI_WATCH_OPTIONS,
+	{'q', "quiet", NULL, "no progress line (nor watching lines) even on a terminal", NULL},
 	{0},
 };
 
@@ -171,6 +173,9 @@ int main(int argc, char **argv)
 	unsigned given = 0; /* the training options given (--resume keeps the others) */
 	dm_net_sizes sz;
 	dm_net_sizes_none(&sz);
+	dm_watch_opts wo;
+	dm_watch_opts_default(&wo);
+	wo.out = "samples.mp4";
 	dm_cli_common co;
 	while ((c = dm_cli_next(&cli, argc, argv, &co)) != -1) {
 		char opt[64];
@@ -209,6 +214,7 @@ int main(int argc, char **argv)
 		case O_STATS: stats = 1; break;
 		case O_REFERENCE: reference = 1; break;
 		case O_PRECISION: precision = dm_cli_enum_parse(opt, optarg, &precisions); break;
+		default: dm_cli_watch_opt(&wo, c, optarg); break;
 		}
 		given |= given_bit(c);
 		set_model |= c == 'm' || (c >= O_HIDDEN && c <= O_CLASSES);
@@ -257,15 +263,13 @@ int main(int argc, char **argv)
 	dm_tool_check(dm_run_join(&tr, &b, &dist, &err), &err);
 	int lead = dist.rank == 0;
 
-	/* the log is appended to as training goes (tail -f), not atomic */
 	FILE *logf = NULL;
-	if (logpath && lead) {
-		logf = fopen(logpath, resume ? "a" : "w");
-		if (!logf)
-			dm_tool_die("%s: %s", logpath, strerror(errno));
-		if (ftell(logf) == 0)
-			fprintf(logf, "step,loss,lr,grad_norm,seconds\n");
-		fflush(logf);
+	if (logpath && lead)
+		dm_tool_check(dm_run_log_open(&logf, logpath, resume != NULL, &err), &err);
+	dm_watch *watch = NULL; /* samples and figures while training, from rank 0 */
+	if (lead && (wo.sample_every > 0 || wo.eval_every > 0) && !dumppath) {
+		wo.seed = o.seed;
+		dm_tool_check(dm_watch_open(&watch, &tr.net.cfg, &tr.meta, &wo, &err), &err);
 	}
 
 	dm_batch mb;
@@ -299,14 +303,18 @@ int main(int argc, char **argv)
 			break; /* the input ended or a signal asked to stop */
 		double el = dm_cli_now() - t0;
 		sloss = 0.98 * sloss + 0.02 * si.loss, sw = 0.98 * sw + 0.02;
-		if (logf) {
-			fprintf(logf, "%ld,%.9g,%.9g,%.9g,%.3f\n", tr.step, si.loss, (double)si.lr,
-			        si.gnorm, el);
-			if (fflush(logf) != 0)
-				dm_tool_die("%s: %s", logpath, strerror(errno));
-		}
+		if (logf)
+			dm_tool_check(dm_run_log_step(logf, logpath, tr.step, &si, el, &err), &err);
 		if (lead && save_every > 0 && tr.step % save_every == 0)
 			save(&tr, out);
+		dm_watch_report wr;
+		char line[512] = "";
+		if (watch)
+			dm_tool_check(dm_watch_step(watch, tr.step, tr.ema, &wr, &err), &err);
+		if (watch && !co.quiet)
+			dm_watch_describe(watch, &wr, tr.step, dm_cli_now() - t0, line, sizeof line);
+		if (*line)
+			fprintf(stderr, "%sdm-train: %s\n", show ? "\r\033[K" : "", line);
 		if (show && (el - last_show > 0.2 || tr.step == steps)) {
 			progress(tr.step, steps, sloss / sw, si.lr, (double)(tr.step - step0) / el, 0);
 			last_show = el;
@@ -315,6 +323,7 @@ int main(int argc, char **argv)
 	double el = dm_cli_now() - t0;
 	if (lead)
 		save(&tr, out);
+	dm_tool_check(dm_watch_close(watch, &err), &err);
 	if (show)
 		progress(tr.step, steps, sw > 0 ? sloss / sw : 0, dm_trainer_lr(&tr.o, tr.step),
 		         (double)(tr.step - step0) / (el + 1e-9), 1);

@@ -121,6 +121,16 @@ static void put_px(dm_canvas *cv, int x, int y, const uint8_t *rgb)
 		p[i] = rgb[cv->c == 1 ? 0 : i];
 }
 
+const uint8_t *dm_render_colour(int i)
+{
+	/* a categorical table with distinct hues (matplotlib's tab10) */
+	static const uint8_t table[10][3] = {
+		{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28}, {0x94, 0x67, 0xbd},
+		{0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f}, {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf},
+	};
+	return table[((i % 10) + 10) % 10];
+}
+
 int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm_error *err)
 {
 	if (t->rank != 2 || t->dims[1] < 2)
@@ -153,11 +163,6 @@ int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm
 		return dm_error_set(err, DM_ERR_FORMAT, "tensor '%s' has %lld values for %lld points",
 		                    s->classes->name, (long long)dm_tensor_numel(s->classes), (long long)n);
 	}
-	/* a categorical table with distinct hues (matplotlib's tab10) */
-	static const uint8_t table[10][3] = {
-		{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28}, {0x94, 0x67, 0xbd},
-		{0x8c, 0x56, 0x4b}, {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f}, {0xbc, 0xbd, 0x22}, {0x17, 0xbe, 0xcf},
-	};
 	int r = s->radius;
 	for (int64_t i = 0; i < n; i++) {
 		double px = (dm_tensor_get(t, i * d) - s->xlo) * sx;
@@ -169,7 +174,7 @@ int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm
 		if (s->classes) {
 			double c = dm_tensor_get(s->classes, i);
 			long k = isfinite(c) ? (long)fmod(c, 10) : 0;
-			colour = table[k < 0 ? k + 10 : k];
+			colour = dm_render_colour((int)(k < 0 ? k + 10 : k));
 		}
 		for (int dy = -r; dy <= r; dy++)
 			for (int dx = -r; dx <= r; dx++)

@@ -78,6 +78,10 @@ typedef struct dm_scatter {
 /* Draw into a new RGB canvas cv (freed by the caller). */
 int dm_render_scatter(dm_canvas *cv, const dm_tensor *t, const dm_scatter *s, dm_error *err);
 
+/* Colour i (mod 10) of the categorical table scatter classes and plot
+ * series take (matplotlib's tab10), as 3 bytes. */
+const uint8_t *dm_render_colour(int i);
+
 /* Draw text with the built-in 5x7 font, each font pixel a scale x scale
  * block, top-left corner at (x, y), in colour rgb (gray canvases take
  * rgb[0]), on a background box of colour bg when bg is not NULL.  Letters

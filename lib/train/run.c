@@ -1,5 +1,6 @@
 #include "train/run.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,4 +212,25 @@ int dm_run_join(dm_trainer *tr, const dm_batcher *b, dm_dist *d, dm_error *err)
 		return 0;
 	int rc = dm_dist_bcast(d, tr->w, tr->P * sizeof(float), err);
 	return rc < 0 ? rc : dm_dist_bcast(d, tr->m, 3 * tr->P * sizeof(float), err);
+}
+
+int dm_run_log_open(FILE **f, const char *path, int append, dm_error *err)
+{
+	*f = fopen(path, append ? "a" : "w");
+	if (!*f)
+		return dm_error_set(err, DM_ERR_IO, "%s: %s", path, strerror(errno));
+	if (ftell(*f) == 0)
+		fprintf(*f, "step,loss,lr,grad_norm,seconds\n");
+	if (fflush(*f) != 0)
+		return dm_error_set(err, DM_ERR_IO, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+int dm_run_log_step(FILE *f, const char *path, long step, const dm_step_info *si, double seconds,
+                    dm_error *err)
+{
+	fprintf(f, "%ld,%.9g,%.9g,%.9g,%.3f\n", step, si->loss, (double)si->lr, si->gnorm, seconds);
+	if (fflush(f) != 0)
+		return dm_error_set(err, DM_ERR_IO, "%s: %s", path, strerror(errno));
+	return 0;
 }

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/error.h"
 #include "train/batcher.h"
@@ -78,5 +79,13 @@ typedef struct dm_step_info {
  * why), or DM_ERR_ARG "another rank failed" when only another rank did. */
 int dm_train_step(dm_trainer *tr, dm_batcher *b, dm_batch *mb, dm_dist *d,
                   const volatile sig_atomic_t *stop, dm_step_info *info, dm_error *err);
+
+/* The CSV log of dm-train --log: step,loss,lr,grad_norm,seconds, one line
+ * per step, flushed as it goes (tail -f), so not atomic.  Opened for
+ * appending with `append` (a resumed run), the header line written when
+ * the file is empty.  DM_ERR_IO naming path. */
+int dm_run_log_open(FILE **f, const char *path, int append, dm_error *err);
+int dm_run_log_step(FILE *f, const char *path, long step, const dm_step_info *si, double seconds,
+                    dm_error *err);
 
 #endif

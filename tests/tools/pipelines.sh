@@ -78,7 +78,7 @@ fi
 
 # toy2d.mk on one set, tiny; a second run has nothing to do.
 T=$TMP/toy
-TOYMK="make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$T' TOYS=moons STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250"
+TOYMK="make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$T' TOYS=moons STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250 WATCH_EVERY=5 WATCH_N=100 EVAL_EVERY=10"
 check "toy2d.mk runs" "$TOYMK >'$TMP/toy.log' 2>&1"
 check "toy2d: scores.txt has a row for moons" \
 	"grep -Eq '^moons +[0-9.]+ +[0-9.]+ +[0-9.]+$' '$T/scores.txt'"
@@ -86,6 +86,10 @@ check "toy2d: reverse.gif has 4 frames (prior, step 5, step 9, final) + 24 held"
 	"$VID '$T/moons-reverse.gif' | grep -q '^gif 384 384 28 '"
 check "toy2d: forward.gif has 4 frames + 12 held" "$VID '$T/moons-forward.gif' | grep -q '^gif 384 384 16 '"
 check "toy2d: samples.png exists" "test -s '$T/moons-samples.png'"
+check "toy2d: the loss plots" "python3 tests/tools/pngcheck.py '$T/moons-loss.png' 800 480 3 && python3 tests/tools/pngcheck.py '$T/loss.png' 800 480 3"
+check "toy2d: the training film has a frame per 5 steps" "$VID '$T/moons-training.gif' | grep -q '^gif 512 512 4 '"
+check "toy2d: watch.txt has the figure" "grep -q 'step 20: .*sliced W2' '$T/moons-watch.txt'"
+check "toy2d: check.txt has a verdict" "grep -q '^verdict: ' '$T/moons-check.txt'"
 # (make -q answers by its exit status, not by make's chatter, which make -s
 # and MAKEFLAGS silence or change)
 check "toy2d: a re-run does nothing" "$TOYMK -q"
@@ -101,7 +105,7 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	# fashion-mnist.mk with 3 training steps and a few sampling steps: every
 	# picture, video and score is made; a second run has nothing to do.
 	M=$TMP/fm
-	FMMK="make -s --no-print-directory -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=3 DDPM_EVERY=1 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100"
+	FMMK="make -s --no-print-directory -f pipelines/fashion-mnist.mk BUILD='$BUILD' OUT='$M' STEPS=3 BATCH=8 WARMUP=1 SAVE_EVERY=2 SAMPLES=4 GRID=2x2 GIF_GRID=2x2 DDIM_STEPS=3 DDPM_STEPS=3 DDPM_EVERY=1 DPM_STEPS=3 RESTORE_N=4 RESTORE_STEPS=2 SDEDIT_T=100 WATCH_EVERY=3 WATCH_N=1 WATCH_WITH=ddim:2 EVAL_EVERY=3 EVAL_N=2"
 	check "fashion-mnist.mk runs (tiny)" "$FMMK >'$TMP/fm.log' 2>&1"
 	check "fashion-mnist: the model stopped at step 3" "dm-info --summary '$M/model.dmt' | grep -q '^ *step=3$'"
 	check "fashion-mnist: the log has 3 rows" "test \$(wc -l <'$M/train.csv') -eq 4"
@@ -111,6 +115,10 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	check "fashion-mnist: restore.txt scores three tasks" \
 		"test \$(grep -Ec '^(sr2|sr4|half) [0-9.]+ [0-9.]+$' '$M/restore.txt') -eq 3"
 	check "fashion-mnist: restore.png is 5 rows of 4" "python3 tests/tools/pngcheck.py '$M/restore.png' 345 432 1"
+	check "fashion-mnist: loss.png" "python3 tests/tools/pngcheck.py '$M/loss.png' 800 480 3"
+	check "fashion-mnist: a training picture at step 3, and the film" \
+		"test -s '$M/training/000003.png' && $VID '$M/training.mp4' | grep -q '^mp4 '"
+	check "fashion-mnist: check.txt has a verdict" "grep -q '^verdict: ' '$M/check.txt'"
 	for f in inpaint.png sdedit.png denoise-x0.mp4 ddpm-grid.png dpmpp-grid.png; do
 		check "fashion-mnist: $f exists" "test -s '$M/$f'"
 	done
@@ -126,13 +134,15 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	O=$TMP/outs
 	mkdir -p "$O" && ln -s "$D" "$O/demo" && ln -s "$F" "$O/forward" && ln -s "$M" "$O/fashion-mnist"
 	check "toy2d.mk runs on every set (tiny)" \
-		"make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$O/toy2d' STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250 >'$TMP/toy5.log' 2>&1"
+		"make -s -f pipelines/toy2d.mk BUILD='$BUILD' OUT='$O/toy2d' STEPS=20 N=200 TOYN=300 SAMPLE_STEPS=10 EVERY=5 FWD_EVERY=250 WATCH_EVERY=10 WATCH_N=100 EVAL_EVERY=20 >'$TMP/toy5.log' 2>&1"
 	check "docs.mk makes every picture" \
 		"make -s -f pipelines/docs.mk BUILD='$BUILD' OUTS='$O' DOCS='$TMP/docs' all fmnist >'$TMP/docs.log' 2>&1"
 	check "docs: swissroll-reverse.gif 256x256" "$VID '$TMP/docs/swissroll-reverse.gif' | grep -q '^gif 256 256 36 '"
 	check "docs: swissroll-forward.gif 256x256" "$VID '$TMP/docs/swissroll-forward.gif' | grep -q '^gif 256 256 '"
 	check "docs: toy2d-samples.png is 5 plots of 192 px" "python3 tests/tools/pngcheck.py '$TMP/docs/toy2d-samples.png' 976 192 3"
 	check "docs: swissroll-reverse.png is 4 plots of 192 px" "python3 tests/tools/pngcheck.py '$TMP/docs/swissroll-reverse.png' 780 192 3"
+	check "docs: toy2d-loss.png, swissroll-training.gif, swissroll-check.txt" \
+		"python3 tests/tools/pngcheck.py '$TMP/docs/toy2d-loss.png' 800 480 3 && $VID '$TMP/docs/swissroll-training.gif' | grep -q '^gif 512 512 2 ' && grep -q '^verdict' '$TMP/docs/swissroll-check.txt'"
 	check "docs: forward-schedules.png is the strip" "python3 tests/tools/pngcheck.py '$TMP/docs/forward-schedules.png' 636 56 1"
 	for f in fmnist-ddpm1000.png fmnist-ddim50.png fmnist-dpmpp20.png fmnist-ddpm.gif fmnist-inpaint.png fmnist-restore.png; do
 		check "docs: $f" "test -s '$TMP/docs/$f'"
