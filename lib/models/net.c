@@ -8,6 +8,7 @@
 #include "models/classifier.h"
 #include "models/mlp.h"
 #include "models/unet.h"
+#include "models/unet3d.h"
 
 /* ---- config ---------------------------------------------------------- */
 
@@ -18,6 +19,7 @@ int dm_net_config_named(dm_net_config *c, const char *name, dm_error *err)
 	dm_mlp_config_default(&c->mlp);
 	dm_unet_config_default(&c->unet, 0);
 	dm_classifier_config_default(&c->cls);
+	dm_unet3d_config_default(&c->unet3d);
 	if (!strcmp(name, "mlp-2d") || !strcmp(name, "mlp")) {
 		c->kind = DM_NET_MLP;
 	} else if (!strcmp(name, "unet-s") || !strcmp(name, "unet")) {
@@ -25,12 +27,14 @@ int dm_net_config_named(dm_net_config *c, const char *name, dm_error *err)
 	} else if (!strcmp(name, "unet-m")) {
 		c->kind = DM_NET_UNET;
 		dm_unet_config_default(&c->unet, 1);
+	} else if (!strcmp(name, "unet3d-s") || !strcmp(name, "unet3d")) {
+		c->kind = DM_NET_UNET3D;
 	} else if (!strcmp(name, "classifier-fmnist") || !strcmp(name, "classifier")) {
 		c->kind = DM_NET_CLASSIFIER;
 	} else {
 		return dm_error_set(err, DM_ERR_ARG,
-		                    "unknown model '%s' (mlp-2d, unet-s, unet-m, classifier-fmnist, "
-		                    "mlp, unet, classifier)", name);
+		                    "unknown model '%s' (mlp-2d, unet-s, unet-m, unet3d-s, "
+		                    "classifier-fmnist, mlp, unet, unet3d, classifier)", name);
 	}
 	return 0;
 }
@@ -50,7 +54,7 @@ static int fit_image(const char *k, const dm_net_sizes *s, const int64_t *dims, 
 {
 	if (rank != 3)
 		return dm_error_set(err, DM_ERR_ARG, "a %s needs images N x C x H x W, got samples of "
-		                    "rank %d", k, rank);
+		                    "rank %d%s", k, rank, rank == 4 ? " (clips: --model unet3d)" : "");
 	for (int i = 0; i < 3; i++)
 		if (dims[i] < 1 || dims[i] > 1 << 20)
 			return dm_error_set(err, DM_ERR_ARG, "%s: image dimension %lld out of range", k,
@@ -88,11 +92,22 @@ int dm_net_config_fit(dm_net_config *c, const dm_net_sizes *s, const int64_t *di
 		if (s->temb > 0) m->temb = s->temb;
 	} else if (mlp_sizes) {
 		return dm_error_set(err, DM_ERR_ARG, "--hidden, --layers and --temb are mlp options, "
-		                    "not %s", c->kind == DM_NET_UNET ? "unet" : "classifier");
-	} else if (c->kind == DM_NET_UNET) {
-		dm_unet_config *u = &c->unet;
-		rc = fit_image("unet", s, dims, rank, &u->in_ch, &u->H, &u->W, &u->ch, u->ch_mult,
-		               &u->nmult, &u->res_blocks, &u->groups, err);
+		                    "not %s", c->kind == DM_NET_UNET ? "unet" : c->kind == DM_NET_UNET3D
+		                    ? "unet3d" : "classifier");
+	} else if (c->kind == DM_NET_UNET || c->kind == DM_NET_UNET3D) {
+		int video = c->kind == DM_NET_UNET3D;
+		dm_unet_config *u = video ? &c->unet3d.s : &c->unet;
+		if (video && rank != 4)
+			return dm_error_set(err, DM_ERR_ARG, "a unet3d needs clips N x C x T x H x W, got "
+			                    "samples of rank %d", rank);
+		int64_t fd[3] = {dims[0], video ? dims[2] : 0, video ? dims[3] : 0};
+		if (video && (dims[1] < 1 || dims[1] > 1024))
+			return dm_error_set(err, DM_ERR_ARG, "unet3d: %lld frames, not 1..1024",
+			                    (long long)dims[1]);
+		if (video)
+			c->unet3d.T = (int)dims[1];
+		rc = fit_image(video ? "unet3d" : "unet", s, video ? fd : dims, video ? 3 : rank, &u->in_ch, &u->H, &u->W,
+		               &u->ch, u->ch_mult, &u->nmult, &u->res_blocks, &u->groups, err);
 		if (rc == 0 && s->dropout >= 0)
 			u->dropout = s->dropout;
 		if (rc == 0 && s->attn &&
@@ -121,6 +136,11 @@ int dm_net_sample_shape(const dm_net_config *c, int64_t *dims)
 	}
 	const dm_classifier_config *k = &c->cls;
 	const dm_unet_config *u = &c->unet;
+	if (c->kind == DM_NET_UNET3D) {
+		u = &c->unet3d.s;
+		dims[0] = u->in_ch, dims[1] = c->unet3d.T, dims[2] = u->H, dims[3] = u->W;
+		return 4;
+	}
 	int cls = c->kind == DM_NET_CLASSIFIER;
 	dims[0] = cls ? k->in_ch : u->in_ch, dims[1] = cls ? k->H : u->H, dims[2] = cls ? k->W : u->W;
 	return 3;
@@ -132,6 +152,8 @@ size_t dm_net_sample_size(const dm_net_config *c)
 		return (size_t)c->mlp.dim;
 	if (c->kind == DM_NET_CLASSIFIER)
 		return (size_t)c->cls.in_ch * c->cls.H * c->cls.W;
+	if (c->kind == DM_NET_UNET3D)
+		return (size_t)c->unet3d.s.in_ch * c->unet3d.T * c->unet3d.s.H * c->unet3d.s.W;
 	return (size_t)c->unet.in_ch * c->unet.H * c->unet.W;
 }
 
@@ -151,6 +173,8 @@ int dm_net_config_check(const dm_net_config *c, dm_error *err)
 		return dm_mlp_config_check(&c->mlp, err);
 	case DM_NET_UNET:
 		return dm_unet_config_check(&c->unet, err);
+	case DM_NET_UNET3D:
+		return dm_unet3d_config_check(&c->unet3d, err);
 	case DM_NET_CLASSIFIER:
 		if (c->classes != 0)
 			return dm_error_set(err, DM_ERR_ARG, "classifier: is not class-conditional "
@@ -185,7 +209,8 @@ int dm_net_image_to_kv(dm_kv *kv, int in_ch, int H, int W, int ch, const char *c
 int dm_net_config_to_kv(const dm_net_config *c, dm_kv *kv, dm_error *err)
 {
 	int rc = dm_kv_set(kv, "model", c->kind == DM_NET_MLP ? "mlp" :
-	                                c->kind == DM_NET_CLASSIFIER ? "classifier" : "unet");
+	                                c->kind == DM_NET_CLASSIFIER ? "classifier" :
+	                                c->kind == DM_NET_UNET3D ? "unet3d" : "unet");
 	rc |= dm_kv_setf(kv, "classes", "%d", c->classes);
 	rc |= dm_kv_setf(kv, "t_scale", "%.9g", (double)c->t_scale);
 	if (rc)
@@ -194,6 +219,8 @@ int dm_net_config_to_kv(const dm_net_config *c, dm_kv *kv, dm_error *err)
 		return dm_mlp_config_to_kv(&c->mlp, kv, err);
 	if (c->kind == DM_NET_CLASSIFIER)
 		return dm_classifier_config_to_kv(&c->cls, kv, err);
+	if (c->kind == DM_NET_UNET3D)
+		return dm_unet3d_config_to_kv(&c->unet3d, kv, err);
 	return dm_unet_config_to_kv(&c->unet, kv, err);
 }
 
@@ -261,6 +288,9 @@ int dm_net_config_from_kv(dm_net_config *c, const dm_kv *kv, const char *name, d
 	} else if (!strcmp(model, "unet")) {
 		c->kind = DM_NET_UNET;
 		rc = dm_unet_config_from_kv(&c->unet, kv, name, err);
+	} else if (!strcmp(model, "unet3d")) {
+		c->kind = DM_NET_UNET3D;
+		rc = dm_unet3d_config_from_kv(&c->unet3d, kv, name, err);
 	} else if (!strcmp(model, "classifier")) {
 		c->kind = DM_NET_CLASSIFIER;
 		rc = dm_classifier_config_from_kv(&c->cls, kv, name, err);
@@ -297,6 +327,10 @@ int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err)
 		if (!net->cls)
 			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 		rc = dm_classifier_init(net->cls, &cfg->cls, &net->layout, err);
+	} else if (cfg->kind == DM_NET_UNET3D) {
+		dm_unet3d_config v = cfg->unet3d;
+		v.s.classes = cfg->classes, v.s.t_scale = cfg->t_scale;
+		rc = dm_unet3d_init(&net->unet, &v, &net->layout, err);
 	} else {
 		dm_unet_config u = cfg->unet;
 		u.classes = cfg->classes, u.t_scale = cfg->t_scale;

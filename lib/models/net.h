@@ -16,40 +16,43 @@
 #include "models/classifier.h"
 #include "models/mlp.h"
 #include "models/unet.h"
+#include "models/unet3d.h"
 
-enum { DM_NET_MLP = 1, DM_NET_UNET = 2, DM_NET_CLASSIFIER = 3 };
+enum { DM_NET_MLP = 1, DM_NET_UNET = 2, DM_NET_CLASSIFIER = 3, DM_NET_UNET3D = 4 };
 #define DM_NET_MAX_LEVELS DM_UNET_MAX_LEVELS
 
 /* Which network, what it is conditioned on, and its sizes: each model owns
  * its config (mlp.h, unet.h, classifier.h); the one of `kind` is used.
  * classes and t_scale are copied into the mlp's or unet's at init. */
 typedef struct dm_net_config {
-	int kind;       /* DM_NET_MLP, DM_NET_UNET or DM_NET_CLASSIFIER */
+	int kind;       /* DM_NET_MLP, DM_NET_UNET, DM_NET_CLASSIFIER or DM_NET_UNET3D */
 	int classes;    /* 0 = unconditional; label == classes is the null label */
 	float t_scale;  /* t fed to the embedding = t * t_scale (1, or 999) */
 	dm_mlp_config mlp;
 	dm_unet_config unet;
 	dm_classifier_config cls;
+	dm_unet3d_config unet3d;
 } dm_net_config;
 
-/* Fill cfg for a named model: "mlp-2d", "unet-s", "unet-m",
- * "classifier-fmnist", or the bare topologies "mlp", "unet" and
- * "classifier" (defaults of mlp-2d / unet-s / classifier-fmnist, to be
- * changed by explicit sizes).  0 or DM_ERR_ARG. */
+/* Fill cfg for a named model: "mlp-2d", "unet-s", "unet-m", "unet3d-s",
+ * "classifier-fmnist", or the bare topologies "mlp", "unet", "unet3d" and
+ * "classifier" (defaults of mlp-2d / unet-s / unet3d-s / classifier-fmnist,
+ * to be changed by explicit sizes).  0 or DM_ERR_ARG. */
 int dm_net_config_named(dm_net_config *cfg, const char *name, dm_error *err);
 /* Sizes asked for on top of a named model (dm-train --hidden, --ch, ...);
  * a negative number or NULL list is "not given". */
 typedef struct dm_net_sizes {
 	int hidden, layers, temb;            /* mlp */
-	int ch, res_blocks, groups;          /* unet, classifier */
+	int ch, res_blocks, groups;          /* unet, unet3d, classifier */
 	const char *ch_mult, *attn;          /* "1,2,2"; "16,8" or "none" */
-	float dropout;                       /* unet */
+	float dropout;                       /* unet, unet3d */
 	int classes;                         /* conditional classes; a classifier's outputs */
 } dm_net_sizes;
 /* All not given. */
 void dm_net_sizes_none(dm_net_sizes *s);
 /* Fit cfg (from dm_net_config_named) to samples of shape dims[0..rank-1]
- * (an mlp takes their count as dim; a unet or classifier needs C x H x W)
+ * (an mlp takes their count as dim; a unet or classifier needs C x H x W,
+ * a unet3d C x T x H x W)
  * and apply the sizes given.  A size of the other kind of network, a bad
  * list or a wrong sample rank is DM_ERR_ARG with a sentence naming it. */
 int dm_net_config_fit(dm_net_config *cfg, const dm_net_sizes *s, const int64_t *dims, int rank,
@@ -73,9 +76,10 @@ int dm_net_image_to_kv(dm_kv *kv, int in_ch, int H, int W, int ch, const char *c
                        int res_blocks, int groups);
 int dm_net_image_from_kv(const dm_kv *kv, const char *name, int *in_ch, int *H, int *W, int *ch,
                          int *ch_mult, int *nmult, int *res_blocks, int *groups, dm_error *err);
-/* The shape of one sample: dims[0] = dim (returns 1), or C, H, W (3). */
+/* The shape of one sample: dims[0] = dim (returns 1), C, H, W (3), or
+ * C, T, H, W (4, unet3d). */
 int dm_net_sample_shape(const dm_net_config *cfg, int64_t *dims);
-/* Number of values per sample (dim, or in_ch*H*W). */
+/* Number of values per sample (dim, in_ch*H*W, or in_ch*T*H*W). */
 size_t dm_net_sample_size(const dm_net_config *cfg);
 /* Number of output values per sample: the sample size, or a classifier's
  * logits (outputs). */
@@ -85,7 +89,7 @@ typedef struct dm_net {
 	dm_net_config cfg;
 	dm_layout layout;
 	struct dm_mlp *mlp;
-	struct dm_unet *unet;
+	struct dm_unet *unet;    /* unet or unet3d */
 	struct dm_classifier *cls;
 	float *vjp_g;            /* dm_net_vjp's parameter gradients (scratch) */
 } dm_net;

@@ -17,13 +17,21 @@
 #include "nn/conv.h"
 #include "nn/init.h"
 #include "nn/layers.h"
+#include "nn/tattn.h"
 #include "core/rng.h"
 #include "models/net.h"
 
 enum {
 	OP_CONV = 1, OP_GN, OP_GN_SILU, OP_SILU, OP_LINEAR, OP_CHBIAS, OP_DROPOUT, OP_ADD,
-	OP_ATTN, OP_UP, OP_CONCAT,
+	OP_ATTN, OP_UP, OP_CONCAT, OP_TATTN, OP_SWAP,
 };
+
+/* Ops over the clip's time embedding or the whole clip (batch B); every
+ * other op runs per frame (batch B*T; T = 1 for images). */
+static int per_clip(int type)
+{
+	return type == OP_LINEAR || type == OP_SILU || type == OP_SWAP;
+}
 
 typedef struct op {
 	int type;
@@ -42,7 +50,7 @@ typedef struct val {
 	int last;     /* index of the last op that reads it */
 } val;
 
-enum { INIT_CONV = 1, INIT_LINEAR, INIT_GN, INIT_EMBED };
+enum { INIT_CONV = 1, INIT_LINEAR, INIT_GN, INIT_EMBED, INIT_ZERO };
 typedef struct init_rec {
 	int kind;
 	size_t w, b;
@@ -61,12 +69,15 @@ struct dm_unet {
 	size_t per_total;  /* activation floats per sample */
 	size_t grad_total; /* gradient-pool floats per sample */
 	size_t ws, scratch;
+	int T;             /* frames of a clip (unet3d); 1 for images */
+	int video;         /* input B x C x T x H x W, temporal attention blocks */
+	size_t bscratch;   /* temporal attention's backward scratch, floats per sample */
 	int x_val, sin_val, temb_val, stemb_val, out_val;
 	size_t label_emb;
 	int ndrop;
 	/* plan */
 	int B;
-	float *act, *grad, *wsbuf, *scr, *ts;
+	float *act, *grad, *wsbuf, *scr, *bscr, *ts;
 	int32_t *lab;
 	int train;        /* 1: dropout and what backward needs; 2: the latter only */
 	int want_dx;      /* backward also writes the input gradient (dm_unet_input_grad) */
@@ -96,6 +107,12 @@ static int new_val(dm_unet *u, size_t per)
 	v->per = per, v->nograd = 0, v->off = u->per_total;
 	u->per_total += per;
 	return u->nvals++;
+}
+
+/* A value of per floats in each frame of a sample. */
+static int fval(dm_unet *u, size_t per)
+{
+	return new_val(u, per * (size_t)u->T);
 }
 
 static op *new_op(dm_unet *u, int type)
@@ -151,7 +168,7 @@ static int conv(dm_unet *u, const char *prefix, const char *leaf, int in, int Ci
 	size_t ws = dm_conv2d_workspace(Cin, H, W, Cout, k, k, stride, pad);
 	if (ws > u->ws)
 		u->ws = ws;
-	int out = new_val(u, (size_t)Cout * (size_t)Ho * (size_t)Wo);
+	int out = fval(u, (size_t)Cout * (size_t)Ho * (size_t)Wo);
 	op *o = new_op(u, OP_CONV);
 	if (!o || out < 0)
 		return -1;
@@ -170,8 +187,8 @@ static int gnorm(dm_unet *u, const char *prefix, const char *leaf, int in, int C
 	size_t b = dm_layout_add(u->L, n2, 1, C, 0, 0, 0);
 	add_init(u, INIT_GN, w, b, C, 0, 0);
 	int G = u->cfg.groups;
-	int out = new_val(u, (size_t)C * (size_t)HW);
-	int mean = new_val(u, (size_t)G), rstd = new_val(u, (size_t)G);
+	int out = fval(u, (size_t)C * (size_t)HW);
+	int mean = fval(u, (size_t)G), rstd = fval(u, (size_t)G);
 	op *o = new_op(u, silu ? OP_GN_SILU : OP_GN);
 	if (!o || out < 0 || mean < 0 || rstd < 0)
 		return -1;
@@ -199,7 +216,7 @@ static int linear(dm_unet *u, const char *prefix, const char *leaf, int in, int 
 
 static int simple(dm_unet *u, int type, int in, int in2, size_t per, int C, int C2, int H, int W)
 {
-	int out = new_val(u, per);
+	int out = per_clip(type) ? new_val(u, per) : fval(u, per);
 	op *o = new_op(u, type);
 	if (!o || out < 0)
 		return -1;
@@ -242,7 +259,7 @@ static int attnblock(dm_unet *u, const char *prefix, int x, int C, int H, int W)
 	int k = conv(u, prefix, "k", h, C, C, H, W, 1, 1);
 	int v = conv(u, prefix, "v", h, C, C, H, W, 1, 1);
 	int a = simple(u, OP_ATTN, q, k, (size_t)C * N, C, 0, N, 1);
-	int att = new_val(u, (size_t)N * (size_t)N);
+	int att = fval(u, (size_t)N * (size_t)N);
 	if (a < 0 || att < 0 || v < 0)
 		return -1;
 	u->vals[att].nograd = 1;
@@ -254,6 +271,52 @@ static int attnblock(dm_unet *u, const char *prefix, int x, int C, int H, int W)
 	if (p < 0)
 		return -1;
 	return simple(u, OP_ADD, x, p, (size_t)C * N, C, 0, N, 1);
+}
+
+/* Temporal attention (Ho et al. 2022, §3): the attention block's layers,
+ * per frame, around attention over the T frames at every position, with a
+ * learned bias per frame offset (<prefix>.rel, 2T-1 values, zero at
+ * init). */
+static int tattnblock(dm_unet *u, const char *prefix, int x, int C, int H, int W)
+{
+	int N = H * W, T = u->T;
+	int h = gnorm(u, prefix, "norm", x, C, N, 0);
+	int q = conv(u, prefix, "q", h, C, C, H, W, 1, 1);
+	int k = conv(u, prefix, "k", h, C, C, H, W, 1, 1);
+	int v = conv(u, prefix, "v", h, C, C, H, W, 1, 1);
+	char n1[96];
+	snprintf(n1, sizeof n1, "%s.rel", prefix);
+	size_t rel = dm_layout_add(u->L, n1, 1, 2 * T - 1, 0, 0, 0);
+	add_init(u, INIT_ZERO, rel, 0, 2 * T - 1, 0, 0);
+	int a = simple(u, OP_TATTN, q, k, (size_t)C * N, C, 0, N, 1);
+	int att = fval(u, (size_t)T * (size_t)N);
+	if (a < 0 || att < 0 || v < 0)
+		return -1;
+	u->vals[att].nograd = 1;
+	op *o = &u->ops[u->nops - 1];
+	o->in3 = v, o->aux1 = att, o->w = rel;
+	if ((size_t)T * T * N > u->bscratch)
+		u->bscratch = (size_t)T * T * N;
+	int p = conv(u, prefix, "proj", a, C, C, H, W, 1, 1);
+	if (p < 0)
+		return -1;
+	return simple(u, OP_ADD, x, p, (size_t)C * N, C, 0, N, 1);
+}
+
+/* A block's attention: spatial at the resolutions asked for, then
+ * temporal in a video net. */
+static int attend(dm_unet *u, const char *fmt, int i, int j, int h, int C, int H, int W, int spatial)
+{
+	char pre[96];
+	if (spatial && h >= 0) {
+		snprintf(pre, sizeof pre, fmt, i, "attn", j);
+		h = attnblock(u, pre, h, C, H, W);
+	}
+	if (u->video && h >= 0) {
+		snprintf(pre, sizeof pre, fmt, i, "tattn", j);
+		h = tattnblock(u, pre, h, C, H, W);
+	}
+	return h;
 }
 
 static int has_attn(const dm_unet_config *c, int res)
@@ -269,7 +332,7 @@ static int build(dm_unet *u)
 	const dm_unet_config *c = &u->cfg;
 	int ch = c->ch, E = 4 * ch;
 	char pre[96];
-	u->x_val = new_val(u, (size_t)c->in_ch * c->H * c->W);
+	u->x_val = fval(u, (size_t)c->in_ch * c->H * c->W);
 	u->sin_val = new_val(u, (size_t)ch);
 	if (u->x_val < 0 || u->sin_val < 0)
 		return -1;
@@ -290,7 +353,10 @@ static int build(dm_unet *u)
 		return -1;
 
 	int H = c->H, W = c->W;
-	int h = conv(u, "conv_in", "", u->x_val, c->in_ch, ch, H, W, 3, 1);
+	int x = u->x_val; /* frame-major: B x T x C x H x W */
+	if (u->video)
+		x = simple(u, OP_SWAP, x, -1, (size_t)c->in_ch * u->T * H * W, c->in_ch, u->T, H * W, 1);
+	int h = conv(u, "conv_in", "", x, c->in_ch, ch, H, W, 3, 1);
 	int skips[256], skipc[256], ns = 0;
 	skips[ns] = h, skipc[ns++] = ch;
 	int cur = ch;
@@ -300,10 +366,7 @@ static int build(dm_unet *u)
 			snprintf(pre, sizeof pre, "down.%d.res.%d", i, j);
 			h = resblock(u, pre, h, cur, out, H, W);
 			cur = out;
-			if (has_attn(c, H)) {
-				snprintf(pre, sizeof pre, "down.%d.attn.%d", i, j);
-				h = attnblock(u, pre, h, cur, H, W);
-			}
+			h = attend(u, "down.%d.%s.%d", i, j, h, cur, H, W, has_attn(c, H));
 			skips[ns] = h, skipc[ns++] = cur;
 		}
 		if (i + 1 < c->nmult) {
@@ -315,6 +378,8 @@ static int build(dm_unet *u)
 	}
 	h = resblock(u, "mid.res1", h, cur, cur, H, W);
 	h = attnblock(u, "mid.attn", h, cur, H, W);
+	if (u->video && h >= 0)
+		h = tattnblock(u, "mid.tattn", h, cur, H, W);
 	h = resblock(u, "mid.res2", h, cur, cur, H, W);
 	for (int i = c->nmult - 1; i >= 0; i--) {
 		int out = ch * c->ch_mult[i];
@@ -325,10 +390,7 @@ static int build(dm_unet *u)
 			snprintf(pre, sizeof pre, "up.%d.res.%d", i, j);
 			h = resblock(u, pre, cat, cur + skipc[ns], out, H, W);
 			cur = out;
-			if (has_attn(c, H)) {
-				snprintf(pre, sizeof pre, "up.%d.attn.%d", i, j);
-				h = attnblock(u, pre, h, cur, H, W);
-			}
+			h = attend(u, "up.%d.%s.%d", i, j, h, cur, H, W, has_attn(c, H));
 		}
 		if (i > 0) {
 			h = simple(u, OP_UP, h, -1, (size_t)cur * 4 * H * W, cur, 0, H, W);
@@ -339,6 +401,8 @@ static int build(dm_unet *u)
 	}
 	h = gnorm(u, "norm_out", "", h, cur, H * W, 1);
 	h = conv(u, "conv_out", "", h, cur, c->in_ch, H, W, 3, 1);
+	if (u->video && h >= 0) /* back to B x C x T x H x W */
+		h = simple(u, OP_SWAP, h, -1, (size_t)c->in_ch * u->T * H * W, u->T, c->in_ch, H * W, 1);
 	u->out_val = h;
 	return h < 0 || u->oom || u->L->oom ? -1 : 0;
 }
@@ -483,12 +547,20 @@ int dm_unet_config_from_kv(dm_unet_config *c, const dm_kv *kv, const char *name,
 
 int dm_unet_init(dm_unet **out, const dm_unet_config *cfg, dm_layout *L, dm_error *err)
 {
+	return dm_unet_init_video(out, cfg, 0, L, err);
+}
+
+int dm_unet_init_video(dm_unet **out, const dm_unet_config *cfg, int T, dm_layout *L,
+                       dm_error *err)
+{
 	*out = NULL;
 	dm_unet *u = calloc(1, sizeof *u);
 	if (!u)
 		return dm_error_set(err, DM_ERR_NOMEM, "unet: out of memory");
 	u->cfg = *cfg;
 	u->L = L;
+	u->video = T > 0;
+	u->T = T > 0 ? T : 1;
 	if (build(u) < 0 || plan_grads(u) < 0) {
 		dm_unet_free(u);
 		return dm_error_set(err, DM_ERR_NOMEM, "unet: out of memory building the network");
@@ -517,6 +589,9 @@ void dm_unet_init_params(const dm_unet *u, float *p, uint64_t seed)
 		case INIT_GN:
 			dm_init_groupnorm(p + r->w, p + r->b, r->a);
 			break;
+		case INIT_ZERO:
+			memset(p + r->w, 0, (size_t)r->a * sizeof *p);
+			break;
 		case INIT_EMBED: /* nn.Embedding: N(0, 1) */
 			dm_rng_normal(seed, DM_RNG_INIT, (uint64_t)i, 0, p + r->w, (size_t)r->a * (size_t)r->c);
 			break;
@@ -528,17 +603,20 @@ int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err)
 {
 	if (u->B == B && (!train || u->grad))
 		return 0;
-	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->ts), free(u->lab);
-	u->grad = NULL;
+	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->bscr), free(u->ts);
+	free(u->lab);
+	u->grad = NULL, u->bscr = NULL;
 	u->B = 0;
 	size_t n = u->per_total * (size_t)B;
 	u->act = malloc(n * sizeof(float));
 	u->grad = train ? malloc((u->grad_total + 1) * (size_t)B * sizeof(float)) : NULL;
 	u->wsbuf = malloc((u->ws + 1) * sizeof(float));
 	u->scr = malloc((u->scratch + 1) * sizeof(float));
+	if (train && u->bscratch)
+		u->bscr = malloc(u->bscratch * (size_t)B * sizeof(float));
 	u->ts = malloc((size_t)B * sizeof(float));
 	u->lab = malloc((size_t)B * sizeof(int32_t));
-	if (!u->act || (train && !u->grad) || !u->wsbuf || !u->scr || !u->ts || !u->lab)
+	if (!u->act || (train && !u->grad) || (train && u->bscratch && !u->bscr) || !u->wsbuf || !u->scr || !u->ts || !u->lab)
 		return dm_error_set(err, DM_ERR_NOMEM,
 		                    "unet: out of memory planning activations for batch %d (%zu MB)", B,
 		                    2 * n * 4 >> 20);
@@ -577,7 +655,7 @@ static void prof_add(const char *key, double t)
 static void prof_key(char *k, const op *o, const char *dir)
 {
 	static const char *names[] = { "", "conv", "gn", "gn_silu", "silu", "linear", "chbias",
-		                       "dropout", "add", "attn", "up", "concat" };
+		                       "dropout", "add", "attn", "up", "concat", "tattn", "swap" };
 	if (o->type == OP_CONV)
 		snprintf(k, 64, "conv%s %dx%d %d->%d k%d s%d", dir, o->H, o->W, o->C, o->C2, o->k,
 		         o->stride);
@@ -622,35 +700,40 @@ void dm_unet_prof_dump(FILE *f)
 static void run_op(dm_unet *u, const op *o, const float *p)
 {
 	int B = u->B;
+	int BF = per_clip(o->type) ? B : B * u->T; /* the batch of the op's layer */
 	switch (o->type) {
 	case OP_CONV:
-		dm_conv2d_forward_prec(u->prec, A(o->out), A(o->in), p + o->w, p + o->b, B, o->C, o->H,
+		dm_conv2d_forward_prec(u->prec, A(o->out), A(o->in), p + o->w, p + o->b, BF, o->C, o->H,
 		                       o->W, o->C2, o->k, o->k, o->stride, o->pad, u->wsbuf);
 		break;
 	case OP_GN:
-		dm_groupnorm_forward(A(o->out), A(o->aux1), A(o->aux2), A(o->in), p + o->w, p + o->b, B,
+		dm_groupnorm_forward(A(o->out), A(o->aux1), A(o->aux2), A(o->in), p + o->w, p + o->b, BF,
 		                     o->C, o->H, o->G, 1e-5f);
 		break;
 	case OP_GN_SILU:
 		dm_groupnorm_silu_forward(A(o->out), A(o->aux1), A(o->aux2), A(o->in), p + o->w,
-		                          p + o->b, B, o->C, o->H, o->G, 1e-5f);
+		                          p + o->b, BF, o->C, o->H, o->G, 1e-5f);
 		break;
 	case OP_SILU:
-		dm_silu_forward(A(o->out), A(o->in), (size_t)B * (size_t)o->C);
+		dm_silu_forward(A(o->out), A(o->in), (size_t)BF * (size_t)o->C);
 		break;
 	case OP_LINEAR:
-		dm_linear_forward(A(o->out), A(o->in), p + o->w, p + o->b, B, o->C, o->C2);
+		dm_linear_forward(A(o->out), A(o->in), p + o->w, p + o->b, BF, o->C, o->C2);
 		break;
 	case OP_CHBIAS:
-		dm_channel_bias_forward(A(o->out), A(o->in), B, o->C, o->H);
+		/* the clip's embedding to each of its frames */
+		for (int b = 0; b < B; b++)
+			for (int f = 0; f < u->T; f++)
+				dm_channel_bias_forward(A(o->out) + ((size_t)b * u->T + f) * o->C * o->H,
+				                        A(o->in) + (size_t)b * o->C, 1, o->C, o->H);
 		break;
 	case OP_DROPOUT:
-		dm_dropout_forward(A(o->out), A(o->in), (size_t)B * (size_t)o->C * (size_t)o->H,
+		dm_dropout_forward(A(o->out), A(o->in), (size_t)BF * (size_t)o->C * (size_t)o->H,
 		                   u->train == 1 ? u->cfg.dropout : 0, u->seed,
 		                   u->drop_index * 256 + (uint64_t)o->ordinal);
 		break;
 	case OP_ADD: {
-		size_t n = (size_t)B * (size_t)o->C * (size_t)o->H;
+		size_t n = (size_t)BF * (size_t)o->C * (size_t)o->H;
 		float *y = A(o->out);
 		const float *a = A(o->in), *b = A(o->in2);
 		for (size_t i = 0; i < n; i++)
@@ -658,14 +741,21 @@ static void run_op(dm_unet *u, const op *o, const float *p)
 		break;
 	}
 	case OP_ATTN:
-		dm_attention_forward(A(o->out), A(o->aux1), A(o->in), A(o->in2), A(o->in3), B, o->C,
+		dm_attention_forward(A(o->out), A(o->aux1), A(o->in), A(o->in2), A(o->in3), BF, o->C,
 		                     o->H);
 		break;
 	case OP_UP:
-		dm_upsample2x_forward(A(o->out), A(o->in), B, o->C, o->H, o->W);
+		dm_upsample2x_forward(A(o->out), A(o->in), BF, o->C, o->H, o->W);
 		break;
 	case OP_CONCAT:
-		dm_concat_forward(A(o->out), A(o->in), A(o->in2), B, o->C, o->C2, o->H);
+		dm_concat_forward(A(o->out), A(o->in), A(o->in2), BF, o->C, o->C2, o->H);
+		break;
+	case OP_TATTN:
+		dm_tattn_forward(A(o->out), A(o->aux1), A(o->in), A(o->in2), A(o->in3), p + o->w, B,
+		                 u->T, o->C, o->H);
+		break;
+	case OP_SWAP:
+		dm_swap_axes_forward(A(o->out), A(o->in), B, o->C, o->C2, o->H);
 		break;
 	}
 }
@@ -687,17 +777,18 @@ static int overwrites(const dm_unet *u, const op *o, int i, int v)
 static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 {
 	int B = u->B;
+	int BF = per_clip(o->type) ? B : B * u->T; /* the batch of the op's layer */
 	float *dout = G_(o->out);
 	switch (o->type) {
 	case OP_CONV: {
 		PROF_BEGIN;
-		dm_conv2d_backward_weight_prec(u->prec, g + o->w, g + o->b, dout, A(o->in), B, o->C,
+		dm_conv2d_backward_weight_prec(u->prec, g + o->w, g + o->b, dout, A(o->in), BF, o->C,
 		                               o->H, o->W, o->C2, o->k, o->k, o->stride, o->pad,
 		                               u->wsbuf);
 		PROF_END(o, "-bw");
 		if (G_(o->in)) {
 			PROF_RESTART;
-			dm_conv2d_backward_input_prec(u->prec, G_(o->in), dout, p + o->w, B, o->C, o->H,
+			dm_conv2d_backward_input_prec(u->prec, G_(o->in), dout, p + o->w, BF, o->C, o->H,
 			                              o->W, o->C2, o->k, o->k, o->stride, o->pad,
 			                              !overwrites(u, o, i, o->in), u->wsbuf);
 			PROF_END(o, "-bi");
@@ -706,29 +797,33 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 	}
 	case OP_GN:
 		dm_groupnorm_backward(G_(o->in), g + o->w, g + o->b, dout, A(o->in), A(o->aux1),
-		                      A(o->aux2), p + o->w, B, o->C, o->H, o->G);
+		                      A(o->aux2), p + o->w, BF, o->C, o->H, o->G);
 		break;
 	case OP_GN_SILU:
 		dm_groupnorm_silu_backward(G_(o->in), g + o->w, g + o->b, dout, A(o->in), A(o->aux1),
-		                           A(o->aux2), p + o->w, p + o->b, B, o->C, o->H, o->G);
+		                           A(o->aux2), p + o->w, p + o->b, BF, o->C, o->H, o->G);
 		break;
 	case OP_SILU:
-		dm_silu_backward(G_(o->in), dout, A(o->in), (size_t)B * (size_t)o->C);
+		dm_silu_backward(G_(o->in), dout, A(o->in), (size_t)BF * (size_t)o->C);
 		break;
 	case OP_LINEAR:
-		dm_linear_backward(G_(o->in), g + o->w, g + o->b, dout, A(o->in), p + o->w, B, o->C,
+		dm_linear_backward(G_(o->in), g + o->w, g + o->b, dout, A(o->in), p + o->w, BF, o->C,
 		                   o->C2);
 		break;
 	case OP_CHBIAS:
-		dm_channel_bias_backward(G_(o->in), dout, B, o->C, o->H);
+		for (int b = 0; b < B; b++) /* frames in order */
+			for (int f = 0; f < u->T; f++)
+				dm_channel_bias_backward(G_(o->in) + (size_t)b * o->C,
+				                         dout + ((size_t)b * u->T + f) * o->C * o->H, 1, o->C,
+				                         o->H);
 		break;
 	case OP_DROPOUT:
-		dm_dropout_backward(G_(o->in), dout, (size_t)B * (size_t)o->C * (size_t)o->H,
+		dm_dropout_backward(G_(o->in), dout, (size_t)BF * (size_t)o->C * (size_t)o->H,
 		                    u->train == 1 ? u->cfg.dropout : 0, u->seed,
 		                    u->drop_index * 256 + (uint64_t)o->ordinal);
 		break;
 	case OP_ADD: {
-		size_t n = (size_t)B * (size_t)o->C * (size_t)o->H;
+		size_t n = (size_t)BF * (size_t)o->C * (size_t)o->H;
 		float *da = G_(o->in), *db = G_(o->in2);
 		if (overwrites(u, o, i, o->in))
 			memcpy(da, dout, n * sizeof *da);
@@ -744,13 +839,21 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 	}
 	case OP_ATTN:
 		dm_attention_backward(G_(o->in), G_(o->in2), G_(o->in3), u->scr, dout, A(o->in),
-		                      A(o->in2), A(o->in3), A(o->aux1), B, o->C, o->H);
+		                      A(o->in2), A(o->in3), A(o->aux1), BF, o->C, o->H);
 		break;
 	case OP_UP:
-		dm_upsample2x_backward(G_(o->in), dout, B, o->C, o->H, o->W);
+		dm_upsample2x_backward(G_(o->in), dout, BF, o->C, o->H, o->W);
 		break;
 	case OP_CONCAT:
-		dm_concat_backward(G_(o->in), G_(o->in2), dout, B, o->C, o->C2, o->H);
+		dm_concat_backward(G_(o->in), G_(o->in2), dout, BF, o->C, o->C2, o->H);
+		break;
+	case OP_TATTN:
+		dm_tattn_backward(G_(o->in), G_(o->in2), G_(o->in3), g + o->w, u->bscr, dout, A(o->in),
+		                  A(o->in2), A(o->in3), A(o->aux1), B, u->T, o->C, o->H);
+		break;
+	case OP_SWAP:
+		if (G_(o->in))
+			dm_swap_axes_backward(G_(o->in), dout, B, o->C, o->C2, o->H);
 		break;
 	}
 }
@@ -827,7 +930,8 @@ void dm_unet_free(dm_unet *u)
 	if (!u)
 		return;
 	free(u->ops), free(u->vals), free(u->inits);
-	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->ts), free(u->lab);
+	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->bscr), free(u->ts);
+	free(u->lab);
 	free(u);
 }
 

@@ -51,6 +51,16 @@ int dm_unet_config_from_kv(dm_unet_config *c, const dm_kv *kv, const char *name,
 typedef struct dm_unet dm_unet;
 
 int dm_unet_init(dm_unet **u, const dm_unet_config *cfg, dm_layout *L, dm_error *err);
+/* The same U-Net over clips of T >= 1 frames (unet3d.h; T = 0 is
+ * dm_unet_init): input and output B x in_ch x T x H x W, swapped to
+ * frame-major inside; every layer above runs per frame (cfg's H x W), the
+ * time embedding is the clip's, and each ResBlock (after its spatial
+ * attention, if any) and the middle attention are followed by a temporal
+ * attention block <prefix>.tattn.<j> / mid.tattn {norm,q,k,v,proj, rel}
+ * (nn/tattn.h) over the T frames at every position.  Plan, forward,
+ * backward and the rest are the functions below, B counting clips. */
+int dm_unet_init_video(dm_unet **u, const dm_unet_config *cfg, int T, dm_layout *L,
+                       dm_error *err);
 void dm_unet_init_params(const dm_unet *u, float *params, uint64_t seed);
 /* Plan activations for B samples; the gradient pool only when train (so
  * that inference does not pay for it). */

@@ -34,6 +34,9 @@ void dm_train_opts_for_net(dm_train_opts *o, int kind)
 	case DM_NET_UNET:
 		o->lr = 1e-3f, o->batch = 64, o->warmup = 200;
 		break;
+	case DM_NET_UNET3D: /* a clip costs about T images */
+		o->lr = 1e-3f, o->batch = 16, o->warmup = 200;
+		break;
 	case DM_NET_CLASSIFIER:
 		o->lr = 2e-3f, o->warmup = 50, o->lr_decay = DM_LR_COSINE, o->ema = 0.995f;
 		break;

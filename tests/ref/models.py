@@ -134,33 +134,98 @@ class UNet(nn.Module):
         self.conv_out = nn.Conv2d(cur, in_ch, 3, padding=1)
         self.nlev = len(ch_mult)
 
-    def forward(self, x, t, label=None):
+    def embed(self, t, label, B):
         emb = self.time.lin2(F.silu(self.time.lin1(timestep_embedding(t * self.t_scale, self.ch))))
         if self.classes:
             if label is None:
-                label = torch.full((x.shape[0],), self.classes, dtype=torch.long)
+                label = torch.full((B,), self.classes, dtype=torch.long)
             emb = emb + self.label_emb(label)
+        return emb
+
+    def attend(self, lv, j, h):
+        """The attention after ResBlock j of a level (UNet3D adds temporal)."""
+        return lv.attn[str(j)](h) if str(j) in lv.attn else h
+
+    def mid_attend(self, h):
+        return self.mid.attn(h)
+
+    def body(self, x, emb):
         h = self.conv_in(x)
         skips = [h]
         for lv in self.down:
             for j, r in enumerate(lv.res):
-                h = r(h, emb)
-                if str(j) in lv.attn:
-                    h = lv.attn[str(j)](h)
+                h = self.attend(lv, j, r(h, emb))
                 skips.append(h)
             if hasattr(lv, 'down'):
                 h = lv.down(h)
                 skips.append(h)
-        h = self.mid.res2(self.mid.attn(self.mid.res1(h, emb)), emb)
+        h = self.mid.res2(self.mid_attend(self.mid.res1(h, emb)), emb)
         for i in reversed(range(self.nlev)):
             lv = self.up[i]
             for j, r in enumerate(lv.res):
-                h = r(torch.cat([h, skips.pop()], dim=1), emb)
-                if str(j) in lv.attn:
-                    h = lv.attn[str(j)](h)
+                h = self.attend(lv, j, r(torch.cat([h, skips.pop()], dim=1), emb))
             if hasattr(lv, 'up'):
                 h = lv.up(F.interpolate(h, scale_factor=2, mode='nearest'))
         return self.conv_out(F.silu(self.norm_out(h)))
+
+    def forward(self, x, t, label=None):
+        return self.body(x, self.embed(t, label, x.shape[0]))
+
+
+class TAttnBlock(nn.Module):
+    """Temporal attention (lib/nn/tattn.h): over the T frames at every
+    position, with a learned bias per frame offset u - t."""
+
+    def __init__(self, c, groups, T):
+        super().__init__()
+        self.T = T
+        self.norm = nn.GroupNorm(groups, c, eps=1e-5)
+        self.q = nn.Conv2d(c, c, 1)
+        self.k = nn.Conv2d(c, c, 1)
+        self.v = nn.Conv2d(c, c, 1)
+        self.proj = nn.Conv2d(c, c, 1)
+        self.rel = nn.Parameter(torch.zeros(2 * T - 1))
+        i = torch.arange(T)
+        self.register_buffer('idx', i[None, :] - i[:, None] + T - 1, persistent=False)
+
+    def forward(self, x):
+        BT, C, H, W = x.shape
+        T = self.T
+        h = self.norm(x)
+        q, k, v = (m(h).reshape(BT // T, T, C, H * W) for m in (self.q, self.k, self.v))
+        lg = torch.einsum('btcs,bucs->bstu', q, k) / math.sqrt(C) + self.rel[self.idx]
+        a = torch.softmax(lg, dim=-1)
+        o = torch.einsum('bstu,bucs->btcs', a, v).reshape(BT, C, H, W)
+        return x + self.proj(o)
+
+
+class UNet3D(UNet):
+    """The space-time factorised U-Net (Ho et al. 2022; lib/models/unet3d.h):
+    the UNet per frame, the clip's time embedding for each of its frames,
+    temporal attention after every ResBlock's (spatial attention) and after
+    the middle attention.  x: B x C x T x H x W."""
+
+    def __init__(self, in_ch=1, T=8, size=32, ch=32, ch_mult=(1, 2, 2), num_res_blocks=1,
+                 attn_res=(8,), groups=8, dropout=0.0, classes=0, t_scale=1.0):
+        super().__init__(in_ch, size, ch, ch_mult, num_res_blocks, attn_res, groups, dropout,
+                         classes, t_scale)
+        self.T = T
+        for i, m in enumerate(ch_mult):
+            for lv in (self.down[i], self.up[i]):
+                lv.tattn = nn.ModuleList(TAttnBlock(ch * m, groups, T) for _ in lv.res)
+        self.mid.tattn = TAttnBlock(ch * ch_mult[-1], groups, T)
+
+    def attend(self, lv, j, h):
+        return lv.tattn[j](super().attend(lv, j, h))
+
+    def mid_attend(self, h):
+        return self.mid.tattn(self.mid.attn(h))
+
+    def forward(self, x, t, label=None):
+        B, C, T, H, W = x.shape
+        emb = self.embed(t, label, B).repeat_interleave(T, dim=0)
+        h = self.body(x.transpose(1, 2).reshape(B * T, C, H, W), emb)
+        return h.reshape(B, T, C, H, W).transpose(1, 2)
 
 
 def from_config(meta):
@@ -172,6 +237,10 @@ def from_config(meta):
                    classes, ts)
     lst = lambda s: tuple(int(v) for v in s.split(',')) if s and s != 'none' else ()
     assert meta['H'] == meta['W'], 'the twin handles square inputs'
+    if meta['model'] == 'unet3d':
+        return UNet3D(int(meta['in_ch']), int(meta['frames']), int(meta['H']), int(meta['ch']),
+                      lst(meta['ch_mult']), int(meta['res_blocks']), lst(meta['attn']),
+                      int(meta['groups']), float(meta['dropout']), classes, ts)
     return UNet(int(meta['in_ch']), int(meta['H']), int(meta['ch']), lst(meta['ch_mult']),
                 int(meta['res_blocks']), lst(meta['attn']), int(meta['groups']),
                 float(meta['dropout']), classes, ts)
@@ -179,5 +248,6 @@ def from_config(meta):
 
 if __name__ == '__main__':
     for name, m in [('mlp-2d', MLP()), ('unet-s', UNet()),
-                    ('unet-m', UNet(3, 32, 64, (1, 2, 2, 2), 2, (16,), 32, 0.1))]:
+                    ('unet-m', UNet(3, 32, 64, (1, 2, 2, 2), 2, (16,), 32, 0.1)),
+                    ('unet3d-s', UNet3D())]:
         print(name, sum(p.numel() for p in m.parameters()))

@@ -46,7 +46,8 @@ def main(path):
             p.copy_(src)
     B = ts['x'][1][0]
     shape = [B] + ([int(meta['dim'])] if meta['model'] == 'mlp'
-                   else [int(meta['in_ch']), int(meta['H']), int(meta['W'])])
+                   else [int(meta['in_ch'])] + ([int(meta['frames'])] if meta['model'] == 'unet3d'
+                                                else []) + [int(meta['H']), int(meta['W'])])
     x, target = T('x').reshape(shape), T('target').reshape(shape)
     t, w = T('t'), T('w')
     label = torch.tensor(ts['label'][2], dtype=torch.long) if 'label' in ts else None

@@ -18,6 +18,12 @@ UNET="-m unet --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1"
 check "parity mlp-2d" "dm-train -b 16 --dump-grads $TMP/p1.dms <$TMP/d2.dms && $PY $HERE/tests/ref/parity.py $TMP/p1.dms"
 check "parity mlp with classes" "$MK 1 16 2 --labels 3 | dm-train -b 16 --hidden 32 --layers 2 --temb 16 --classes 3 --dump-grads $TMP/p2.dms && $PY $HERE/tests/ref/parity.py $TMP/p2.dms"
 check "parity tiny unet with classes" "dm-train $UNET --classes 2 -b 4 --dump-grads $TMP/p3.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p3.dms"
+# unet3d on 1x4x8x8 clips: at init, and after 3 steps so that the frame-position biases are
+# not zero
+$MK 4 3 1x4x8x8 3 --labels 2 >"$TMP/clip.dms"
+U3D="-m unet3d --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1 --classes 2"
+check "parity tiny unet3d" "dm-train $U3D -b 3 --dump-grads $TMP/p4.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p4.dms"
+check "parity tiny unet3d trained" "dm-train $U3D -b 3 -n 3 --lr 0.05 --warmup 0 -o $TMP/u3.dmt <$TMP/clip.dms && dm-train --resume $TMP/u3.dmt -n 4 --dump-grads $TMP/p5.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p5.dms"
 
 # training writes a checkpoint dm-info reads; the CSV log has a row per step
 check "train mlp" "dm-train -n 20 -b 32 -o $TMP/m.dmt --log $TMP/log.csv <$TMP/d2.dms && dm-info -q $TMP/m.dmt"
