@@ -722,10 +722,7 @@ static void run_op(dm_unet *u, const op *o, const float *p)
 		break;
 	case OP_CHBIAS:
 		/* the clip's embedding to each of its frames */
-		for (int b = 0; b < B; b++)
-			for (int f = 0; f < u->T; f++)
-				dm_channel_bias_forward(A(o->out) + ((size_t)b * u->T + f) * o->C * o->H,
-				                        A(o->in) + (size_t)b * o->C, 1, o->C, o->H);
+		dm_channel_bias_frames_forward(A(o->out), A(o->in), B, u->T, o->C, o->H);
 		break;
 	case OP_DROPOUT:
 		dm_dropout_forward(A(o->out), A(o->in), (size_t)BF * (size_t)o->C * (size_t)o->H,
@@ -811,11 +808,7 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 		                   o->C2);
 		break;
 	case OP_CHBIAS:
-		for (int b = 0; b < B; b++) /* frames in order */
-			for (int f = 0; f < u->T; f++)
-				dm_channel_bias_backward(G_(o->in) + (size_t)b * o->C,
-				                         dout + ((size_t)b * u->T + f) * o->C * o->H, 1, o->C,
-				                         o->H);
+		dm_channel_bias_frames_backward(G_(o->in), dout, B, u->T, o->C, o->H);
 		break;
 	case OP_DROPOUT:
 		dm_dropout_backward(G_(o->in), dout, (size_t)BF * (size_t)o->C * (size_t)o->H,

@@ -767,24 +767,38 @@ void dm_dropout_backward(float *dx, const float *dout, size_t n, float p, uint64
 
 void dm_channel_bias_forward(float *x, const float *bias, int B, int C, int HW)
 {
+	dm_channel_bias_frames_forward(x, bias, B, 1, C, HW);
+}
+
+void dm_channel_bias_backward(float *dbias, const float *dout, int B, int C, int HW)
+{
+	dm_channel_bias_frames_backward(dbias, dout, B, 1, C, HW);
+}
+
+void dm_channel_bias_frames_forward(float *x, const float *bias, int B, int T, int C, int HW)
+{
 #pragma omp parallel for schedule(static)
-	for (long bc = 0; bc < (long)B * C; bc++) {
-		float v = bias[bc];
-		float *p = x + (size_t)bc * HW;
+	for (long fc = 0; fc < (long)B * T * C; fc++) {
+		float v = bias[fc / ((long)T * C) * C + fc % C];
+		float *p = x + (size_t)fc * HW;
 #pragma omp simd
 		for (int i = 0; i < HW; i++)
 			p[i] += v;
 	}
 }
 
-void dm_channel_bias_backward(float *dbias, const float *dout, int B, int C, int HW)
+void dm_channel_bias_frames_backward(float *dbias, const float *dout, int B, int T, int C,
+                                     int HW)
 {
 #pragma omp parallel for schedule(static)
 	for (long bc = 0; bc < (long)B * C; bc++) {
-		const float *p = dout + (size_t)bc * HW;
+		long b = bc / C, c = bc % C;
 		double s = 0;
-		for (int i = 0; i < HW; i++)
-			s += p[i];
+		for (int t = 0; t < T; t++) {
+			const float *p = dout + (((size_t)b * T + t) * C + c) * HW;
+			for (int i = 0; i < HW; i++)
+				s += p[i];
+		}
 		dbias[bc] += (float)s;
 	}
 }

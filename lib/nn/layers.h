@@ -151,5 +151,10 @@ void dm_dropout_backward(float *dx, const float *dout, size_t n, float p, uint64
  * itself, which the caller already holds). */
 void dm_channel_bias_forward(float *x, const float *bias, int B, int C, int HW);
 void dm_channel_bias_backward(float *dbias, const float *dout, int B, int C, int HW);
+/* The same over clips of T frames, x: B x T x C x HW, each frame of clip b
+ * given bias[b, :]; backward sums over the frames and positions. */
+void dm_channel_bias_frames_forward(float *x, const float *bias, int B, int T, int C, int HW);
+void dm_channel_bias_frames_backward(float *dbias, const float *dout, int B, int T, int C,
+                                     int HW);
 
 #endif
