@@ -1,5 +1,5 @@
-/* dm-train - a weighted regression learner: fits a network (mlp or unet of
- * MODELS.md) to frames of (x = x_t, t, target, w, label) as dm-noise
+/* dm-train - a weighted regression learner: fits a network (mlp, unet or
+ * unet3d of MODELS.md) to frames of (x = x_t, t, target, w, label) as dm-noise
  * --train writes them, with AdamW, and writes checkpoints (train/run.h).
  *
  * Under mpirun it trains data-parallel (dist.h): every rank holds the whole
@@ -33,10 +33,12 @@ static const dm_cli_enum lr_decays = {lr_decay_names, NULL, DM_LR_NONE, 2, NULL}
 static const dm_cli_enum precisions = {NULL, dm_precision_name, DM_PREC_FP32, 2, NULL};
 
 static const dm_cli_opt options[] = {
-	{'m', "model", "NAME", "mlp-2d (default), unet-s, unet-m, or mlp / unet with\n"
-	                     "the sizes below; classifier-fmnist (or classifier\n"
-	                     "with --ch, --ch-mult, --res-blocks, --groups and\n"
-	                     "--classes N outputs): a CNN fitted by softmax\n"
+	{'m', "model", "NAME", "mlp-2d (default), unet-s, unet-m, unet3d-s (clips\n"
+	                     "N x C x T x H x W: the U-Net per frame with temporal\n"
+	                     "attention), or mlp / unet / unet3d with the sizes\n"
+	                     "below; classifier-fmnist (or classifier with --ch,\n"
+	                     "--ch-mult, --res-blocks, --groups and --classes N\n"
+	                     "outputs): a CNN fitted by softmax\n"
 	                     "cross-entropy to the frames' x and label, straight\n"
 	                     "from dm-load (no dm-noise), for dm-score --features", NULL},
 	{O_HIDDEN, "hidden", "N", "mlp hidden width (256)", NULL},
@@ -53,13 +55,14 @@ static const dm_cli_opt options[] = {
 	{O_LABELDROP, "label-dropout", "P", "probability of training with the null label (0.1)", NULL},
 	{'n', "steps", "N", "stop after optimiser step N (0 = when input ends)", NULL},
 	{'b', "batch", "N", "samples per micro-batch, re-batching frames (per\n"
-	                     "model: mlp 256, unet 64, classifier 128)", NULL},
+	                     "model: mlp 256, unet 64, unet3d 16, classifier 128)", NULL},
 	{O_ACCUM, "grad-accum", "K", "micro-batches per optimiser step (1)", NULL},
 	{O_LR, "lr", "X", "peak learning rate (per model: mlp 2e-3, unet 1e-3,\n"
 	                     "classifier 2e-3)", NULL},
 	{O_BETAS, "betas", "B1,B2", "AdamW betas (0.9,0.999)", NULL},
 	{O_WD, "weight-decay", "X", "AdamW decoupled weight decay (0)", NULL},
-	{O_WARMUP, "warmup", "N", "linear warm-up steps (unet 200, classifier 50, mlp 0)", NULL},
+	{O_WARMUP, "warmup", "N", "linear warm-up steps (unet/unet3d 200, classifier 50,\n"
+	                     "mlp 0)", NULL},
 	{O_DECAY, "lr-decay", "KIND", "none (default; classifier: cosine) or cosine (to 0\n"
 	                     "at --decay-steps)", &lr_decays},
 	{O_DECAYSTEPS, "decay-steps", "N", "cosine horizon (default: --steps)", NULL},
