@@ -24,7 +24,7 @@
 
 enum {
 	O_HIDDEN = DM_CLI_LONG, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
-	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
+	O_CONV3D, O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
 	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS, O_REFERENCE, O_PRECISION,
 };
 
@@ -50,6 +50,7 @@ static const dm_cli_opt options[] = {
 	{O_ATTN, "attn", "LIST", "unet resolutions with self-attention (7; or none)", NULL},
 	{O_GROUPS, "groups", "N", "unet GroupNorm groups (8)", NULL},
 	{O_DROPOUT, "dropout", "P", "unet dropout in ResBlocks (0)", NULL},
+	{O_CONV3D, "conv3d", NULL, "unet3d: 3x3x3 convolutions over (T, H, W), for volumes", NULL},
 	{O_CLASSES, "classes", "N", "class-conditional with N classes (labels 0..N-1;\n"
 	                     "label N is the null label)", NULL},
 	{O_LABELDROP, "label-dropout", "P", "probability of training with the null label (0.1)", NULL},
@@ -194,6 +195,7 @@ int main(int argc, char **argv)
 		case O_ATTN: sz.attn = optarg; break;
 		case O_GROUPS: sz.groups = (int)dm_tool_int(opt, optarg, 1, 4096); break;
 		case O_DROPOUT: sz.dropout = (float)dm_tool_double(opt, optarg); break;
+		case O_CONV3D: sz.kt = 3; break;
 		case O_CLASSES: sz.classes = (int)dm_tool_int(opt, optarg, 0, 1000000); break;
 		case O_LABELDROP: o.label_dropout = (float)dm_tool_double(opt, optarg); break;
 		case 'n': steps = (long)dm_tool_int(opt, optarg, 0, 1LL << 40); break;

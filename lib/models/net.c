@@ -43,7 +43,7 @@ void dm_net_sizes_none(dm_net_sizes *s)
 {
 	memset(s, 0, sizeof *s);
 	s->hidden = s->layers = s->temb = s->ch = s->res_blocks = s->groups = s->classes = -1;
-	s->dropout = -1;
+	s->dropout = -1, s->kt = -1;
 }
 
 /* The image sizes unet and classifier share, from the sample shape and the
@@ -54,7 +54,8 @@ static int fit_image(const char *k, const dm_net_sizes *s, const int64_t *dims, 
 {
 	if (rank != 3)
 		return dm_error_set(err, DM_ERR_ARG, "a %s needs images N x C x H x W, got samples of "
-		                    "rank %d%s", k, rank, rank == 4 ? " (clips: --model unet3d)" : "");
+		                    "rank %d%s", k, rank,
+		                    rank == 4 ? " (clips: --model unet3d)" : "");
 	for (int i = 0; i < 3; i++)
 		if (dims[i] < 1 || dims[i] > 1 << 20)
 			return dm_error_set(err, DM_ERR_ARG, "%s: image dimension %lld out of range", k,
@@ -74,7 +75,7 @@ int dm_net_config_fit(dm_net_config *c, const dm_net_sizes *s, const int64_t *di
 {
 	int mlp_sizes = s->hidden > 0 || s->layers > 0 || s->temb > 0;
 	int unet_sizes = s->ch > 0 || s->ch_mult || s->res_blocks > 0 || s->attn ||
-	                 s->groups > 0 || s->dropout >= 0;
+	                 s->groups > 0 || s->dropout >= 0 || s->kt > 0;
 	int rc = 0;
 	if (c->kind == DM_NET_MLP) {
 		dm_mlp_config *m = &c->mlp;
@@ -106,6 +107,10 @@ int dm_net_config_fit(dm_net_config *c, const dm_net_sizes *s, const int64_t *di
 			                    (long long)dims[1]);
 		if (video)
 			c->unet3d.T = (int)dims[1];
+		if (video && s->kt > 0)
+			c->unet3d.kt = s->kt;
+		else if (s->kt > 0)
+			return dm_error_set(err, DM_ERR_ARG, "--conv3d is a unet3d option, not unet");
 		rc = fit_image(video ? "unet3d" : "unet", s, video ? fd : dims, video ? 3 : rank, &u->in_ch, &u->H, &u->W,
 		               &u->ch, u->ch_mult, &u->nmult, &u->res_blocks, &u->groups, err);
 		if (rc == 0 && s->dropout >= 0)

@@ -46,6 +46,7 @@ typedef struct dm_net_sizes {
 	int ch, res_blocks, groups;          /* unet, unet3d, classifier */
 	const char *ch_mult, *attn;          /* "1,2,2"; "16,8" or "none" */
 	float dropout;                       /* unet, unet3d */
+	int kt;                              /* unet3d: 3 for 3x3x3 convolutions */
 	int classes;                         /* conditional classes; a classifier's outputs */
 } dm_net_sizes;
 /* All not given. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nn/conv.h"
+#include "nn/conv3d.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/tattn.h"
@@ -23,7 +24,7 @@
 
 enum {
 	OP_CONV = 1, OP_GN, OP_GN_SILU, OP_SILU, OP_LINEAR, OP_CHBIAS, OP_DROPOUT, OP_ADD,
-	OP_ATTN, OP_UP, OP_CONCAT, OP_TATTN, OP_SWAP,
+	OP_ATTN, OP_UP, OP_CONCAT, OP_TATTN, OP_SWAP, OP_CONV3,
 };
 
 /* Ops over the clip's time embedding or the whole clip (batch B); every
@@ -50,7 +51,7 @@ typedef struct val {
 	int last;     /* index of the last op that reads it */
 } val;
 
-enum { INIT_CONV = 1, INIT_LINEAR, INIT_GN, INIT_EMBED, INIT_ZERO };
+enum { INIT_CONV = 1, INIT_LINEAR, INIT_GN, INIT_EMBED, INIT_ZERO, INIT_CONV3 };
 typedef struct init_rec {
 	int kind;
 	size_t w, b;
@@ -72,12 +73,14 @@ struct dm_unet {
 	int T;             /* frames of a clip (unet3d); 1 for images */
 	int video;         /* input B x C x T x H x W, temporal attention blocks */
 	size_t bscratch;   /* temporal attention's backward scratch, floats per sample */
+	int kt;            /* temporal extent of the 3x3 convolutions (1, or 3: 3x3x3) */
+	size_t c3scratch;  /* the 3x3x3 convolutions' scratch (conv3d.h), floats */
 	int x_val, sin_val, temb_val, stemb_val, out_val;
 	size_t label_emb;
 	int ndrop;
 	/* plan */
 	int B;
-	float *act, *grad, *wsbuf, *scr, *bscr, *ts;
+	float *act, *grad, *wsbuf, *scr, *bscr, *c3buf, *ts;
 	int32_t *lab;
 	int train;        /* 1: dropout and what backward needs; 2: the latter only */
 	int want_dx;      /* backward also writes the input gradient (dm_unet_input_grad) */
@@ -160,16 +163,23 @@ static int conv(dm_unet *u, const char *prefix, const char *leaf, int in, int Ci
 	char n1[96], n2[96];
 	pname(n1, prefix, leaf, "weight");
 	pname(n2, prefix, leaf, "bias");
-	size_t w = dm_layout_add(u->L, n1, 4, Cout, Cin, k, k);
+	int kt = k == 3 ? u->kt : 1; /* 3x3 convolutions are 3x3x3 with kt 3 */
+	int64_t d[5] = {Cout, Cin, kt, k, k};
+	if (kt == 1)
+		d[2] = k, d[3] = k;
+	size_t w = dm_layout_add_dims(u->L, n1, kt > 1 ? 5 : 4, d);
 	size_t b = dm_layout_add(u->L, n2, 1, Cout, 0, 0, 0);
-	add_init(u, INIT_CONV, w, b, Cout, Cin, k);
+	add_init(u, kt > 1 ? INIT_CONV3 : INIT_CONV, w, b, Cout, Cin, k);
 	int pad = k / 2;
 	int Ho = dm_conv2d_out_size(H, k, stride, pad), Wo = dm_conv2d_out_size(W, k, stride, pad);
 	size_t ws = dm_conv2d_workspace(Cin, H, W, Cout, k, k, stride, pad);
 	if (ws > u->ws)
 		u->ws = ws;
+	size_t c3 = kt > 1 ? dm_conv3d_scratch(u->T, Cin, Cout, Ho, Wo, k, k) : 0;
+	if (c3 > u->c3scratch)
+		u->c3scratch = c3;
 	int out = fval(u, (size_t)Cout * (size_t)Ho * (size_t)Wo);
-	op *o = new_op(u, OP_CONV);
+	op *o = new_op(u, kt > 1 ? OP_CONV3 : OP_CONV);
 	if (!o || out < 0)
 		return -1;
 	o->in = in, o->out = out, o->w = w, o->b = b;
@@ -305,7 +315,8 @@ static int tattnblock(dm_unet *u, const char *prefix, int x, int C, int H, int W
 
 /* A block's attention: spatial at the resolutions asked for, then
  * temporal in a video net. */
-static int attend(dm_unet *u, const char *fmt, int i, int j, int h, int C, int H, int W, int spatial)
+static int attend(dm_unet *u, const char *fmt, int i, int j, int h, int C, int H, int W,
+                  int spatial)
 {
 	char pre[96];
 	if (spatial && h >= 0) {
@@ -547,10 +558,10 @@ int dm_unet_config_from_kv(dm_unet_config *c, const dm_kv *kv, const char *name,
 
 int dm_unet_init(dm_unet **out, const dm_unet_config *cfg, dm_layout *L, dm_error *err)
 {
-	return dm_unet_init_video(out, cfg, 0, L, err);
+	return dm_unet_init_video(out, cfg, 0, 1, L, err);
 }
 
-int dm_unet_init_video(dm_unet **out, const dm_unet_config *cfg, int T, dm_layout *L,
+int dm_unet_init_video(dm_unet **out, const dm_unet_config *cfg, int T, int kt, dm_layout *L,
                        dm_error *err)
 {
 	*out = NULL;
@@ -561,6 +572,7 @@ int dm_unet_init_video(dm_unet **out, const dm_unet_config *cfg, int T, dm_layou
 	u->L = L;
 	u->video = T > 0;
 	u->T = T > 0 ? T : 1;
+	u->kt = T > 0 && kt > 1 ? kt : 1;
 	if (build(u) < 0 || plan_grads(u) < 0) {
 		dm_unet_free(u);
 		return dm_error_set(err, DM_ERR_NOMEM, "unet: out of memory building the network");
@@ -589,6 +601,9 @@ void dm_unet_init_params(const dm_unet *u, float *p, uint64_t seed)
 		case INIT_GN:
 			dm_init_groupnorm(p + r->w, p + r->b, r->a);
 			break;
+		case INIT_CONV3: /* Conv3d's: fan-in Cin kt k k, as a conv2d of kt k x k */
+			dm_init_conv2d(p + r->w, p + r->b, r->a, r->c, u->kt * r->k, r->k, seed, (uint64_t)i);
+			break;
 		case INIT_ZERO:
 			memset(p + r->w, 0, (size_t)r->a * sizeof *p);
 			break;
@@ -604,19 +619,22 @@ int dm_unet_plan(dm_unet *u, int B, int train, dm_error *err)
 	if (u->B == B && (!train || u->grad))
 		return 0;
 	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->bscr), free(u->ts);
-	free(u->lab);
-	u->grad = NULL, u->bscr = NULL;
+	free(u->lab), free(u->c3buf);
+	u->grad = NULL, u->bscr = NULL, u->c3buf = NULL;
 	u->B = 0;
 	size_t n = u->per_total * (size_t)B;
 	u->act = malloc(n * sizeof(float));
 	u->grad = train ? malloc((u->grad_total + 1) * (size_t)B * sizeof(float)) : NULL;
 	u->wsbuf = malloc((u->ws + 1) * sizeof(float));
 	u->scr = malloc((u->scratch + 1) * sizeof(float));
+	if (u->c3scratch)
+		u->c3buf = malloc(u->c3scratch * sizeof(float));
 	if (train && u->bscratch)
 		u->bscr = malloc(u->bscratch * (size_t)B * sizeof(float));
 	u->ts = malloc((size_t)B * sizeof(float));
 	u->lab = malloc((size_t)B * sizeof(int32_t));
-	if (!u->act || (train && !u->grad) || (train && u->bscratch && !u->bscr) || !u->wsbuf || !u->scr || !u->ts || !u->lab)
+	if (!u->act || (train && !u->grad) || (train && u->bscratch && !u->bscr) ||
+	    (u->c3scratch && !u->c3buf) || !u->wsbuf || !u->scr || !u->ts || !u->lab)
 		return dm_error_set(err, DM_ERR_NOMEM,
 		                    "unet: out of memory planning activations for batch %d (%zu MB)", B,
 		                    2 * n * 4 >> 20);
@@ -655,7 +673,7 @@ static void prof_add(const char *key, double t)
 static void prof_key(char *k, const op *o, const char *dir)
 {
 	static const char *names[] = { "", "conv", "gn", "gn_silu", "silu", "linear", "chbias",
-		                       "dropout", "add", "attn", "up", "concat", "tattn", "swap" };
+		                       "dropout", "add", "attn", "up", "concat", "tattn", "swap", "conv3" };
 	if (o->type == OP_CONV)
 		snprintf(k, 64, "conv%s %dx%d %d->%d k%d s%d", dir, o->H, o->W, o->C, o->C2, o->k,
 		         o->stride);
@@ -747,6 +765,10 @@ static void run_op(dm_unet *u, const op *o, const float *p)
 	case OP_CONCAT:
 		dm_concat_forward(A(o->out), A(o->in), A(o->in2), BF, o->C, o->C2, o->H);
 		break;
+	case OP_CONV3:
+		dm_conv3d_forward(u->prec, A(o->out), A(o->in), p + o->w, p + o->b, B, u->T, o->C, o->H,
+		                  o->W, o->C2, u->kt, o->k, o->k, o->stride, o->pad, u->wsbuf, u->c3buf);
+		break;
 	case OP_TATTN:
 		dm_tattn_forward(A(o->out), A(o->aux1), A(o->in), A(o->in2), A(o->in3), p + o->w, B,
 		                 u->T, o->C, o->H);
@@ -764,7 +786,7 @@ static int overwrites(const dm_unet *u, const op *o, int i, int v)
 {
 	if (u->vals[v].last != i || u->vals[v].nograd)
 		return 0;
-	if (o->type == OP_CONV)
+	if (o->type == OP_CONV || o->type == OP_CONV3)
 		return o->in == v;
 	if (o->type == OP_ADD)
 		return o->in != o->in2 && (o->in == v || o->in2 == v);
@@ -839,6 +861,15 @@ static void back_op(dm_unet *u, const op *o, int i, const float *p, float *g)
 		break;
 	case OP_CONCAT:
 		dm_concat_backward(G_(o->in), G_(o->in2), dout, BF, o->C, o->C2, o->H);
+		break;
+	case OP_CONV3:
+		dm_conv3d_backward_weight(u->prec, g + o->w, g + o->b, dout, A(o->in), B, u->T, o->C,
+		                          o->H, o->W, o->C2, u->kt, o->k, o->k, o->stride, o->pad,
+		                          u->wsbuf, u->c3buf);
+		if (G_(o->in))
+			dm_conv3d_backward_input(u->prec, G_(o->in), dout, p + o->w, B, u->T, o->C, o->H,
+			                         o->W, o->C2, u->kt, o->k, o->k, o->stride, o->pad,
+			                         !overwrites(u, o, i, o->in), u->wsbuf, u->c3buf);
 		break;
 	case OP_TATTN:
 		dm_tattn_backward(G_(o->in), G_(o->in2), G_(o->in3), g + o->w, u->bscr, dout, A(o->in),
@@ -924,7 +955,7 @@ void dm_unet_free(dm_unet *u)
 		return;
 	free(u->ops), free(u->vals), free(u->inits);
 	free(u->act), free(u->grad), free(u->wsbuf), free(u->scr), free(u->bscr), free(u->ts);
-	free(u->lab);
+	free(u->lab), free(u->c3buf);
 	free(u);
 }
 

@@ -57,9 +57,12 @@ int dm_unet_init(dm_unet **u, const dm_unet_config *cfg, dm_layout *L, dm_error 
  * time embedding is the clip's, and each ResBlock (after its spatial
  * attention, if any) and the middle attention are followed by a temporal
  * attention block <prefix>.tattn.<j> / mid.tattn {norm,q,k,v,proj, rel}
- * (nn/tattn.h) over the T frames at every position.  Plan, forward,
- * backward and the rest are the functions below, B counting clips. */
-int dm_unet_init_video(dm_unet **u, const dm_unet_config *cfg, int T, dm_layout *L,
+ * (nn/tattn.h) over the T frames at every position.  kt 3 makes every
+ * 3x3 convolution a 3x3x3 one over (frame, H, W) (nn/conv3d.h; weights
+ * Cout x Cin x 3 x 3 x 3, as torch's Conv3d), kt 1 keeps them per frame.
+ * Plan, forward, backward and the rest are the functions below, B
+ * counting clips. */
+int dm_unet_init_video(dm_unet **u, const dm_unet_config *cfg, int T, int kt, dm_layout *L,
                        dm_error *err);
 void dm_unet_init_params(const dm_unet *u, float *params, uint64_t seed);
 /* Plan activations for B samples; the gradient pool only when train (so

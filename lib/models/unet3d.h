@@ -27,14 +27,16 @@
 typedef struct dm_unet3d_config {
 	int T;            /* frames (or slices) of a sample */
 	dm_unet_config s; /* each frame's sizes: in_ch, H, W, ch, ch_mult, attn, ... */
+	int kt;           /* 1: 3x3 convolutions per frame (Ho et al.); 3: 3x3x3 ones */
 } dm_unet3d_config;
 
 /* unet3d-s: 1 x 8 x 32 x 32 clips, ch 32, ch_mult 1,2,2, 1 ResBlock a
  * level, spatial attention at 8, 8 groups, no dropout. */
 void dm_unet3d_config_default(dm_unet3d_config *c);
-/* T in 1..1024 and the frame sizes as unet's check; 0 or DM_ERR_ARG. */
+/* T in 1..1024, kt 1 or 3, and the frame sizes as unet's check; 0 or
+ * DM_ERR_ARG. */
 int dm_unet3d_config_check(const dm_unet3d_config *c, dm_error *err);
-/* unet's header keys with frames=T and shape=CxTxHxW (T= is the
+/* unet's header keys with frames=T, kt= and shape=CxTxHxW (T= is the
  * schedule's), and back; 0, DM_ERR_NOMEM, DM_ERR_FORMAT. */
 int dm_unet3d_config_to_kv(const dm_unet3d_config *c, dm_kv *kv, dm_error *err);
 int dm_unet3d_config_from_kv(dm_unet3d_config *c, const dm_kv *kv, const char *name,

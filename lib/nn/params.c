@@ -8,6 +8,12 @@
 size_t dm_layout_add(dm_layout *L, const char *name, int rank, int64_t d0, int64_t d1, int64_t d2,
                      int64_t d3)
 {
+	int64_t d[4] = {d0, d1, d2, d3};
+	return dm_layout_add_dims(L, name, rank, d);
+}
+
+size_t dm_layout_add_dims(dm_layout *L, const char *name, int rank, const int64_t *d)
+{
 	if (L->n == L->cap) {
 		int cap = L->cap ? 2 * L->cap : 64;
 		dm_param *p = realloc(L->p, (size_t)cap * sizeof *p);
@@ -22,7 +28,6 @@ size_t dm_layout_add(dm_layout *L, const char *name, int rank, int64_t d0, int64
 	memset(q, 0, sizeof *q);
 	snprintf(q->name, sizeof q->name, "%s", name);
 	q->rank = rank;
-	int64_t d[4] = {d0, d1, d2, d3};
 	q->n = 1;
 	for (int i = 0; i < rank; i++) {
 		q->dims[i] = d[i];

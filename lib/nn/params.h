@@ -15,10 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DM_PARAM_MAX_RANK 5
+
 typedef struct dm_param {
 	char name[96];
 	int rank;
-	int64_t dims[4];
+	int64_t dims[DM_PARAM_MAX_RANK];
 	size_t off, n; /* offset into the block and element count */
 } dm_param;
 
@@ -33,6 +35,9 @@ typedef struct dm_layout {
  * allocation failure).  Unused trailing dims are 0. */
 size_t dm_layout_add(dm_layout *L, const char *name, int rank, int64_t d0, int64_t d1, int64_t d2,
                      int64_t d3);
+/* The same for rank 1..DM_PARAM_MAX_RANK dims d (a 3-D convolution's
+ * Cout x Cin x kt x kh x kw). */
+size_t dm_layout_add_dims(dm_layout *L, const char *name, int rank, const int64_t *d);
 void dm_layout_free(dm_layout *L);
 /* Index of the tensor called name, or -1. */
 int dm_layout_find(const dm_layout *L, const char *name);

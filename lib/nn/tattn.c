@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <string.h>
 
-#define AT(p, b, t, c) ((p) + (((size_t)(b) * T + (size_t)(t)) * (size_t)C + (size_t)(c)) * (size_t)S)
-#define ATT(p, b, t, u) ((p) + (((size_t)(b) * T + (size_t)(t)) * (size_t)T + (size_t)(u)) * (size_t)S)
+/* element (b, t, c, 0) of a B x T x C x S array; (b, t, u, 0) of B x T x T x S */
+#define AT(p, b, t, c) \
+	((p) + (((size_t)(b) * T + (size_t)(t)) * (size_t)C + (size_t)(c)) * (size_t)S)
+#define ATT(p, b, t, u) \
+	((p) + (((size_t)(b) * T + (size_t)(t)) * (size_t)T + (size_t)(u)) * (size_t)S)
 
 /* Softmax over u of a[u*S + s] for each s, in place. */
 static void softmax_over_frames(float *a, int T, int S)

@@ -199,6 +199,21 @@ class TAttnBlock(nn.Module):
         return x + self.proj(o)
 
 
+class FrameConv3d(nn.Conv3d):
+    """A 3x3x3 convolution (padding 1, stride 1 in time) on frame-major
+    (B*T) x C x H x W activations, for unet3d's kt 3 (lib/nn/conv3d.h)."""
+
+    def __init__(self, c2d, T):
+        super().__init__(c2d.in_channels, c2d.out_channels, (3, 3, 3),
+                         stride=(1,) + tuple(c2d.stride), padding=1)
+        self.T = T
+
+    def forward(self, x):
+        BT, C, H, W = x.shape
+        y = super().forward(x.reshape(BT // self.T, self.T, C, H, W).transpose(1, 2))
+        return y.transpose(1, 2).reshape(BT, y.shape[1], y.shape[3], y.shape[4])
+
+
 class UNet3D(UNet):
     """The space-time factorised U-Net (Ho et al. 2022; lib/models/unet3d.h):
     the UNet per frame, the clip's time embedding for each of its frames,
@@ -206,10 +221,15 @@ class UNet3D(UNet):
     the middle attention.  x: B x C x T x H x W."""
 
     def __init__(self, in_ch=1, T=8, size=32, ch=32, ch_mult=(1, 2, 2), num_res_blocks=1,
-                 attn_res=(8,), groups=8, dropout=0.0, classes=0, t_scale=1.0):
+                 attn_res=(8,), groups=8, dropout=0.0, classes=0, t_scale=1.0, kt=1):
         super().__init__(in_ch, size, ch, ch_mult, num_res_blocks, attn_res, groups, dropout,
                          classes, t_scale)
         self.T = T
+        if kt == 3:  # every 3x3 convolution a 3x3x3 one
+            for name, m in list(self.named_modules()):
+                if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
+                    parent = self.get_submodule(name.rpartition('.')[0])
+                    setattr(parent, name.rpartition('.')[2], FrameConv3d(m, T))
         for i, m in enumerate(ch_mult):
             for lv in (self.down[i], self.up[i]):
                 lv.tattn = nn.ModuleList(TAttnBlock(ch * m, groups, T) for _ in lv.res)
@@ -240,7 +260,8 @@ def from_config(meta):
     if meta['model'] == 'unet3d':
         return UNet3D(int(meta['in_ch']), int(meta['frames']), int(meta['H']), int(meta['ch']),
                       lst(meta['ch_mult']), int(meta['res_blocks']), lst(meta['attn']),
-                      int(meta['groups']), float(meta['dropout']), classes, ts)
+                      int(meta['groups']), float(meta['dropout']), classes, ts,
+                      int(meta.get('kt', 1)))
     return UNet(int(meta['in_ch']), int(meta['H']), int(meta['ch']), lst(meta['ch_mult']),
                 int(meta['res_blocks']), lst(meta['attn']), int(meta['groups']),
                 float(meta['dropout']), classes, ts)

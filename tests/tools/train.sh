@@ -24,6 +24,7 @@ $MK 4 3 1x4x8x8 3 --labels 2 >"$TMP/clip.dms"
 U3D="-m unet3d --ch 8 --ch-mult 1,2 --groups 2 --attn 4 --res-blocks 1 --classes 2"
 check "parity tiny unet3d" "dm-train $U3D -b 3 --dump-grads $TMP/p4.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p4.dms"
 check "parity tiny unet3d trained" "dm-train $U3D -b 3 -n 3 --lr 0.05 --warmup 0 -o $TMP/u3.dmt <$TMP/clip.dms && dm-train --resume $TMP/u3.dmt -n 4 --dump-grads $TMP/p5.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p5.dms"
+check "parity tiny unet3d, 3x3x3 convolutions" "dm-train $U3D --conv3d -b 3 -n 2 --lr 0.05 --warmup 0 -o $TMP/u3c.dmt <$TMP/clip.dms && dm-train --resume $TMP/u3c.dmt -n 3 --dump-grads $TMP/p6.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p6.dms"
 
 # training writes a checkpoint dm-info reads; the CSV log has a row per step
 check "train mlp" "dm-train -n 20 -b 32 -o $TMP/m.dmt --log $TMP/log.csv <$TMP/d2.dms && dm-info -q $TMP/m.dmt"

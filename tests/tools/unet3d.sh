@@ -40,3 +40,6 @@ expect_fail "clips to unet" "clips: --model unet3d" \
 check "no partial checkpoint" "test ! -e $TMP/x.dmt && test ! -e $TMP/y.dmt"
 expect_fail "prior of the wrong shape" "model wants" \
 	"dm-noise --prior --shape 2x1x8x8 | dm-denoise -m $TMP/u.dmt -n 2 --sampler ddim"
+expect_fail "--conv3d is for unet3d" "--conv3d is a unet3d option" \
+	"dm-train -m unet --conv3d -b 4 -o $TMP/z.dmt <$TMP/img.dms"
+check "a --conv3d checkpoint records kt=3" "dm-noise --train $TMP/clips.dms | dm-train $U3D --conv3d -j 1 -b 8 -n 1 -o $TMP/c3.dmt && dm-info --summary $TMP/c3.dmt | grep -q 'kt=3'"

@@ -172,3 +172,30 @@ TEST(unet3d_without_temporal_mixing_is_the_unet_per_frame)
 	free(p), free(pi);
 	dm_net_free(&v), dm_net_free(&im);
 }
+
+/* kt 3: every 3x3 convolution 3x3x3 (Conv3d weights), 1x1 ones unchanged */
+TEST(unet3d_conv3d_shapes_and_backward_match_finite_differences)
+{
+	dm_net_config c;
+	dm_net net;
+	dm_error err;
+	tiny(&c, 0);
+	c.unet3d.kt = 3;
+	CHECK(dm_net_init(&net, &c, &err) == 0);
+	const dm_param *p = &net.layout.p[dm_layout_find(&net.layout, "conv_in.weight")];
+	CHECK(p->rank == 5 && p->dims[0] == 8 && p->dims[1] == 1 && p->dims[2] == 3 && p->dims[4] == 3);
+	p = &net.layout.p[dm_layout_find(&net.layout, "down.0.down.weight")];
+	CHECK(p->rank == 5 && p->dims[2] == 3);
+	p = &net.layout.p[dm_layout_find(&net.layout, "down.1.res.0.skip.weight")];
+	CHECK(p->rank == 4 && p->dims[2] == 1);
+	int B = 2;
+	float x[2 * 144], t[2] = {3, 700};
+	dm_rng_normal(1, 93, 0, 0, x, 2 * 144);
+	double worst;
+	char where[256];
+	int bad = gradcheck(&net, x, t, NULL, B, 4, 1e-2, 3e-3, 2e-2, &worst, where, sizeof where);
+	CHECK_MSG(bad == 0, "%d gradients off; worst %s", bad, where);
+	bad = inputcheck(&net, x, t, NULL, B, 5, 1e-2, 3e-3, 2e-2, &worst, where, sizeof where);
+	CHECK_MSG(bad == 0, "%d input gradients off; worst %.2f at %s", bad, worst, where);
+	dm_net_free(&net);
+}
