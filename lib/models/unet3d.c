@@ -33,7 +33,7 @@ int dm_unet3d_config_to_kv(const dm_unet3d_config *c, dm_kv *kv, dm_error *err)
 	int rc = dm_unet_config_to_kv(&c->s, kv, err);
 	if (rc < 0)
 		return rc;
-	if (dm_kv_setf(kv, "frames", "%d", c->T) || dm_kv_setf(kv, "kt", "%d", c->kt) ||
+	if (dm_kv_setf(kv, "sample_frames", "%d", c->T) || dm_kv_setf(kv, "kt", "%d", c->kt) ||
 	    dm_kv_setf(kv, "shape", "%dx%dx%dx%d", c->s.in_ch, c->T, c->s.H, c->s.W))
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the model config");
 	return 0;
@@ -43,7 +43,7 @@ int dm_unet3d_config_from_kv(dm_unet3d_config *c, const dm_kv *kv, const char *n
                              dm_error *err)
 {
 	int rc = dm_unet_config_from_kv(&c->s, kv, name, err);
-	if (rc < 0 || (rc = dm_net_kv_int(kv, "frames", name, &c->T, err)) < 0 ||
+	if (rc < 0 || (rc = dm_net_kv_int(kv, "sample_frames", name, &c->T, err)) < 0 ||
 	    (rc = dm_net_kv_int(kv, "kt", name, &c->kt, err)) < 0)
 		return rc;
 	return 0;

@@ -36,7 +36,7 @@ void dm_unet3d_config_default(dm_unet3d_config *c);
 /* T in 1..1024, kt 1 or 3, and the frame sizes as unet's check; 0 or
  * DM_ERR_ARG. */
 int dm_unet3d_config_check(const dm_unet3d_config *c, dm_error *err);
-/* unet's header keys with frames=T, kt= and shape=CxTxHxW (T= is the
+/* unet's header keys with sample_frames=T, kt= and shape=CxTxHxW (T= is the
  * schedule's), and back; 0, DM_ERR_NOMEM, DM_ERR_FORMAT. */
 int dm_unet3d_config_to_kv(const dm_unet3d_config *c, dm_kv *kv, dm_error *err);
 int dm_unet3d_config_from_kv(dm_unet3d_config *c, const dm_kv *kv, const char *name,

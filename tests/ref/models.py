@@ -258,8 +258,8 @@ def from_config(meta):
     lst = lambda s: tuple(int(v) for v in s.split(',')) if s and s != 'none' else ()
     assert meta['H'] == meta['W'], 'the twin handles square inputs'
     if meta['model'] == 'unet3d':
-        return UNet3D(int(meta['in_ch']), int(meta['frames']), int(meta['H']), int(meta['ch']),
-                      lst(meta['ch_mult']), int(meta['res_blocks']), lst(meta['attn']),
+        return UNet3D(int(meta['in_ch']), int(meta['sample_frames']), int(meta['H']),
+                      int(meta['ch']), lst(meta['ch_mult']), int(meta['res_blocks']), lst(meta['attn']),
                       int(meta['groups']), float(meta['dropout']), classes, ts,
                       int(meta.get('kt', 1)))
     return UNet(int(meta['in_ch']), int(meta['H']), int(meta['ch']), lst(meta['ch_mult']),

@@ -45,9 +45,9 @@ def main(path):
                 return 1
             p.copy_(src)
     B = ts['x'][1][0]
+    frames = [int(meta['sample_frames'])] if meta['model'] == 'unet3d' else []
     shape = [B] + ([int(meta['dim'])] if meta['model'] == 'mlp'
-                   else [int(meta['in_ch'])] + ([int(meta['frames'])] if meta['model'] == 'unet3d'
-                                                else []) + [int(meta['H']), int(meta['W'])])
+                   else [int(meta['in_ch'])] + frames + [int(meta['H']), int(meta['W'])])
     x, target = T('x').reshape(shape), T('target').reshape(shape)
     t, w = T('t'), T('w')
     label = torch.tensor(ts['label'][2], dtype=torch.long) if 'label' in ts else None
