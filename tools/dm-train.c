@@ -24,8 +24,8 @@
 
 enum {
 	O_HIDDEN = DM_CLI_LONG, O_LAYERS, O_TEMB, O_CH, O_CHMULT, O_RESB, O_ATTN, O_GROUPS, O_DROPOUT,
-	O_CONV3D, O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
-	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS, O_REFERENCE, O_PRECISION,
+	O_CLASSES, O_LABELDROP, O_ACCUM, O_LR, O_BETAS, O_WD, O_WARMUP, O_DECAY, O_DECAYSTEPS,
+	O_CLIP, O_EMA, O_SAVE, O_RESUME, O_LOG, O_DUMP, O_STATS, O_REFERENCE, O_PRECISION, O_CONV3D,
 };
 
 static const char *const lr_decay_names[] = {"none", "cosine"};
@@ -34,13 +34,11 @@ static const dm_cli_enum precisions = {NULL, dm_precision_name, DM_PREC_FP32, 2,
 
 static const dm_cli_opt options[] = {
 	{'m', "model", "NAME", "mlp-2d (default), unet-s, unet-m, unet3d-s (clips\n"
-	                     "N x C x T x H x W: the U-Net per frame with temporal\n"
-	                     "attention), or mlp / unet / unet3d with the sizes\n"
-	                     "below; classifier-fmnist (or classifier with --ch,\n"
-	                     "--ch-mult, --res-blocks, --groups and --classes N\n"
-	                     "outputs): a CNN fitted by softmax\n"
-	                     "cross-entropy to the frames' x and label, straight\n"
-	                     "from dm-load (no dm-noise), for dm-score --features", NULL},
+	                     "N x C x T x H x W), or mlp / unet / unet3d with the\n"
+	                     "sizes below; classifier-fmnist (or classifier with\n"
+	                     "--ch, --ch-mult, --res-blocks, --groups, --classes N\n"
+	                     "outputs): a CNN fitted by softmax cross-entropy to\n"
+	                     "x and label from dm-load, for dm-score --features", NULL},
 	{O_HIDDEN, "hidden", "N", "mlp hidden width (256)", NULL},
 	{O_LAYERS, "layers", "N", "mlp hidden layers (3)", NULL},
 	{O_TEMB, "temb", "N", "mlp time-embedding width (64)", NULL},
@@ -62,8 +60,7 @@ static const dm_cli_opt options[] = {
 	                     "classifier 2e-3)", NULL},
 	{O_BETAS, "betas", "B1,B2", "AdamW betas (0.9,0.999)", NULL},
 	{O_WD, "weight-decay", "X", "AdamW decoupled weight decay (0)", NULL},
-	{O_WARMUP, "warmup", "N", "linear warm-up steps (unet/unet3d 200, classifier 50,\n"
-	                     "mlp 0)", NULL},
+	{O_WARMUP, "warmup", "N", "warm-up steps (unet/unet3d 200, classifier 50, mlp 0)", NULL},
 	{O_DECAY, "lr-decay", "KIND", "none (default; classifier: cosine) or cosine (to 0\n"
 	                     "at --decay-steps)", &lr_decays},
 	{O_DECAYSTEPS, "decay-steps", "N", "cosine horizon (default: --steps)", NULL},
