@@ -37,6 +37,10 @@ static int count_nonfinite(dm_check *c, const char *path, dm_error *err)
 	int rc = dm_reader_open_path(&r, path, err);
 	if (rc < 0)
 		return rc;
+	const char *v = dm_kv_get(dm_reader_meta(r), "model");
+	snprintf(c->model, sizeof c->model, "%s", v ? v : "?");
+	v = dm_kv_get(dm_reader_meta(r), "step");
+	c->step = v ? atol(v) : -1;
 	dm_frame f;
 	dm_frame_init(&f);
 	while ((rc = dm_reader_next(r, &f, err)) > 0) {
@@ -240,13 +244,21 @@ int dm_check_run(dm_check *c, const char *model_path, const char *data_path,
 	memset(&ema, 0, sizeof ema), memset(&raw, 0, sizeof raw);
 	dm_samples x;
 	memset(&x, 0, sizeof x);
-	int rc = dm_denoiser_open(&ema, model_path, 0, DM_PREC_FP32, NULL, NULL, model_path, err);
+	/* non-finite weights first: the loader refuses such a checkpoint, and
+	 * there is nothing to measure; the report says why */
+	int rc = strncmp(model_path, "gaussian:", 9) ? count_nonfinite(c, model_path, err) : 0;
+	if (rc == 0 && (c->nonfinite_ema || c->nonfinite_raw)) {
+		snprintf(c->schedule, sizeof c->schedule, "? (not loaded)");
+		c->bands = 0; /* nothing measured */
+		judge(c, NULL);
+		return 0;
+	}
+	if (rc == 0)
+		rc = dm_denoiser_open(&ema, model_path, 0, DM_PREC_FP32, NULL, NULL, model_path, err);
 	if (rc == 0)
 		rc = dm_denoiser_open(&raw, model_path, 1, DM_PREC_FP32, NULL, NULL, model_path, err);
 	if (rc == 0 && !ema.net)
 		rc = dm_error_set(err, DM_ERR_ARG, "%s: --check measures a checkpoint of dm-train", model_path);
-	if (rc == 0)
-		rc = count_nonfinite(c, model_path, err);
 	if (rc == 0) {
 		rc = dm_samples_read(&x, data_path, "x", 0, ema.classes > 0, o->max_samples, err);
 		if (rc < 0 && ema.classes > 0) /* no labels: the null label */
@@ -256,11 +268,6 @@ int dm_check_run(dm_check *c, const char *model_path, const char *data_path,
 		rc = dm_error_set(err, DM_ERR_FORMAT, "%s: samples of %lld values, the model %s takes %lld",
 		                  data_path, (long long)x.d, model_path, (long long)dm_denoiser_values(&ema));
 	if (rc == 0) {
-		const dm_kv *meta = dm_model_meta(ema.net);
-		const char *v = dm_kv_get(meta, "model");
-		snprintf(c->model, sizeof c->model, "%s", v ? v : "?");
-		v = dm_kv_get(meta, "step");
-		c->step = v ? atol(v) : -1;
 		snprintf(c->schedule, sizeof c->schedule, "%s%s T=%d predict=%s", dm_schedule_kind_name(ema.s.kind),
 		         ema.s.zero_snr ? " zero-snr" : "", dm_schedule_is_discrete(&ema.s) ? ema.s.T : 0,
 		         dm_predict_name(ema.s.predict));
@@ -285,7 +292,10 @@ void dm_check_print(const dm_check *c, FILE *f)
 	        (long long)c->nparams, c->schedule);
 	if (c->has_range)
 		fprintf(f, ", trained on data in [%g, %g]", c->range_lo, c->range_hi);
-	fprintf(f, "\ndata: %lld samples of %lld values, in [%.4g, %.4g], mean %.4g, std %.4g\n",
+	fprintf(f, "\n");
+	if (c->bands == 0) /* (non-finite weights: not measured) */
+		goto words;
+	fprintf(f, "data: %lld samples of %lld values, in [%.4g, %.4g], mean %.4g, std %.4g\n",
 	        (long long)c->n, (long long)c->d, c->data_min, c->data_max, c->data_mean, c->data_std);
 	fprintf(f, "loss per band of t (mean squared error of the prediction, per value):\n");
 	fprintf(f, "%5s %9s %9s %10s %10s %10s %10s %8s  %s\n", "band", "t from", "t to", "ema", "raw",
@@ -300,6 +310,7 @@ void dm_check_print(const dm_check *c, FILE *f)
 	fprintf(f, "mean over bands: ema %.4g, raw %.4g\n", c->ema_all, c->raw_all);
 	fprintf(f, "(excess: ema minus the better constant prediction, zero or the data mean, over "
 	           "zero's loss; learned below -0.02, untrained above 0.1)\n");
+words:
 	for (int i = 0; i < c->nwarn; i++)
 		fprintf(f, "warning: %s\n", c->warn[i]);
 	if (!c->nwarn)

@@ -77,3 +77,9 @@ expect_fail "data of another size" "img.dm: samples of 16 values, the model .* t
 expect_fail "a model that is not a checkpoint" "two.dm" dm-info --check "$TMP/two.dm" "$TMP/held.dm"
 expect_fail "one operand" "--check takes MODEL DATA" dm-info --check "$TMP/m1.dmt"
 expect_fail "a missing file" "nope.dm" dm-info --check "$TMP/m1.dmt" "$TMP/nope.dm"
+
+# a diverged run: NaN weights, which every loader refuses, still get a report
+/usr/bin/python3 "$HERE/tests/tools/ckedit.py" "$TMP/m1.dmt" "$TMP/nan.dmt" --nan ema:lin.0.weight
+dm-info --check "$TMP/nan.dmt" "$TMP/held.dm" >"$TMP/nan.txt"
+check "NaN weights: verdict broken" "grep -q '^verdict: broken' '$TMP/nan.txt'"
+check "NaN weights: said in words" "grep -q '1 of the EMA weights and 0 of the raw weights are NaN or infinite' '$TMP/nan.txt'"
