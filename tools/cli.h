@@ -249,10 +249,10 @@ enum {
 	{DM_CLI_SAMPLE_EVERY, "sample-every", "N", "every N steps draw samples from the EMA weights\n" \
 	                     "(fixed noise) into --sample-out (0 = never)", NULL},                     \
 	{DM_CLI_SAMPLE_OUT, "sample-out", "FILE", "a .mp4, .gif or .webm video with a frame per\n"    \
-	                     "drawing, or numbered PNGs (one %d: the step;\n"                           \
-	                     "default samples.mp4)", NULL},                                              \
-	{DM_CLI_SAMPLE_N, "sample-n", "N", "samples per drawing (64 images as a grid, 1000\n"          \
-	                     "points as a scatter plot)", NULL},                                       \
+	                     "drawing (clips: T frames per drawing), or\n"                              \
+	                     "numbered PNGs (one %d: the step; default samples.mp4)", NULL},            \
+	{DM_CLI_SAMPLE_N, "sample-n", "N", "samples per drawing (64 images as a grid, 16\n"            \
+	                     "clips, 1000 points as a scatter plot)", NULL},                          \
 	{DM_CLI_SAMPLE_WITH, "sample-with", "NAME[:K]", "the sampler and its steps (ddim:20)", NULL},   \
 	{DM_CLI_SAMPLE_LIM, "sample-lim", "LO:HI", "both axes of the scatter plots of 2-D points\n"   \
 	                     "(-4:4)", NULL},                                                           \

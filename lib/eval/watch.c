@@ -241,11 +241,16 @@ int dm_watch_open(dm_watch **out, const dm_net_config *cfg, const dm_kv *meta,
 	}
 	w->rank = dm_net_sample_shape(cfg, w->dims);
 	w->D = (int64_t)dm_net_sample_size(cfg);
-	w->images = w->rank == 3;
+	w->images = w->rank == 3 || w->rank == 4; /* images, or clips: a picture per frame */
 	w->classes = cfg->classes;
 	if (!w->o.n)
-		w->o.n = w->images ? 64 : 1000;
+		w->o.n = w->rank == 4 ? 16 : w->images ? 64 : 1000;
 	w->video_fmt = o->out ? video_format(o->out) : NULL;
+	if (w->rank == 4 && o->out && !w->video_fmt) {
+		dm_watch_close(w, NULL);
+		return dm_error_set(err, DM_ERR_ARG, "--sample-out %s: clips are watched as a video "
+		                    "(a name ending in .mp4, .gif or .webm)", o->out);
+	}
 	w->ro = (dm_render_opts){.scale = o->scale ? o->scale : 2, .gap = 1, .lo = -1, .hi = 1,
 	                         .range_set = 1, .caption = 1};
 	const char *range = dm_kv_get(meta, "range");

@@ -43,3 +43,13 @@ expect_fail "prior of the wrong shape" "model wants" \
 expect_fail "--conv3d is for unet3d" "--conv3d is a unet3d option" \
 	"dm-train -m unet --conv3d -b 4 -o $TMP/z.dmt <$TMP/img.dms"
 check "a --conv3d checkpoint records kt=3" "dm-noise --train $TMP/clips.dms | dm-train $U3D --conv3d -j 1 -b 8 -n 1 -o $TMP/c3.dmt && dm-info --summary $TMP/c3.dmt | grep -q 'kt=3'"
+
+# watching a clip model learn: each --sample-every draw plays the sampled
+# clips once (T video frames of the grid); PNG pictures are refused
+dm-noise --train --seed 2 "$TMP/clips.dms" |
+	dm-train $U3D -j 1 -b 8 -n 4 --sample-every 2 --sample-n 4 --sample-with ddim:2 \
+	  --sample-out "$TMP/watch.gif" -q -o "$TMP/w.dmt"
+check "watching clips: 2 draws of 4 frames" \
+	"[ \"\$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 '$TMP/watch.gif')\" = 8 ]"
+expect_fail "watching clips as PNG" "clips are watched as a video" \
+	"dm-noise --train $TMP/clips.dms | dm-train $U3D -b 8 -n 2 --sample-every 1 --sample-out '$TMP/w_%04d.png' -o $TMP/w2.dmt"
