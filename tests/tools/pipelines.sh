@@ -147,6 +147,16 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	for f in fmnist-ddpm1000.png fmnist-ddim50.png fmnist-dpmpp20.png fmnist-ddpm.gif fmnist-inpaint.png fmnist-restore.png; do
 		check "docs: $f" "test -s '$TMP/docs/$f'"
 	done
+	check "docs: moving-fmnist.gif, phantom-slices.png" \
+		"$VID '$TMP/docs/moving-fmnist.gif' | grep -q '^gif 262 262 16 ' && python3 tests/tools/pngcheck.py '$TMP/docs/phantom-slices.png' 404 64 1"
+	# moving-fmnist.mk with 4 training steps: every target made; the figures
+	# printed, and two draws of the data move alike (ratio within 25%)
+	V=$TMP/moving
+	check "moving-fmnist.mk runs (tiny)" \
+		"make -s -f pipelines/moving-fmnist.mk BUILD='$BUILD' OUT='$V' STEPS=4 BATCH=4 SAVE_EVERY=2 SAMPLES=4 N_EVAL=8 DDIM_STEPS=3 >'$TMP/mv.log' 2>&1"
+	check "moving-fmnist: samples.mp4 and denoise.mp4" "$VID '$V/samples.mp4' | grep -q '^mp4 ' && $VID '$V/denoise.mp4' | grep -q '^mp4 '"
+	check "moving-fmnist: score.txt, FD beside its floor" "grep -q '^fd [0-9.]* n 64/64 floor [0-9.]* n 64/64 ratio' '$V/score.txt'"
+	check "moving-fmnist: data draws move alike" "tail -n 1 '$V/score.txt' | awk '{ exit !(\$5 > 0.75 && \$5 < 1.25) }'"
 else
 	skip "forward.mk" "Fashion-MNIST is not installed (dataset-fashion-mnist)"
 fi
