@@ -1,7 +1,8 @@
 /* bench_train.c - training steps per second of dm's networks against the
  * PyTorch twin (tests/ref/bench_torch.py) in the reference setting of
  * MODELS.md (eps-MSE, AdamW lr 2e-4, EMA 0.999, float32), for 1 and 2
- * threads: mlp-2d at batch 128 and 1024, unet-s at batch 128; and the peak
+ * threads: mlp-2d at batch 128 and 1024, unet-s at batch 128, unet3d-s (the
+ * video model, 1 x 8 x 32 x 32 clips) at batch 16; and the peak
  * RSS of each (dm measured in a forked child).  Targets (issue 6): unet-s
  * >= 1.5x PyTorch, mlp-2d >= 5x, memory <= PyTorch's.  Without python3 and
  * torch only dm's figures are printed; DM_PYTHON names the interpreter. */
@@ -96,8 +97,9 @@ int main(int argc, char **argv)
 		const char *model;
 		int B, steps;
 		double target;
-	} cases[] = {{"mlp-2d", 128, 200, 5}, {"mlp-2d", 1024, 50, 5}, {"unet-s", 128, 2, 1.5}};
-	printf("%-8s %5s %3s %12s %12s %7s %6s %10s %10s\n", "model", "batch", "thr", "dm steps/s",
+	} cases[] = {{"mlp-2d", 128, 200, 5}, {"mlp-2d", 1024, 50, 5}, {"unet-s", 128, 2, 1.5},
+	             {"unet3d-s", 16, 2, 1.5}};
+	printf("%-9s %5s %3s %12s %12s %7s %6s %10s %10s\n", "model", "batch", "thr", "dm steps/s",
 	       "torch st/s", "ratio", "target", "dm RSS MB", "torch MB");
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (only && strcmp(only, cases[i].model) != 0)
@@ -112,11 +114,11 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			if (ok2)
-				printf("%-8s %5d %3d %12.2f %12.2f %6.2fx %5.1fx %10.0f %10.0f\n",
+				printf("%-9s %5d %3d %12.2f %12.2f %6.2fx %5.1fx %10.0f %10.0f\n",
 				       cases[i].model, cases[i].B, th, r1, r2, r1 / r2, cases[i].target,
 				       m1 / 1024.0, m2 / 1024.0);
 			else
-				printf("%-8s %5d %3d %12.2f %12s %7s %5.1fx %10.0f %10s\n", cases[i].model,
+				printf("%-9s %5d %3d %12.2f %12s %7s %5.1fx %10.0f %10s\n", cases[i].model,
 				       cases[i].B, th, r1, "(no torch)", "-", cases[i].target, m1 / 1024.0,
 				       "-");
 			fflush(stdout);

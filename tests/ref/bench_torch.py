@@ -7,13 +7,15 @@ import os, resource, sys, time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from models import MLP, UNet
+from models import MLP, UNet, UNet3D
 
 name, B, threads, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 if name == 'mlp-2d':
     model, shape = MLP(), (B, 2)
+elif name == 'unet3d-s':
+    model, shape = UNet3D(), (B, 1, 8, 32, 32)
 else:
     model, shape = UNet(), (B, 1, 28, 28)
 opt = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.999), weight_decay=0)
