@@ -23,7 +23,22 @@ int dm_guide_init(dm_guide *g, const dm_schedule *s, const dm_sampler_model *m,
 	g->lab = malloc(k * (size_t)B * sizeof(int32_t));
 	g->epsu = malloc(n * sizeof(float));
 	g->as = malloc(2 * (size_t)B * sizeof(double));
-	if (!g->xin || !g->pred || !g->tv || !g->lab || !g->epsu || !g->as) {
+	int bad = !g->xin || !g->pred || !g->tv || !g->lab || !g->epsu || !g->as;
+	if (!bad && o->dps > 0 && o->degrade) {
+		float **bufs[] = {&g->grad, &g->x0raw, &g->cot, &g->vin, &g->vout, &g->scratch};
+		for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+			bad |= !(*bufs[i] = malloc(n * sizeof(float)));
+		g->resid = malloc((size_t)B * sizeof(double));
+		g->theta = o->theta;
+		if (!o->theta) {
+			g->theta = g->theta_own = malloc((size_t)B * DM_DEGRADE_MAXP * sizeof(double));
+			for (int b = 0; g->theta_own && b < B; b++)
+				memcpy(g->theta_own + (size_t)b * DM_DEGRADE_MAXP, o->degrade->theta,
+				       sizeof o->degrade->theta);
+		}
+		bad |= !g->resid || !g->theta;
+	}
+	if (bad) {
 		dm_guide_free(g);
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for %d samples of %lld values",
 		                    B, (long long)D);
@@ -34,6 +49,8 @@ int dm_guide_init(dm_guide *g, const dm_schedule *s, const dm_sampler_model *m,
 void dm_guide_free(dm_guide *g)
 {
 	free(g->xin), free(g->pred), free(g->tv), free(g->lab), free(g->epsu), free(g->as);
+	free(g->grad), free(g->x0raw), free(g->cot), free(g->vin), free(g->vout), free(g->scratch);
+	free(g->resid), free(g->theta_own);
 	memset(g, 0, sizeof *g);
 }
 
@@ -172,6 +189,8 @@ int dm_guide_denoise(dm_guide *g, const float *x, const double *t, const int *ro
 			z[i] = (float)((xb[i] - s * e[i]) / a);
 		if (a == 0 && g->m->param != DM_PREDICT_EPS) /* zero terminal SNR, first step */
 			dm_predict_to_eps_x0(g->m->param, a, s, xb, g->pred + off, NULL, z, D);
+		if (g->grad)
+			memcpy(g->x0raw + off, z, (size_t)D * sizeof(float));
 		if (!change)
 			continue;
 		if (o->dyn_threshold > 0) {
@@ -188,6 +207,112 @@ int dm_guide_denoise(dm_guide *g, const float *x, const double *t, const int *ro
 			continue;
 		for (int64_t i = 0; i < D; i++)
 			e[i] = (float)((xb[i] - a * z[i]) / s);
+	}
+	return g->grad ? dm_guide_dps(g, x, B, err) : 0;
+}
+
+/* GDP's step for one sample: a damped Gauss-Newton step (Levenberg-
+ * Marquardt, lambda = 0.1 of the diagonal) on ||A_theta(x0) - y||^2 in
+ * log theta, at most a factor e^0.5 per parameter, kept in the valid
+ * range; parameter p only when bit p of mask is set.  J: np rows of D floats of scratch (the rows after x0's). */
+static void gdp_step(const dm_degrade *d, int mask, double *th, const float *x0, const float *y,
+                     float *ax, float *const *J, int64_t D, float *scratch)
+{
+	dm_error err;
+	dm_degrade_apply(d, th, x0, ax, scratch);
+	if (dm_degrade_param_jacobian(d, th, x0, J, &err) < 0)
+		return;
+	int np = d->np;
+	double H[DM_DEGRADE_MAXP][DM_DEGRADE_MAXP] = {{0}}, gv[DM_DEGRADE_MAXP] = {0};
+	for (int64_t i = 0; i < D; i++) {
+		double r = (double)ax[i] - y[i];
+		for (int p = 0; p < np; p++) {
+			gv[p] += J[p][i] * r;
+			for (int q = 0; q < np; q++)
+				H[p][q] += (double)J[p][i] * J[q][i];
+		}
+	}
+	for (int p = 0; p < np; p++) {
+		H[p][p] = H[p][p] * 1.1 + 1e-12;
+		for (int q = 0; q < np; q++) /* a parameter held fixed: its row and column out */
+			if (p != q && (!(mask >> p & 1) || !(mask >> q & 1)))
+				H[p][q] = 0;
+		if (!(mask >> p & 1))
+			gv[p] = 0;
+	}
+	double step[DM_DEGRADE_MAXP];
+	if (np == 1) {
+		step[0] = -gv[0] / H[0][0];
+	} else {
+		double det = H[0][0] * H[1][1] - H[0][1] * H[1][0];
+		step[0] = -(H[1][1] * gv[0] - H[0][1] * gv[1]) / det;
+		step[1] = -(H[0][0] * gv[1] - H[1][0] * gv[0]) / det;
+	}
+	double old[DM_DEGRADE_MAXP];
+	memcpy(old, th, sizeof old);
+	for (int p = 0; p < np; p++)
+		th[p] *= exp(fmax(-0.5, fmin(0.5, isfinite(step[p]) ? step[p] : 0)));
+	if (!dm_degrade_valid(d, th))
+		memcpy(th, old, sizeof old);
+}
+
+int dm_guide_dps(dm_guide *g, const float *x, int B, dm_error *err)
+{
+	const dm_sampler_opts *o = g->o;
+	const dm_degrade *d = o->degrade;
+	int64_t D = g->D;
+	/* the cotangent of x0^ = c_x x + c_p pred in x and in the prediction */
+	for (int b = 0; b < B; b++) {
+		size_t off = (size_t)b * D;
+		double *th = g->theta + (size_t)b * DM_DEGRADE_MAXP;
+		const float *x0 = g->x0raw + off, *y = o->y + off;
+		float *ax = g->vout + off, *c = g->cot + off;
+		if (o->gdp) {
+			float *J[DM_DEGRADE_MAXP] = {g->vin + off, g->grad + off};
+			gdp_step(d, o->gdp, th, x0, y, ax, J, D, g->scratch + off);
+		}
+		dm_degrade_apply(d, th, x0, ax, g->scratch + off);
+		double n2 = 0;
+		for (int64_t i = 0; i < D; i++) {
+			ax[i] -= y[i];
+			n2 += (double)ax[i] * ax[i];
+		}
+		double nr = sqrt(n2);
+		g->resid[b] = nr;
+		/* d ||r|| / d x0 = A'^T r / ||r|| */
+		dm_degrade_vjp(d, th, x0, ax, c, g->scratch + off);
+		float inv = nr > 0 ? (float)(1 / nr) : 0.0f;
+		for (int64_t i = 0; i < D; i++)
+			c[i] *= inv;
+	}
+	for (int b = 0; b < B; b++) {
+		double a = g->as[2 * b], s = g->as[2 * b + 1], cp;
+		if (g->m->param == DM_PREDICT_X0)
+			cp = 1;
+		else if (g->m->param == DM_PREDICT_V)
+			cp = -s / (a * a + s * s);
+		else
+			cp = -s / a;
+		size_t off = (size_t)b * D;
+		for (int64_t i = 0; i < D; i++)
+			g->vin[off + i] = (float)(cp * g->cot[off + i]);
+	}
+	int rc = g->m->vjp(g->m->ctx, x, g->tv, g->label ? g->lab : NULL, B, g->vin, g->vout,
+	                   g->grad, err);
+	if (rc < 0)
+		return rc;
+	g->evals += B;
+	for (int b = 0; b < B; b++) {
+		double a = g->as[2 * b], s = g->as[2 * b + 1], cx;
+		if (g->m->param == DM_PREDICT_X0)
+			cx = 0;
+		else if (g->m->param == DM_PREDICT_V)
+			cx = a / (a * a + s * s);
+		else
+			cx = 1 / a;
+		size_t off = (size_t)b * D;
+		for (int64_t i = 0; i < D; i++)
+			g->grad[off + i] += (float)(cx * g->cot[off + i]);
 	}
 	return 0;
 }

@@ -5,6 +5,8 @@
  * data range or dynamically thresholded (Saharia et al. 2022, sec. 2.3),
  * projected onto a restoration's measurement (DDNM, Wang et al. 2023 eq.
  * 13), eps^ made consistent with the changed x0^ (unless clip_keep_eps);
+ * the DPS gradient of a degradation's residual (Chung et al. 2023) through
+ * the model's VJP, with GDP's estimate of its parameters (Fei et al. 2023);
  * and RePaint's known part (Lugmayr et al. 2022).  The sampler sees the
  * network only through dm_guide_denoise, so a new guidance method is one
  * more case here.
@@ -31,6 +33,12 @@ typedef struct dm_guide {
 	float *epsu;                 /* B x D */
 	double *as;                  /* 2B: alpha, sigma per row */
 	long evals;                  /* network evaluations (per sample, summed) */
+	/* DPS (o->dps > 0): the gradient of each sample's ||y - A(x0^)|| in
+	 * x_t at the last dm_guide_denoise (B x D), and its scratch */
+	float *grad, *x0raw, *cot, *vin, *vout, *scratch;
+	double *theta;               /* B x DM_DEGRADE_MAXP: o->theta, or theta_own */
+	double *theta_own;           /* copies of A's own theta when o->theta is NULL */
+	double *resid;               /* B: ||y - A(x0^)|| at the last call */
 } dm_guide;
 
 /* Buffers for B samples of D values, planned once. */
@@ -44,6 +52,12 @@ void dm_guide_free(dm_guide *g);
  * projection. */
 int dm_guide_denoise(dm_guide *g, const float *x, const double *t, const int *rows, int B,
                      float *eps, float *x0, dm_error *err);
+
+/* The DPS gradient of B samples (the rows of the last dm_guide_denoise):
+ * g->grad = d ||y - A_theta(x0^)|| / d x_t, each sample's theta first
+ * moved by GDP's step when o->gdp.  x0raw holds the unclipped x0^.  Called
+ * by dm_guide_denoise when o->dps > 0. */
+int dm_guide_dps(dm_guide *g, const float *x, int B, dm_error *err);
 
 /* RePaint: x = mask (a y + s z) + (1 - mask) x over the batch, the known
  * image y at level (a, s) by the forward process with noise z (B x D), or

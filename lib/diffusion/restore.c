@@ -12,6 +12,11 @@ int dm_restore_parse(const char *spec, dm_restore_spec *r, dm_error *err)
 {
 	memset(r, 0, sizeof *r);
 	r->sr_factor = 1;
+	int rc = dm_degrade_parse(spec, &r->deg, err);
+	if (rc <= 0) {
+		r->kind = rc == 0 ? DM_RESTORE_DEGRADE : DM_RESTORE_NONE;
+		return rc;
+	}
 	if (!strncmp(spec, "mask:", 5) && spec[5]) {
 		r->kind = DM_RESTORE_MASK;
 		r->mask = spec + 5;
@@ -32,7 +37,8 @@ int dm_restore_parse(const char *spec, dm_restore_spec *r, dm_error *err)
 		r->sr_factor = (int)k;
 		return 0;
 	}
-	return dm_error_set(err, DM_ERR_ARG, "--restore: want sr:K, gray or mask:FILE, not '%s'",
+	return dm_error_set(err, DM_ERR_ARG, "--restore: want sr:K, gray, mask:FILE, "
+	                    "lowlight:GAIN:GAMMA or blur:SIGMA, not '%s'",
 	                    spec);
 }
 
@@ -115,4 +121,36 @@ int dm_restore_measurement(const dm_restore_spec *r, const int64_t *shape, int r
 	dims[1] = C, dims[2] = H, dims[3] = W;
 	*full = out;
 	return 1;
+}
+
+int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, int H, int W,
+                         double lo, double hi, double **theta, dm_error *err)
+{
+	*theta = NULL;
+	dm_degrade_layout(&r->deg, C, H, W, lo, hi);
+	so->degrade = &r->deg;
+	so->theta = NULL;
+	if (!so->gdp)
+		return 0;
+	double *th = malloc((size_t)B * DM_DEGRADE_MAXP * sizeof *th + 1);
+	if (!th)
+		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	for (int b = 0; b < B; b++)
+		memcpy(th + (size_t)b * DM_DEGRADE_MAXP, r->deg.theta, sizeof r->deg.theta);
+	*theta = so->theta = th;
+	return 0;
+}
+
+int dm_restore_add_estimates(dm_frame *f, const dm_degrade *d, const double *theta, int B,
+                             dm_error *err)
+{
+	int64_t dims[2] = {B, d->np};
+	dm_tensor *t = dm_frame_add(f, "gdp", DM_F32, 2, dims, err);
+	if (!t)
+		return err->code;
+	float *v = t->data;
+	for (int b = 0; b < B; b++)
+		for (int p = 0; p < d->np; p++)
+			v[b * d->np + p] = (float)theta[(size_t)b * DM_DEGRADE_MAXP + p];
+	return 0;
 }

@@ -10,16 +10,20 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "diffusion/degrade.h"
+#include "diffusion/sampler.h"
 
 /* A restoration as given on the command line. */
 typedef struct dm_restore_spec {
 	int kind;          /* DM_RESTORE_* of sampler.h (NONE for no --restore) */
 	int sr_factor;     /* sr:K */
 	const char *mask;  /* mask:FILE: the PNG (points into the spec string) */
+	dm_degrade deg;    /* kind DEGRADE: lowlight:GAIN:GAMMA, blur:SIGMA (for DPS) */
 } dm_restore_spec;
 
-/* Parse "sr:K" (1 <= K <= 65536), "gray" or "mask:FILE" into *r.  0 or
- * DM_ERR_ARG with a sentence naming the spec. */
+/* Parse "sr:K" (1 <= K <= 65536), "gray", "mask:FILE" or a degradation of
+ * degrade.h ("lowlight:GAIN:GAMMA", "blur:SIGMA"; kind DEGRADE) into *r.
+ * 0 or DM_ERR_ARG with a sentence naming the spec. */
 int dm_restore_parse(const char *spec, dm_restore_spec *r, dm_error *err);
 
 /* A mask PNG as C x H x W values (white = 1 = keep, black = 0; the mean of
@@ -46,4 +50,17 @@ void dm_restore_expand(const dm_restore_spec *r, const float *y, int64_t B, int6
  * allocated); DM_ERR_NOMEM. */
 int dm_restore_measurement(const dm_restore_spec *r, const int64_t *shape, int rank,
                            const dm_tensor *x, float **full, int64_t *dims, dm_error *err);
+
+/* A DPS/GDP restoration of B samples of C x H x W values in the data range
+ * [lo, hi]: r->deg laid out for them, so->degrade = &r->deg, and with gdp
+ * *theta = B x DM_DEGRADE_MAXP copies of the spec's parameters (the start
+ * guess; malloc'ed, caller frees; so->theta = *theta), else NULL.  0 or
+ * DM_ERR_NOMEM. */
+int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, int H, int W,
+                         double lo, double hi, double **theta, dm_error *err);
+
+/* The GDP estimates as tensor "gdp" (B x np f32: gain, gamma for lowlight)
+ * of frame f.  0 or the frame's error. */
+int dm_restore_add_estimates(dm_frame *f, const dm_degrade *d, const double *theta, int B,
+                             dm_error *err);
 #endif

@@ -247,6 +247,31 @@ int dm_sampler_grid(const dm_schedule *s, const dm_sampler_opts *o, int K, doubl
 	return 0;
 }
 
+static int check_dps(const dm_sampler_opts *o, dm_error *err)
+{
+	if (!(o->dps >= 0) || !isfinite(o->dps))
+		return dm_error_set(err, DM_ERR_ARG, "--dps must be a step size >= 0");
+	if (o->restore == DM_RESTORE_DEGRADE && !(o->dps > 0))
+		return dm_error_set(err, DM_ERR_ARG, "--restore %s has no DDNM projection: give --dps "
+		                    "ZETA (posterior sampling)",
+		                    o->degrade && o->degrade->kind == DM_DEGRADE_BLUR ? "blur" : "lowlight");
+	if (o->dps > 0 && (o->restore != DM_RESTORE_DEGRADE || !o->degrade))
+		return dm_error_set(err, DM_ERR_ARG, "--dps needs a degradation: --restore "
+		                                     "lowlight:GAIN:GAMMA or blur:SIGMA");
+	if (o->dps > 0 && o->kind != DM_SAMPLER_DDPM && o->kind != DM_SAMPLER_DDIM)
+		return dm_error_set(err, DM_ERR_ARG, "--dps steps after each network evaluation: it "
+		                    "needs ddpm or ddim, not %s", dm_sampler_name(o->kind));
+	if (o->dps > 0 && o->guidance != 1)
+		return dm_error_set(err, DM_ERR_ARG, "--dps cannot be combined with --guidance");
+	if (o->gdp && !(o->dps > 0))
+		return dm_error_set(err, DM_ERR_ARG, "--gdp estimates the degradation while DPS "
+		                                     "guides: it needs --dps ZETA");
+	if (o->gdp && !dm_degrade_has_param_jacobian(o->degrade))
+		return dm_error_set(err, DM_ERR_ARG, "--gdp: the parameters of --restore blur cannot be "
+		                                     "estimated (lowlight's can)");
+	return 0;
+}
+
 static int check(const dm_schedule *s, int param, const dm_sampler_opts *o, int frame,
                  dm_error *err)
 {
@@ -308,7 +333,7 @@ static int check(const dm_schedule *s, int param, const dm_sampler_opts *o, int 
 		return dm_error_set(err, DM_ERR_ARG, "--churn makes a sampler stochastic: no --encode");
 	if (o->snr <= 0 || o->corrector_steps < 0)
 		return dm_error_set(err, DM_ERR_ARG, "--snr must be positive");
-	return 0;
+	return check_dps(o, err);
 }
 
 int dm_sampler_check(const dm_schedule *s, int param, const dm_sampler_opts *o, dm_error *err)
@@ -625,6 +650,18 @@ static level churn(run *r, float *x, level t, int K, int i)
 
 /* ---- grid samplers ------------------------------------------------------ */
 
+/* DPS (Chung et al. 2023, Alg. 1 line 7): x_{i-1} -= zeta grad_{x_i} ||y - A(x0^)||,
+ * the gradient taken at the step's network evaluation. */
+static void dps_move(run *r, float *x)
+{
+	size_t n = (size_t)r->B * r->D;
+	float z = (float)r->o->dps;
+	const float *g = r->g.grad;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+	for (size_t i = 0; i < n; i++)
+		x[i] -= z * g[i];
+}
+
 static int run_grid(run *r, float *x, const double *ts, int K, dm_error *err)
 {
 	const dm_sampler_opts *o = r->o;
@@ -680,6 +717,8 @@ static int run_grid(run *r, float *x, const double *ts, int K, dm_error *err)
 				break;
 			}
 			}
+			if (o->dps > 0)
+				dps_move(r, x);
 			if (o->mask) {
 				paint_known(r, x, u, DRAW_PAINT(i, k));
 				if (k + 1 < rounds && !u.clean)
@@ -765,6 +804,12 @@ int dm_sample(const dm_schedule *s, const dm_sampler_model *m, const dm_sampler_
 		return rc;
 	if (B <= 0 || D <= 0)
 		return 0;
+	if (o->dps > 0 && !m->vjp)
+		return dm_error_set(err, DM_ERR_ARG, "--dps needs the model's gradient, which it lacks");
+	if (o->dps > 0 && (int64_t)o->degrade->C * o->degrade->H * o->degrade->W != D)
+		return dm_error_set(err, DM_ERR_ARG, "the degradation is set up for %dx%dx%d samples, "
+		                    "not %lld values", o->degrade->C, o->degrade->H, o->degrade->W,
+		                    (long long)D);
 	int K = grid_size(s, o);
 	double *ts = malloc((size_t)K * sizeof(double));
 	if (!ts)

@@ -28,6 +28,7 @@
 
 #include "core/error.h"
 
+#include "diffusion/degrade.h"
 #include "diffusion/schedule.h"
 
 /* ---- the network as the samplers see it ------------------------------- */
@@ -69,7 +70,9 @@ enum dm_sampler_kind {
  * "reverse diffusion" (their eq. 46: the forward discretisation reversed). */
 enum dm_predictor { DM_PREDICTOR_EM = 0, DM_PREDICTOR_REVERSE_DIFFUSION = 1 };
 enum dm_variance { DM_VARIANCE_SMALL = 0 /* beta tilde */, DM_VARIANCE_LARGE /* beta */ };
-enum dm_restore { DM_RESTORE_NONE = 0, DM_RESTORE_MASK, DM_RESTORE_SR, DM_RESTORE_GRAY };
+/* DEGRADE: a dm_degrade (degrade.h) restored by DPS; no DDNM projection. */
+enum dm_restore { DM_RESTORE_NONE = 0, DM_RESTORE_MASK, DM_RESTORE_SR, DM_RESTORE_GRAY,
+                  DM_RESTORE_DEGRADE };
 
 /* Parse a sampler name ("ddpm", "ddim", "euler-maruyama", "pc", "ode",
  * "rk45", "dpm++2m", "euler", "heun"); -1 when unknown. */
@@ -137,6 +140,21 @@ typedef struct dm_sampler_opts {
 	const float *y;      /* B x D: the known image for mask/RePaint/DDNM (full size;
 	                        A y is taken internally) */
 	int C, H, W;         /* sample layout for sr/gray (D = C*H*W) */
+
+	/* DPS (Chung et al. 2023, Alg. 1): after each step (ddpm, ddim) x -=
+	 * dps * grad_{x_t} ||y - A(x0^(x_t))|| through the model's VJP, for
+	 * restore DEGRADE with A = *degrade and y the measurement (o->y).
+	 * x0^ is the unclipped prediction.  0 = off. */
+	double dps;
+	const dm_degrade *degrade;
+	/* GDP (Fei et al. 2023): A's parameters unknown, estimated per sample
+	 * while sampling: before each DPS gradient, one damped Gauss-Newton
+	 * step on ||y - A_theta(x0^)||^2 in log theta (x0^ held fixed), of
+	 * the parameters p whose bit 1 << p is set in gdp (0 = off).
+	 * theta: B x DM_DEGRADE_MAXP values (the batch's rows), the start
+	 * guess in, the estimates out; NULL = degrade->theta, fixed. */
+	int gdp;
+	double *theta;
 
 	/* Trajectory: called for grid step i (every `every` steps and the last
 	 * grid step) with the state x_t and the prediction x0^ at it.  NULL =
