@@ -34,6 +34,10 @@
 #                        dm-denoise --restore on RESTORE_N held-out images,
 #                        beside the naive answer
 #   restore.png          rows: clean, 4x input, 4x restored, half, half restored
+#   restore-dps.txt      PSNR of DPS (--dps) on a noisy low-light image (with the
+#                        gain known, and estimated by GDP) and a noisy blur,
+#                        beside the naive answer, RESTORE_N held-out images
+#   restore-dps.png      rows: clean, dark, curve inverted, DPS, GDP, blurred, DPS
 # Every file is a real target: a re-run with nothing changed does nothing.
 
 BUILD      ?= build
@@ -68,7 +72,7 @@ THIS := pipelines/fashion-mnist.mk
 J := --threads $(THREADS)
 
 all: $(addprefix $(OUT)/,loss.png training.mp4 check.txt ddim-grid.png ddpm-grid.png dpmpp-grid.png denoise.mp4 denoise.gif \
-     denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png)
+     denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png restore-dps.txt restore-dps.png)
 .PHONY: all
 
 # The training options, remembered so that changing them retrains.
@@ -231,4 +235,56 @@ $(OUT)/restore.png: $(OUT)/restore.txt $(BIN)/dm-load $(BIN)/dm-encode
 	done
 	$(BIN)/dm-load $(foreach f,heldout naive-sr4 restore-sr4 naive-half restore-half,$@.d/$(f).npy) \
 	  --batch $$((5 * $(PIC))) | $(BIN)/dm-encode --grid 5x$(PIC) --scale 3 --gap 3 -o $@
+	rm -rf $@.d
+
+# Posterior sampling (DPS, dm-denoise --dps) for degradations DDNM cannot
+# project onto: a dark, gamma-curved image (lowlight:GAIN:GAMMA) and a
+# Gaussian blur, each with Gaussian noise of std DPS_NOISE, measured by
+# pipelines/degrade.py (the Python twin of lib/diffusion/degrade.c).  GDP
+# (--gdp gain) starts from gain GDP_GAIN0 and estimates it.  Naive: the
+# curve inverted (with the true GAIN and GAMMA), the blurred image itself.
+DPS_ZETA   ?= 3
+DPS_NOISE  ?= 0.05
+DARK       ?= 0.25:2
+GDP_GAIN0  ?= 1
+BLUR       ?= 1.5
+$(OUT)/measure-dark.dm: $(OUT)/heldout.dm pipelines/degrade.py
+	python3 pipelines/degrade.py --measure lowlight:$(DARK):$(DPS_NOISE) $< $@
+$(OUT)/measure-blur.dm: $(OUT)/heldout.dm pipelines/degrade.py
+	python3 pipelines/degrade.py --measure blur:$(BLUR):$(DPS_NOISE) $< $@
+$(OUT)/inverse-dark.dm: $(OUT)/measure-dark.dm pipelines/degrade.py
+	python3 pipelines/degrade.py lowlight:$(DARK) $< $@
+$(OUT)/dps-dark.dm: $(OUT)/measure-dark.dm $(OUT)/model.dmt $(BIN)/dm-denoise
+	$(BIN)/dm-denoise -m $(OUT)/model.dmt --restore lowlight:$(DARK) --dps $(DPS_ZETA) \
+	  --sampler $(RESTORE_SAMPLER) --steps $(RESTORE_STEPS) --seed $(SEED) $(J) <$< >$@
+$(OUT)/gdp-dark.dm: $(OUT)/measure-dark.dm $(OUT)/model.dmt $(BIN)/dm-denoise
+	$(BIN)/dm-denoise -m $(OUT)/model.dmt --restore lowlight:$(GDP_GAIN0):$(lastword $(subst :, ,$(DARK))) \
+	  --dps $(DPS_ZETA) --gdp gain --sampler $(RESTORE_SAMPLER) --steps $(RESTORE_STEPS) \
+	  --seed $(SEED) $(J) <$< >$@
+$(OUT)/dps-blur.dm: $(OUT)/measure-blur.dm $(OUT)/model.dmt $(BIN)/dm-denoise
+	$(BIN)/dm-denoise -m $(OUT)/model.dmt --restore blur:$(BLUR) --dps $(DPS_ZETA) \
+	  --sampler $(RESTORE_SAMPLER) --steps $(RESTORE_STEPS) --seed $(SEED) $(J) <$< >$@
+$(OUT)/restore-dps.txt: $(addprefix $(OUT)/,measure-dark.dm inverse-dark.dm dps-dark.dm gdp-dark.dm \
+                        measure-blur.dm dps-blur.dm) $(BIN)/dm-score $(BIN)/dm-encode
+	{ echo "# PSNR (dB) on $(RESTORE_N) held-out test images; $(RESTORE_SAMPLER), $(RESTORE_STEPS)" \
+	       "steps, --dps $(DPS_ZETA), noise $(DPS_NOISE)"; \
+	  echo "task input naive dps gdp gdp-gain"; \
+	  echo "lowlight:$(DARK) $$($(BIN)/dm-score --psnr $(OUT)/measure-dark.dm $(OUT)/heldout.dm)" \
+	       "$$($(BIN)/dm-score --psnr $(OUT)/inverse-dark.dm $(OUT)/heldout.dm)" \
+	       "$$($(BIN)/dm-score --psnr $(OUT)/dps-dark.dm $(OUT)/heldout.dm)" \
+	       "$$($(BIN)/dm-score --psnr $(OUT)/gdp-dark.dm $(OUT)/heldout.dm)" \
+	       "$$($(BIN)/dm-encode -f csv -t gdp $(OUT)/gdp-dark.dm | awk -F, '{ g += $$1; n++ } END { printf "%.3f", g / n }')"; \
+	  echo "blur:$(BLUR) $$($(BIN)/dm-score --psnr $(OUT)/measure-blur.dm $(OUT)/heldout.dm)" \
+	       "$$($(BIN)/dm-score --psnr $(OUT)/measure-blur.dm $(OUT)/heldout.dm)" \
+	       "$$($(BIN)/dm-score --psnr $(OUT)/dps-blur.dm $(OUT)/heldout.dm) - -"; } >$@
+	cat $@
+DPS_ROWS := heldout measure-dark inverse-dark dps-dark gdp-dark measure-blur dps-blur
+$(OUT)/restore-dps.png: $(OUT)/restore-dps.txt $(BIN)/dm-load $(BIN)/dm-encode
+	rm -rf $@.d && mkdir $@.d
+	for f in $(DPS_ROWS); do \
+	  $(BIN)/dm-encode -f npy -t x -o $@.d/$$f.all.npy $(OUT)/$$f.dm; \
+	  $(BIN)/dm-load $@.d/$$f.all.npy --limit $(PIC) --batch $(PIC) | $(BIN)/dm-encode -f npy -o $@.d/$$f.npy; \
+	done
+	$(BIN)/dm-load $(foreach f,$(DPS_ROWS),$@.d/$(f).npy) \
+	  --batch $$((7 * $(PIC))) | $(BIN)/dm-encode --grid 7x$(PIC) --scale 3 --gap 3 -o $@
 	rm -rf $@.d
