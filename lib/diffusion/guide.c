@@ -38,6 +38,13 @@ int dm_guide_init(dm_guide *g, const dm_schedule *s, const dm_sampler_model *m,
 		}
 		bad |= !g->resid || !g->theta;
 	}
+	if (!bad && o->cls_scale != 0 && o->cls_grad) {
+		g->cgrad = malloc(n * sizeof(float));
+		g->clab = malloc((size_t)B * sizeof(int32_t));
+		bad |= !g->cgrad || !g->clab;
+		for (int b = 0; !bad && b < B; b++)
+			g->clab[b] = o->cls_class;
+	}
 	if (bad) {
 		dm_guide_free(g);
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for %d samples of %lld values",
@@ -50,7 +57,7 @@ void dm_guide_free(dm_guide *g)
 {
 	free(g->xin), free(g->pred), free(g->tv), free(g->lab), free(g->epsu), free(g->as);
 	free(g->grad), free(g->x0raw), free(g->cot), free(g->vin), free(g->vout), free(g->scratch);
-	free(g->resid), free(g->theta_own);
+	free(g->resid), free(g->theta_own), free(g->cgrad), free(g->clab);
 	memset(g, 0, sizeof *g);
 }
 
@@ -161,6 +168,8 @@ int dm_guide_denoise(dm_guide *g, const float *x, const double *t, const int *ro
 	if (rc < 0)
 		return rc;
 	g->evals += (long)k * B;
+	if (g->cgrad && (rc = o->cls_grad(o->cls_ctx, x, g->tv, g->clab, B, g->cgrad, err)) < 0)
+		return rc;
 	int change = o->clip || o->dyn_threshold > 0 || o->restore;
 	for (int b = 0; b < B; b++) { /* rows mostly share t: look it up once */
 		if (b > 0 && t[b] == t[b - 1]) {
@@ -184,6 +193,11 @@ int dm_guide_denoise(dm_guide *g, const float *x, const double *t, const int *ro
 			dm_predict_to_eps_x0(g->m->param, a, s, xb, g->pred + n + off, eu, NULL, D);
 			for (int64_t i = 0; i < D; i++)
 				e[i] = (float)(eu[i] + o->guidance * ((double)e[i] - eu[i]));
+		}
+		if (g->cgrad) { /* score + scale grad log p(c | x): eps - scale s grad */
+			const float *cg = g->cgrad + off;
+			for (int64_t i = 0; i < D; i++)
+				e[i] = (float)(e[i] - o->cls_scale * s * cg[i]);
 		}
 		for (int64_t i = 0; i < D; i++)
 			z[i] = (float)((xb[i] - s * e[i]) / a);

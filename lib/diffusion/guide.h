@@ -7,6 +7,7 @@
  * 13), eps^ made consistent with the changed x0^ (unless clip_keep_eps);
  * the DPS gradient of a degradation's residual (Chung et al. 2023) through
  * the model's VJP, with GDP's estimate of its parameters (Fei et al. 2023);
+ * a noisy classifier's guidance (Dhariwal & Nichol 2021);
  * and RePaint's known part (Lugmayr et al. 2022).  The sampler sees the
  * network only through dm_guide_denoise, so a new guidance method is one
  * more case here.
@@ -39,6 +40,8 @@ typedef struct dm_guide {
 	double *theta;               /* B x DM_DEGRADE_MAXP: o->theta, or theta_own */
 	double *theta_own;           /* copies of A's own theta when o->theta is NULL */
 	double *resid;               /* B: ||y - A(x0^)|| at the last call */
+	float *cgrad;                /* classifier guidance: B x D gradient */
+	int32_t *clab;               /* B x cls_class */
 } dm_guide;
 
 /* Buffers for B samples of D values, planned once. */

@@ -156,6 +156,16 @@ typedef struct dm_sampler_opts {
 	int gdp;
 	double *theta;
 
+	/* Classifier guidance (Dhariwal & Nichol 2021, Alg. 2, in eps): eps^ -=
+	 * cls_scale s grad_{x_t} log p(cls_class | x_t), the gradient from
+	 * cls_grad (B x D, a classifier of noisy states; labels B x cls_class).
+	 * Every sampler.  cls_scale 0 = off. */
+	double cls_scale;
+	int cls_class;
+	int (*cls_grad)(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+	                float *grad, dm_error *err);
+	void *cls_ctx;
+
 	/* Trajectory: called for grid step i (every `every` steps and the last
 	 * grid step) with the state x_t and the prediction x0^ at it.  NULL =
 	 * none.  Returns 0 or a negative dm error (which stops the run). */

@@ -71,3 +71,14 @@ int dm_trajectory_meta(dm_kv *meta, const dm_kv *in, const char *sampler, uint64
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory for the stream header");
 	return 0;
 }
+
+int dm_trajectory_label(dm_frame *f, int B, int K, dm_error *err)
+{
+	int64_t n = B;
+	dm_tensor *t = dm_frame_add(f, "label", DM_I32, 1, &n, err);
+	if (!t)
+		return err->code;
+	for (int b = 0; b < B; b++)
+		((int32_t *)t->data)[b] = K;
+	return 0;
+}

@@ -33,6 +33,11 @@ int dm_trajectory_emit(void *ctx, int step, double t, const float *x, const floa
 int dm_trajectory_final(dm_frame *f, const dm_tensor *shape, const float *xs, uint64_t index0,
                         double t_end, double nfe, dm_error *err);
 
+/* The class K the B samples of final frame f were guided towards
+ * (classifier guidance) as its tensor label (i32 B, replacing any).  0 or
+ * the frame's error. */
+int dm_trajectory_label(dm_frame *f, int B, int K, dm_error *err);
+
 /* The header of the output stream: the input's meta in (copied into meta,
  * initialised by the caller, who frees it) with tool=dm-denoise, sampler,
  * seed, denoiser (the -m argument), the schedule s (dm_schedule_to_kv) and encoded=1 when the

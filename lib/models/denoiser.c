@@ -1,5 +1,6 @@
 #include "models/denoiser.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +82,27 @@ int dm_denoiser_check_label(const dm_denoiser *d, int label, const char *spec, d
 	if (label >= d->classes)
 		return dm_error_set(err, DM_ERR_ARG, "--label %d: the model has classes 0..%d", label,
 		                    d->classes - 1);
+	return 0;
+}
+
+int dm_denoiser_classifier(dm_sampler_opts *so, const char *path, int K, double scale,
+                           dm_model **cls, dm_error *err)
+{
+	*cls = NULL;
+	if (!isfinite(scale))
+		return dm_error_set(err, DM_ERR_ARG, "--classifier-scale must be a finite number");
+	int rc = dm_model_load(path, 1, cls, err);
+	if (rc < 0)
+		return rc;
+	int n = dm_model_classifier_classes(*cls);
+	if (n < 1)
+		return dm_error_set(err, DM_ERR_ARG, "%s: not a classifier (model=%s)", path,
+		                    dm_kv_get(dm_model_meta(*cls), "model") ? dm_kv_get(dm_model_meta(*cls), "model") : "?");
+	if (K < 0 || K >= n)
+		return dm_error_set(err, DM_ERR_ARG, "--class %d: %s tells apart classes 0..%d", K, path,
+		                    n - 1);
+	so->cls_scale = scale, so->cls_class = K;
+	so->cls_grad = dm_model_class_grad, so->cls_ctx = *cls;
 	return 0;
 }
 

@@ -45,6 +45,14 @@ int64_t dm_denoiser_values(const dm_denoiser *d);
  * has classes 0..C-1".  gaussian: takes any label. */
 int dm_denoiser_check_label(const dm_denoiser *d, int label, const char *spec, dm_error *err);
 
+/* Classifier guidance for the sampler options so: load the classifier
+ * checkpoint path (EMA weights) into *cls (caller frees with
+ * dm_model_free), check that class K is one it tells apart and scale is
+ * finite, and set so->cls_* to guide every sample towards K.  Errors name
+ * path. */
+int dm_denoiser_classifier(dm_sampler_opts *so, const char *path, int K, double scale,
+                           dm_model **cls, dm_error *err);
+
 /* The sampler's view of d: the callback (x, t) -> prediction and its
  * parametrisation.  Valid while d is. */
 dm_sampler_model dm_denoiser_model(dm_denoiser *d);

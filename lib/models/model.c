@@ -2,6 +2,7 @@
  * checkpoint reader. */
 #include "models/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,4 +65,40 @@ int dm_model_vjp(dm_model *m, const float *x, const float *t, const int32_t *lab
                  const float *v, float *out, float *dx, dm_error *err)
 {
 	return dm_net_vjp(&m->net, m->params, x, t, label, B, v, out, dx, err);
+}
+
+int dm_model_classifier_classes(const dm_model *m)
+{
+	return m->net.cfg.kind == DM_NET_CLASSIFIER ? m->net.cfg.cls.outputs : 0;
+}
+
+int dm_model_class_grad(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+                        float *grad, dm_error *err)
+{
+	dm_model *m = ctx;
+	int K = dm_model_classifier_classes(m);
+	if (K < 1)
+		return dm_error_set(err, DM_ERR_ARG, "classifier guidance needs a classifier checkpoint");
+	for (int b = 0; b < B; b++)
+		if (label[b] < 0 || label[b] >= K)
+			return dm_error_set(err, DM_ERR_ARG, "class %d: the classifier tells apart "
+			                    "classes 0..%d", (int)label[b], K - 1);
+	size_t n = (size_t)B * (size_t)K;
+	float *z = malloc(n * sizeof *z), *v = malloc(n * sizeof *v);
+	int rc = z && v ? dm_net_forward(&m->net, m->params, x, t, NULL, B, z, 0, 0, 0, err)
+	                : dm_error_set(err, DM_ERR_NOMEM, "out of memory");
+	for (int b = 0; rc == 0 && b < B; b++) {
+		const float *zb = z + (size_t)b * K;
+		double mx = zb[0], sum = 0;
+		for (int k = 1; k < K; k++)
+			mx = zb[k] > mx ? zb[k] : mx;
+		for (int k = 0; k < K; k++)
+			sum += exp(zb[k] - mx);
+		for (int k = 0; k < K; k++)
+			v[(size_t)b * K + k] = (float)((k == label[b]) - exp(zb[k] - mx) / sum);
+	}
+	if (rc == 0)
+		rc = dm_net_vjp(&m->net, m->params, x, t, NULL, B, v, z, grad, err);
+	free(z), free(v);
+	return rc;
 }

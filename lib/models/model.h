@@ -48,4 +48,15 @@ int dm_model_predict(dm_model *m, const float *x, const float *t, const int32_t 
 int dm_model_vjp(dm_model *m, const float *x, const float *t, const int32_t *label, int B,
                  const float *v, float *out, float *dx, dm_error *err);
 
+/* Is m a classifier (model=classifier)?  Its number of classes, else 0. */
+int dm_model_classifier_classes(const dm_model *m);
+
+/* Classifier guidance's gradient (Dhariwal & Nichol 2021), ctx a
+ * classifier dm_model: grad (B x D) = d/dx log softmax(logits(x))[label_b]
+ * = (onehot(label_b) - softmax)^T d logits / d x, through dm_net_vjp.  t
+ * is passed on (today's classifier ignores it).  0, DM_ERR_ARG for a label
+ * out of range, DM_ERR_NOMEM. */
+int dm_model_class_grad(void *ctx, const float *x, const float *t, const int32_t *label, int B,
+                        float *grad, dm_error *err);
+
 #endif
