@@ -235,3 +235,56 @@ TEST(train_opts_merge_keeps_what_was_not_given)
 	dm_train_opts_reference(&o);
 	CHECK(o.clip == 0 && o.lr == 2e-4f && o.batch == 128);
 }
+
+/* Classifier guidance's gradient (dm_model_class_grad) of a saved
+ * classifier: d log softmax(logits)[label] / dx against central
+ * differences of the log-probability from the model's own forward. */
+TEST(model_class_grad_matches_finite_differences)
+{
+	dm_net_config c;
+	dm_error err;
+	CHECK(dm_net_config_named(&c, "classifier", &err) == 0);
+	c.cls.in_ch = 1, c.cls.H = 6, c.cls.W = 5, c.cls.ch = 4, c.cls.nmult = 2;
+	c.cls.ch_mult[0] = 1, c.cls.ch_mult[1] = 2, c.cls.res_blocks = 0, c.cls.groups = 2;
+	c.cls.feat = 6, c.cls.outputs = 3;
+	dm_trainer tr;
+	dm_train_opts o;
+	dm_train_opts_default(&o);
+	CHECK_MSG(dm_trainer_init(&tr, &c, &o, NULL, &err) == 0, "%s", err.msg);
+	char path[] = "/tmp/dm-test-cls-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(dm_trainer_save(&tr, path, &err) == 0);
+	dm_trainer_free(&tr);
+	dm_model *m;
+	CHECK_MSG(dm_model_load(path, 1, &m, &err) == 0, "%s", err.msg);
+	unlink(path);
+	CHECK(dm_model_classifier_classes(m) == 3);
+	enum { B = 2, D = 30 };
+	float x[B * D], g[B * D], z[B * 3], t[B] = {5, 9};
+	int32_t lab[B] = {2, 0};
+	dm_rng_normal(4, 97, 0, 0, x, B * D);
+	CHECK(dm_model_class_grad(m, x, t, lab, B, g, &err) == 0);
+	double h = 1e-2, worst = 0;
+	for (int i = 0; i < B * D; i++) {
+		double lp[2];
+		float save = x[i];
+		for (int k = 0; k < 2; k++) {
+			x[i] = (float)(save + (k ? -h : h));
+			CHECK(dm_model_predict(m, x, t, NULL, B, z, &err) == 0);
+			const float *zb = z + (i / D) * 3;
+			double mx = fmax(zb[0], fmax(zb[1], zb[2])), s = 0;
+			for (int j = 0; j < 3; j++)
+				s += exp(zb[j] - mx);
+			lp[k] = zb[lab[i / D]] - mx - log(s);
+		}
+		x[i] = save;
+		double e = fabs((lp[0] - lp[1]) / (2 * h) - g[i]) / (1e-3 + fabs(g[i]));
+		worst = e > worst ? e : worst;
+	}
+	int32_t bad[B] = {3, 0};
+	CHECK(dm_model_class_grad(m, x, t, bad, B, g, &err) == DM_ERR_ARG);
+	dm_model_free(m);
+	CHECK_MSG(worst < 2e-2, "class gradient off finite differences by %g (relative)", worst);
+}
