@@ -28,7 +28,8 @@ all: $(DOCS)/swissroll-reverse.gif $(DOCS)/swissroll-forward.gif $(DOCS)/forward
 clips: $(DOCS)/moving-fmnist.gif $(DOCS)/phantom-slices.png
 FM := $(OUTS)/fashion-mnist
 fmnist: $(DOCS)/fmnist-ddpm1000.png $(DOCS)/fmnist-ddim50.png $(DOCS)/fmnist-dpmpp20.png \
-     $(DOCS)/fmnist-ddpm.gif $(DOCS)/fmnist-inpaint.png $(DOCS)/fmnist-restore.png
+     $(DOCS)/fmnist-ddpm.gif $(DOCS)/fmnist-inpaint.png $(DOCS)/fmnist-restore.png \
+     $(DOCS)/fmnist-restore-dps.png
 .PHONY: all fmnist clips
 
 $(DOCS)/moving-fmnist.gif:
@@ -88,4 +89,6 @@ $(DOCS)/fmnist-ddpm.gif: $(FM)/denoise.gif
 $(DOCS)/fmnist-inpaint.png: $(FM)/inpaint.png
 	cp $< $@
 $(DOCS)/fmnist-restore.png: $(FM)/restore.png
+	cp $< $@
+$(DOCS)/fmnist-restore-dps.png: $(FM)/restore-dps.png
 	cp $< $@

@@ -243,7 +243,8 @@ $(OUT)/restore.png: $(OUT)/restore.txt $(BIN)/dm-load $(BIN)/dm-encode
 # pipelines/degrade.py (the Python twin of lib/diffusion/degrade.c).  GDP
 # (--gdp gain) starts from gain GDP_GAIN0 and estimates it.  Naive: the
 # curve inverted (with the true GAIN and GAMMA), the blurred image itself.
-DPS_ZETA   ?= 3
+DPS_ZETA   ?= 12
+BLUR_ZETA  ?= 6
 DPS_NOISE  ?= 0.05
 DARK       ?= 0.25:2
 GDP_GAIN0  ?= 1
@@ -262,12 +263,12 @@ $(OUT)/gdp-dark.dm: $(OUT)/measure-dark.dm $(OUT)/model.dmt $(BIN)/dm-denoise
 	  --dps $(DPS_ZETA) --gdp gain --sampler $(RESTORE_SAMPLER) --steps $(RESTORE_STEPS) \
 	  --seed $(SEED) $(J) <$< >$@
 $(OUT)/dps-blur.dm: $(OUT)/measure-blur.dm $(OUT)/model.dmt $(BIN)/dm-denoise
-	$(BIN)/dm-denoise -m $(OUT)/model.dmt --restore blur:$(BLUR) --dps $(DPS_ZETA) \
+	$(BIN)/dm-denoise -m $(OUT)/model.dmt --restore blur:$(BLUR) --dps $(BLUR_ZETA) \
 	  --sampler $(RESTORE_SAMPLER) --steps $(RESTORE_STEPS) --seed $(SEED) $(J) <$< >$@
 $(OUT)/restore-dps.txt: $(addprefix $(OUT)/,measure-dark.dm inverse-dark.dm dps-dark.dm gdp-dark.dm \
                         measure-blur.dm dps-blur.dm) $(BIN)/dm-score $(BIN)/dm-encode
 	{ echo "# PSNR (dB) on $(RESTORE_N) held-out test images; $(RESTORE_SAMPLER), $(RESTORE_STEPS)" \
-	       "steps, --dps $(DPS_ZETA), noise $(DPS_NOISE)"; \
+	       "steps, --dps $(DPS_ZETA) (blur $(BLUR_ZETA)), noise $(DPS_NOISE)"; \
 	  echo "task input naive dps gdp gdp-gain"; \
 	  echo "lowlight:$(DARK) $$($(BIN)/dm-score --psnr $(OUT)/measure-dark.dm $(OUT)/heldout.dm)" \
 	       "$$($(BIN)/dm-score --psnr $(OUT)/inverse-dark.dm $(OUT)/heldout.dm)" \

@@ -123,13 +123,30 @@ int dm_restore_measurement(const dm_restore_spec *r, const int64_t *shape, int r
 	return 1;
 }
 
-int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, int H, int W,
-                         double lo, double hi, double **theta, dm_error *err)
+int dm_restore_dps_options(dm_restore_spec *r, const char *gdp, dm_sampler_opts *so,
+                           dm_error *err)
 {
-	*theta = NULL;
+	so->degrade = r->kind == DM_RESTORE_DEGRADE ? &r->deg : NULL;
+	so->gdp = 0;
+	if (gdp && !so->degrade)
+		return dm_error_set(err, DM_ERR_ARG, "--gdp needs --restore lowlight:GAIN:GAMMA");
+	if (gdp) {
+		int m = dm_degrade_param_mask(&r->deg, gdp, err);
+		if (m < 0)
+			return m;
+		so->gdp = m;
+	}
+	return 0;
+}
+
+int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, int H, int W,
+                         double lo, double hi, dm_error *err)
+{
 	dm_degrade_layout(&r->deg, C, H, W, lo, hi);
 	so->degrade = &r->deg;
 	so->theta = NULL;
+	free(r->theta);
+	r->theta = NULL;
 	if (!so->gdp)
 		return 0;
 	double *th = malloc((size_t)B * DM_DEGRADE_MAXP * sizeof *th + 1);
@@ -137,20 +154,21 @@ int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, 
 		return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
 	for (int b = 0; b < B; b++)
 		memcpy(th + (size_t)b * DM_DEGRADE_MAXP, r->deg.theta, sizeof r->deg.theta);
-	*theta = so->theta = th;
+	r->theta = so->theta = th;
 	return 0;
 }
 
-int dm_restore_add_estimates(dm_frame *f, const dm_degrade *d, const double *theta, int B,
-                             dm_error *err)
+int dm_restore_dps_finish(dm_restore_spec *r, dm_frame *f, int B, dm_error *err)
 {
+	if (!r->theta)
+		return 0;
+	const dm_degrade *d = &r->deg;
 	int64_t dims[2] = {B, d->np};
 	dm_tensor *t = dm_frame_add(f, "gdp", DM_F32, 2, dims, err);
-	if (!t)
-		return err->code;
-	float *v = t->data;
-	for (int b = 0; b < B; b++)
+	for (int b = 0; t && b < B; b++)
 		for (int p = 0; p < d->np; p++)
-			v[b * d->np + p] = (float)theta[(size_t)b * DM_DEGRADE_MAXP + p];
-	return 0;
+			((float *)t->data)[b * d->np + p] = (float)r->theta[(size_t)b * DM_DEGRADE_MAXP + p];
+	free(r->theta);
+	r->theta = NULL;
+	return t ? 0 : err->code;
 }

@@ -19,6 +19,7 @@ typedef struct dm_restore_spec {
 	int sr_factor;     /* sr:K */
 	const char *mask;  /* mask:FILE: the PNG (points into the spec string) */
 	dm_degrade deg;    /* kind DEGRADE: lowlight:GAIN:GAMMA, blur:SIGMA (for DPS) */
+	double *theta;     /* GDP's estimates of a frame (dm_restore_dps_setup) */
 } dm_restore_spec;
 
 /* Parse "sr:K" (1 <= K <= 65536), "gray", "mask:FILE" or a degradation of
@@ -51,16 +52,21 @@ void dm_restore_expand(const dm_restore_spec *r, const float *y, int64_t B, int6
 int dm_restore_measurement(const dm_restore_spec *r, const int64_t *shape, int rank,
                            const dm_tensor *x, float **full, int64_t *dims, dm_error *err);
 
-/* A DPS/GDP restoration of B samples of C x H x W values in the data range
- * [lo, hi]: r->deg laid out for them, so->degrade = &r->deg, and with gdp
- * *theta = B x DM_DEGRADE_MAXP copies of the spec's parameters (the start
- * guess; malloc'ed, caller frees; so->theta = *theta), else NULL.  0 or
- * DM_ERR_NOMEM. */
-int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, int H, int W,
-                         double lo, double hi, double **theta, dm_error *err);
+/* The sampler options of a DPS/GDP restoration once parsed: so->degrade =
+ * &r->deg for a degradation (else NULL), and so->gdp the mask of the
+ * parameters gdp names (dm_degrade_param_mask; NULL = none).  0 or
+ * DM_ERR_ARG (--gdp without a degradation, an unknown parameter). */
+int dm_restore_dps_options(dm_restore_spec *r, const char *gdp, dm_sampler_opts *so,
+                           dm_error *err);
 
-/* The GDP estimates as tensor "gdp" (B x np f32: gain, gamma for lowlight)
- * of frame f.  0 or the frame's error. */
-int dm_restore_add_estimates(dm_frame *f, const dm_degrade *d, const double *theta, int B,
-                             dm_error *err);
+/* A DPS/GDP restoration of B samples of C x H x W values in the data range
+ * [lo, hi]: r->deg laid out for them, and with GDP r->theta = B x
+ * DM_DEGRADE_MAXP copies of the spec's parameters (the start guess;
+ * so->theta = r->theta).  0 or DM_ERR_NOMEM. */
+int dm_restore_dps_setup(dm_restore_spec *r, dm_sampler_opts *so, int B, int C, int H, int W,
+                         double lo, double hi, dm_error *err);
+
+/* After the run: GDP's estimates as tensor "gdp" (B x np f32: gain, gamma
+ * for lowlight) of frame f, and r->theta freed.  0 or the frame's error. */
+int dm_restore_dps_finish(dm_restore_spec *r, dm_frame *f, int B, dm_error *err);
 #endif
