@@ -20,7 +20,9 @@
 #include "cli.h"
 
 typedef struct opts {
-	const char *model, *in, *out, *mask, *restore;
+	const char *model, *in, *out, *mask, *restore, *gdp, *classifier;
+	int cls_class;      /* --class, or -1 */
+	double cls_scale;   /* --classifier-scale */
 	dm_cli_schedule cs; /* -S, for gaussian: models */
 	dm_sampler_opts so;
 	dm_restore_spec rs; /* --restore, parsed */
@@ -38,6 +40,7 @@ enum {
 	O_SPACING = DM_CLI_LONG, O_ETA, O_VAR, O_CLIP, O_SNR, O_CORR, O_RTOL, O_ATOL, O_FROMT,
 	O_FROMS, O_SDEDIT, O_ENCODE, O_X0, O_LABEL, O_GUIDE, O_MASK, O_RESAMPLE, O_RESTORE, O_RAW,
 	O_PRED, O_CHURN, O_NOCLIP, O_LMIN, O_SAMPLER, O_EVERY, O_KEEPEPS, O_DYNTHR, O_PRECISION,
+	O_DPS, O_GDP, O_CLS, O_CLASS, O_CLSSCALE,
 	O_GIVEN,
 };
 
@@ -106,7 +109,16 @@ static const dm_cli_opt options[] = {
 	                     "sample the rest (still images: every frame of a clip\n"
 	                     "model's clip starts as the image)", NULL},
 	{O_RESTORE, "restore", "SPEC", "DDNM projection onto the input: sr:K (K x K average\n"
-	                     "pooling), gray (colourisation), mask:FILE", NULL},
+	                     "pooling), gray (colourisation), mask:FILE; or, with\n"
+	                     "--dps, lowlight:GAIN:GAMMA or blur:SIGMA", NULL},
+	{O_DPS, "dps", "ZETA", "posterior sampling (DPS; ddpm, ddim): after each step\n"
+	                     "x -= ZETA grad_x ||y - A(x0^(x))|| (e.g. 3)", NULL},
+	{O_GDP, "gdp", "LIST", "GDP: estimate lowlight's gain, gamma (or all), from\n"
+	                     "the spec's values, as tensor gdp", NULL},
+	{O_CLS, "classifier", "C", "classifier guidance by C, a classifier of noisy\n"
+	                     "states (dm-noise --train | dm-train --model classifier)", NULL},
+	{O_CLASS, "class", "K", "the class it guides towards (default 0)", NULL},
+	{O_CLSSCALE, "classifier-scale", "S", "eps -= S sigma grad log p(K | x_t) (default 1)", NULL},
 	{'j', "threads", "N", "threads (default: all cores)", NULL},
 	{0},
 };
@@ -132,6 +144,8 @@ static void parse(int argc, char **argv, opts *o)
 	*so = tmp;
 	int spacing = 0, c;
 	o->label = -1;
+	o->cls_class = -1;
+	o->cls_scale = 1;
 	o->from_sigma = -1;
 	dm_cli_schedule_init(&o->cs);
 	dm_cli_common co;
@@ -178,6 +192,11 @@ static void parse(int argc, char **argv, opts *o)
 		case O_GIVEN: dm_tool_check(dm_start_given_parse(optarg, &o->given, &err), &err); break;
 		case O_RESAMPLE: so->resample = (int)dm_tool_int("--resample", optarg, 1, 1000); break;
 		case O_RESTORE: o->restore = optarg; break;
+		case O_DPS: so->dps = dm_tool_double("--dps", optarg); break;
+		case O_GDP: o->gdp = optarg; break;
+		case O_CLS: o->classifier = optarg; break;
+		case O_CLASS: o->cls_class = (int)dm_tool_int("--class", optarg, 0, 1 << 30); break;
+		case O_CLSSCALE: o->cls_scale = dm_tool_double("--classifier-scale", optarg); break;
 		case O_RAW: o->raw_weights = 1; break;
 		case O_PRECISION: o->precision = dm_cli_enum_parse("--precision", optarg, &precisions); break;
 		case 'v': o->verbose = 1; break;
@@ -201,6 +220,9 @@ static void parse(int argc, char **argv, opts *o)
 	memset(&o->rs, 0, sizeof o->rs);
 	if (o->restore)
 		dm_tool_check(dm_restore_parse(o->restore, &o->rs, &err), &err);
+	dm_tool_check(dm_restore_dps_options(&o->rs, o->gdp, so, &err), &err);
+	if (!o->classifier && o->cls_class >= 0)
+		dm_tool_die("--class goes with --classifier");
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -246,6 +268,10 @@ int main(int argc, char **argv)
 	}
 	dm_tool_check(dm_denoiser_check_label(&m, o.label, o.model, &err), &err);
 	dm_sampler_model sm = dm_denoiser_model(&m);
+	dm_model *cls = NULL;
+	if (o.classifier)
+		dm_tool_check(dm_denoiser_classifier(so, o.classifier, o.cls_class < 0 ? 0 : o.cls_class,
+		                                     o.cls_scale, &cls, &err), &err);
 	/* the options as every frame will have them, before the first */
 	static const float mask_pending = 1;
 	dm_sampler_opts plan = *so;
@@ -277,6 +303,9 @@ int main(int argc, char **argv)
 		if (!rc)
 			continue;
 		seen = index0 + (uint64_t)st.B;
+		if (so->degrade)
+			dm_tool_check(dm_restore_dps_setup(&o.rs, so, st.B, so->C, so->H, so->W, so->clip_lo,
+			                                   so->clip_hi, &err), &err);
 		dm_trajectory em = {w, &st.shape, index0, o.x0_out};
 		so->emit = dm_trajectory_emit;
 		so->emit_ctx = &em;
@@ -287,6 +316,9 @@ int main(int argc, char **argv)
 		/* The final frame: the input frame with x replaced. */
 		double t_end = so->encode ? dm_schedule_t_max(&m.s) : dm_schedule_t_clean(&m.s);
 		dm_tool_check(dm_trajectory_final(&f, &st.shape, st.xs, index0, t_end, nfe, &err), &err);
+		dm_tool_check(dm_restore_dps_finish(&o.rs, &f, st.B, &err), &err);
+		if (cls)
+			dm_tool_check(dm_trajectory_label(&f, st.B, so->cls_class, &err), &err);
 		dm_startframe_end(&st, so);
 		dm_tool_check(dm_writer_write(w, &f, &err), &err);
 	}
@@ -299,5 +331,6 @@ int main(int argc, char **argv)
 	dm_startframe_free(&st);
 	dm_reader_close(r);
 	dm_denoiser_free(&m);
+	dm_model_free(cls);
 	return 0;
 }
