@@ -75,31 +75,20 @@ all: $(addprefix $(OUT)/,loss.png training.mp4 check.txt ddim-grid.png ddpm-grid
      denoise-x0.mp4 inpaint.png sdedit.png restore.txt restore.png restore-dps.txt restore-dps.png)
 .PHONY: all
 
-# The training options, remembered so that changing them retrains.
+# The training options, remembered so that changing them retrains, and the
+# run (dm_train in common.mk: resumable, model.dmt only at STEPS).
+TRAIN_OPTS  = unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WARMUP) schedule=$(SCHEDULE)
+TRAIN_CLEAN = $(OUT)/training/*.png
+TRAIN_INPUT = $(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
+	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1
+TRAIN_NEW   = --model unet-s --batch $(BATCH) --lr $(LR) --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY)
+TRAIN_ALL   = $(J) $(WATCH)
 $(OUT)/train.opts: FORCE | $(OUT)/.dir
-	@echo "unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WARMUP) schedule=$(SCHEDULE)" >$@.new
-	@cmp -s $@.new $@ && rm -f $@.new || { mv -f $@.new $@; rm -f $(OUT)/train.dmt $(OUT)/training/*.png; }
+	$(dm_train_opts)
 FORCE:
 .PHONY: FORCE
-
-# dm-train stops at STEPS; the tools upstream then exit quietly.  With
-# --resume it skips the samples the checkpoint already saw, so the same
-# input stream continues where it stopped.
 $(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-train
-	@echo "fashion-mnist: training unet-s for $(STEPS) steps -> $@"
-	$(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
-	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1 \
-	  | if [ -f $(OUT)/train.dmt ]; then \
-	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) --log $(OUT)/train.csv $(J) $(WATCH); \
-	    else \
-	      $(BIN)/dm-train --model unet-s --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
-	        --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY) --log $(OUT)/train.csv $(J) $(WATCH) \
-	        -o $(OUT)/train.dmt; \
-	    fi
-	step=$$($(BIN)/dm-info --summary $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
-	  if [ "$$step" != "$(STEPS)" ]; then \
-	    echo "fashion-mnist: stopped at step $$step of $(STEPS); run make again to resume" >&2; exit 1; fi
-	cp $(OUT)/train.dmt $@
+	$(dm_train)
 
 # dm-train's pictures while it trains are numbered PNGs (a resumed run adds
 # to them), made into a film at the end.

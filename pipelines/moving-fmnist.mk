@@ -38,26 +38,17 @@ J := --threads $(THREADS)
 all: $(addprefix $(OUT)/,samples.mp4 denoise.mp4 score.txt)
 .PHONY: all
 
+TRAIN_OPTS  = unet3d-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) schedule=$(SCHEDULE)
+TRAIN_INPUT = $(BIN)/dm-load toy:moving-fmnist --n 20000 --batch $(BATCH) --shuffle --epochs 0 --seed 1 \
+	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1
+TRAIN_NEW   = --model unet3d-s --batch $(BATCH) --lr $(LR) --save-every $(SAVE_EVERY)
+TRAIN_ALL   = $(J)
 $(OUT)/train.opts: FORCE | $(OUT)/.dir
-	@echo "unet3d-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) schedule=$(SCHEDULE)" >$@.new
-	@cmp -s $@.new $@ && rm -f $@.new || { mv -f $@.new $@; rm -f $(OUT)/train.dmt; }
+	$(dm_train_opts)
 FORCE:
 .PHONY: FORCE
-
 $(OUT)/model.dmt: $(OUT)/train.opts $(BIN)/dm-load $(BIN)/dm-noise $(BIN)/dm-train
-	@echo "moving-fmnist: training unet3d-s for $(STEPS) steps -> $@"
-	$(BIN)/dm-load toy:moving-fmnist --n 20000 --batch $(BATCH) --shuffle --epochs 0 --seed 1 \
-	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1 \
-	  | if [ -f $(OUT)/train.dmt ]; then \
-	      $(BIN)/dm-train --resume $(OUT)/train.dmt --steps $(STEPS) --log $(OUT)/train.csv $(J); \
-	    else \
-	      $(BIN)/dm-train --model unet3d-s --steps $(STEPS) --batch $(BATCH) --lr $(LR) \
-	        --save-every $(SAVE_EVERY) --log $(OUT)/train.csv $(J) -o $(OUT)/train.dmt; \
-	    fi
-	step=$$($(BIN)/dm-info --summary $(OUT)/train.dmt | sed -n 's/^ *step=//p'); \
-	  if [ "$$step" != "$(STEPS)" ]; then \
-	    echo "moving-fmnist: stopped at step $$step of $(STEPS); run make again to resume" >&2; exit 1; fi
-	cp $(OUT)/train.dmt $@
+	$(dm_train)
 
 # The DDIM trajectory of SAMPLES clips, every step kept.
 $(OUT)/ddim.dm: $(OUT)/model.dmt $(BIN)/dm-noise $(BIN)/dm-denoise

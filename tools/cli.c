@@ -506,21 +506,9 @@ void dm_cli_rgb(const char *opt, const char *s, uint8_t rgb[3])
 
 int dm_cli_numbered(const char *path)
 {
-	int n = 0;
-	for (const char *p = path; *p; p++) {
-		if (*p != '%')
-			continue;
-		if (p[1] == '%') {
-			p++;
-			continue;
-		}
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p != 'd')
-			dm_tool_die("%s: only %%d, %%0Nd and %%%% may appear in an output name", path);
-		n++;
-	}
+	int n = dm_outfile_numbered(path);
+	if (n < 0)
+		dm_tool_die("%s: only %%d, %%0Nd and %%%% may appear in an output name", path);
 	if (n > 1)
 		dm_tool_die("%s: more than one %%d in the output name", path);
 	return n;

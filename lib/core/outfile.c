@@ -123,3 +123,23 @@ void dm_outfile_abort(dm_outfile *o)
 	free(o->tmp);
 	memset(o, 0, sizeof *o);
 }
+
+int dm_outfile_numbered(const char *pattern)
+{
+	int n = 0;
+	for (const char *p = pattern; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p != 'd')
+			return -1;
+		n++;
+	}
+	return n;
+}

@@ -30,4 +30,9 @@ void dm_outfile_abort(dm_outfile *o);
  * safe to read. */
 int dm_outfile_pending(const char **names, int max);
 
+/* How many %d (%0Nd, %Nd) an output name pattern holds (%% is a percent
+ * sign), or -1 when it holds another conversion, which printf-style
+ * numbering must not meet. */
+int dm_outfile_numbered(const char *pattern);
+
 #endif

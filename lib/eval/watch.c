@@ -69,27 +69,6 @@ static int predict(void *ctx, const float *x, const float *t, const int32_t *lab
 	return dm_net_forward(&w->net, w->params, x, t, label, B, out, 0, 0, 0, err);
 }
 
-/* A name with exactly one %d (%0Nd, %Nd) and %% otherwise. */
-static int numbered(const char *p)
-{
-	int n = 0;
-	for (; *p; p++) {
-		if (*p != '%')
-			continue;
-		if (p[1] == '%') {
-			p++;
-			continue;
-		}
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (*p != 'd')
-			return 0;
-		n++;
-	}
-	return n == 1;
-}
-
 static const char *video_format(const char *path)
 {
 	static const char *const fmts[] = {"gif", "mp4", "webm"};
@@ -219,7 +198,7 @@ int dm_watch_open(dm_watch **out, const dm_net_config *cfg, const dm_kv *meta,
 	*out = NULL;
 	if (cfg->kind == DM_NET_CLASSIFIER)
 		return dm_error_set(err, DM_ERR_ARG, "--sample-every, --eval-every: a classifier draws no samples");
-	if (o->sample_every > 0 && (!o->out || (!numbered(o->out) && !video_format(o->out))))
+	if (o->sample_every > 0 && (!o->out || (dm_outfile_numbered(o->out) != 1 && !video_format(o->out))))
 		return dm_error_set(err, DM_ERR_ARG,
 		                    "--sample-out '%s': neither a numbered PNG name (one %%d, e.g. s-%%06d.png) nor a .gif, .mp4 or .webm video",
 		                    o->out ? o->out : "");
