@@ -42,6 +42,17 @@ int dm_dataset_is_image(const dm_dataset *d) { return d->rank == 3; }
 
 int dm_dataset_is_clip(const dm_dataset *d) { return d->rank == 4; }
 
+void dm_dataset_set_clips(dm_dataset *d, int64_t n, int64_t C, int64_t T, int64_t H, int64_t W,
+                          int dtype, int unit)
+{
+	d->rank = 4;
+	d->dims[0] = C, d->dims[1] = T, d->dims[2] = H, d->dims[3] = W;
+	d->dtype = dtype;
+	d->div = dtype == DM_U8 ? 255.0f : 1.0f;
+	d->unit = unit;
+	d->n = d->cap = n;
+}
+
 void dm_data_opts_default(dm_data_opts *o)
 {
 	memset(o, 0, sizeof *o);
@@ -208,9 +219,9 @@ static int to_clips(dm_dataset *d, int T, dm_error *err)
 	free(d->data);
 	free(d->label);
 	d->data = p, d->label = NULL;
-	d->n = d->cap = clips;
-	d->rank = 4;
-	d->dims[3] = d->dims[2], d->dims[2] = d->dims[1], d->dims[1] = T;
+	float div = d->div; /* (PNGs are f32 in [0, 1], div 1) */
+	dm_dataset_set_clips(d, clips, C, T, d->dims[1], d->dims[2], d->dtype, d->unit);
+	d->div = div;
 	return 0;
 }
 

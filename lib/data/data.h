@@ -40,6 +40,10 @@ int64_t dm_dataset_sample_numel(const dm_dataset *d);
 int dm_dataset_is_image(const dm_dataset *d);
 /* Is it a set of C x T x H x W clips (or C x D x H x W volumes)? */
 int dm_dataset_is_clip(const dm_dataset *d);
+/* Make d a set of n clips (or volumes) of C x T x H x W values stored as
+ * dtype: u8 images (div 255, unit) or f32 (div 1, unit as given). */
+void dm_dataset_set_clips(dm_dataset *d, int64_t n, int64_t C, int64_t T, int64_t H, int64_t W,
+                          int dtype, int unit);
 /* Sample i as floats: unit data in [0, 1], other data as stored. */
 void dm_dataset_get(const dm_dataset *d, int64_t i, float *out);
 /* Append src to dst (dst may be empty, then it takes src's shape).  The

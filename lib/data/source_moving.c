@@ -119,12 +119,7 @@ int dm_data_moving_fmnist(dm_dataset *d, const dm_data_opts *o, dm_error *err)
 		dm_dataset_free(&fm);
 		return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", name);
 	}
-	d->rank = 4;
-	d->dims[0] = 1, d->dims[1] = T, d->dims[2] = h, d->dims[3] = w;
-	d->dtype = DM_U8;
-	d->div = 255.0f;
-	d->unit = 1;
-	d->n = d->cap = n;
+	dm_dataset_set_clips(d, n, 1, T, h, w, DM_U8, 1);
 	const uint8_t *imgs = fm.data;
 	for (int64_t i = 0; i < n; i++) {
 		dm_rng_uniform(o->seed, DM_RNG_TOY, (uint64_t)i, 0, u, 4 * (size_t)items);

@@ -84,11 +84,7 @@ int dm_data_video(dm_dataset *d, const char *const *paths, int n, const dm_data_
 	if ((double)c * T * h * w > (double)((int64_t)1 << 31))
 		return dm_error_set(err, DM_ERR_LIMIT, "%s: clips of %d frames of %dx%d are over 2 GiB "
 		                    "each (give --size or fewer --frames)", paths[0], T, w, h);
-	d->rank = 4;
-	d->dims[0] = c, d->dims[1] = T, d->dims[2] = h, d->dims[3] = w;
-	d->dtype = DM_U8;
-	d->div = 255.0f;
-	d->unit = 1;
+	dm_dataset_set_clips(d, 0, c, T, h, w, DM_U8, 1); /* clips appended below */
 	uint8_t *frame = malloc((size_t)c * h * w), *clip = malloc((size_t)c * T * h * w);
 	if (!frame || !clip)
 		rc = dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", paths[0]);

@@ -21,15 +21,10 @@ int dm_data_nifti(dm_dataset *d, const char *path, dm_error *err)
 		free(v.data);
 		return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", path);
 	}
-	d->rank = 4;
-	d->dims[0] = 1;
-	d->dims[1] = v.rank >= 3 ? v.dim[2] : 1; /* z */
-	d->dims[2] = v.rank >= 2 ? v.dim[1] : 1; /* y */
-	d->dims[3] = v.dim[0];                   /* x */
-	d->dtype = DM_F32;
-	d->div = 1.0f;
+	/* z, y, x as D, H, W */
+	dm_dataset_set_clips(d, n, 1, v.rank >= 3 ? v.dim[2] : 1, v.rank >= 2 ? v.dim[1] : 1,
+	                     v.dim[0], DM_F32, 0);
 	d->data = v.data;
-	d->n = d->cap = n;
 	return 0;
 }
 
@@ -58,12 +53,7 @@ int dm_data_phantom(dm_dataset *d, const dm_data_opts *o, dm_error *err)
 	d->data = malloc(sizeof(float) * vol * (size_t)o->n);
 	if (!d->source || !d->data)
 		return dm_error_set(err, DM_ERR_NOMEM, "%s: out of memory", name);
-	d->rank = 4;
-	d->dims[0] = 1, d->dims[1] = D, d->dims[2] = H, d->dims[3] = W;
-	d->dtype = DM_F32;
-	d->div = 1.0f;
-	d->unit = 1;
-	d->n = d->cap = o->n;
+	dm_dataset_set_clips(d, o->n, 1, D, H, W, DM_F32, 1);
 	for (int64_t i = 0; i < o->n; i++) {
 		float u[4 + 7 * LESIONS];
 		dm_rng_uniform(o->seed, DM_RNG_TOY, (uint64_t)i, 0, u, sizeof u / sizeof *u);
