@@ -550,6 +550,15 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 	return fail ? -1 : 0;
 }
 
+/* The AMX route of the bf16 passes (simd/conv_amx.c): 3x3, stride 1,
+ * "same" padding, channels in multiples of 32 (the others, and every other
+ * bf16 path, go through im2col and dm_gemm_bf16). */
+static int amx3_ok(int Cin, int Cout, int kh, int kw, int stride, int pad)
+{
+	return dm_simd_bf16() == DM_SIMD_AMX && kh == 3 && kw == 3 && stride == 1 && pad == 1 &&
+	       Cin % 32 == 0 && Cout % 32 == 0;
+}
+
 void dm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
                        int B, int Cin, int H, int W, int Cout, int kh, int kw, int stride,
                        int pad, float *workspace)
@@ -567,6 +576,9 @@ void dm_conv2d_forward_prec(int prec, float *out, const float *in, const float *
 	(void)workspace; /* the forward pass needs none: im2col is fused */
 	if (fp32 && direct_ok(kh, kw, stride, pad) &&
 	    direct_forward(out, in, weight, bias, B, &g, Cout, 0, 0) == 0)
+		return;
+	if (!fp32 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
+	    dm_conv3_amx_forward(out, in, weight, bias, B, Cin, H, W, Cout, 0, 0) == 0)
 		return;
 	if (bias) { /* the bias goes in first and the GEMM adds to it (beta = 1) */
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
@@ -611,6 +623,9 @@ void dm_conv2d_backward_input_prec(int prec, float *din, const float *dout,
 		if (direct_forward(din, dout, weight, NULL, B, &gt, Cin, 1, accumulate) == 0)
 			return;
 	}
+	if (!fp32 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
+	    dm_conv3_amx_forward(din, dout, weight, NULL, B, Cout, H, W, Cin, 1, accumulate) == 0)
+		return;
 	int nt = threads_for(2.0 * B * Cout * P * K9);
 	if (nt > Cin)
 		nt = Cin;
@@ -819,6 +834,12 @@ void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, cons
 	    convw_width(Cout) > 0 &&
 	    direct_weight(dweight, dbias, dout, in, B, &g, Cout) == 0)
 		return; /* (the bias gradient with it) */
+	if (prec == DM_PREC_BF16 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
+	    dm_conv3_amx_backward_weight(dweight, dout, in, B, Cin, H, W, Cout) == 0) {
+		if (dbias)
+			bias_grad(dbias, dout, B, Cout, P);
+		return;
+	}
 	dm_gemm_prec_kvec(prec, Cout, K9, B * P, 1.0f, dout_kvec, &src, col_kvec, &src, 1.0f,
 	                  dweight, K9);
 	if (dbias)

@@ -3,14 +3,17 @@
  * attention, ...), from lib/models/unet.c built with -DDM_UNET_PROFILE.  Built and
  * run by `make profile` (its own build directory, build-prof), not by
  * `make bench`: the timers cost a little.
- *   build-prof/bench/profile_unet [MODEL [BATCH [STEPS [THREADS]]]]
- * (defaults unet-s 128 3 1).  The optimiser step is timed apart. */
+ *   build-prof/bench/profile_unet [MODEL [BATCH [STEPS [THREADS [PREC]]]]]
+ * (defaults unet-s 128 3 1 fp32; PREC bf16 times the bf16 convolutions of
+ * the SIMD path the CPU has, or DM_SIMD's).  The optimiser step is timed apart. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/rng.h"
+#include "nn/gemm.h"
 #include "train/trainer.h"
 
 void dm_unet_prof_dump(FILE *f);
@@ -27,8 +30,10 @@ int main(int argc, char **argv)
 	const char *model = argc > 1 ? argv[1] : "unet-s";
 	int B = argc > 2 ? atoi(argv[2]) : 128, steps = argc > 3 ? atoi(argv[3]) : 3,
 	    threads = argc > 4 ? atoi(argv[4]) : 1;
-	if (B < 1 || steps < 1 || threads < 1) {
-		fprintf(stderr, "usage: profile_unet [MODEL [BATCH [STEPS [THREADS]]]]\n");
+	const char *prec = argc > 5 ? argv[5] : "fp32";
+	int bf16 = !strcmp(prec, "bf16");
+	if (B < 1 || steps < 1 || threads < 1 || (!bf16 && strcmp(prec, "fp32"))) {
+		fprintf(stderr, "usage: profile_unet [MODEL [BATCH [STEPS [THREADS [fp32|bf16]]]]]\n");
 		return 1;
 	}
 	omp_set_num_threads(threads);
@@ -45,6 +50,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "profile_unet: %s\n", err.msg);
 		return 1;
 	}
+	dm_net_set_precision(&tr.net, bf16 ? DM_PREC_BF16 : DM_PREC_FP32);
 	size_t n = (size_t)B * dm_net_sample_size(&c);
 	float *x = malloc(n * 4), *e = malloc(n * 4), *t = malloc((size_t)B * 4);
 	if (!x || !e || !t)
@@ -73,8 +79,8 @@ int main(int argc, char **argv)
 		net += t1 - t0;
 		opt += cpu_now() - t1;
 	}
-	printf("%s batch %d, %d threads, %d steps: CPU time per op over all steps\n", model, B,
-	       threads, steps);
+	printf("%s batch %d, %d threads, %d steps, %s: CPU time per op over all steps\n", model, B,
+	       threads, steps, prec);
 	printf("     ms     %%  calls  op\n");
 	dm_unet_prof_dump(stdout);
 	printf("per step: forward+backward %.1f ms, optimiser (AdamW + EMA) %.1f ms CPU\n",

@@ -4,7 +4,8 @@
  * tiles, four tdpbf16ps of 16 x 16 x 32 per 32 k.
  *
  * The tile configuration is per thread (part of its XSAVE state): loaded on
- * a thread's first call and kept (nothing else in dm touches the tiles).
+ * a thread's first call and kept (dm_amx_configure: the direct 3x3
+ * convolutions of conv_amx.c use the same eight 16 x 64-byte tiles).
  * The caller has the XTILEDATA permission (cpu.c asks for it before the
  * amx path can be chosen). */
 #include <immintrin.h>
@@ -23,8 +24,10 @@ typedef struct tile_config {
 
 static _Thread_local int configured;
 
-static void configure(void)
+void dm_amx_configure(void)
 {
+	if (configured)
+		return;
 	_Alignas(64) tile_config cfg;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.palette = 1;
@@ -32,15 +35,18 @@ static void configure(void)
 		cfg.rows[t] = 16;
 		cfg.colsb[t] = 64; /* 16 fp32, 32 bf16 or 16 bf16 pairs */
 	}
-	_tile_loadconfig(&cfg);
+	/* (inline asm that reads all of cfg: gcc 12 drops the stores of rows[]
+	 * and colsb[] before _tile_loadconfig when this function is inlined or
+	 * has an early return, leaving an empty configuration, and the first
+	 * tile instruction faults) */
+	__asm__ volatile("ldtilecfg %0" : : "m"(cfg));
 	configured = 1;
 }
 
 void dm_gemm_ukernel_amx(long kp, const uint16_t *a, const uint16_t *b, float *c, long ldc,
                          float alpha, float beta)
 {
-	if (!configured)
-		configure();
+	dm_amx_configure();
 	_tile_zero(0);
 	_tile_zero(1);
 	_tile_zero(2);

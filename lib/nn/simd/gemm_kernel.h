@@ -81,6 +81,9 @@ void dm_gemm_bf16_ukernel_scalar(long kp, const uint16_t *a, const uint16_t *b, 
                                  long ldc, float alpha, float beta);
 void dm_gemm_ukernel_avx512bf16(long kp, const uint16_t *a, const uint16_t *b, float *c,
                                 long ldc, float alpha, float beta);
+/* Loads the tile configuration of the AMX kernels (eight tiles of 16 rows
+ * of 64 bytes) on the calling thread, once. */
+void dm_amx_configure(void);
 void dm_gemm_ukernel_amx(long kp, const uint16_t *a, const uint16_t *b, float *c, long ldc,
                          float alpha, float beta);
 

@@ -2,6 +2,7 @@
  * a direct loop in double over the bf16-rounded operands, within the fp32
  * accumulation bound, on every bf16 path the CPU has; DM_PREC_FP32 gives
  * the bits of the plain functions. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,9 @@ TEST(conv_bf16_paths)
 	static const cs shapes[] = {
 		{ 2, 3, 9, 16, 3, 1, 1 }, { 3, 16, 8, 32, 3, 2, 1 }, { 2, 32, 7, 16, 1, 1, 0 },
 		{ 1, 5, 6, 7, 3, 1, 1 },
+		/* the AMX direct route (3x3, stride 1, channels in 32s): odd and
+		 * even sizes, two channel blocks, more images than chunks */
+		{ 2, 32, 7, 32, 3, 1, 1 }, { 3, 64, 6, 32, 3, 1, 1 }, { 9, 32, 5, 64, 3, 1, 1 },
 	};
 	static const int levels[] = { DM_SIMD_SCALAR, DM_SIMD_AVX512BF16, DM_SIMD_AMX };
 	int old = dm_simd();
@@ -136,4 +140,51 @@ TEST(conv_bf16_paths)
 		if (dm_test_failed())
 			return;
 	}
+}
+
+/* The AMX route's bias, accumulate and thread count: y(bias) = y + bias
+ * to one rounding, din(accumulate) = din0 + din to one rounding, and the
+ * three passes bit for bit the same on 1 and 2 threads. */
+TEST(conv_bf16_amx_bias_accumulate_threads)
+{
+	if (!dm_simd_supported(DM_SIMD_AMX)) {
+		fprintf(stderr, "    (amx: %s, skipped)\n",
+		        dm_cpu_has_isa(DM_SIMD_AMX) ? "refused by the OS" : "CPU lacks it");
+		return;
+	}
+	int old = dm_simd();
+	dm_simd_force(DM_SIMD_AMX, NULL);
+	enum { B = 10, C = 32, H = 6, O = 64 };
+	size_t nx = (size_t)B * C * H * H, ny = (size_t)B * O * H * H, nw = (size_t)O * C * 9;
+	float *x = rbuf(nx, 4), *w = rbuf(nw, 5), *dy = rbuf(ny, 6), *bias = rbuf(O, 7);
+	float *y[2], *yb = malloc(ny * 4), *dx[2], *dxa = rbuf(nx, 8), *dx0 = malloc(nx * 4);
+	float *dw[2];
+	memcpy(dx0, dxa, nx * 4);
+	int nthr = omp_get_max_threads();
+	for (int t = 0; t < 2; t++) {
+		omp_set_num_threads(t + 1);
+		y[t] = malloc(ny * 4), dx[t] = malloc(nx * 4), dw[t] = calloc(nw, 4);
+		dm_conv2d_forward_prec(DM_PREC_BF16, y[t], x, w, NULL, B, C, H, H, O, 3, 3, 1, 1, NULL);
+		dm_conv2d_backward_input_prec(DM_PREC_BF16, dx[t], dy, w, B, C, H, H, O, 3, 3, 1, 1, 0,
+		                              NULL);
+		dm_conv2d_backward_weight_prec(DM_PREC_BF16, dw[t], NULL, dy, x, B, C, H, H, O, 3, 3,
+		                               1, 1, NULL);
+	}
+	omp_set_num_threads(nthr);
+	dm_conv2d_forward_prec(DM_PREC_BF16, yb, x, w, bias, B, C, H, H, O, 3, 3, 1, 1, NULL);
+	dm_conv2d_backward_input_prec(DM_PREC_BF16, dxa, dy, w, B, C, H, H, O, 3, 3, 1, 1, 1, NULL);
+	int same = !memcmp(y[0], y[1], ny * 4) && !memcmp(dx[0], dx[1], nx * 4) &&
+	           !memcmp(dw[0], dw[1], nw * 4);
+	int biased = 1, added = 1;
+	for (size_t i = 0; i < ny; i++)
+		biased &= yb[i] == y[0][i] + bias[i / (H * H) % O];
+	for (size_t i = 0; i < nx; i++)
+		added &= dxa[i] == dx0[i] + dx[0][i];
+	dm_simd_force(old, NULL);
+	CHECK_MSG(same, "the AMX passes differ between 1 and 2 threads");
+	CHECK_MSG(biased, "forward with a bias is not the sum plus the bias");
+	CHECK_MSG(added, "the accumulated input gradient is not din0 + din");
+	for (int t = 0; t < 2; t++)
+		free(y[t]), free(dx[t]), free(dw[t]);
+	free(x), free(w), free(dy), free(bias), free(yb), free(dxa), free(dx0);
 }
