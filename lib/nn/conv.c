@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/cpu.h"
+#include "nn/bf16.h"
 #include "nn/gemm.h"
 #include "nn/par.h"
 #include "nn/simd/conv_kernel.h"
@@ -550,13 +551,41 @@ static int direct_forward(float *out, const float *in, const float *weight, cons
 	return fail ? -1 : 0;
 }
 
-/* The AMX route of the bf16 passes (simd/conv_amx.c): 3x3, stride 1,
- * "same" padding, channels in multiples of 32 (the others, and every other
- * bf16 path, go through im2col and dm_gemm_bf16). */
+/* The AMX route of the bf16 passes (simd/conv_amx.c): 3x3 with stride 1
+ * and "same" padding, or 1x1 with stride 1, channels in multiples of 32
+ * (the others, and every other bf16 path, go through im2col and
+ * dm_gemm_bf16). */
 static int amx3_ok(int Cin, int Cout, int kh, int kw, int stride, int pad)
 {
-	return dm_simd_bf16() == DM_SIMD_AMX && kh == 3 && kw == 3 && stride == 1 && pad == 1 &&
-	       Cin % 32 == 0 && Cout % 32 == 0;
+	return dm_simd_bf16() == DM_SIMD_AMX && kh == kw && stride == 1 &&
+	       ((kh == 3 && pad == 1) || (kh == 1 && pad == 0)) && Cin % 32 == 0 && Cout % 32 == 0;
+}
+
+/* The other shapes with AMX (a channel count off the 32s, stride 2: the
+ * first and last convolutions and the downsamplers of a unet): both
+ * operands rounded to bf16 into scratch and the fp32 routes run on them.
+ * The product of two bf16 numbers is exact in fp32, so this keeps the
+ * contract of DM_PREC_BF16 (rounded operands, fp32 sums) at the speed of
+ * the direct fp32 kernels, where im2col + dm_gemm_bf16 was 2-5x slower on
+ * these shapes (the AMX GEMM's tiles are mostly empty at Cout = 1). */
+static int bf16_by_rounding(int Cin, int Cout, int kh, int kw, int stride, int pad)
+{
+	return dm_simd_bf16() == DM_SIMD_AMX && !amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
+	       direct_ok(kh, kw, stride, pad);
+}
+
+static _Thread_local float *round_buf[2];
+static _Thread_local size_t round_cap[2];
+
+/* src rounded to bf16 (as floats) in scratch slot i; NULL when out of
+ * memory. */
+static const float *rounded(int i, const float *src, size_t n)
+{
+	float *d = dgrow(&round_buf[i], &round_cap[i], n);
+	if (d)
+		for (size_t j = 0; j < n; j++)
+			d[j] = dm_bf16_round(src[j]);
+	return d;
 }
 
 void dm_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
@@ -574,11 +603,20 @@ void dm_conv2d_forward_prec(int prec, float *out, const float *in, const float *
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, fp32 = prec != DM_PREC_BF16;
 	(void)workspace; /* the forward pass needs none: im2col is fused */
+	if (!fp32 && bf16_by_rounding(Cin, Cout, kh, kw, stride, pad)) {
+		const float *x = rounded(0, in, (size_t)B * Cin * H * W);
+		const float *w = rounded(1, weight, (size_t)Cout * K9);
+		if (x && w) {
+			dm_conv2d_forward_prec(DM_PREC_FP32, out, x, w, bias, B, Cin, H, W, Cout, kh, kw,
+			                       stride, pad, workspace);
+			return;
+		}
+	}
 	if (fp32 && direct_ok(kh, kw, stride, pad) &&
 	    direct_forward(out, in, weight, bias, B, &g, Cout, 0, 0) == 0)
 		return;
 	if (!fp32 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
-	    dm_conv3_amx_forward(out, in, weight, bias, B, Cin, H, W, Cout, 0, 0) == 0)
+	    dm_conv3_amx_forward(out, in, weight, bias, B, Cin, H, W, Cout, kh, 0, 0) == 0)
 		return;
 	if (bias) { /* the bias goes in first and the GEMM adds to it (beta = 1) */
 #pragma omp parallel for schedule(static) if (threads_for(2.0 * B * Cout * P) > 1)
@@ -612,6 +650,15 @@ void dm_conv2d_backward_input_prec(int prec, float *din, const float *dout,
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo, kk = kh * kw;
 	int pw = is_pointwise(kh, kw, stride, pad), fp32 = prec != DM_PREC_BF16;
+	if (!fp32 && bf16_by_rounding(Cin, Cout, kh, kw, stride, pad)) {
+		const float *dy = rounded(0, dout, (size_t)B * Cout * P);
+		const float *w = rounded(1, weight, (size_t)Cout * K9);
+		if (dy && w) {
+			dm_conv2d_backward_input_prec(DM_PREC_FP32, din, dy, w, B, Cin, H, W, Cout, kh, kw,
+			                              stride, pad, accumulate, workspace);
+			return;
+		}
+	}
 	/* 1x1: a GEMM per image is as fast, or faster (AVX-512, 14x14 and
 	 * 28x28: 62 against 51 GFLOP/s), except on images smaller than a GEMM
 	 * tile's width (AVX-512, 7x7: 65 against 44) */
@@ -624,7 +671,7 @@ void dm_conv2d_backward_input_prec(int prec, float *din, const float *dout,
 			return;
 	}
 	if (!fp32 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
-	    dm_conv3_amx_forward(din, dout, weight, NULL, B, Cout, H, W, Cin, 1, accumulate) == 0)
+	    dm_conv3_amx_forward(din, dout, weight, NULL, B, Cout, H, W, Cin, kh, 1, accumulate) == 0)
 		return;
 	int nt = threads_for(2.0 * B * Cout * P * K9);
 	if (nt > Cin)
@@ -824,6 +871,17 @@ void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, cons
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
 	(void)workspace; /* none needed: both operands are gathered as packed */
+	if (prec == DM_PREC_BF16 && bf16_by_rounding(Cin, Cout, kh, kw, stride, pad)) {
+		const float *dy = rounded(0, dout, (size_t)B * Cout * P);
+		const float *x = rounded(1, in, (size_t)B * Cin * H * W);
+		if (dy && x) {
+			dm_conv2d_backward_weight_prec(DM_PREC_FP32, dweight, NULL, dy, x, B, Cin, H, W,
+			                               Cout, kh, kw, stride, pad, workspace);
+			if (dbias) /* of the unrounded dout, as on every bf16 route */
+				bias_grad(dbias, dout, B, Cout, P);
+			return;
+		}
+	}
 	/* One GEMM whose K runs over every position of every image:
 	 * dW[Cout x K9] += dout[Cout x B*P] * col[K9 x B*P]^T. */
 	batch_src src = { &g, in, dout, Cout, P };
@@ -835,7 +893,7 @@ void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, cons
 	    direct_weight(dweight, dbias, dout, in, B, &g, Cout) == 0)
 		return; /* (the bias gradient with it) */
 	if (prec == DM_PREC_BF16 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
-	    dm_conv3_amx_backward_weight(dweight, dout, in, B, Cin, H, W, Cout) == 0) {
+	    dm_conv3_amx_backward_weight(dweight, dout, in, B, Cin, H, W, Cout, kh) == 0) {
 		if (dbias)
 			bias_grad(dbias, dout, B, Cout, P);
 		return;

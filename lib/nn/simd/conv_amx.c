@@ -1,4 +1,5 @@
-/* conv_amx.c - 3x3 convolutions, stride 1, padding 1, in bf16 on AMX tiles
+/* conv_amx.c - 3x3 convolutions (stride 1, padding 1) and 1x1 ones in bf16
+ * on AMX tiles
  * (tdpbf16ps: bf16 products summed in fp32), the three training passes,
  * without im2col (conv_kernel.h has the contract; conv.c chooses them).
  *
@@ -15,7 +16,8 @@
  * the weights transposed and flipped): C[o][q] over 32 output channels x
  * 32 positions in tiles 0-3, A = packed weights wa[tap][o][i] (16 rows of
  * o, 32 input channels), B = the input as pairs of channels, xq[i/2][pos]
- * [i%2] (16 channel pairs x 16 positions), 9 taps x Cin/32 steps.
+ * [i%2] (16 channel pairs x 16 positions), 9 taps x Cin/32 steps (a 1x1
+ * convolution is the centre tap alone, on the same grid).
  * Weight gradient: C[i][o] per tap, A = the input planar, xp[i][pos] (16
  * rows of i, 32 positions shifted by the tap), B = dout as pairs of
  * positions, dv[q/2][o][q%2] (zero off the image), summed over every
@@ -39,18 +41,21 @@
 typedef struct amx_geom {
 	int H, W, Wp, Q; /* Q: output positions computed per image, a multiple of 32 */
 	long L;          /* positions per channel of the padded copy */
+	int taps;        /* 9 (3x3) or 1 (1x1: the centre of the same grid) */
 	int toff[9];     /* the shift of each tap */
 } amx_geom;
 
-static amx_geom make_geom(int H, int W)
+static amx_geom make_geom(int H, int W, int k)
 {
-	amx_geom g = { H, W, W + 2, 0, 0, { 0 } };
+	amx_geom g = { H, W, W + 2, 0, 0, k * k, { 0 } };
 	g.Q = (H * g.Wp + 31) / 32 * 32;
 	g.L = g.Q + 2L * g.Wp + 2; /* the last tile's farthest tap; >= (H+2)*Wp */
 	g.L += g.L & 1;
 	for (int i = 0; i < 3; i++)
 		for (int j = 0; j < 3; j++)
 			g.toff[i * 3 + j] = i * g.Wp + j;
+	if (k == 1)
+		g.toff[0] = g.Wp + 1;
 	return g;
 }
 
@@ -96,7 +101,7 @@ static void fwd_block(const uint16_t *wa, int Cin, int Cout, const uint16_t *xq,
 	_tile_zero(2);
 	_tile_zero(3);
 	long wtap = (long)Cout * Cin, xs = g->L * 4, ws = (long)Cin * 2;
-	for (int k = 0; k < 9; k++) {
+	for (int k = 0; k < g->taps; k++) {
 		const uint16_t *w = wa + k * wtap + (size_t)o0 * Cin;
 		const uint16_t *x = xq + 2 * ((long)q0 + g->toff[k]);
 		for (int c = 0; c < Cin; c += 32) {
@@ -118,23 +123,40 @@ static void fwd_block(const uint16_t *wa, int Cin, int Cout, const uint16_t *xq,
 	_tile_stored(3, c + 16 * (size_t)g->Q + 16, cs);
 }
 
+/* One output channel's rows from the padded-width grid: dst = src + bias,
+ * or dst += src. */
+static void store_rows(float *dst, const float *src, const amx_geom *g, float bias,
+                       int accumulate)
+{
+	__m512 vb = _mm512_set1_ps(bias);
+	for (int y = 0; y < g->H; y++, dst += g->W, src += g->Wp)
+		for (int x = 0; x < g->W; x += 16) {
+			__mmask16 m = (__mmask16)(g->W - x >= 16 ? 0xffff : (1u << (g->W - x)) - 1);
+			__m512 v = _mm512_maskz_loadu_ps(m, src + x);
+			v = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + x), v)
+			               : _mm512_add_ps(v, vb);
+			_mm512_mask_storeu_ps(dst + x, m, v);
+		}
+}
+
 int dm_conv3_amx_forward(float *out, const float *in, const float *weight, const float *bias,
-                         int B, int Cin, int H, int W, int Cout, int transposed,
+                         int B, int Cin, int H, int W, int Cout, int k, int transposed,
                          int accumulate)
 {
-	amx_geom g = make_geom(H, W);
-	size_t nw = (size_t)9 * Cout * Cin;
+	amx_geom g = make_geom(H, W, k);
+	int kk = g.taps;
+	size_t nw = (size_t)kk * Cout * Cin;
 	uint16_t *wa = grow(&wbuf, &wcap, nw * sizeof *wa);
 	if (!wa)
 		return -1;
-	/* wa[k][o][i]: forward W[o][i][k]; transposed W[i][o][8-k] (W is then
-	 * Cin x Cout x 3 x 3 in this call's names) */
+	/* wa[t][o][i]: forward W[o][i][t]; transposed W[i][o][kk-1-t] (W is
+	 * then Cin x Cout x k x k in this call's names) */
 	for (int o = 0; o < Cout; o++)
 		for (int i = 0; i < Cin; i++)
-			for (int k = 0; k < 9; k++) {
-				float v = transposed ? weight[((size_t)i * Cout + o) * 9 + 8 - k]
-				                     : weight[((size_t)o * Cin + i) * 9 + k];
-				wa[((size_t)k * Cout + o) * Cin + i] = dm_bf16_from_f32(v);
+			for (int t = 0; t < kk; t++) {
+				float v = transposed ? weight[((size_t)i * Cout + o) * kk + kk - 1 - t]
+				                     : weight[((size_t)o * Cin + i) * kk + t];
+				wa[((size_t)t * Cout + o) * Cin + i] = dm_bf16_from_f32(v);
 			}
 	size_t hw = (size_t)H * W;
 	int fail = 0;
@@ -150,19 +172,9 @@ int dm_conv3_amx_forward(float *out, const float *in, const float *weight, const
 				for (int o0 = 0; o0 < Cout; o0 += 32)
 					for (int q0 = 0; q0 < g.Q; q0 += 32)
 						fwd_block(wa, Cin, Cout, xq, &g, o0, q0, t);
-				for (int o = 0; o < Cout; o++) {
-					float bo = bias ? bias[o] : 0.0f;
-					float *dst = out + ((size_t)b * Cout + o) * hw;
-					const float *src = t + (size_t)o * g.Q;
-					for (int y = 0; y < H; y++, dst += W, src += g.Wp) {
-						if (accumulate)
-							for (int x = 0; x < W; x++)
-								dst[x] += src[x];
-						else
-							for (int x = 0; x < W; x++)
-								dst[x] = src[x] + bo;
-					}
-				}
+				for (int o = 0; o < Cout; o++)
+					store_rows(out + ((size_t)b * Cout + o) * hw, t + (size_t)o * g.Q, &g,
+					           bias ? bias[o] : 0.0f, accumulate);
 			}
 		}
 	}
@@ -182,21 +194,57 @@ static void pack_planar(uint16_t *xp, const float *x, int C, const amx_geom *g)
 			                       x + c * hw + (size_t)y * g->W, g->W);
 }
 
-/* dout of one image (C x H x W) as pairs of output positions: dv[q/2][o]
- * [q%2], q < Q, zero off the image; row is a scratch of Q. */
-static void pack_dout_pairs(uint16_t *dv, uint16_t *row, const float *dy, int C,
+/* A 16 x 16 block of 32-bit words transposed in registers: r[i] holds row
+ * i on entry, column i on return. */
+static void transpose16(__m512i r[16])
+{
+	__m512i t[16], u[16];
+	for (int i = 0; i < 8; i++) {
+		t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+		t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+	}
+	/* u[4g + c], 128-bit lane l: rows 4g..4g+3 of column 4l + c */
+	for (int g = 0; g < 4; g++) {
+		u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+		u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+		u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+		u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+	}
+	for (int c = 0; c < 4; c++) {
+		__m512i x0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44);
+		__m512i x1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xee);
+		__m512i y0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+		__m512i y1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xee);
+		r[c] = _mm512_shuffle_i32x4(x0, y0, 0x88);
+		r[4 + c] = _mm512_shuffle_i32x4(x0, y0, 0xdd);
+		r[8 + c] = _mm512_shuffle_i32x4(x1, y1, 0x88);
+		r[12 + c] = _mm512_shuffle_i32x4(x1, y1, 0xdd);
+	}
+}
+
+/* dout of one image (C x H x W, C a multiple of 16) as pairs of output
+ * positions: dv[q/2][o][q%2], q < Q, zero off the image.  rows is a
+ * scratch of 16 x Q: 16 channels at a time on the padded-width grid, then
+ * their pairs transposed in 16 x 16 blocks. */
+static void pack_dout_pairs(uint16_t *dv, uint16_t *rows, const float *dy, int C,
                             const amx_geom *g)
 {
 	size_t hw = (size_t)g->H * g->W;
-	memset(row, 0, (size_t)g->Q * sizeof *row);
+	memset(rows, 0, (size_t)16 * g->Q * sizeof *rows); /* the padding stays zero */
 	uint32_t *d32 = (uint32_t *)(void *)dv;
-	for (int o = 0; o < C; o++) {
-		for (int y = 0; y < g->H; y++) /* the padding columns stay zero */
-			dm_bf16_cvt_avx512bf16(row + (size_t)y * g->Wp, dy + o * hw + (size_t)y * g->W, g->W);
-		for (int p = 0; p < g->Q / 2; p++) {
-			uint32_t v;
-			memcpy(&v, row + 2 * p, sizeof v);
-			d32[(size_t)p * C + o] = v;
+	const uint32_t *r32 = (const uint32_t *)(const void *)rows;
+	for (int o0 = 0; o0 < C; o0 += 16) {
+		for (int i = 0; i < 16; i++)
+			for (int y = 0; y < g->H; y++)
+				dm_bf16_cvt_avx512bf16(rows + (size_t)i * g->Q + (size_t)y * g->Wp,
+				                       dy + (o0 + i) * hw + (size_t)y * g->W, g->W);
+		for (int p0 = 0; p0 < g->Q / 2; p0 += 16) {
+			__m512i r[16];
+			for (int i = 0; i < 16; i++)
+				r[i] = _mm512_loadu_si512(r32 + (size_t)i * (g->Q / 2) + p0);
+			transpose16(r);
+			for (int j = 0; j < 16; j++)
+				_mm512_storeu_si512(d32 + (size_t)(p0 + j) * C + o0, r[j]);
 		}
 	}
 }
@@ -233,11 +281,11 @@ static void w_block(const uint16_t *xp, const uint16_t *dv, const amx_geom *g, i
 enum { WCHUNKS = 8 };
 
 int dm_conv3_amx_backward_weight(float *dweight, const float *dout, const float *in, int B,
-                                 int Cin, int H, int W, int Cout)
+                                 int Cin, int H, int W, int Cout, int k)
 {
-	amx_geom g = make_geom(H, W);
-	int nch = B < WCHUNKS ? B : WCHUNKS;
-	size_t per = (size_t)9 * Cin * Cout, hw = (size_t)H * W;
+	amx_geom g = make_geom(H, W, k);
+	int nch = B < WCHUNKS ? B : WCHUNKS, kk = g.taps;
+	size_t per = (size_t)kk * Cin * Cout, hw = (size_t)H * W;
 	float *acc = grow(&abuf, &acap, nch * per * sizeof *acc);
 	if (!acc)
 		return -1;
@@ -246,7 +294,7 @@ int dm_conv3_amx_backward_weight(float *dweight, const float *dout, const float 
 #pragma omp parallel if (nch > 1)
 	{
 		uint16_t *xp = grow(&xbuf, &xcap, (size_t)Cin * g.L * sizeof *xp);
-		uint16_t *dv = grow(&dbuf, &dcap, ((size_t)g.Q * Cout + g.Q) * sizeof *dv);
+		uint16_t *dv = grow(&dbuf, &dcap, (size_t)g.Q * (Cout + 16) * sizeof *dv);
 		if (dm_par_all_ok(&fail, xp && dv)) {
 			dm_amx_configure();
 #pragma omp for schedule(static)
@@ -256,11 +304,11 @@ int dm_conv3_amx_backward_weight(float *dweight, const float *dout, const float 
 					pack_planar(xp, in + (size_t)b * Cin * hw, Cin, &g);
 					pack_dout_pairs(dv, dv + (size_t)g.Q * Cout, dout + (size_t)b * Cout * hw,
 					                Cout, &g);
-					for (int k = 0; k < 9; k++)
+					for (int t = 0; t < kk; t++)
 						for (int i0 = 0; i0 < Cin; i0 += 32)
 							for (int o0 = 0; o0 < Cout; o0 += 32)
-								w_block(xp, dv, &g, Cout, k, i0, o0,
-								        a + (size_t)k * Cin * Cout);
+								w_block(xp, dv, &g, Cout, t, i0, o0,
+								        a + (size_t)t * Cin * Cout);
 				}
 			}
 		}
@@ -271,12 +319,12 @@ int dm_conv3_amx_backward_weight(float *dweight, const float *dout, const float 
 #pragma omp parallel for schedule(static) if (per >= 65536)
 	for (int o = 0; o < Cout; o++)
 		for (int i = 0; i < Cin; i++)
-			for (int k = 0; k < 9; k++) {
-				size_t e = ((size_t)k * Cin + i) * Cout + o;
+			for (int t = 0; t < kk; t++) {
+				size_t e = ((size_t)t * Cin + i) * Cout + o;
 				float s = acc[e];
 				for (int ch = 1; ch < nch; ch++)
 					s += acc[ch * per + e];
-				dweight[((size_t)o * Cin + i) * 9 + k] += s;
+				dweight[((size_t)o * Cin + i) * kk + t] += s;
 			}
 	return 0;
 }

@@ -49,19 +49,19 @@ int dm_convw_avx512_rows(int nv);
 void dm_convw_pack_avx512(float *dt, double *bacc, const float *dy, int Cout, int Ho, int Wo,
                           int Wp, int nr);
 
-/* bf16 on AMX tiles (conv_amx.c), 3x3 kernels, stride 1, padding 1, Cin and
- * Cout multiples of 32; the operands rounded to bf16 as nn/bf16.h does, the
+/* bf16 on AMX tiles (conv_amx.c), k = 3 (stride 1, padding 1) or k = 1
+ * (stride 1, no padding), Cin and Cout multiples of 32; the operands rounded to bf16 as nn/bf16.h does, the
  * sums in fp32.  Forward: out = conv(in, weight) + bias (bias may be NULL),
  * or with accumulate out += conv(in, weight); with transposed the weights
- * are read as Cin x Cout x 3 x 3 (this call's Cin, Cout) and flipped, which
+ * are read as Cin x Cout x k x k (this call's Cin, Cout) and flipped, which
  * makes the call the input gradient of a convolution with those weights.
- * Weight gradient: dweight (Cout x Cin x 3 x 3) += dL/dweight.  Both return
+ * Weight gradient: dweight (Cout x Cin x k x k) += dL/dweight.  Both return
  * -1, having written nothing, when out of memory; the caller has chosen
  * the AMX path (cpu.h) so the tiles are permitted. */
 int dm_conv3_amx_forward(float *out, const float *in, const float *weight, const float *bias,
-                         int B, int Cin, int H, int W, int Cout, int transposed,
+                         int B, int Cin, int H, int W, int Cout, int k, int transposed,
                          int accumulate);
 int dm_conv3_amx_backward_weight(float *dweight, const float *dout, const float *in, int B,
-                                 int Cin, int H, int W, int Cout);
+                                 int Cin, int H, int W, int Cout, int k);
 
 #endif

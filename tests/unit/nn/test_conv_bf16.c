@@ -118,9 +118,10 @@ TEST(conv_bf16_paths)
 	static const cs shapes[] = {
 		{ 2, 3, 9, 16, 3, 1, 1 }, { 3, 16, 8, 32, 3, 2, 1 }, { 2, 32, 7, 16, 1, 1, 0 },
 		{ 1, 5, 6, 7, 3, 1, 1 },
-		/* the AMX direct route (3x3, stride 1, channels in 32s): odd and
+		/* the AMX direct route (3x3 and 1x1, stride 1, channels in 32s): odd and
 		 * even sizes, two channel blocks, more images than chunks */
 		{ 2, 32, 7, 32, 3, 1, 1 }, { 3, 64, 6, 32, 3, 1, 1 }, { 9, 32, 5, 64, 3, 1, 1 },
+		{ 2, 64, 7, 32, 1, 1, 0 }, { 9, 32, 6, 64, 1, 1, 0 },
 	};
 	static const int levels[] = { DM_SIMD_SCALAR, DM_SIMD_AVX512BF16, DM_SIMD_AMX };
 	int old = dm_simd();
