@@ -5,6 +5,7 @@
 #   make -f pipelines/fashion-mnist.mk [BUILD=build] [OUT=out/fashion-mnist] [STEPS=20000]
 #   make -f pipelines/fashion-mnist.mk STEPS=200 DDPM_STEPS=100   # a smoke test
 #   (SAMPLES=64 GRID=8x8 GIF_GRID=4x4: the samples drawn, and their layout)
+#   (PRECISION=bf16: dm-train --precision bf16, the run's own OUT wanted)
 #   (or `make fashion-mnist` at the top level, which builds the tools first)
 #
 # Training is long (hours on 2 cores at the default STEPS); dm-train shows
@@ -49,6 +50,7 @@ WARMUP     ?= 200
 SAVE_EVERY ?= 500
 SCHEDULE   ?= cosine
 THREADS    ?= 0
+PRECISION  ?= fp32
 DDIM_STEPS ?= 50
 DDPM_STEPS ?= 1000
 DPM_STEPS  ?= 20
@@ -77,12 +79,13 @@ all: $(addprefix $(OUT)/,loss.png training.mp4 check.txt ddim-grid.png ddpm-grid
 
 # The training options, remembered so that changing them retrains, and the
 # run (dm_train in common.mk: resumable, model.dmt only at STEPS).
-TRAIN_OPTS  = unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WARMUP) schedule=$(SCHEDULE)
+TRAIN_OPTS  = $(strip unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WARMUP) schedule=$(SCHEDULE) \
+	      $(if $(filter-out fp32,$(PRECISION)),precision=$(PRECISION)))
 TRAIN_CLEAN = $(OUT)/training/*.png
 TRAIN_INPUT = $(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
 	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1
 TRAIN_NEW   = --model unet-s --batch $(BATCH) --lr $(LR) --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY)
-TRAIN_ALL   = $(J) $(WATCH)
+TRAIN_ALL   = $(J) $(WATCH) --precision $(PRECISION)
 $(OUT)/train.opts: FORCE | $(OUT)/.dir
 	$(dm_train_opts)
 FORCE:
