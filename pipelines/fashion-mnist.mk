@@ -84,8 +84,8 @@ TRAIN_OPTS  = $(strip unet-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) warmup=$(WAR
 TRAIN_CLEAN = $(OUT)/training/*.png
 TRAIN_INPUT = $(BIN)/dm-load fashion-mnist:train --batch $(BATCH) --shuffle --flip --epochs 0 --seed 1 \
 	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1
-TRAIN_NEW   = --model unet-s --batch $(BATCH) --lr $(LR) --warmup $(WARMUP) --ema 0.999 --save-every $(SAVE_EVERY)
-TRAIN_ALL   = $(J) $(WATCH) --precision $(PRECISION)
+TRAIN_NEW   = --model unet-s --batch $(BATCH) --lr $(LR) --warmup $(WARMUP) --ema 0.999
+TRAIN_ALL   = $(J) $(WATCH) --precision $(PRECISION) --save-every $(SAVE_EVERY)
 $(OUT)/train.opts: FORCE | $(OUT)/.dir
 	$(dm_train_opts)
 FORCE:

@@ -41,8 +41,8 @@ all: $(addprefix $(OUT)/,samples.mp4 denoise.mp4 score.txt)
 TRAIN_OPTS  = unet3d-s steps=$(STEPS) batch=$(BATCH) lr=$(LR) schedule=$(SCHEDULE)
 TRAIN_INPUT = $(BIN)/dm-load toy:moving-fmnist --n 20000 --batch $(BATCH) --shuffle --epochs 0 --seed 1 \
 	  | $(BIN)/dm-noise --train --schedule $(SCHEDULE) --seed 2 -j1
-TRAIN_NEW   = --model unet3d-s --batch $(BATCH) --lr $(LR) --save-every $(SAVE_EVERY)
-TRAIN_ALL   = $(J)
+TRAIN_NEW   = --model unet3d-s --batch $(BATCH) --lr $(LR)
+TRAIN_ALL   = $(J) --save-every $(SAVE_EVERY)
 $(OUT)/train.opts: FORCE | $(OUT)/.dir
 	$(dm_train_opts)
 FORCE:
