@@ -2,11 +2,16 @@
  * shapes (batch 128), in GFLOP/s and % of the measured FMA peak, for 1 and
  * 2 threads.  FLOPs are the direct convolution's, 2*B*Cout*Ho*Wo*Cin*kh*kw
  * per pass (the bias is not counted); best of a few repetitions, one thread
- * timed by its CPU time, two by the wall clock. */
+ * timed by its CPU time, two by the wall clock.  Where the CPU has a bf16
+ * path (cpu.h: AMX or AVX512-BF16; DM_SIMD forces one) each shape's bf16
+ * passes (DM_PREC_BF16) follow on a second line, as GFLOP/s and as a
+ * multiple of the fp32 pass measured just before. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "nn/conv.h"
+#include "nn/gemm.h"
 #include "bench_peak.h"
 
 typedef struct cshape {
@@ -16,7 +21,7 @@ typedef struct cshape {
 
 enum { FWD, BWD_IN, BWD_W };
 
-static double run(int threads, const cshape *s, int pass, float *x, float *w, float *bias, float *y,
+static double run(int threads, const cshape *s, int pass, int prec, float *x, float *w, float *bias, float *y,
                   float *dx, float *dw, float *db, float *ws)
 {
 	int Ho = dm_conv2d_out_size(s->H, s->k, s->stride, s->pad);
@@ -25,14 +30,14 @@ static double run(int threads, const cshape *s, int pass, float *x, float *w, fl
 	for (int rep = 0; rep < 5 && (rep < 2 || spent < 1.0); rep++) {
 		double t0 = bench_clock(threads);
 		if (pass == FWD)
-			dm_conv2d_forward(y, x, w, bias, s->B, s->Cin, s->H, s->W, s->Cout, s->k, s->k,
-			                  s->stride, s->pad, ws);
+			dm_conv2d_forward_prec(prec, y, x, w, bias, s->B, s->Cin, s->H, s->W, s->Cout, s->k,
+			                       s->k, s->stride, s->pad, ws);
 		else if (pass == BWD_IN)
-			dm_conv2d_backward_input(dx, y, w, s->B, s->Cin, s->H, s->W, s->Cout, s->k, s->k,
-			                         s->stride, s->pad, 0, ws);
+			dm_conv2d_backward_input_prec(prec, dx, y, w, s->B, s->Cin, s->H, s->W, s->Cout,
+			                              s->k, s->k, s->stride, s->pad, 0, ws);
 		else
-			dm_conv2d_backward_weight(dw, db, y, x, s->B, s->Cin, s->H, s->W, s->Cout, s->k,
-			                          s->k, s->stride, s->pad, ws);
+			dm_conv2d_backward_weight_prec(prec, dw, db, y, x, s->B, s->Cin, s->H, s->W,
+			                               s->Cout, s->k, s->k, s->stride, s->pad, ws);
 		double dt = bench_clock(threads) - t0;
 		spent += dt;
 		if (flop / dt * 1e-9 > best)
@@ -72,7 +77,9 @@ int main(int argc, char **argv)
 		y[i] = (float)(i % 19) * 0.01f - 0.09f;
 	for (size_t i = 0; i < nw; i++)
 		w[i] = (float)(i % 7) * 0.01f - 0.03f;
-	printf("dm_conv2d (im2col + dm_sgemm), SIMD path %s, batch 128\n", dm_simd_name(dm_simd()));
+	int bf16 = dm_simd_bf16() != DM_SIMD_SCALAR;
+	printf("dm_conv2d, SIMD path %s, batch 128; bf16 rows: %s\n", dm_simd_name(dm_simd()),
+	       bf16 ? dm_simd_name(dm_simd_bf16()) : "none (no bf16 path on this CPU)");
 	for (int threads = 1; threads <= 2; threads++) {
 		omp_set_num_threads(threads);
 		double peak = bench_peak(threads);
@@ -85,11 +92,21 @@ int main(int argc, char **argv)
 			if (only && !strstr(s->name, only))
 				continue;
 			printf("%-18s", s->name);
+			double g32[3];
 			for (int pass = FWD; pass <= BWD_W; pass++) {
-				double g = run(threads, s, pass, x, w, bias, y, dx, dw, db, ws);
+				double g = g32[pass] = run(threads, s, pass, DM_PREC_FP32, x, w, bias, y, dx,
+				                           dw, db, ws);
 				printf(" %9.1f %6.0f%%", g, peak > 0 ? 100 * g / peak : 0);
 			}
 			printf("\n");
+			if (bf16) {
+				printf("%-18s", "  bf16");
+				for (int pass = FWD; pass <= BWD_W; pass++) {
+					double g = run(threads, s, pass, DM_PREC_BF16, x, w, bias, y, dx, dw, db, ws);
+					printf(" %9.1f %6.2fx", g, g / g32[pass]);
+				}
+				printf("\n");
+			}
 			fflush(stdout);
 		}
 	}
