@@ -64,9 +64,14 @@ void dm_conv2d_backward_weight(float *dweight, float *dbias, const float *dout,
 
 /* The same three with a precision (nn/gemm.h): DM_PREC_FP32 is exactly the
  * functions above; DM_PREC_BF16 rounds the two operands of every product
- * (input or im2col, weights, output gradient) to bf16 and sums in fp32,
- * through dm_gemm_bf16 on the im2col form (the direct fp32 kernels are not
- * used).  The bias and its gradient stay fp32 (double sums). */
+ * (input or im2col, weights, output gradient) to bf16 and sums in fp32.
+ * Routes: with AMX (cpu.h dm_simd_bf16), 3x3 stride-1 "same" and 1x1
+ * stride-1 convolutions with channels in multiples of 32 run on the tiles
+ * (nn/simd/conv_amx.c: no im2col, the AMX unit's own sum order), the other
+ * shapes round both operands into scratch and take the fp32 routes (exact
+ * products, so the same contract); without AMX, dm_gemm_bf16 on the im2col
+ * form.  Every route is bit-identical for any thread count.  The bias and
+ * its gradient stay fp32 (double sums). */
 void dm_conv2d_forward_prec(int prec, float *out, const float *in, const float *weight,
                             const float *bias, int B, int Cin, int H, int W, int Cout, int kh,
                             int kw, int stride, int pad, float *workspace);
