@@ -109,6 +109,10 @@ if dm-load fashion-mnist:train --limit 1 >/dev/null 2>&1; then
 	check "fashion-mnist.mk runs (tiny)" "$FMMK >'$TMP/fm.log' 2>&1"
 	check "fashion-mnist: the model stopped at step 3" "dm-info --summary '$M/model.dmt' | grep -q '^ *step=3$'"
 	check "fashion-mnist: the log has 3 rows" "test \$(wc -l <'$M/train.csv') -eq 4"
+	# a resumed run keeps saving every SAVE_EVERY steps (it saved only at
+	# the end once, so a second interruption lost the whole resumed run)
+	check "fashion-mnist: a resumed run saves every SAVE_EVERY steps" \
+		"touch '$M/train.dmt' && $FMMK -n -B '$M/model.dmt' | grep -q -- '--resume [^;]*--save-every 2'"
 	check "fashion-mnist: ddim-grid.png is 2x2 samples of 56 px" "python3 tests/tools/pngcheck.py '$M/ddim-grid.png' 114 114 1"
 	check "fashion-mnist: denoise.mp4 (DDPM, 3 steps) has 4 frames + 36 held" "$VID '$M/denoise.mp4' | grep -q '^mp4 2.. 2.. 40 '"
 	check "fashion-mnist: denoise.gif (DDPM, 3 steps) has 4 frames + 36 held" "$VID '$M/denoise.gif' | grep -q '^gif 171 171 40 '"
