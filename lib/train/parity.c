@@ -28,7 +28,8 @@ static int batch_frame(const dm_trainer *tr, dm_frame *f, const float *x, const 
 	if (!rc) rc = add(f, "w", DM_F32, 1, d1, w, err);
 	if (!rc) rc = add(f, "out", DM_F32, 2, dout, tr->out, err);
 	if (!rc) rc = add(f, "loss", DM_F64, 1, one, &loss, err);
-	if (!rc && tr->net.cfg.classes > 0)
+	/* the labels the network saw (after label dropout), or a classifier's */
+	if (!rc && (tr->net.cfg.classes > 0 || tr->net.cfg.kind == DM_NET_CLASSIFIER))
 		rc = add(f, "label", DM_I32, 1, d1, tr->lab, err);
 	const dm_layout *L = &tr->net.layout;
 	for (int i = 0; !rc && i < L->n; i++) {

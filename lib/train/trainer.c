@@ -167,6 +167,8 @@ int dm_trainer_micro(dm_trainer *tr, const float *x, const float *t, const float
 		if (!tr->B)
 			return dm_error_set(err, DM_ERR_NOMEM, "out of memory for batch %d", B);
 	}
+	if (cls) /* kept for dm_parity_dump */
+		memcpy(tr->lab, label, (size_t)B * sizeof(int32_t));
 	const int32_t *lab = NULL;
 	int C = tr->net.cfg.classes;
 	if (C > 0) {

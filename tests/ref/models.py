@@ -248,6 +248,36 @@ class UNet3D(UNet):
         return h.reshape(B, T, C, H, W).transpose(1, 2)
 
 
+class Classifier(nn.Module):
+    """dm's classifier (lib/models/classifier.h): 3x3 convolutions with
+    GroupNorm + SiLU between them (the first of each level i >= 1 at stride
+    2), norm_out + SiLU, a global average pool, feat (Linear + SiLU), head.
+    It ignores t and label."""
+
+    def __init__(self, in_ch=1, ch=32, ch_mult=(1, 2, 4), res_blocks=0, groups=8, feat=128,
+                 outputs=10):
+        super().__init__()
+        specs, cin = [], in_ch
+        for i, m in enumerate(ch_mult):
+            w = ch * m
+            specs.append((cin, w, 1 if i == 0 else 2))
+            specs += [(w, w, 1)] * res_blocks
+            cin = w
+        self.conv = nn.ModuleList(nn.Conv2d(a, b, 3, s, 1) for a, b, s in specs)
+        self.norm = nn.ModuleDict({str(l): nn.GroupNorm(groups, specs[l][0])
+                                   for l in range(1, len(specs))})
+        self.norm_out = nn.GroupNorm(groups, cin)
+        self.feat = nn.Linear(cin, feat)
+        self.head = nn.Linear(feat, outputs)
+
+    def forward(self, x, t=None, label=None):
+        h = self.conv[0](x)
+        for l in range(1, len(self.conv)):
+            h = self.conv[l](F.silu(self.norm[str(l)](h)))
+        h = F.silu(self.norm_out(h)).mean(dim=(2, 3))
+        return self.head(F.silu(self.feat(h)))
+
+
 def from_config(meta):
     """Build the twin from a dm checkpoint header (dict of strings)."""
     classes = int(meta.get('classes', 0))
@@ -257,6 +287,10 @@ def from_config(meta):
                    classes, ts)
     lst = lambda s: tuple(int(v) for v in s.split(',')) if s and s != 'none' else ()
     assert meta['H'] == meta['W'], 'the twin handles square inputs'
+    if meta['model'] == 'classifier':
+        return Classifier(int(meta['in_ch']), int(meta['ch']), lst(meta['ch_mult']),
+                          int(meta['res_blocks']), int(meta['groups']), int(meta['feat']),
+                          int(meta['outputs']))
     if meta['model'] == 'unet3d':
         return UNet3D(int(meta['in_ch']), int(meta['sample_frames']), int(meta['H']),
                       int(meta['ch']), lst(meta['ch_mult']), int(meta['res_blocks']), lst(meta['attn']),
@@ -270,5 +304,5 @@ def from_config(meta):
 if __name__ == '__main__':
     for name, m in [('mlp-2d', MLP()), ('unet-s', UNet()),
                     ('unet-m', UNet(3, 32, 64, (1, 2, 2, 2), 2, (16,), 32, 0.1)),
-                    ('unet3d-s', UNet3D())]:
+                    ('unet3d-s', UNet3D()), ('classifier-fmnist', Classifier())]:
         print(name, sum(p.numel() for p in m.parameters()))

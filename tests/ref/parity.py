@@ -5,7 +5,8 @@ DUMP is what `dm-train --dump-grads DUMP` writes: the model config (header),
 the batch (x, t, target, w, label), dm's output and loss, and every
 parameter with dm's gradient.  The twin (models.py) is built from the
 config, loaded with the same weights by name, run on the same batch with
-the same weighted MSE, and back-propagated.
+the same weighted MSE (a classifier: the weighted softmax cross-entropy on
+its labels), and back-propagated.
 
 Tolerance (float32 rounding through a network whose sums run in different
 orders): for the output and every gradient tensor,
@@ -53,8 +54,13 @@ def main(path):
     label = torch.tensor(ts['label'][2], dtype=torch.long) if 'label' in ts else None
     model.train()
     out = model(x, t, label)
-    dims = tuple(range(1, out.dim()))
-    loss = (w * ((out - target) ** 2).mean(dim=dims)).mean()
+    if meta['model'] == 'classifier':  # weighted softmax cross-entropy on the labels
+        pick = out.gather(1, label[:, None])[:, 0]
+        loss = (w * (torch.logsumexp(out, dim=1) - pick)).mean()
+        shape = list(out.shape)
+    else:
+        dims = tuple(range(1, out.dim()))
+        loss = (w * ((out - target) ** 2).mean(dim=dims)).mean()
     loss.backward()
     worst, bad = 0.0, 0
 

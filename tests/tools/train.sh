@@ -26,6 +26,13 @@ check "parity tiny unet3d" "dm-train $U3D -b 3 --dump-grads $TMP/p4.dms <$TMP/cl
 check "parity tiny unet3d trained" "dm-train $U3D -b 3 -n 3 --lr 0.05 --warmup 0 -o $TMP/u3.dmt <$TMP/clip.dms && dm-train --resume $TMP/u3.dmt -n 4 --dump-grads $TMP/p5.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p5.dms"
 check "parity tiny unet3d, 3x3x3 convolutions" "dm-train $U3D --conv3d -b 3 -n 2 --lr 0.05 --warmup 0 -o $TMP/u3c.dmt <$TMP/clip.dms && dm-train --resume $TMP/u3c.dmt -n 3 --dump-grads $TMP/p6.dms <$TMP/clip.dms && $PY $HERE/tests/ref/parity.py $TMP/p6.dms"
 
+# the classifier (the feature network of dm-score and the guide of
+# dm-denoise --classifier) against its twin, softmax cross-entropy on the
+# labels: at init, and trained 3 steps with a stride-1 extra conv per level
+CLS="-m classifier --ch 8 --ch-mult 1,2 --groups 4"
+check "parity tiny classifier" "dm-train $CLS -b 4 --dump-grads $TMP/p7.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p7.dms"
+check "parity tiny classifier trained, res-blocks 1" "dm-train $CLS --res-blocks 1 -b 4 -n 3 --lr 0.05 --warmup 0 -o $TMP/c3.dmt <$TMP/img.dms && dm-train --resume $TMP/c3.dmt -n 4 --dump-grads $TMP/p8.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p8.dms"
+
 # training writes a checkpoint dm-info reads; the CSV log has a row per step
 check "train mlp" "dm-train -n 20 -b 32 -o $TMP/m.dmt --log $TMP/log.csv <$TMP/d2.dms && dm-info -q $TMP/m.dmt"
 check "log rows" "test \$(wc -l <$TMP/log.csv) -eq 21 && head -1 $TMP/log.csv | grep -q '^step,loss,lr,grad_norm,seconds$'"
