@@ -41,7 +41,8 @@ static const dm_cli_opt options[] = {
 	                     "x and label from dm-load, for dm-score --features", NULL},
 	{O_HIDDEN, "hidden", "N", "mlp hidden width (256)", NULL},
 	{O_LAYERS, "layers", "N", "mlp hidden layers (3)", NULL},
-	{O_TEMB, "temb", "N", "mlp time-embedding width (64)", NULL},
+	{O_TEMB, "temb", "N", "time-embedding width: mlp (64); a classifier's\n"
+	                     "(0: not told t)", NULL},
 	{O_CH, "ch", "N", "unet base width (32)", NULL},
 	{O_CHMULT, "ch-mult", "LIST", "unet width multipliers per level (1,2,2)", NULL},
 	{O_RESB, "res-blocks", "N", "unet ResBlocks per level (2)", NULL},

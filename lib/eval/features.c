@@ -42,12 +42,16 @@ int dm_featnet_map(dm_featnet *f, const float *x, int64_t n, float *feat, int32_
 	size_t S = dm_featnet_input_size(f), F = (size_t)f->net.cfg.cls.feat;
 	int K = f->net.cfg.cls.outputs;
 	float *logits = malloc((size_t)CHUNK * (size_t)K * sizeof *logits);
-	if (!logits)
+	/* a noise-conditioned classifier sees the samples as clean (t = 0) */
+	float *t0 = f->net.cfg.cls.temb > 0 ? calloc(CHUNK, sizeof *t0) : NULL;
+	if (!logits || (f->net.cfg.cls.temb > 0 && !t0)) {
+		free(logits), free(t0);
 		return dm_error_set(err, DM_ERR_NOMEM, "features: out of memory");
+	}
 	int rc = 0;
 	for (int64_t i = 0; i < n && rc == 0; i += CHUNK) {
 		int B = n - i < CHUNK ? (int)(n - i) : CHUNK;
-		rc = dm_net_forward(&f->net, f->params, x + (size_t)i * S, NULL, NULL, B, logits, 0, 0, 0,
+		rc = dm_net_forward(&f->net, f->params, x + (size_t)i * S, t0, NULL, B, logits, 0, 0, 0,
 		                    err);
 		if (rc < 0)
 			break;
@@ -63,5 +67,6 @@ int dm_featnet_map(dm_featnet *f, const float *x, int64_t n, float *feat, int32_
 		}
 	}
 	free(logits);
+	free(t0);
 	return rc;
 }

@@ -46,6 +46,7 @@ void dm_classifier_config_default(dm_classifier_config *c)
 	c->in_ch = 1, c->H = 28, c->W = 28, c->ch = 32;
 	c->nmult = 3, c->ch_mult[0] = 1, c->ch_mult[1] = 2, c->ch_mult[2] = 4;
 	c->res_blocks = 0, c->groups = 8, c->feat = 128, c->outputs = 10;
+	c->temb = 0, c->t_scale = 1;
 }
 
 int dm_classifier_config_check(const dm_classifier_config *c, dm_error *err)
@@ -62,6 +63,8 @@ int dm_classifier_config_check(const dm_classifier_config *c, dm_error *err)
 			return dm_error_set(err, DM_ERR_ARG, "classifier: groups %d does not divide width "
 			                    "%d (or ch_mult %d out of range)", c->groups,
 			                    c->ch * c->ch_mult[i], c->ch_mult[i]);
+	if (c->temb < 0 || c->temb > 65536)
+		return dm_error_set(err, DM_ERR_ARG, "classifier: temb 0..65536 (got %d)", c->temb);
 	if (c->feat < 1 || c->feat > 65536 || c->outputs < 2 || c->outputs > 100000)
 		return dm_error_set(err, DM_ERR_ARG, "classifier: feat 1..65536 and outputs 2..100000 "
 		                    "(got %d and %d)", c->feat, c->outputs);
@@ -75,6 +78,8 @@ int dm_classifier_config_to_kv(const dm_classifier_config *c, dm_kv *kv, dm_erro
 	int rc = dm_net_image_to_kv(kv, c->in_ch, c->H, c->W, c->ch, a, c->res_blocks, c->groups);
 	rc |= dm_kv_setf(kv, "feat", "%d", c->feat);
 	rc |= dm_kv_setf(kv, "outputs", "%d", c->outputs);
+	if (c->temb > 0) /* (absent: t ignored, as every classifier before it) */
+		rc |= dm_kv_setf(kv, "temb", "%d", c->temb);
 	rc |= dm_kv_setf(kv, "shape", "%dx%dx%d", c->in_ch, c->H, c->W);
 	return rc ? dm_error_set(err, DM_ERR_NOMEM, "out of memory writing the model config") : 0;
 }
@@ -86,6 +91,9 @@ int dm_classifier_config_from_kv(dm_classifier_config *c, const dm_kv *kv, const
 	                              &c->nmult, &c->res_blocks, &c->groups, err);
 	if (rc < 0 || (rc = dm_net_kv_int(kv, "feat", name, &c->feat, err)) ||
 	    (rc = dm_net_kv_int(kv, "outputs", name, &c->outputs, err)))
+		return rc;
+	c->temb = 0;
+	if (dm_kv_get(kv, "temb") && (rc = dm_net_kv_int(kv, "temb", name, &c->temb, err)))
 		return rc;
 	return 0;
 }
@@ -115,6 +123,17 @@ int dm_classifier_init(dm_classifier *m, const dm_classifier_config *c, dm_layou
 	m->fb_off = dm_layout_add(L, "feat.bias", 1, c->feat, 0, 0, 0);
 	m->hw_off = dm_layout_add(L, "head.weight", 2, c->outputs, c->feat, 0, 0);
 	m->hb_off = dm_layout_add(L, "head.bias", 1, c->outputs, 0, 0, 0);
+	if (c->temb > 0) {
+		m->tw_off = dm_layout_add(L, "time.lin1.weight", 2, c->temb, c->ch, 0, 0);
+		m->tb_off = dm_layout_add(L, "time.lin1.bias", 1, c->temb, 0, 0, 0);
+		for (int l = 0; l < m->nconv; l++) {
+			char name[64];
+			snprintf(name, sizeof name, "temb.%d.weight", l);
+			m->ew_off[l] = dm_layout_add(L, name, 2, m->cv[l].cout, c->temb, 0, 0);
+			snprintf(name, sizeof name, "temb.%d.bias", l);
+			m->eb_off[l] = dm_layout_add(L, name, 1, m->cv[l].cout, 0, 0, 0);
+		}
+	}
 	if (L->oom)
 		return dm_error_set(err, DM_ERR_NOMEM, "classifier: out of memory");
 	return 0;
@@ -132,6 +151,12 @@ void dm_classifier_init_params(const dm_classifier *m, float *p, uint64_t seed)
 	dm_init_groupnorm(p + m->now_off, p + m->nob_off, m->C);
 	dm_init_linear(p + m->fw_off, p + m->fb_off, m->cfg.feat, m->C, seed, idx++);
 	dm_init_linear(p + m->hw_off, p + m->hb_off, m->cfg.outputs, m->cfg.feat, seed, idx++);
+	if (m->cfg.temb > 0) {
+		dm_init_linear(p + m->tw_off, p + m->tb_off, m->cfg.temb, m->cfg.ch, seed, idx++);
+		for (int l = 0; l < m->nconv; l++)
+			dm_init_linear(p + m->ew_off[l], p + m->eb_off[l], m->cv[l].cout, m->cfg.temb, seed,
+			               idx++);
+	}
 }
 
 static size_t out_n(const dm_classifier *m, int l)
@@ -156,6 +181,11 @@ int dm_classifier_plan(dm_classifier *m, int B, dm_error *err)
 	}
 	n += 2 * Bz * big;                        /* dy, da */
 	n += 2 * Bz * (size_t)m->C + 4 * Bz * F;  /* pool, dpool, fpre, feat, dfeat, dfpre */
+	size_t E = (size_t)m->cfg.temb, wmax = 0;
+	for (int l = 0; l < m->nconv; l++)
+		wmax = (size_t)m->cv[l].cout > wmax ? (size_t)m->cv[l].cout : wmax;
+	if (E) /* tsc, sinv, epre, emb, demb, depre, proj, dproj */
+		n += Bz + Bz * (size_t)m->cfg.ch + 4 * Bz * E + 2 * Bz * wmax;
 	m->buf = malloc(n * sizeof(float));
 	m->wsbuf = malloc((m->ws + 1) * sizeof(float));
 	if (!m->buf || !m->wsbuf)
@@ -181,6 +211,16 @@ int dm_classifier_plan(dm_classifier *m, int B, dm_error *err)
 	m->feat = q, q += Bz * F;
 	m->dfeat = q, q += Bz * F;
 	m->dfpre = q, q += Bz * F;
+	if (E) {
+		m->tsc = q, q += Bz;
+		m->sinv = q, q += Bz * (size_t)m->cfg.ch;
+		m->epre = q, q += Bz * E;
+		m->emb = q, q += Bz * E;
+		m->demb = q, q += Bz * E;
+		m->depre = q, q += Bz * E;
+		m->proj = q, q += Bz * wmax;
+		m->dproj = q, q += Bz * wmax;
+	}
 	m->B = B;
 	return 0;
 }
@@ -195,16 +235,29 @@ static const float *gn_b(const dm_classifier *m, const float *p, int l)
 	return p + (l < m->nconv ? m->cv[l].nb_off : m->nob_off);
 }
 
-void dm_classifier_forward(dm_classifier *m, const float *p, const float *x, int B,
-                           float *logits)
+void dm_classifier_forward(dm_classifier *m, const float *p, const float *x, const float *t,
+                           int B, float *logits)
 {
-	int G = m->cfg.groups, F = m->cfg.feat;
+	int G = m->cfg.groups, F = m->cfg.feat, E = m->cfg.temb;
 	m->x = x;
+	if (E > 0) { /* the time embedding e = SiLU(lin1(sinusoid(t * t_scale))) */
+		for (int b = 0; b < B; b++)
+			m->tsc[b] = t[b] * m->cfg.t_scale;
+		dm_timestep_embedding(m->sinv, m->tsc, B, m->cfg.ch);
+		dm_linear_silu_forward(m->epre, m->emb, m->sinv, p + m->tw_off, p + m->tb_off, B,
+		                       m->cfg.ch, E);
+	}
 	for (int l = 0; l < m->nconv; l++) {
 		const float *in = l == 0 ? x : m->a[l];
 		dm_conv2d_forward(m->y[l], in, p + m->cv[l].w_off, p + m->cv[l].b_off, B, m->cv[l].cin,
 		                  m->cv[l].h, m->cv[l].w, m->cv[l].cout, 3, 3, m->cv[l].stride, 1,
 		                  m->wsbuf);
+		if (E > 0) {
+			dm_linear_forward(m->proj, m->emb, p + m->ew_off[l], p + m->eb_off[l], B, E,
+			                  m->cv[l].cout);
+			dm_channel_bias_forward(m->y[l], m->proj, B, m->cv[l].cout,
+			                        m->cv[l].ho * m->cv[l].wo);
+		}
 		float *next = l + 1 < m->nconv ? m->a[l + 1] : m->aout;
 		dm_groupnorm_silu_forward(next, m->mean[l + 1], m->rstd[l + 1], m->y[l], gn_w(m, p, l + 1),
 		                          gn_b(m, p, l + 1), B, m->cv[l].cout,
@@ -239,7 +292,9 @@ void dm_classifier_backward(dm_classifier *m, const float *p, float *g, const fl
 		for (int k = 0; k < m->HW; k++)
 			v[k] = d;
 	}
-	int L = m->nconv;
+	int L = m->nconv, E = m->cfg.temb;
+	if (E > 0)
+		memset(m->demb, 0, (size_t)B * (size_t)E * sizeof(float));
 	/* da holds dL/d(SiLU(GN(y[l]))); turn it into dy = dL/dy[l] */
 	for (int l = L - 1; l >= 0; l--) {
 		size_t on = (size_t)B * out_n(m, l);
@@ -250,6 +305,13 @@ void dm_classifier_backward(dm_classifier *m, const float *p, float *g, const fl
 		dm_groupnorm_silu_backward(m->dy, gw, gb, m->da, m->y[l], m->mean[nl], m->rstd[nl],
 		                           gn_w(m, p, nl), gn_b(m, p, nl), B, m->cv[l].cout,
 		                           m->cv[l].ho * m->cv[l].wo, G);
+		if (E > 0) { /* the time projection's share: per (sample, channel) sums of dy */
+			int C = m->cv[l].cout;
+			memset(m->dproj, 0, (size_t)B * (size_t)C * sizeof(float));
+			dm_channel_bias_backward(m->dproj, m->dy, B, C, m->cv[l].ho * m->cv[l].wo);
+			dm_linear_backward(m->demb, g + m->ew_off[l], g + m->eb_off[l], m->dproj, m->emb,
+			                   p + m->ew_off[l], B, E, C);
+		}
 		const float *in = l == 0 ? m->x : m->a[l];
 		dm_conv2d_backward_weight(g + m->cv[l].w_off, g + m->cv[l].b_off, m->dy, in, B,
 		                          m->cv[l].cin, m->cv[l].h, m->cv[l].w, m->cv[l].cout, 3, 3,
@@ -259,6 +321,11 @@ void dm_classifier_backward(dm_classifier *m, const float *p, float *g, const fl
 			                         m->cv[l].cin,
 			                         m->cv[l].h, m->cv[l].w, m->cv[l].cout, 3, 3,
 			                         m->cv[l].stride, 1, 0, m->wsbuf);
+	}
+	if (E > 0) { /* through SiLU and lin1 (the sinusoid has no parameters) */
+		dm_silu_backward_bias(m->depre, g + m->tb_off, m->demb, m->epre, B, E);
+		dm_linear_backward(NULL, g + m->tw_off, NULL, m->depre, m->sinv, p + m->tw_off, B,
+		                   m->cfg.ch, E);
 	}
 }
 

@@ -12,7 +12,13 @@
  *   logits = Linear(feat -> outputs)(f)
  * GroupNorm with `groups` groups, eps 1e-5.  Parameter names:
  * conv.<l>.{weight,bias}, norm.<l>.{weight,bias} (the GN before conv l,
- * l >= 1), norm_out, feat, head.  The network ignores t and label.
+ * l >= 1), norm_out, feat, head.  The network ignores label.
+ *
+ * Noise-conditioned (temb > 0, dm-train --temb N: the guide of dm-denoise
+ * --classifier): e = SiLU(time.lin1(sinusoid(t * t_scale, ch))), temb
+ * wide, and every conv's output gets the per-channel bias temb.<l>(e)
+ * (a Linear temb -> its width), as a unet's ResBlocks do.  temb == 0: t is
+ * ignored.
  *
  * Named: classifier-fmnist (1x28x28, ch 32, ch_mult 1,2,4, res_blocks 0,
  * groups 8, feat 128, 10 outputs).
@@ -38,6 +44,8 @@ typedef struct dm_classifier_config {
 	int groups;                       /* GroupNorm groups */
 	int feat;                         /* width of the feature (penultimate) layer */
 	int outputs;                      /* logits: the number of classes it tells apart */
+	int temb;                         /* time-embedding width; 0 = t ignored */
+	float t_scale;                    /* t fed to the embedding = t * t_scale (from the net) */
 } dm_classifier_config;
 
 /* classifier-fmnist (above). */
@@ -58,6 +66,7 @@ typedef struct dm_classifier {
 		size_t w_off, b_off, nw_off, nb_off; /* conv weight, bias; GN before it (l >= 1) */
 	} cv[DM_CLS_MAX_CONVS];
 	size_t now_off, nob_off, fw_off, fb_off, hw_off, hb_off;
+	size_t tw_off, tb_off, ew_off[DM_CLS_MAX_CONVS], eb_off[DM_CLS_MAX_CONVS]; /* temb > 0 */
 	int C, HW; /* channels and positions after the last conv */
 	size_t ws;
 	/* plan for B samples */
@@ -68,6 +77,7 @@ typedef struct dm_classifier {
 	float *mean[DM_CLS_MAX_CONVS + 1], *rstd[DM_CLS_MAX_CONVS + 1]; /* [nconv]: norm_out */
 	float *aout, *pool, *fpre, *feat;
 	float *dy, *da, *dpool, *dfeat, *dfpre; /* gradient scratch (train) */
+	float *tsc, *sinv, *epre, *emb, *proj, *demb, *depre, *dproj; /* temb > 0 */
 	const float *x;                         /* the input of the last forward */
 	float *dx;              /* when set, backward writes d/dx there (B x in_ch x H x W) */
 } dm_classifier;
@@ -79,9 +89,10 @@ void dm_classifier_init_params(const dm_classifier *m, float *params, uint64_t s
 int dm_classifier_plan(dm_classifier *m, int B, dm_error *err);
 /* logits: B x outputs.  Keeps the activations (and a pointer to x, which
  * must stay valid until backward) for backward; the features of sample b
- * are then m->feat + b * feat. */
-void dm_classifier_forward(dm_classifier *m, const float *p, const float *x, int B,
-                           float *logits);
+ * are then m->feat + b * feat.  t (B values) is read only when temb > 0,
+ * and may then not be NULL. */
+void dm_classifier_forward(dm_classifier *m, const float *p, const float *x, const float *t,
+                           int B, float *logits);
 /* g += gradient of the parameters for dlogits (B x outputs). */
 void dm_classifier_backward(dm_classifier *m, const float *p, float *g, const float *dlogits);
 void dm_classifier_free(dm_classifier *m);

@@ -91,10 +91,12 @@ int dm_net_config_fit(dm_net_config *c, const dm_net_sizes *s, const int64_t *di
 		if (s->hidden > 0) m->hidden = s->hidden;
 		if (s->layers > 0) m->layers = s->layers;
 		if (s->temb > 0) m->temb = s->temb;
-	} else if (mlp_sizes) {
+	} else if (c->kind == DM_NET_CLASSIFIER && (s->hidden > 0 || s->layers > 0)) {
+		return dm_error_set(err, DM_ERR_ARG, "--hidden and --layers are mlp options, not "
+		                    "classifier (--temb N conditions it on t)");
+	} else if (c->kind != DM_NET_CLASSIFIER && mlp_sizes) {
 		return dm_error_set(err, DM_ERR_ARG, "--hidden, --layers and --temb are mlp options, "
-		                    "not %s", c->kind == DM_NET_UNET ? "unet" : c->kind == DM_NET_UNET3D
-		                    ? "unet3d" : "classifier");
+		                    "not %s", c->kind == DM_NET_UNET ? "unet" : "unet3d");
 	} else if (c->kind == DM_NET_UNET || c->kind == DM_NET_UNET3D) {
 		int video = c->kind == DM_NET_UNET3D;
 		dm_unet_config *u = video ? &c->unet3d.s : &c->unet;
@@ -123,6 +125,8 @@ int dm_net_config_fit(dm_net_config *c, const dm_net_sizes *s, const int64_t *di
 		dm_classifier_config *k = &c->cls;
 		rc = fit_image("classifier", s, dims, rank, &k->in_ch, &k->H, &k->W, &k->ch,
 		               k->ch_mult, &k->nmult, &k->res_blocks, &k->groups, err);
+		if (rc == 0 && s->temb > 0)
+			k->temb = s->temb;
 	}
 	if (rc < 0)
 		return rc;
@@ -331,7 +335,9 @@ int dm_net_init(dm_net *net, const dm_net_config *cfg, dm_error *err)
 		net->cls = calloc(1, sizeof *net->cls);
 		if (!net->cls)
 			return dm_error_set(err, DM_ERR_NOMEM, "out of memory");
-		rc = dm_classifier_init(net->cls, &cfg->cls, &net->layout, err);
+		dm_classifier_config k = cfg->cls;
+		k.t_scale = cfg->t_scale;
+		rc = dm_classifier_init(net->cls, &k, &net->layout, err);
 	} else if (cfg->kind == DM_NET_UNET3D) {
 		dm_unet3d_config v = cfg->unet3d;
 		v.s.classes = cfg->classes, v.s.t_scale = cfg->t_scale;
@@ -391,7 +397,7 @@ int dm_net_forward(dm_net *net, const float *params, const float *x, const float
 	} else if (net->cls) {
 		if ((rc = dm_classifier_plan(net->cls, B, err)) < 0)
 			return rc;
-		dm_classifier_forward(net->cls, params, x, B, out);
+		dm_classifier_forward(net->cls, params, x, t, B, out);
 	} else {
 		if ((rc = dm_unet_plan(net->unet, B, train, err)) < 0)
 			return rc;

@@ -252,11 +252,14 @@ class Classifier(nn.Module):
     """dm's classifier (lib/models/classifier.h): 3x3 convolutions with
     GroupNorm + SiLU between them (the first of each level i >= 1 at stride
     2), norm_out + SiLU, a global average pool, feat (Linear + SiLU), head.
-    It ignores t and label."""
+    With temb, every conv's output gets a per-channel bias temb.<l>(e),
+    e = SiLU(time.lin1(sinusoid(t * t_scale))); else t is ignored.  It
+    ignores label."""
 
     def __init__(self, in_ch=1, ch=32, ch_mult=(1, 2, 4), res_blocks=0, groups=8, feat=128,
-                 outputs=10):
+                 outputs=10, temb=0, t_scale=1.0):
         super().__init__()
+        self.ch, self.t_scale = ch, t_scale
         specs, cin = [], in_ch
         for i, m in enumerate(ch_mult):
             w = ch * m
@@ -269,11 +272,20 @@ class Classifier(nn.Module):
         self.norm_out = nn.GroupNorm(groups, cin)
         self.feat = nn.Linear(cin, feat)
         self.head = nn.Linear(feat, outputs)
+        self.temb = None
+        if temb:  # noise-conditioned: a per-channel bias from t after every conv
+            self.time = nn.Module()
+            self.time.lin1 = nn.Linear(ch, temb)
+            self.temb = nn.ModuleList(nn.Linear(temb, b) for _, b, _ in specs)
 
     def forward(self, x, t=None, label=None):
-        h = self.conv[0](x)
+        e = None
+        if self.temb is not None:
+            e = F.silu(self.time.lin1(timestep_embedding(t * self.t_scale, self.ch)))
+        bias = lambda l, h: h if e is None else h + self.temb[l](e)[:, :, None, None]
+        h = bias(0, self.conv[0](x))
         for l in range(1, len(self.conv)):
-            h = self.conv[l](F.silu(self.norm[str(l)](h)))
+            h = bias(l, self.conv[l](F.silu(self.norm[str(l)](h))))
         h = F.silu(self.norm_out(h)).mean(dim=(2, 3))
         return self.head(F.silu(self.feat(h)))
 
@@ -290,7 +302,7 @@ def from_config(meta):
     if meta['model'] == 'classifier':
         return Classifier(int(meta['in_ch']), int(meta['ch']), lst(meta['ch_mult']),
                           int(meta['res_blocks']), int(meta['groups']), int(meta['feat']),
-                          int(meta['outputs']))
+                          int(meta['outputs']), int(meta.get('temb', 0)), ts)
     if meta['model'] == 'unet3d':
         return UNet3D(int(meta['in_ch']), int(meta['sample_frames']), int(meta['H']),
                       int(meta['ch']), lst(meta['ch_mult']), int(meta['res_blocks']), lst(meta['attn']),

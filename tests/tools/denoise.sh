@@ -342,6 +342,22 @@ if dm-noise --train --seed 2 <"$TMP/ru.dm" | dm-train --model mlp --hidden 128 -
 	else
 		fail "classifier guidance" "class-1 accuracy $a0 $a1 $a3 at scales 0 1 3"
 	fi
+	# the same with a classifier told t (--temb): the same bounds
+	if dm-noise --train --seed 3 <"$TMP/rl.dm" | dm-train --model classifier --ch 8 --ch-mult 1,2 --groups 4 --classes 2 \
+		--temb 16 --steps 200 --batch 64 -q -o "$TMP/rnoisyt.dmt"; then
+		acct() { dm-noise --prior --shape 256x1x8x8 --seed 3 | dm-denoise -m "$TMP/rmlp.dmt" --sampler ddpm -n 30 \
+			--classifier "$TMP/rnoisyt.dmt" --class 1 --classifier-scale "$1" | dm-score --accuracy -m "$TMP/rclean.dmt" - \
+			| awk '{ print $2 }'; }
+		t0=$(acct 0); t1=$(acct 1); t3=$(acct 3)
+		if awk -v a="$t0" -v b="$t1" -v c="$t3" \
+			'BEGIN { exit !(a > 0.4 && a < 0.6 && b > a + 0.15 && c > b && c > 0.9) }'; then
+			pass "classifier guidance told t: class-1 accuracy $t0 $t1 $t3 at scales 0 1 3"
+		else
+			fail "classifier guidance told t" "class-1 accuracy $t0 $t1 $t3 at scales 0 1 3"
+		fi
+	else
+		fail "classifier guidance told t" "could not train the classifier"
+	fi
 	expect_fail "--classifier must be a classifier" "not a classifier" \
 		"dm-noise --prior --shape 2x1x8x8 | dm-denoise -m '$TMP/rmlp.dmt' --classifier '$TMP/rmlp.dmt'"
 	expect_fail "--class out of range" "tells apart classes 0..1" \

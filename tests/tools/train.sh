@@ -32,6 +32,11 @@ check "parity tiny unet3d, 3x3x3 convolutions" "dm-train $U3D --conv3d -b 3 -n 2
 CLS="-m classifier --ch 8 --ch-mult 1,2 --groups 4"
 check "parity tiny classifier" "dm-train $CLS -b 4 --dump-grads $TMP/p7.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p7.dms"
 check "parity tiny classifier trained, res-blocks 1" "dm-train $CLS --res-blocks 1 -b 4 -n 3 --lr 0.05 --warmup 0 -o $TMP/c3.dmt <$TMP/img.dms && dm-train --resume $TMP/c3.dmt -n 4 --dump-grads $TMP/p8.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p8.dms"
+# noise-conditioned (--temb: the guide of dm-denoise --classifier), on the
+# training stream's x_t and t, trained 3 steps so the time path is not at init
+check "parity tiny noise-conditioned classifier trained" "dm-train $CLS --temb 16 -b 4 -n 3 --lr 0.05 --warmup 0 -o $TMP/c4.dmt <$TMP/img.dms && dm-train --resume $TMP/c4.dmt -n 4 --dump-grads $TMP/p9.dms <$TMP/img.dms && $PY $HERE/tests/ref/parity.py $TMP/p9.dms && $PY -c 'import sys; sys.path.insert(0, \"$HERE/tests/ref\"); from dmstream import read_stream; m, f = read_stream(open(\"$TMP/p9.dms\", \"rb\")); t = f[0][1][\"t\"][2]; sys.exit(len(set(t)) < 2)'"
+check "a noise-conditioned classifier's checkpoint keeps temb" "dm-info $TMP/c4.dmt | grep -q 'temb=16'"
+expect_fail classifier_hidden 'hidden and --layers are mlp options, not classifier' "dm-train $CLS --hidden 8 <$TMP/img.dms"
 
 # training writes a checkpoint dm-info reads; the CSV log has a row per step
 check "train mlp" "dm-train -n 20 -b 32 -o $TMP/m.dmt --log $TMP/log.csv <$TMP/d2.dms && dm-info -q $TMP/m.dmt"

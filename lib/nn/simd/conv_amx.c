@@ -250,9 +250,10 @@ static void pack_dout_pairs(uint16_t *dv, uint16_t *rows, const float *dy, int C
 }
 
 /* acc (Cin x Cout, one tap) rows i0.., columns o0.. += the tap's sums over
- * one image. */
-static void w_block(const uint16_t *xp, const uint16_t *dv, const amx_geom *g, int Cout, int k,
-                    int i0, int o0, float *acc)
+ * n images (packed one after another: xp Cin x L each, dv Q x Cout each),
+ * the four tiles of sums loaded once for all of them. */
+static void w_block(const uint16_t *xp, const uint16_t *dv, int n, const amx_geom *g, int Cin,
+                    int Cout, int k, int i0, int o0, float *acc)
 {
 	float *c = acc + (size_t)i0 * Cout + o0;
 	long cs = (long)Cout * 4, xs = g->L * 2, ds = (long)Cout * 4;
@@ -260,17 +261,19 @@ static void w_block(const uint16_t *xp, const uint16_t *dv, const amx_geom *g, i
 	_tile_loadd(1, c + 16, cs);
 	_tile_loadd(2, c + 16 * (size_t)Cout, cs);
 	_tile_loadd(3, c + 16 * (size_t)Cout + 16, cs);
-	const uint16_t *x = xp + (size_t)i0 * g->L + g->toff[k];
-	const uint16_t *d = dv + (size_t)o0 * 2;
-	for (int q = 0; q < g->Q; q += 32) {
-		_tile_loadd(4, x + q, xs);
-		_tile_loadd(5, x + 16 * g->L + q, xs);
-		_tile_loadd(6, d + (size_t)q * Cout, ds);
-		_tile_loadd(7, d + (size_t)q * Cout + 32, ds);
-		_tile_dpbf16ps(0, 4, 6);
-		_tile_dpbf16ps(1, 4, 7);
-		_tile_dpbf16ps(2, 5, 6);
-		_tile_dpbf16ps(3, 5, 7);
+	for (int b = 0; b < n; b++) {
+		const uint16_t *x = xp + ((size_t)b * Cin + i0) * g->L + g->toff[k];
+		const uint16_t *d = dv + (size_t)b * g->Q * Cout + (size_t)o0 * 2;
+		for (int q = 0; q < g->Q; q += 32) {
+			_tile_loadd(4, x + q, xs);
+			_tile_loadd(5, x + 16 * g->L + q, xs);
+			_tile_loadd(6, d + (size_t)q * Cout, ds);
+			_tile_loadd(7, d + (size_t)q * Cout + 32, ds);
+			_tile_dpbf16ps(0, 4, 6);
+			_tile_dpbf16ps(1, 4, 7);
+			_tile_dpbf16ps(2, 5, 6);
+			_tile_dpbf16ps(3, 5, 7);
+		}
 	}
 	_tile_stored(0, c, cs);
 	_tile_stored(1, c + 16, cs);
@@ -290,24 +293,37 @@ int dm_conv3_amx_backward_weight(float *dweight, const float *dout, const float 
 	if (!acc)
 		return -1;
 	memset(acc, 0, nch * per * sizeof *acc);
+	/* a chunk's images go through in groups packed together (about 1 MiB,
+	 * to stay in L2), the tiles of sums loaded once per group: the group
+	 * size depends on the shape only, so the sums' order does not change
+	 * with the thread count */
+	size_t img = ((size_t)Cin * g.L + (size_t)g.Q * Cout) * sizeof(uint16_t);
+	int grp = (int)((1u << 20) / img);
+	grp = grp < 1 ? 1 : grp > (B + nch - 1) / nch ? (B + nch - 1) / nch : grp;
 	int fail = 0;
 #pragma omp parallel if (nch > 1)
 	{
-		uint16_t *xp = grow(&xbuf, &xcap, (size_t)Cin * g.L * sizeof *xp);
-		uint16_t *dv = grow(&dbuf, &dcap, (size_t)g.Q * (Cout + 16) * sizeof *dv);
+		uint16_t *xp = grow(&xbuf, &xcap, (size_t)grp * Cin * g.L * sizeof *xp);
+		uint16_t *dv = grow(&dbuf, &dcap, (size_t)g.Q * (grp * (size_t)Cout + 16) * sizeof *dv);
 		if (dm_par_all_ok(&fail, xp && dv)) {
+			uint16_t *rows = dv + (size_t)grp * g.Q * Cout;
 			dm_amx_configure();
 #pragma omp for schedule(static)
 			for (int ch = 0; ch < nch; ch++) {
 				float *a = acc + ch * per;
-				for (int b = B * ch / nch; b < B * (ch + 1) / nch; b++) {
-					pack_planar(xp, in + (size_t)b * Cin * hw, Cin, &g);
-					pack_dout_pairs(dv, dv + (size_t)g.Q * Cout, dout + (size_t)b * Cout * hw,
-					                Cout, &g);
+				int b1 = B * (ch + 1) / nch;
+				for (int b0 = B * ch / nch; b0 < b1; b0 += grp) {
+					int n = b1 - b0 < grp ? b1 - b0 : grp;
+					for (int j = 0; j < n; j++) {
+						pack_planar(xp + (size_t)j * Cin * g.L, in + (size_t)(b0 + j) * Cin * hw,
+						            Cin, &g);
+						pack_dout_pairs(dv + (size_t)j * g.Q * Cout, rows,
+						                dout + (size_t)(b0 + j) * Cout * hw, Cout, &g);
+					}
 					for (int t = 0; t < kk; t++)
 						for (int i0 = 0; i0 < Cin; i0 += 32)
 							for (int o0 = 0; o0 < Cout; o0 += 32)
-								w_block(xp, dv, &g, Cout, t, i0, o0,
+								w_block(xp, dv, n, &g, Cin, Cout, t, i0, o0,
 								        a + (size_t)t * Cin * Cout);
 				}
 			}
