@@ -105,8 +105,10 @@ static int torch_rate(const char *model, int B, int threads, int steps, double *
 
 int main(int argc, char **argv)
 {
-	/* bench_train [MODEL]: only that model (by hand; run.sh runs all) */
+	/* bench_train [MODEL [STEPS]]: only that model (by hand; run.sh runs
+	 * all), timed over STEPS steps instead of each case's own */
 	const char *only = argc > 1 ? argv[1] : NULL;
+	int steps = argc > 2 ? atoi(argv[2]) : 0;
 	struct {
 		const char *model;
 		int B, steps;
@@ -128,8 +130,9 @@ int main(int argc, char **argv)
 		for (int th = 1; th <= 2; th++) {
 			double r1 = 0, r2 = 0;
 			long m1 = 0, m2 = 0;
-			int ok1 = dm_rate(cases[i].model, cases[i].B, th, cases[i].steps, &r1, &m1) == 0;
-			int ok2 = torch_rate(cases[i].model, cases[i].B, th, cases[i].steps, &r2, &m2) == 0;
+			int n = steps > 0 ? steps : cases[i].steps;
+			int ok1 = dm_rate(cases[i].model, cases[i].B, th, n, &r1, &m1) == 0;
+			int ok2 = torch_rate(cases[i].model, cases[i].B, th, n, &r2, &m2) == 0;
 			if (!ok1) {
 				printf("FAIL %s: dm run failed\n", cases[i].model);
 				return 1;

@@ -79,3 +79,13 @@ void dm_bf16_pairs_avx512bf16(uint16_t *dst, const float *r0, const float *r1, i
 		_mm512_mask_storeu_epi32(dst + 2 * j, m, h);
 	}
 }
+
+void dm_bf16_round_copy_avx512bf16(float *dst, const float *src, size_t n)
+{
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 m = (__mmask16)(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+		__m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+		__m512i w = _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)h), 16);
+		_mm512_mask_storeu_epi32(dst + i, m, w);
+	}
+}

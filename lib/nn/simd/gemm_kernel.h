@@ -55,6 +55,7 @@ void dm_gemm_ukernel_avx512(long kc, const float *a, const float *b, float *c, l
  * to fp32 (nearest even), denormal results flushed to zero -- the order and
  * rounding of vdpbf16ps (checked against the instruction on this CPU class
  * by tests/unit/nn/test_bf16.c).  The AMX unit sums in its own order. */
+#include <stddef.h>
 #include <stdint.h>
 
 typedef void (*dm_gemm_bf16_ukernel)(long kp, const uint16_t *a, const uint16_t *b, float *c,
@@ -76,6 +77,9 @@ typedef void (*dm_bf16_cvt_fn)(uint16_t *dst, const float *src, int n);
 typedef void (*dm_bf16_pairs_fn)(uint16_t *dst, const float *r0, const float *r1, int n);
 void dm_bf16_cvt_avx512bf16(uint16_t *dst, const float *src, int n);
 void dm_bf16_pairs_avx512bf16(uint16_t *dst, const float *r0, const float *r1, int n);
+/* dst[i] = dm_bf16_round(src[i]) (nn/bf16.h) as floats, i < n: the bf16
+ * operand of an fp32 kernel (conv.c's rounding route). */
+void dm_bf16_round_copy_avx512bf16(float *dst, const float *src, size_t n);
 
 void dm_gemm_bf16_ukernel_scalar(long kp, const uint16_t *a, const uint16_t *b, float *c,
                                  long ldc, float alpha, float beta);

@@ -15,6 +15,7 @@
 #include "core/cpu.h"
 #include "nn/bf16.h"
 #include "nn/gemm.h"
+#include "nn/simd/gemm_kernel.h"
 #include "harness.h"
 
 static float from_bits(uint32_t u)
@@ -91,6 +92,42 @@ TEST(bf16_round_matches_instruction)
 			}
 	}
 	CHECK_MSG(bad == 0, "%d values round differently from vcvtneps2bf16", bad);
+}
+
+/* The rounding copy of conv.c's rounding route equals dm_bf16_round bit
+ * for bit on random values, ties, denormals, infinities and NaNs, at every
+ * length of a masked tail. */
+TEST(bf16_round_copy_matches_portable)
+{
+	if (!dm_simd_supported(DM_SIMD_AVX512BF16))
+		SKIP("CPU lacks avx512_bf16");
+	uint64_t s = 7;
+	enum { N = 1000 };
+	float x[N], y[N];
+	for (int i = 0; i < N; i++) {
+		uint32_t u = rnd32(&s);
+		if (i % 4 == 1)
+			u = (u & 0xffff0000u) | 0x8000u; /* a tie */
+		if (i % 16 == 2)
+			u &= 0x807fffffu; /* a denormal */
+		x[i] = from_bits(u);
+	}
+	x[3] = from_bits(0x7f800000u), x[5] = from_bits(0x7fa00001u), x[7] = from_bits(0xffc00000u);
+	int bad = 0;
+	for (int n = 0; n <= 40 && !bad; n++) { /* tails of every length, then all of it */
+		memset(y, 0xee, sizeof y);
+		dm_bf16_round_copy_avx512bf16(y, x, (size_t)n);
+		for (int i = 0; i < N; i++) {
+			float want = i < n ? dm_bf16_round(x[i]) : from_bits(0xeeeeeeeeu);
+			bad += memcmp(&y[i], &want, 4) != 0;
+		}
+	}
+	dm_bf16_round_copy_avx512bf16(y, x, N);
+	for (int i = 0; i < N; i++) {
+		float want = dm_bf16_round(x[i]);
+		bad += memcmp(&y[i], &want, 4) != 0;
+	}
+	CHECK_MSG(bad == 0, "%d values differ from dm_bf16_round", bad);
 }
 
 static float frand(uint64_t *s)

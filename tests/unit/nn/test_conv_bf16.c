@@ -148,11 +148,8 @@ TEST(conv_bf16_paths)
  * three passes bit for bit the same on 1 and 2 threads. */
 TEST(conv_bf16_amx_bias_accumulate_threads)
 {
-	if (!dm_simd_supported(DM_SIMD_AMX)) {
-		fprintf(stderr, "    (amx: %s, skipped)\n",
-		        dm_cpu_has_isa(DM_SIMD_AMX) ? "refused by the OS" : "CPU lacks it");
-		return;
-	}
+	if (!dm_simd_supported(DM_SIMD_AMX))
+		SKIP(dm_cpu_has_isa(DM_SIMD_AMX) ? "amx refused by the OS" : "CPU lacks amx");
 	int old = dm_simd();
 	dm_simd_force(DM_SIMD_AMX, NULL);
 	enum { B = 10, C = 32, H = 6, O = 64 };
