@@ -575,13 +575,6 @@ static int bf16_by_rounding(int Cin, int Cout, int kh, int kw, int stride, int p
 	       direct_ok(kh, kw, stride, pad);
 }
 
-/* The weight gradient of a 1x1 convolution on the tiles ran at 0.5-1.1x
- * the fp32 kernel (bench_conv, Xeon with AMX: one tap leaves the packing
- * of both operands unamortised): it takes the rounding route. */
-static int amx_weight_ok(int Cin, int Cout, int kh, int kw, int stride, int pad)
-{
-	return amx3_ok(Cin, Cout, kh, kw, stride, pad) && kh == 3;
-}
 
 static _Thread_local float *round_buf[2];
 static _Thread_local size_t round_cap[2];
@@ -890,8 +883,7 @@ void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, cons
 	geom g = make_geom(Cin, H, W, kh, kw, stride, pad);
 	int K9 = Cin * kh * kw, P = g.Ho * g.Wo;
 	(void)workspace; /* none needed: both operands are gathered as packed */
-	if (prec == DM_PREC_BF16 && dm_simd_bf16() == DM_SIMD_AMX &&
-	    !amx_weight_ok(Cin, Cout, kh, kw, stride, pad) && direct_ok(kh, kw, stride, pad)) {
+	if (prec == DM_PREC_BF16 && bf16_by_rounding(Cin, Cout, kh, kw, stride, pad)) {
 		const float *dy = rounded(0, dout, (size_t)B * Cout * P);
 		const float *x = rounded(1, in, (size_t)B * Cin * H * W);
 		if (dy && x) {
@@ -912,7 +904,7 @@ void dm_conv2d_backward_weight_prec(int prec, float *dweight, float *dbias, cons
 	    convw_width(Cout) > 0 &&
 	    direct_weight(dweight, dbias, dout, in, B, &g, Cout) == 0)
 		return; /* (the bias gradient with it) */
-	if (prec == DM_PREC_BF16 && amx_weight_ok(Cin, Cout, kh, kw, stride, pad) &&
+	if (prec == DM_PREC_BF16 && amx3_ok(Cin, Cout, kh, kw, stride, pad) &&
 	    dm_conv3_amx_backward_weight(dweight, dout, in, B, Cin, H, W, Cout, kh) == 0) {
 		if (dbias)
 			bias_grad(dbias, dout, B, Cout, P);
