@@ -332,29 +332,24 @@ if dm-noise --train --seed 2 <"$TMP/ru.dm" | dm-train --model mlp --hidden 128 -
 		--steps 200 --batch 64 -q -o "$TMP/rnoisy.dmt" \
 	&& dm-train --model classifier --ch 8 --ch-mult 1,2 --groups 4 --classes 2 --steps 100 --batch 64 -q \
 		-o "$TMP/rclean.dmt" <"$TMP/rl.dm"; then
+	# guided GUIDE NAME: class-1 accuracy at scales 0, 1, 3 within the bounds
 	acc() { dm-noise --prior --shape 256x1x8x8 --seed 3 | dm-denoise -m "$TMP/rmlp.dmt" --sampler ddpm -n 30 \
-		--classifier "$TMP/rnoisy.dmt" --class 1 --classifier-scale "$1" | dm-score --accuracy -m "$TMP/rclean.dmt" - \
+		--classifier "$1" --class 1 --classifier-scale "$2" | dm-score --accuracy -m "$TMP/rclean.dmt" - \
 		| awk '{ print $2 }'; }
-	a0=$(acc 0); a1=$(acc 1); a3=$(acc 3)
-	if awk -v a="$a0" -v b="$a1" -v c="$a3" \
-		'BEGIN { exit !(a > 0.4 && a < 0.6 && b > a + 0.15 && c > b && c > 0.9) }'; then
-		pass "classifier guidance: class-1 accuracy $a0 $a1 $a3 at scales 0 1 3"
-	else
-		fail "classifier guidance" "class-1 accuracy $a0 $a1 $a3 at scales 0 1 3"
-	fi
+	guided() {
+		a0=$(acc "$1" 0); a1=$(acc "$1" 1); a3=$(acc "$1" 3)
+		if awk -v a="$a0" -v b="$a1" -v c="$a3" \
+			'BEGIN { exit !(a > 0.4 && a < 0.6 && b > a + 0.15 && c > b && c > 0.9) }'; then
+			pass "$2: class-1 accuracy $a0 $a1 $a3 at scales 0 1 3"
+		else
+			fail "$2" "class-1 accuracy $a0 $a1 $a3 at scales 0 1 3"
+		fi
+	}
+	guided "$TMP/rnoisy.dmt" "classifier guidance"
 	# the same with a classifier told t (--temb): the same bounds
 	if dm-noise --train --seed 3 <"$TMP/rl.dm" | dm-train --model classifier --ch 8 --ch-mult 1,2 --groups 4 --classes 2 \
 		--temb 16 --steps 200 --batch 64 -q -o "$TMP/rnoisyt.dmt"; then
-		acct() { dm-noise --prior --shape 256x1x8x8 --seed 3 | dm-denoise -m "$TMP/rmlp.dmt" --sampler ddpm -n 30 \
-			--classifier "$TMP/rnoisyt.dmt" --class 1 --classifier-scale "$1" | dm-score --accuracy -m "$TMP/rclean.dmt" - \
-			| awk '{ print $2 }'; }
-		t0=$(acct 0); t1=$(acct 1); t3=$(acct 3)
-		if awk -v a="$t0" -v b="$t1" -v c="$t3" \
-			'BEGIN { exit !(a > 0.4 && a < 0.6 && b > a + 0.15 && c > b && c > 0.9) }'; then
-			pass "classifier guidance told t: class-1 accuracy $t0 $t1 $t3 at scales 0 1 3"
-		else
-			fail "classifier guidance told t" "class-1 accuracy $t0 $t1 $t3 at scales 0 1 3"
-		fi
+		guided "$TMP/rnoisyt.dmt" "classifier guidance told t"
 	else
 		fail "classifier guidance told t" "could not train the classifier"
 	fi
